@@ -1,0 +1,268 @@
+"""The ``vcm`` command line: one command per pipeline stage, each a thin call into the library.
+
+Results meant for other programs (JSON) go to stdout; logs and progress bars go to stderr.
+Domain errors become a one-line ``error: ...`` message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from vcm import logs
+from vcm.errors import VcmError
+
+app = typer.Typer(
+    help="MPEG-VCM multitask experiments: detect once, code a foreground video, run tasks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Sample data: synthesize and inspect sequences.", no_args_is_help=True)
+models_app = typer.Typer(help="The model store: list and fetch named model files.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+EXIT_ERROR = 1
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    logs.configure(verbose)
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a :class:`VcmError` into ``error: message`` on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except VcmError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
+    """``["key=value", ...]`` -> dict, values parsed as YAML scalars (numbers, booleans, text)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise VcmError(f"{what} option {pair!r} is not of the form key=value")
+        options[key.replace("-", "_")] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def build_backend(registry, name: str, options: dict[str, Any]):
+    """Build ``name`` from ``registry``; an option the backend does not take is a VcmError."""
+    factory = registry.get(name)
+    try:
+        return factory(**options)
+    except TypeError as error:
+        raise VcmError(f"{registry.kind} {name!r}: {error}") from None
+
+
+def print_json(record: dict) -> None:
+    typer.echo(json.dumps(record, indent=2, sort_keys=True))
+
+
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+LogFile = Annotated[
+    Optional[Path], typer.Option("--log", help="Keep the external tool's output in this file.")
+]
+
+
+@data_app.command("synth")
+@handles_errors
+def data_synth(
+    output: Annotated[Path, typer.Argument(help="Sequence folder to create (MOTChallenge layout).")],
+    frames: Annotated[int, typer.Option(min=1, help="Number of frames.")] = 60,
+    width: Annotated[int, typer.Option(min=64, help="Frame width in pixels.")] = 640,
+    height: Annotated[int, typer.Option(min=64, help="Frame height in pixels.")] = 360,
+    fps: Annotated[float, typer.Option(min=1, help="Frame rate in frames per second.")] = 10.0,
+    people: Annotated[int, typer.Option(min=1, help="Number of walking figures.")] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
+    progress: Progress = True,
+) -> None:
+    """Write a deterministic synthetic clip with exact box and keypoint ground truth."""
+    from vcm.synth import synthesize_sequence
+
+    logs.log_run("data synth", output=output, frames=frames, width=width, height=height,
+                 fps=fps, people=people, seed=seed)
+    synthesize_sequence(output, frames=frames, width=width, height=height, fps=fps,
+                        people=people, seed=seed, progress=progress)
+    typer.echo(f"wrote {output}", err=True)
+
+
+@app.command("detect")
+@handles_errors
+def detect(
+    video: Annotated[Path, typer.Argument(help="Video file or MOTChallenge sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Zip of per-frame XML to write.")],
+    detector: Annotated[str, typer.Option(help="Detector name (see `vcm detectors`).")] = "hog",
+    score: Annotated[float, typer.Option(min=0, max=1, help="Keep boxes with score >= this.")] = 0.6,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Detector option key=value, repeatable "
+                     "(e.g. variant=coco, input_size=416, jitter=0.05)."),
+    ] = None,
+    progress: Progress = True,
+) -> None:
+    """Detect persons in every frame once; write them as zipped Pascal-VOC XML."""
+    from vcm.detections import write_detections_zip
+    from vcm.detectors import DETECTORS, detect_video
+    from vcm.video import open_video
+
+    source = open_video(video)
+    options = parse_options(option, "detector")
+    if detector == "oracle":
+        options.setdefault("sequence", video)
+    backend = build_backend(DETECTORS, detector, options)
+    logs.log_run("detect", video=video, output=output, detector=backend.describe(),
+                 score=score, frames=source.info.frames)
+    detections = detect_video(source, backend, score_threshold=score, progress=progress)
+    write_detections_zip(detections, output)
+    typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
+
+
+@app.command("detectors")
+def list_detectors() -> None:
+    """List the registered detector names."""
+    from vcm.detectors import DETECTORS
+
+    typer.echo("\n".join(DETECTORS.names()))
+
+
+@app.command("foreground")
+@handles_errors
+def foreground(
+    video: Annotated[Path, typer.Argument(help="The original video the detections came from.")],
+    detections: Annotated[Path, typer.Argument(help="Detections zip from `vcm detect`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    log: LogFile = None,
+    progress: Progress = True,
+) -> None:
+    """Black out everything outside the detected boxes; write the result losslessly."""
+    from vcm.foreground import write_foreground_video
+
+    logs.log_run("foreground", video=video, detections=detections, output=output)
+    result = write_foreground_video(video, detections, output, log_path=log, progress=progress)
+    typer.echo(f"wrote {output}: {result.frames} frames", err=True)
+
+
+@app.command("encode")
+@handles_errors
+def encode(
+    video: Annotated[Path, typer.Argument(help="Video file or sequence folder to encode.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bitstream to write.")],
+    codec: Annotated[str, typer.Option(help="Codec name (see `vcm codecs`).")] = "vvenc",
+    qp: Annotated[int, typer.Option(help="Fixed quantization parameter.")] = 32,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Codec option key=value, repeatable "
+                     "(e.g. preset=medium, intra_period=64)."),
+    ] = None,
+    log: LogFile = None,
+    progress: Progress = True,
+) -> None:
+    """Encode a video at a fixed QP; a sidecar ``<output>.json`` records what ran."""
+    from vcm.codecs import encode_video
+
+    options = parse_options(option, "codec")
+    logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options)
+    result = encode_video(video, output, codec=codec, qp=qp, log_path=log, progress=progress,
+                          **options)
+    typer.echo(f"wrote {output}: {result.bytes} bytes in {result.seconds:.2f} s", err=True)
+
+
+@app.command("decode")
+@handles_errors
+def decode(
+    bitstream: Annotated[Path, typer.Argument(help="Bitstream from `vcm encode`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    log: LogFile = None,
+) -> None:
+    """Decode a bitstream back to frames of the original size (lossless FFV1 .mkv)."""
+    from vcm.codecs import decode_video
+
+    logs.log_run("decode", bitstream=bitstream, output=output)
+    result = decode_video(bitstream, output, log_path=log)
+    typer.echo(f"wrote {output} in {result.seconds:.2f} s", err=True)
+
+
+@app.command("codecs")
+def list_codecs() -> None:
+    """List the registered codec names."""
+    from vcm.codecs import CODECS
+
+    typer.echo("\n".join(CODECS.names()))
+
+
+@app.command("bpp")
+@handles_errors
+def bpp(
+    files: Annotated[list[Path], typer.Argument(help="Bitstream and any side files (detections zip).")],
+    like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
+) -> None:
+    """Print bits per pixel as JSON: bytes x 8 / (width x height x frames) of the original."""
+    from vcm.bpp import measure_bits_per_pixel
+    from vcm.video import open_video
+
+    info = open_video(like).info
+    result = measure_bits_per_pixel(files, width=info.width, height=info.height, frames=info.frames)
+    print_json(result.to_dict())
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the named models and their files."""
+    from vcm.store import MODELS
+
+    for name, model in sorted(MODELS.items()):
+        typer.echo(f"{name}: {', '.join(model.files)}")
+
+
+@models_app.command("fetch")
+@handles_errors
+def models_fetch(
+    name: Annotated[str, typer.Argument(help="Model name (see `vcm models list`).")],
+) -> None:
+    """Download (or find in the mirror) every file of a model and verify its checksum."""
+    from vcm.store import MODELS, ModelStore
+
+    if name not in MODELS:
+        raise VcmError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    store = ModelStore.from_environment()
+    started = time.perf_counter()
+    for filename in MODELS[name].files:
+        typer.echo(str(store.fetch(name, filename)))
+    logs.LOG.info("fetched %s in %.1f s", name, time.perf_counter() - started)
+
+
+@app.command("report")
+@handles_errors
+def report(
+    results: Annotated[Path, typer.Argument(help="Results folder of a sweep.")] = Path("results"),
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="CSV to write.")
+    ] = None,
+) -> None:
+    """Collect every measured point under RESULTS into one summary CSV."""
+    from vcm.report import write_summary
+
+    output = output or results / "summary.csv"
+    logs.log_run("report", results=results, output=output)
+    table = write_summary(results, output)
+    typer.echo(table.to_string(index=False))

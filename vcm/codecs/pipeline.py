@@ -1,0 +1,336 @@
+"""Encoding a video into a bitstream and decoding it back: the I/O edge of the codec stage.
+
+Every bitstream ``X`` gets a sidecar ``X.json`` (an :class:`EncodeResult`) and every decoded
+video ``Y`` a sidecar ``Y.json`` (a :class:`DecodeResult`). Outputs are written atomically:
+a failed encoder or decoder leaves neither the output nor its temporary files behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from vcm.codecs.base import Codec, build_codec, padded_size
+from vcm.errors import VcmError
+from vcm.ffmpeg import ffmpeg_version, run_command
+from vcm.fileio import atomic_output
+from vcm.logs import package_version
+from vcm.video import open_video
+
+LOG = logging.getLogger(__name__)
+
+# The codec that decodes a bitstream without a sidecar, by its suffix. ffmpeg's decoders
+# handle any conforming stream, VTM's included.
+CODEC_BY_EXTENSION = {
+    ".266": "vvenc",
+    ".vvc": "vvenc",
+    ".265": "x265",
+    ".hevc": "x265",
+    ".mkv": "ffv1",
+}
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON record beside ``path``: ``foo.266`` -> ``foo.266.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """One encoded bitstream, as stored in its sidecar JSON.
+
+    Attributes:
+        bitstream: file name of the bitstream (the sidecar sits beside it).
+        input: the video that was encoded, as given.
+        codec: registry name of the codec (``vvenc``, ``x265``, ``vtm``, ``ffv1``).
+        qp: quantisation parameter (recorded but ignored by ``ffv1``).
+        options: the codec's keyword arguments (``preset``, ``intra_period``, ...).
+        argv: the commands run, in order (temporary paths as they were).
+        width, height: original frame size in pixels (the decoded video's size).
+        padded_width, padded_height: size coded, rounded up to even, in pixels.
+        fps: frames per second.
+        frames: frames encoded.
+        bytes: size of the bitstream file in bytes.
+        encode_seconds: wall-clock seconds of the commands (frame reading included, as it
+            is piped into them).
+        ffmpeg_version: first line of ``ffmpeg -version``.
+        vcm_version: installed version of the vcm package.
+    """
+
+    bitstream: str
+    input: str
+    codec: str
+    qp: int
+    options: dict
+    argv: list[list[str]]
+    width: int
+    height: int
+    padded_width: int
+    padded_height: int
+    fps: float
+    frames: int
+    bytes: int
+    encode_seconds: float
+    ffmpeg_version: str
+    vcm_version: str
+
+    @property
+    def seconds(self) -> float:
+        """Same as :attr:`encode_seconds`."""
+        return self.encode_seconds
+
+    def write(self, path: Path) -> None:
+        """Write this record as JSON to ``path`` (atomically)."""
+        _write_json(dataclasses.asdict(self), path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> EncodeResult:
+        """Read a sidecar written by :meth:`write`; raise :class:`VcmError` if malformed."""
+        return _read_json(cls, Path(path))
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """One decoded video (FFV1 ``yuv420p`` in Matroska), as stored in its sidecar JSON.
+
+    Attributes:
+        output: file name of the decoded video (the sidecar sits beside it).
+        bitstream: the bitstream that was decoded, as given.
+        codec: registry name of the codec whose decoder ran.
+        argv: the commands run, in order.
+        width, height: size of the decoded video in pixels; ``None`` when not cropped
+            and not known (a bitstream without sidecar).
+        fps: frames per second given to the decoder (``None``: none given). A VVC/HEVC
+            stream that signals its own frame rate (VVenC's and x265's do) keeps it, and
+            FFV1 keeps its container's; raw VTM output and streams without timing get it.
+        decode_seconds: wall-clock seconds of the commands.
+        ffmpeg_version: first line of ``ffmpeg -version``.
+        vcm_version: installed version of the vcm package.
+    """
+
+    output: str
+    bitstream: str
+    codec: str
+    argv: list[list[str]]
+    width: int | None
+    height: int | None
+    fps: float | None
+    decode_seconds: float
+    ffmpeg_version: str
+    vcm_version: str
+
+    @property
+    def seconds(self) -> float:
+        """Same as :attr:`decode_seconds`."""
+        return self.decode_seconds
+
+    def write(self, path: Path) -> None:
+        """Write this record as JSON to ``path`` (atomically)."""
+        _write_json(dataclasses.asdict(self), path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> DecodeResult:
+        """Read a sidecar written by :meth:`write`; raise :class:`VcmError` if malformed."""
+        return _read_json(cls, Path(path))
+
+
+def encode_video(
+    input_video: str | Path,
+    output: str | Path,
+    *,
+    codec: str,
+    qp: int,
+    log_path: Path | None = None,
+    progress: bool = True,
+    **codec_options,
+) -> EncodeResult:
+    """Encode ``input_video`` (any video :func:`vcm.video.open_video` reads) into ``output``.
+
+    Frames are read as BGR and piped raw into ffmpeg, which pads them to even size and
+    converts them to 8-bit ``yuv420p`` (BT.601, limited range; see :mod:`vcm.codecs.base`).
+    Writes the bitstream and its sidecar ``<output>.json`` atomically; commands and their
+    output are appended to ``log_path`` if given. A progress bar over the frames piped goes
+    to stderr unless ``progress`` is false.
+
+    Raises :class:`VcmError` for an unreadable input, an unknown codec or option, a QP out
+    of the codec's range, or a failing command (with the tail of its log).
+    """
+    input_video, output = Path(input_video), Path(output)
+    coder = build_codec(codec, **codec_options)
+    coder.check_qp(qp)
+    source = open_video(input_video)
+    info = source.info
+    padded_width, padded_height = padded_size(info.width, info.height)
+    with atomic_output(output) as bitstream:
+        with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work-") as work:
+            argvs = coder.encode_argv(
+                width=info.width, height=info.height, fps=info.fps, frames=info.frames,
+                qp=qp, output=bitstream, workdir=Path(work),
+            )
+            with tqdm(
+                total=info.frames, desc=f"encode {codec} qp {qp}", unit="frame",
+                file=sys.stderr, disable=not progress,
+            ) as bar:
+                frames = _CountedFrames(source, bar)
+                seconds = _run_all(
+                    argvs, log_path, frames, what=f"encoding {input_video} with {codec}"
+                )
+        if frames.count == 0:
+            raise VcmError(f"{input_video}: no frames to encode")
+        result = EncodeResult(
+            bitstream=output.name,
+            input=str(input_video),
+            codec=codec,
+            qp=qp,
+            options=coder.options(),
+            argv=argvs,
+            width=info.width,
+            height=info.height,
+            padded_width=padded_width,
+            padded_height=padded_height,
+            fps=info.fps,
+            frames=frames.count,
+            bytes=bitstream.stat().st_size,
+            encode_seconds=seconds,
+            ffmpeg_version=ffmpeg_version(),
+            vcm_version=package_version("vcm"),
+        )
+        # The sidecar goes first: a bitstream under its final name always has one.
+        result.write(sidecar_path(output))
+    LOG.info(
+        "%s qp %d: %s, %d frames, %d bytes, %.2f s (%.2f frames/s)",
+        codec, qp, output, result.frames, result.bytes, seconds,
+        result.frames / seconds if seconds > 0 else float("inf"),
+    )
+    return result
+
+
+def decode_video(
+    bitstream: str | Path,
+    output: str | Path,
+    *,
+    log_path: Path | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    codec: str | None = None,
+) -> DecodeResult:
+    """Decode ``bitstream`` into ``output``: lossless FFV1 ``yuv420p`` in Matroska.
+
+    The codec, original ``width`` x ``height`` (pixels) and ``fps`` (frames/s, used where
+    the bitstream does not signal its own rate) come from the sidecar ``<bitstream>.json``
+    unless given. Without a sidecar the codec follows the
+    suffix (``.266`` VVC, ``.265``/``.hevc`` HEVC, ``.mkv`` FFV1) and the decoded size is
+    kept unless both ``width`` and ``height`` are given. The padding added for encoding is
+    cropped off; 10-bit pictures are rounded to 8 bits. Writes ``output`` and its sidecar
+    ``<output>.json`` atomically.
+
+    ``codec`` overrides the sidecar's, e.g. ``"vvenc"`` decodes a VTM bitstream with
+    ffmpeg's VVC decoder instead of ``DecoderApp``.
+
+    Raises :class:`VcmError` for a missing bitstream, an unknown codec or a failing command.
+    """
+    bitstream, output = Path(bitstream), Path(output)
+    if not bitstream.is_file():
+        raise VcmError(f"{bitstream}: bitstream does not exist")
+    if (width is None) != (height is None):
+        raise VcmError(f"{bitstream}: give both width and height, or neither")
+    encoded = _read_sidecar(bitstream)
+    options: dict = {}
+    if encoded is not None:
+        codec = codec or encoded.codec
+        options = encoded.options if codec == encoded.codec else {}
+        if width is None:
+            width, height = encoded.width, encoded.height
+        fps = fps if fps is not None else encoded.fps
+    if codec is None:
+        codec = CODEC_BY_EXTENSION.get(bitstream.suffix.lower())
+        if codec is None:
+            known = ", ".join(sorted(CODEC_BY_EXTENSION))
+            raise VcmError(
+                f"{bitstream}: no sidecar {sidecar_path(bitstream).name} and an unknown "
+                f"suffix (known: {known}); name the codec"
+            )
+    coder: Codec = build_codec(codec, **options)
+    with atomic_output(output) as decoded:
+        with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work-") as work:
+            argvs = coder.decode_argv(
+                bitstream=bitstream, output=decoded, width=width, height=height, fps=fps,
+                workdir=Path(work),
+            )
+            seconds = _run_all(argvs, log_path, None, what=f"decoding {bitstream} with {codec}")
+        result = DecodeResult(
+            output=output.name,
+            bitstream=str(bitstream),
+            codec=codec,
+            argv=argvs,
+            width=width,
+            height=height,
+            fps=fps,
+            decode_seconds=seconds,
+            ffmpeg_version=ffmpeg_version(),
+            vcm_version=package_version("vcm"),
+        )
+        result.write(sidecar_path(output))
+    LOG.info("%s: decoded %s to %s in %.2f s", codec, bitstream, output, seconds)
+    return result
+
+
+class _CountedFrames:
+    """Iterates ``frames`` once, counting them in ``count`` and advancing ``bar``."""
+
+    def __init__(self, frames: Iterable[np.ndarray], bar: tqdm) -> None:
+        self.frames = frames
+        self.bar = bar
+        self.count = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self.frames:
+            self.count += 1
+            self.bar.update()
+            yield frame
+
+
+def _run_all(
+    argvs: list[list[str]],
+    log_path: Path | None,
+    frames: Iterable[np.ndarray] | None,
+    *,
+    what: str,
+) -> float:
+    """Run ``argvs`` in order, ``frames`` piped into the first; return their total seconds."""
+    seconds = 0.0
+    for index, argv in enumerate(argvs):
+        result = run_command(
+            argv, log_path=log_path, frames=frames if index == 0 else None, what=what
+        )
+        seconds += result.seconds
+    return seconds
+
+
+def _read_sidecar(bitstream: Path) -> EncodeResult | None:
+    path = sidecar_path(bitstream)
+    return EncodeResult.read(path) if path.is_file() else None
+
+
+def _write_json(record: dict, path: Path) -> None:
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _read_json(cls, path: Path):
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**record)
+    except (OSError, ValueError, TypeError) as error:
+        raise VcmError(f"{path}: not a valid {cls.__name__} sidecar ({error})") from None

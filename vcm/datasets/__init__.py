@@ -1,0 +1,1 @@
+"""Readers that turn dataset layouts into the project's records."""

@@ -1,0 +1,25 @@
+"""Person detectors, looked up by name in :data:`DETECTORS` (``hog``, ``yolo-fastest``, ``oracle``).
+
+Importing this package imports every backend module, which registers it.
+"""
+
+from vcm.detectors.base import (
+    DETECTORS,
+    Detector,
+    build_detector,
+    detect_video,
+    non_maximum_suppression,
+    pairwise_iou,
+    postprocess,
+)
+from vcm.detectors import hog, oracle, yolo_fastest  # noqa: F401  (registration)
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "build_detector",
+    "detect_video",
+    "non_maximum_suppression",
+    "pairwise_iou",
+    "postprocess",
+]

@@ -1,0 +1,169 @@
+"""What every person detector shares: the registry, box clean-up, NMS and the video loop.
+
+A detector backend is a class registered in :data:`DETECTORS`, built from plain keyword
+arguments, with
+
+* ``name``: the registry name;
+* ``detect(frame_bgr, frame_number) -> (boxes, scores)``: raw person boxes of one frame,
+  float array (N, 4) of ``x1, y1, x2, y2`` in pixels of that frame, and scores (N,) in [0, 1];
+* ``describe() -> dict``: model, file checksums and parameters, for the run log.
+
+:func:`detect_video` applies :func:`postprocess` (score threshold, clipping) to every frame,
+so backends return boxes as their model produces them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Protocol
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from vcm.detections import DetectionSequence, FrameDetections, as_written
+from vcm.errors import VcmError
+from vcm.registry import Registry
+from vcm.video import VideoSource
+
+LOG = logging.getLogger(__name__)
+
+
+class Detector(Protocol):
+    """The interface :func:`detect_video` needs (see the module docstring)."""
+
+    name: str
+
+    def detect(self, frame_bgr: np.ndarray, frame_number: int) -> tuple[np.ndarray, np.ndarray]:
+        ...
+
+    def describe(self) -> dict:
+        ...
+
+
+DETECTORS: Registry[Detector] = Registry("detector")
+
+
+def build_detector(name: str, **options) -> Detector:
+    """Build the detector registered as ``name`` with keyword ``options``."""
+    return DETECTORS.build(name, **options)
+
+
+def postprocess(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    *,
+    width: int,
+    height: int,
+    score_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Clean raw detections of a ``width`` x ``height`` frame.
+
+    In this order: rows with a non-finite box coordinate or score are dropped; rows with
+    ``score < score_threshold`` are discarded; boxes are clipped to ``[0, width] x
+    [0, height]``; boxes empty after clipping are dropped, judged at the 2-decimal precision the XML file
+    stores (:func:`vcm.detections.as_written`), so every kept box is still a box once written.
+
+    Returns ``(boxes, scores, dropped)``: float64 arrays (M, 4) and (M,) in the input order,
+    and the number of non-finite plus empty rows (rows under the threshold are not counted,
+    they are the detector working as intended).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(boxes) != len(scores):
+        raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+    dropped = int(np.count_nonzero(~finite))
+    confident = finite & (scores >= score_threshold)
+    boxes, scores = boxes[confident], scores[confident]
+    boxes = np.clip(boxes, 0.0, [width, height, width, height])
+    written = as_written(boxes)
+    nonempty = (written[:, 2] > written[:, 0]) & (written[:, 3] > written[:, 1])
+    dropped += int(np.count_nonzero(~nonempty))
+    return boxes[nonempty], scores[nonempty], dropped
+
+
+def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in (N, 4) ``boxes_a`` with every box in (M, 4)
+    ``boxes_b`` (``x1, y1, x2, y2``); returns an (N, M) float64 array, 0 for empty unions."""
+    boxes_a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    boxes_b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    left = np.maximum(boxes_a[:, None, 0], boxes_b[None, :, 0])
+    top = np.maximum(boxes_a[:, None, 1], boxes_b[None, :, 1])
+    right = np.minimum(boxes_a[:, None, 2], boxes_b[None, :, 2])
+    bottom = np.minimum(boxes_a[:, None, 3], boxes_b[None, :, 3])
+    intersection = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    area_a = (boxes_a[:, 2] - boxes_a[:, 0]) * (boxes_a[:, 3] - boxes_a[:, 1])
+    area_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - intersection
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, intersection / union, 0.0)
+
+
+def non_maximum_suppression(
+    boxes: np.ndarray, scores: np.ndarray, *, iou_threshold: float
+) -> np.ndarray:
+    """Indices of the boxes greedy NMS keeps, best score first.
+
+    A box is suppressed when its IoU with a higher-scoring kept box exceeds
+    ``iou_threshold``. ``boxes`` is (N, 4) ``x1, y1, x2, y2``; ``scores`` is (N,).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+    # NMSBoxes drops scores <= its score threshold (which must be >= 0), but thresholding is
+    # postprocess's job; NMS needs only the order of the scores, so pass ranks N..1 instead.
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(len(scores), 0, -1)
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), ranks.tolist(), 0.0, float(iou_threshold))
+    return np.asarray(kept, dtype=np.int64).reshape(-1)
+
+
+def detect_video(
+    source: VideoSource,
+    detector: Detector,
+    *,
+    score_threshold: float = 0.6,
+    progress: bool = True,
+) -> DetectionSequence:
+    """Run ``detector`` on every frame of ``source`` and keep boxes scoring >= ``score_threshold``.
+
+    Frames are read one at a time (memory does not grow with the video). A progress bar goes
+    to stderr unless ``progress`` is false; totals (frames, boxes, dropped, seconds, frames
+    per second) are logged at the end.
+    """
+    info = source.info
+    frames: list[FrameDetections] = []
+    dropped_total = 0
+    start = time.perf_counter()
+    with tqdm(
+        total=info.frames, desc=f"detect {detector.name}", unit="frame", file=sys.stderr,
+        disable=not progress,
+    ) as bar:
+        for frame_number, frame in enumerate(source, start=1):
+            if frame.shape[:2] != (info.height, info.width):
+                raise VcmError(
+                    f"{info.path}: frame {frame_number} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"expected {info.width}x{info.height}"
+                )
+            raw_boxes, raw_scores = detector.detect(frame, frame_number)
+            boxes, scores, dropped = postprocess(
+                raw_boxes, raw_scores, width=info.width, height=info.height,
+                score_threshold=score_threshold,
+            )
+            dropped_total += dropped
+            frames.append(FrameDetections(frame_number, boxes, scores))
+            bar.update()
+    seconds = time.perf_counter() - start
+    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path))
+    LOG.info(
+        "%s on %s: %d frames, %d boxes, %d dropped (non-finite or empty), %.1f s, %.2f frames/s",
+        detector.name, info.path, len(frames), sequence.count, dropped_total, seconds,
+        len(frames) / seconds if seconds > 0 else float("inf"),
+    )
+    return sequence

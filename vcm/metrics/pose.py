@@ -1,0 +1,233 @@
+"""Pose accuracy: COCO keypoint AP/AR (object keypoint similarity, OKS) via pycocotools.
+
+OKS between a prediction and a ground-truth person is ``mean_i exp(-d_i^2 / (2 s^2 k_i^2))``
+over the person's labelled keypoints, with ``d_i`` the pixel distance, ``s^2`` the person's
+area and ``k_i = 2 sigma_i`` (pycocotools' convention). AP averages precision over OKS
+thresholds 0.50:0.05:0.95, at most 20 people per image (COCO's keypoint setting).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from vcm.errors import VcmError
+from vcm.keypoints import (
+    COCO_KEYPOINT_SIGMAS,
+    PERSON_CATEGORY_ID,
+    KeypointGroundTruth,
+    PersonPose,
+    load_json,
+    read_pose_results,
+)
+
+KEYPOINT_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+"""Names of the values :func:`evaluate_keypoints` returns, in COCOeval's ``stats`` order."""
+
+
+def evaluate_keypoints(
+    ground_truth: KeypointGroundTruth | dict | str | Path,
+    results: Iterable[PersonPose] | str | Path,
+    *,
+    sigmas: Sequence[float] | None = None,
+    image_ids: Iterable[int] | None = None,
+) -> dict[str, float]:
+    """COCO keypoint AP and AR (fractions in [0, 1]) of ``results`` against ``ground_truth``.
+
+    ``ground_truth`` is a :class:`KeypointGroundTruth`, a COCO keypoint dict or the path of a
+    COCO keypoint JSON file; ``results`` are :class:`PersonPose` records or the path of a
+    results JSON file. ``sigmas`` (one per keypoint) default to the ground truth's own, else
+    COCO's 17 (:data:`COCO_KEYPOINT_SIGMAS`); another layout needs its own. ``image_ids``
+    restricts evaluation to those images (default: the ground truth's ``image_ids``, else all
+    its images); results on other ground-truth images are then ignored.
+
+    Returns a dict with the keys of :data:`KEYPOINT_METRICS`: AP (OKS 0.50:0.95), AP50, AP75,
+    APm/APl (medium 32^2..96^2 / large > 96^2 pixel areas) and the same for AR. A value
+    pycocotools leaves undefined (-1: no ground-truth person to find, e.g. empty ground truth
+    or no large person) is NaN; with ground truth but no results, AP and AR are 0.0.
+
+    Raises :class:`VcmError` when results name images absent from the ground truth (a pose
+    file for a different video) or have a different keypoint count, and ``ValueError`` for
+    sigmas that do not match the keypoint count.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    default_sigmas, default_image_ids, label = None, None, "ground truth"
+    if isinstance(ground_truth, KeypointGroundTruth):
+        default_sigmas, default_image_ids = ground_truth.sigmas, ground_truth.image_ids
+        label = ground_truth.source or label
+        dataset = ground_truth.coco
+    elif isinstance(ground_truth, dict):
+        dataset = ground_truth
+    else:
+        label = str(ground_truth)
+        dataset = load_json(Path(ground_truth))
+        if not isinstance(dataset, dict):
+            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
+    if isinstance(results, (str, os.PathLike)):
+        results = read_pose_results(results)
+    results = list(results)
+    dataset = _complete_ground_truth(dataset, label)
+    keypoint_count = _keypoint_count(dataset, results)
+    sigmas = np.asarray(
+        sigmas if sigmas is not None
+        else default_sigmas if default_sigmas is not None
+        else COCO_KEYPOINT_SIGMAS,
+        dtype=np.float64,
+    ).reshape(-1)
+    if len(sigmas) != keypoint_count:
+        raise ValueError(
+            f"{len(sigmas)} sigmas for {keypoint_count} keypoints (a layout other than COCO's "
+            "17 keypoints needs its own sigmas)"
+        )
+    if not (np.isfinite(sigmas).all() and (sigmas > 0).all()):
+        raise ValueError(f"sigmas must be positive, got {sigmas.tolist()}")
+    known_ids = {image["id"] for image in dataset["images"]}
+    _check_results(results, known_ids, keypoint_count, label)
+    if image_ids is None:
+        image_ids = default_image_ids
+    if image_ids is not None:
+        image_ids = sorted({int(image_id) for image_id in image_ids})
+        unknown = sorted(set(image_ids) - known_ids)
+        if unknown:
+            raise VcmError(f"{label}: no images with ids {_shorten(unknown)} to evaluate")
+
+    detections = {
+        "images": dataset["images"],
+        "categories": dataset["categories"],
+        "annotations": [_detection_annotation(pose, index) for index, pose in
+                        enumerate(results, start=1)],
+    }
+    # pycocotools prints progress to stdout; the numbers come from COCOeval.stats instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_ground_truth = COCO()
+        coco_ground_truth.dataset = dataset
+        coco_ground_truth.createIndex()
+        coco_detections = COCO()
+        coco_detections.dataset = detections
+        coco_detections.createIndex()
+        evaluation = COCOeval(coco_ground_truth, coco_detections, iouType="keypoints")
+        evaluation.params.kpt_oks_sigmas = sigmas
+        if image_ids is not None:
+            evaluation.params.imgIds = image_ids
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return {
+        name: (math.nan if value < 0 else float(value))
+        for name, value in zip(KEYPOINT_METRICS, evaluation.stats)
+    }
+
+
+def object_keypoint_similarity(
+    predicted: np.ndarray, ground_truth: np.ndarray, *, area: float, sigmas: Sequence[float]
+) -> float:
+    """OKS in [0, 1] of one predicted pose (K, 3) against one ground-truth pose (K, 3).
+
+    Only ground-truth keypoints with flag > 0 count; ``area`` is the person's area in
+    square pixels (the OKS scale squared). NaN when no keypoint is labelled. This is
+    pycocotools' formula, for checks and diagnostics; evaluation uses pycocotools itself.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    ground_truth = np.asarray(ground_truth, dtype=np.float64)
+    labelled = ground_truth[:, 2] > 0
+    if not labelled.any():
+        return math.nan
+    variances = (2 * np.asarray(sigmas, dtype=np.float64)) ** 2
+    squared = ((predicted[:, :2] - ground_truth[:, :2]) ** 2).sum(axis=1)
+    # pycocotools adds machine epsilon to the area so a zero area gives OKS 0, not NaN.
+    similarity = np.exp(-squared / variances / (area + np.spacing(1)) / 2)
+    return float(similarity[labelled].mean())
+
+
+def _complete_ground_truth(dataset: dict, label: str) -> dict:
+    """A copy of ``dataset`` with the fields COCOeval needs filled in where missing."""
+    if not isinstance(dataset.get("images", []), list) or not isinstance(
+        dataset.get("annotations", []), list
+    ):
+        raise VcmError(f"{label}: 'images' and 'annotations' must be lists")
+    completed = {
+        "images": [dict(image) for image in dataset.get("images", [])],
+        "annotations": [],
+        "categories": copy.deepcopy(dataset.get("categories") or [
+            {"id": PERSON_CATEGORY_ID, "name": "person", "supercategory": "person"}
+        ]),
+    }
+    for index, image in enumerate(completed["images"]):
+        if not isinstance(image.get("id"), int) or isinstance(image["id"], bool):
+            raise VcmError(f"{label}: image {index} has no integer 'id'")
+    for index, annotation in enumerate(dataset.get("annotations", [])):
+        annotation = dict(annotation)
+        try:
+            keypoints = np.asarray(annotation["keypoints"], dtype=np.float64).reshape(-1, 3)
+            annotation["image_id"] = int(annotation["image_id"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise VcmError(
+                f"{label}: annotation {index}: bad keypoints or image_id ({error})"
+            ) from None
+        annotation.setdefault("id", index + 1)
+        annotation.setdefault("category_id", PERSON_CATEGORY_ID)
+        annotation.setdefault("iscrowd", 0)
+        annotation.setdefault("num_keypoints", int(np.count_nonzero(keypoints[:, 2] > 0)))
+        if "area" not in annotation:
+            x, y, width, height = annotation.get("bbox", [0, 0, 0, 0])
+            annotation["area"] = float(width) * float(height)
+        completed["annotations"].append(annotation)
+    return completed
+
+
+def _keypoint_count(dataset: dict, results: Sequence[PersonPose]) -> int:
+    for category in dataset["categories"]:
+        if category.get("id") == PERSON_CATEGORY_ID and category.get("keypoints"):
+            return len(category["keypoints"])
+    if dataset["annotations"]:
+        return len(dataset["annotations"][0]["keypoints"]) // 3
+    if results:
+        return len(results[0].keypoints)
+    return len(COCO_KEYPOINT_SIGMAS)
+
+
+def _check_results(
+    results: Sequence[PersonPose], known_ids: set[int], keypoint_count: int, label: str
+) -> None:
+    unknown = sorted({pose.image_id for pose in results} - known_ids)
+    if unknown:
+        raise VcmError(
+            f"results name image ids {_shorten(unknown)} that {label} does not have "
+            "(a pose file for a different video or image set?)"
+        )
+    for index, pose in enumerate(results):
+        if len(pose.keypoints) != keypoint_count:
+            raise VcmError(
+                f"result {index} has {len(pose.keypoints)} keypoints but {label} has "
+                f"{keypoint_count}"
+            )
+
+
+def _detection_annotation(pose: PersonPose, annotation_id: int) -> dict:
+    # As pycocotools' loadRes does for keypoint results: the box and area used to place a
+    # prediction in an area range are those of the extent of all its keypoints.
+    x, y = pose.keypoints[:, 0], pose.keypoints[:, 1]
+    x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
+    return {
+        "id": annotation_id,
+        "image_id": pose.image_id,
+        "category_id": PERSON_CATEGORY_ID,
+        "keypoints": pose.keypoints.reshape(-1).tolist(),
+        "score": pose.score,
+        "area": (x1 - x0) * (y1 - y0),
+        "bbox": [x0, y0, x1 - x0, y1 - y0],
+    }
+
+
+def _shorten(ids: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(image_id) for image_id in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

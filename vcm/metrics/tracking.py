@@ -1,0 +1,142 @@
+"""Multi-object tracking metrics (CLEAR MOT and identity scores) via py-motmetrics.
+
+Ground truth is a :class:`~vcm.datasets.mot.MotRows` read from a MOTChallenge ``gt.txt``;
+hypotheses are a :class:`~vcm.tracks.TrackSequence`. A ground-truth box and a track box can
+be paired when their IoU is at least ``iou_threshold`` (0.5, as in MOTChallenge).
+
+Which ground truth counts, as in MOTChallenge and motmetrics' ``preprocessResult``:
+
+- rows whose 'consider' flag (column 7) is 0 are ignored (MOT15 files write -1: considered);
+- in the 9-column MOT16/17/20 layout (classes known) only class 1 (pedestrian) is kept, and a
+  track box matched, by a per-frame minimum-cost matching over all ground truth of the frame,
+  to a distractor (classes 2 person on vehicle, 7 static person, 8 distractor, 12 reflection)
+  is removed from the hypotheses, so it counts neither as a false positive nor as a match.
+
+Empty inputs give defined results: with no ground truth, MOTA is nan (it is a fraction of the
+ground-truth count, see :func:`mota`) and every track box is a false positive; with no tracks,
+every ground-truth box is a miss and MOTA is 0. Other ratios with a zero denominator (precision
+without any track box, MOTP without any match, ...) are nan, as motmetrics returns them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import motmetrics as mm
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vcm.datasets.mot import MotRows
+from vcm.tracks import FrameTracks, TrackSequence
+
+PEDESTRIAN = 1
+"""MOT16+ ground-truth class of the objects to track."""
+
+DISTRACTOR_CLASSES = (2, 7, 8, 12)
+"""MOT16+ classes whose matched track boxes are neither false positives nor matches."""
+
+COUNT_METRICS = (
+    "num_frames",
+    "num_objects",
+    "num_predictions",
+    "num_detections",
+    "num_matches",
+    "num_misses",
+    "num_false_positives",
+    "num_switches",
+    "num_fragmentations",
+    "num_unique_objects",
+    "mostly_tracked",
+    "partially_tracked",
+    "mostly_lost",
+)
+"""Integer-valued motmetrics metrics that :func:`evaluate_tracking` returns."""
+
+RATIO_METRICS = ("precision", "recall", "idf1", "idp", "idr")
+"""Fraction-valued motmetrics metrics that :func:`evaluate_tracking` returns besides MOTA/MOTP."""
+
+
+def mota(fn: int, fp: int, idsw: int, gt: int) -> float:
+    """Multiple object tracking accuracy 1 - (FN + FP + IDSW) / GT (paper Eq. 3); nan if GT is 0."""
+    if gt == 0:
+        return math.nan
+    return 1.0 - (fn + fp + idsw) / gt
+
+
+def tracking_accumulator(
+    gt: MotRows, tracks: TrackSequence, *, iou_threshold: float = 0.5
+) -> mm.MOTAccumulator:
+    """Per-frame motmetrics events of ``tracks`` against ``gt`` over frames 1..last of either."""
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    max_distance = 1.0 - iou_threshold
+    tracks_by_frame = {frame.frame: frame for frame in tracks.frames}
+    last = max([0, *tracks_by_frame, *gt.frame.tolist()])
+    order = np.argsort(gt.frame, kind="stable")
+    starts = np.searchsorted(gt.frame[order], np.arange(1, last + 2))
+    has_classes = gt.classes != -1
+    accumulator = mm.MOTAccumulator(auto_id=False)
+    for number in range(1, last + 1):
+        rows = order[starts[number - 1] : starts[number]]
+        frame_tracks = tracks_by_frame.get(number, FrameTracks(number))
+        track_ids, track_boxes = frame_tracks.ids, _xywh(frame_tracks.boxes)
+        gt_boxes = _xywh(gt.boxes[rows])
+        distractor = has_classes[rows] & np.isin(gt.classes[rows], DISTRACTOR_CLASSES)
+        if distractor.any() and len(track_ids):
+            keep = ~_matched_to(distractor, gt_boxes, track_boxes, max_distance)
+            track_ids, track_boxes = track_ids[keep], track_boxes[keep]
+        counted = (gt.confidence[rows] != 0) & (
+            ~has_classes[rows] | (gt.classes[rows] == PEDESTRIAN)
+        )
+        distances = mm.distances.iou_matrix(gt_boxes[counted], track_boxes, max_iou=max_distance)
+        accumulator.update(gt.ids[rows][counted], track_ids, distances, frameid=number)
+    return accumulator
+
+
+def evaluate_tracking(
+    gt: MotRows, tracks: TrackSequence, *, iou_threshold: float = 0.5
+) -> dict[str, float | int]:
+    """CLEAR MOT and identity metrics of ``tracks`` against ``gt``, by motmetrics name.
+
+    Keys: ``mota`` (:func:`mota`), ``motp`` (mean IoU of matched pairs, MOTChallenge's
+    convention, higher is better; motmetrics' own ``motp`` is 1 minus this), the ratios in
+    :data:`RATIO_METRICS` and the counts in :data:`COUNT_METRICS` (``num_objects`` is GT,
+    ``num_misses`` FN, ``num_false_positives`` FP, ``num_switches`` IDSW, ``num_detections`` the
+    matched ground-truth boxes, of which ``num_switches`` changed track and ``num_matches`` did
+    not).
+    """
+    accumulator = tracking_accumulator(gt, tracks, iou_threshold=iou_threshold)
+    names = [*COUNT_METRICS, *RATIO_METRICS, "motp"]
+    summary = mm.metrics.create().compute(accumulator, metrics=names, name="sequence")
+    values = summary.loc["sequence"]
+    result: dict[str, float | int] = {}
+    counts = {name: int(values[name]) for name in COUNT_METRICS}
+    result["mota"] = mota(
+        counts["num_misses"], counts["num_false_positives"], counts["num_switches"],
+        counts["num_objects"],
+    )
+    result["motp"] = 1.0 - float(values["motp"])
+    result.update({name: float(values[name]) for name in RATIO_METRICS})
+    result.update(counts)
+    return result
+
+
+def _xywh(boxes: np.ndarray) -> np.ndarray:
+    """``x1, y1, x2, y2`` boxes as motmetrics' ``x, y, width, height``."""
+    return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+
+def _matched_to(
+    target: np.ndarray, gt_boxes: np.ndarray, track_boxes: np.ndarray, max_distance: float
+) -> np.ndarray:
+    """Which track boxes a minimum-cost IoU matching pairs with a ground-truth row in ``target``."""
+    distances = mm.distances.iou_matrix(gt_boxes, track_boxes, max_iou=max_distance)
+    # A pair beyond the threshold (nan) costs more than all allowed pairs together, so the
+    # matching first pairs as many boxes as it can, then minimises distance; such pairs are
+    # dropped below.
+    forbidden = float(len(gt_boxes) + len(track_boxes) + 1)
+    rows, columns = linear_sum_assignment(np.where(np.isnan(distances), forbidden, distances))
+    paired = ~np.isnan(distances[rows, columns])
+    matched = np.zeros(len(track_boxes), dtype=bool)
+    matched[columns[paired & target[rows]]] = True
+    return matched

@@ -1,0 +1,167 @@
+"""BlazePose (MediaPipe Pose 0.10.21, CPU) run top-down on square crops around each person box.
+
+MediaPipe Pose finds one person per image: a detector locates the person, then a landmark
+model predicts 33 BlazePose landmarks. Run on the crop of one detection box, it gives that
+person's pose. Its landmarks map to the 17 COCO keypoints through :data:`BLAZEPOSE_TO_COCO`:
+nose 0, eye centres 2 and 5 (not the inner/outer corners), ears 7 and 8, shoulders, elbows
+and wrists 11-16, hips, knees and ankles 23-28; BlazePose's mouth, hand and foot landmarks
+have no COCO counterpart.
+
+The keypoint confidence is the landmark's ``visibility``: MediaPipe's estimate of the
+probability that the landmark is in the image and not occluded. It is the closest BlazePose
+output to a heatmap confidence, but it is not calibrated the same way as HRNet's scores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcm.errors import VcmError
+from vcm.keypoints import COCO_KEYPOINT_NAMES
+from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
+from vcm.store import file_sha256
+
+BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+"""For each COCO keypoint (in :data:`vcm.keypoints.COCO_KEYPOINT_NAMES` order), the index of
+the BlazePose landmark that gives it."""
+
+LANDMARK_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite",
+                   2: "pose_landmark_heavy.tflite"}
+"""MediaPipe's landmark model file for each ``model_complexity``; the wheel bundles only
+``full`` (1) and downloads the others on first use."""
+
+
+def landmarks_to_coco(landmarks: np.ndarray, window_origin: np.ndarray, window_size: np.ndarray):
+    """COCO keypoints (17, 3) in frame pixels from BlazePose landmarks (33, 3) of one crop.
+
+    ``landmarks`` rows are ``x, y`` normalized to the crop (0..1 across its width and
+    height; a landmark outside the crop falls outside 0..1) and the visibility in [0, 1];
+    ``window_origin`` is the frame position ``(x, y)`` of the crop's top-left corner and
+    ``window_size`` its ``(width, height)``, in pixels.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    coco = landmarks[list(BLAZEPOSE_TO_COCO)].copy()
+    coco[:, :2] = window_origin + coco[:, :2] * window_size
+    return coco
+
+
+@POSE_ESTIMATORS.register("blazepose")
+class BlazePoseEstimator(BatchByFrame):
+    """MediaPipe Pose on one padded square crop per person box.
+
+    Arguments: ``padding`` the crop's size relative to the box's long side (1.25 leaves
+    12.5 % each side, so the detector inside MediaPipe sees the whole person);
+    ``min_detection_confidence`` MediaPipe's person-detector threshold in [0, 1], below
+    which a crop yields no pose; ``model_complexity`` 0 (lite), 1 (full) or 2 (heavy).
+
+    Crops are square because MediaPipe's landmark projection assumes a square region of
+    interest (it warns otherwise), and because BlazePose itself works on square crops of
+    the person. The crop is cut around the box centre; where it leaves the frame it is
+    black, which matches a foreground video's background.
+
+    One MediaPipe graph is built per instance and reused for every crop
+    (``static_image_mode=True``: every crop is detected afresh, nothing is tracked between
+    calls). The graph is not safe to share between threads: use one instance per thread or
+    process. :meth:`close` (or a ``with`` block) frees it.
+    """
+
+    name = "blazepose"
+    keypoint_names = COCO_KEYPOINT_NAMES
+
+    def __init__(
+        self,
+        *,
+        padding: float = 1.25,
+        min_detection_confidence: float = 0.5,
+        model_complexity: int = 1,
+    ) -> None:
+        if padding <= 0:
+            raise ValueError(f"padding must be positive, got {padding}")
+        if not 0.0 <= min_detection_confidence <= 1.0:
+            raise ValueError(
+                f"min_detection_confidence must be in [0, 1], got {min_detection_confidence}"
+            )
+        if model_complexity not in LANDMARK_MODELS:
+            raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
+        self.padding = float(padding)
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.model_complexity = int(model_complexity)
+        try:
+            import mediapipe
+        except ImportError as error:
+            raise VcmError(f"pose estimator blazepose needs mediapipe ({error})") from None
+        self._mediapipe_version = mediapipe.__version__
+        modules = Path(mediapipe.__file__).parent / "modules"
+        self.files = {
+            "detector": modules / "pose_detection" / "pose_detection.tflite",
+            "landmarks": modules / "pose_landmark" / LANDMARK_MODELS[self.model_complexity],
+        }
+        # MediaPipe fetches a missing model from the network inside its graph, which fails
+        # offline with an opaque error; say which file is missing instead.
+        if not self.files["landmarks"].is_file() and os.environ.get("VCM_OFFLINE", "") not in (
+            "", "0",
+        ):
+            raise VcmError(
+                f"{self.files['landmarks']}: missing and VCM_OFFLINE is set; mediapipe "
+                f"bundles only model_complexity=1"
+            )
+        self._pose = mediapipe.solutions.pose.Pose(
+            static_image_mode=True,
+            model_complexity=self.model_complexity,
+            smooth_landmarks=False,
+            enable_segmentation=False,
+            min_detection_confidence=self.min_detection_confidence,
+        )
+
+    def estimate(
+        self, frame_bgr: np.ndarray, boxes: np.ndarray, scores: np.ndarray
+    ) -> list[np.ndarray | None]:
+        """COCO keypoints (17, 3) in frame pixels for each box, or ``None`` where MediaPipe
+        finds no person in the box's crop. ``scores`` are not used."""
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got "
+                             f"{frame_bgr.shape} {frame_bgr.dtype}")
+        windows = crop_windows(boxes, padding=self.padding, aspect=1.0)
+        poses: list[np.ndarray | None] = []
+        for window in windows:
+            crop, origin = extract_crop(frame_bgr, window)
+            result = self._pose.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+            if result.pose_landmarks is None:
+                poses.append(None)
+                continue
+            landmarks = np.array(
+                [(mark.x, mark.y, mark.visibility) for mark in result.pose_landmarks.landmark]
+            )
+            size = np.array([crop.shape[1], crop.shape[0]], dtype=np.float64)
+            poses.append(landmarks_to_coco(landmarks, origin, size))
+        return poses
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "model": f"mediapipe pose ({LANDMARK_MODELS[self.model_complexity]})",
+            "mediapipe": self._mediapipe_version,
+            "files": {
+                path.name: file_sha256(path) for path in self.files.values() if path.is_file()
+            },
+            "model_complexity": self.model_complexity,
+            "min_detection_confidence": self.min_detection_confidence,
+            "padding": self.padding,
+            "crop": "square around the box centre, black outside the frame",
+            "keypoint_score": "landmark visibility",
+            "landmarks_to_coco": list(BLAZEPOSE_TO_COCO),
+        }
+
+    def close(self) -> None:
+        """Free the MediaPipe graph; the estimator cannot be used afterwards."""
+        self._pose.close()
+
+    def __enter__(self) -> "BlazePoseEstimator":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

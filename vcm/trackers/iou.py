@@ -1,0 +1,382 @@
+"""The ``iou`` tracker: JDE's association cascade with box overlap in place of appearance.
+
+This follows ``JDETracker.update`` of Towards-Realtime-MOT (Wang et al., "Towards Real-Time
+Multi-Object Tracking", ``tracker/multitracker.py``) step by step, with the appearance
+embedding distance of its first association replaced by the IoU distance, as in the paper's
+multitask tracking, which associates the detector's boxes by IoU alone. The association cost
+of a track and a detection is ``1 - IoU`` of the track's Kalman-predicted box and the
+detection box; a pair can match when its cost is at most the step's threshold. Per frame:
+
+1. Predict every confirmed track and every lost track one frame ahead (a lost track's height
+   velocity is zeroed first, as in JDE).
+2. First association: those tracks against all detections (optionally gated by the Kalman
+   Mahalanobis distance, as JDE gates its embedding cost).
+3. Second association: the confirmed tracks left over against the detections left over; the
+   tracks still unmatched become lost.
+4. Unconfirmed tracks (born in the previous frame) against the detections left over; an
+   unconfirmed track without a match is removed.
+5. Every detection still left, if its score is at least ``new_track_score``, starts an
+   unconfirmed track with the next id. It is confirmed, and first output, when it is matched
+   in the next frame (or at once in frame 1 with ``activate_first_frame``).
+6. A lost track not matched for more than ``max_time_lost`` frames is removed, so a track
+   whose detections are missing for up to ``max_time_lost`` consecutive frames keeps its id.
+   ``max_time_lost = int(fps * track_buffer / 30)``: JDE's buffer scaled by the frame rate.
+7. A tracked and a lost track whose boxes overlap with a cost below ``duplicate_cost`` are
+   duplicates: the one tracked for fewer frames is dropped.
+
+Differences from JDE, all deliberate: no appearance embeddings; a timed-out lost track is
+removed in the frame it times out (JDE still lets it be re-found in the next frame, because
+it subtracts the removed tracks one frame late); the output box is the detection box the
+track was matched with in this frame (JDE writes the Kalman-corrected box; set
+``output_kalman_boxes`` for that); IoU is computed on exclusive-edge pixel boxes (JDE adds 1
+pixel to widths and heights); ids restart at 1 for every sequence (JDE's counter is global).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vcm.detections import FrameDetections
+from vcm.errors import VcmError
+from vcm.trackers import TRACKERS
+from vcm.trackers.kalman import CHI2_INV_95, KalmanFilter, boxes_to_xyah, xyah_to_boxes
+from vcm.tracks import FrameTracks
+
+
+def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """Intersection over union (N, M) of (N, 4) and (M, 4) ``x1, y1, x2, y2`` pixel boxes.
+
+    Right and bottom edges are exclusive (area = width x height); a pair whose union is
+    empty has IoU 0.
+    """
+    if len(boxes_a) == 0 or len(boxes_b) == 0:
+        return np.zeros((len(boxes_a), len(boxes_b)))
+    a = boxes_a[:, None, :]
+    b = boxes_b[None, :, :]
+    overlap_width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    overlap_height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    intersection = np.maximum(overlap_width, 0) * np.maximum(overlap_height, 0)
+    area_a = _areas(boxes_a)[:, None]
+    area_b = _areas(boxes_b)[None, :]
+    union = area_a + area_b - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+@dataclass(frozen=True)
+class TrackTable:
+    """Live tracks as parallel arrays, one row per track: tracked rows first, then lost rows.
+
+    Attributes:
+        ids: int64 (N,): track ids, from 1.
+        means: float64 (N, 8): Kalman state ``cx, cy, a, h`` and velocities (pixels, per frame).
+        covariances: float64 (N, 3, 4): Kalman covariances, stored as
+            :mod:`vcm.trackers.kalman` describes.
+        boxes: float64 (N, 4): the last detection box matched, ``x1, y1, x2, y2`` in pixels.
+        scores: float64 (N,): the last matched detection's score.
+        lost: bool (N,): not matched in the frame it was last updated for.
+        activated: bool (N,): confirmed (matched in at least two frames, or born in frame 1
+            with ``activate_first_frame``); only confirmed tracks are output or can be lost.
+        start_frames: int64 (N,): frame the track was born in.
+        end_frames: int64 (N,): last frame the track was matched (or born) in.
+    """
+
+    ids: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    lost: np.ndarray
+    activated: np.ndarray
+    start_frames: np.ndarray
+    end_frames: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> "TrackTable":
+        return cls(
+            ids=np.zeros((0,), dtype=np.int64),
+            means=np.zeros((0, 8)),
+            covariances=np.zeros((0, 3, 4)),
+            boxes=np.zeros((0, 4)),
+            scores=np.zeros((0,)),
+            lost=np.zeros((0,), dtype=bool),
+            activated=np.zeros((0,), dtype=bool),
+            start_frames=np.zeros((0,), dtype=np.int64),
+            end_frames=np.zeros((0,), dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class IouTrackerState:
+    """Everything the ``iou`` tracker remembers between frames.
+
+    Attributes:
+        frame: the last frame processed (1-based); 0 before the first.
+        next_id: the id the next new track gets.
+        max_time_lost: frames a lost track is kept before it is removed.
+        tracks: the live (tracked and lost) tracks.
+    """
+
+    frame: int
+    next_id: int
+    max_time_lost: int
+    tracks: TrackTable
+
+
+@TRACKERS.register("iou")
+@dataclass(frozen=True, kw_only=True)
+class IouTracker:
+    """JDE's association cascade on box IoU alone (see the module docstring for the steps).
+
+    Costs are ``1 - IoU``; JDE's defaults throughout.
+
+    Attributes:
+        track_buffer: frames a lost track is kept at 30 fps; scaled by the video's frame rate.
+        first_match_cost: largest cost matched in the first association (IoU >= 0.3).
+        second_match_cost: largest cost matched in the second association (IoU >= 0.5).
+        unconfirmed_match_cost: largest cost that confirms an unconfirmed track (IoU >= 0.3).
+        duplicate_cost: a tracked and a lost track closer than this are duplicates (IoU > 0.85).
+        gating: also forbid first-association pairs whose squared Mahalanobis distance exceeds
+            the chi-square 95% quantile (JDE gates its embedding cost so). Off by default: with
+            IoU as the cost the overlap already keeps pairs local.
+        min_score: detections scoring below this are ignored (JDE's ``conf_thres``). 0 by
+            default because the detection stage already applies the score threshold (0.6 in
+            the paper) and the tracker should not silently apply a second one.
+        new_track_score: unmatched detections scoring at least this start a track (JDE's
+            ``det_thresh``, equal to its ``conf_thres``, so every detection JDE keeps may start
+            one); 0 by default for the same reason.
+        activate_first_frame: confirm tracks born in frame 1 at once, so frame 1 has output
+            (FairMOT and ByteTrack do this; JDE does not).
+        output_kalman_boxes: output the Kalman-corrected box instead of the matched detection.
+        std_weight_position: Kalman position noise, as a fraction of box height.
+        std_weight_velocity: Kalman velocity noise, as a fraction of box height.
+    """
+
+    track_buffer: int = 30
+    first_match_cost: float = 0.7
+    second_match_cost: float = 0.5
+    unconfirmed_match_cost: float = 0.7
+    duplicate_cost: float = 0.15
+    gating: bool = False
+    min_score: float = 0.0
+    new_track_score: float = 0.0
+    activate_first_frame: bool = False
+    output_kalman_boxes: bool = False
+    std_weight_position: float = 1.0 / 20
+    std_weight_velocity: float = 1.0 / 160
+    kalman: KalmanFilter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.track_buffer < 0:
+            raise ValueError(f"track_buffer must not be negative, got {self.track_buffer}")
+        for name in ("first_match_cost", "second_match_cost", "unconfirmed_match_cost",
+                     "duplicate_cost"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a 1 - IoU cost in [0, 1], got {value}")
+        kalman = KalmanFilter(self.std_weight_position, self.std_weight_velocity)
+        object.__setattr__(self, "kalman", kalman)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "IouTracker":
+        """Build from a config mapping whose keys are the constructor's parameter names."""
+        allowed = {item.name for item in fields(cls) if item.init}
+        unknown = sorted(set(config) - allowed)
+        if unknown:
+            raise VcmError(
+                f"unknown iou tracker parameter {unknown[0]!r}; choose from: "
+                f"{', '.join(sorted(allowed))}"
+            )
+        return cls(**config)
+
+    def init_state(self, fps: float) -> IouTrackerState:
+        """The state before frame 1 of a video shown at ``fps`` frames per second."""
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        # fps * buffer / 30 rather than JDE's fps / 30 * buffer: the product of integers is
+        # exact, so e.g. a buffer of 7 frames is never truncated to 6 by rounding.
+        max_time_lost = int(fps * self.track_buffer / 30.0)
+        return IouTrackerState(frame=0, next_id=1, max_time_lost=max_time_lost,
+                               tracks=TrackTable.empty())
+
+    def update(
+        self, state: IouTrackerState, detections: FrameDetections
+    ) -> tuple[IouTrackerState, FrameTracks]:
+        """Associate the detections of frame ``state.frame + 1``; ``state`` is left unchanged.
+
+        Returns the new state and the confirmed tracks matched in this frame, sorted by id.
+        """
+        frame = state.frame + 1
+        if detections.frame != frame:
+            raise ValueError(
+                f"expected the detections of frame {frame}, got frame {detections.frame}"
+            )
+        detection_boxes, detection_scores = detections.boxes, detections.scores
+        if self.min_score > 0:
+            keep = detection_scores >= self.min_score
+            detection_boxes, detection_scores = detection_boxes[keep], detection_scores[keep]
+        measurements = boxes_to_xyah(detection_boxes)
+        table = state.tracks
+        kalman = self.kalman
+        lost = table.lost
+        confirmed = np.flatnonzero(~lost & table.activated)
+        unconfirmed = np.flatnonzero(~lost & ~table.activated)
+        lost_rows = np.flatnonzero(lost)
+        pool = np.concatenate([confirmed, lost_rows])
+
+        # Step 1 (numbered as in the module docstring): predict.
+        means = table.means.copy()
+        covariances = table.covariances.copy()
+        if len(pool):
+            pool_means = table.means[pool]
+            pool_means[len(confirmed):, 7] = 0.0
+            means[pool], covariances[pool] = kalman.predict(pool_means, table.covariances[pool])
+        track_boxes = xyah_to_boxes(means)
+
+        # Step 2: first association.
+        cost = 1.0 - box_iou(track_boxes[pool], detection_boxes)
+        if self.gating and cost.size:
+            distances = kalman.gating_distance(means[pool], covariances[pool], measurements)
+            cost[distances > CHI2_INV_95[4]] = np.inf
+        rows, first_detections, free_pool, remaining = _assign(cost, self.first_match_cost)
+        first_tracks = pool[rows]
+        refound = first_tracks[lost[first_tracks]]
+
+        # Step 3: second association.
+        leftover = pool[free_pool]
+        retry = leftover[~lost[leftover]]
+        cost = 1.0 - box_iou(track_boxes[retry], detection_boxes[remaining])
+        rows, columns, free_retry, free = _assign(cost, self.second_match_cost)
+        second_tracks, second_detections = retry[rows], remaining[columns]
+        newly_lost = retry[free_retry]
+        remaining = remaining[free]
+
+        # Steps 4 and 5: confirm unconfirmed tracks, then births.
+        cost = 1.0 - box_iou(track_boxes[unconfirmed], detection_boxes[remaining])
+        rows, columns, _, free = _assign(cost, self.unconfirmed_match_cost)
+        third_tracks, third_detections = unconfirmed[rows], remaining[columns]
+        remaining = remaining[free]
+        births = remaining[detection_scores[remaining] >= self.new_track_score]
+
+        # Kalman update of every matched track at once; step 6: time out lost tracks.
+        matched_tracks = np.concatenate([first_tracks, second_tracks, third_tracks])
+        matched_detections = np.concatenate(
+            [first_detections, second_detections, third_detections]
+        )
+        boxes = table.boxes.copy()
+        scores = table.scores.copy()
+        end_frames = table.end_frames.copy()
+        if len(matched_tracks):
+            means[matched_tracks], covariances[matched_tracks] = kalman.update(
+                means[matched_tracks], covariances[matched_tracks], measurements[matched_detections]
+            )
+            boxes[matched_tracks] = detection_boxes[matched_detections]
+            scores[matched_tracks] = detection_scores[matched_detections]
+            end_frames[matched_tracks] = frame
+        matched = np.zeros(len(table), dtype=bool)
+        matched[matched_tracks] = True
+        still_tracked = np.flatnonzero(~lost & matched)
+        timed_out = frame - table.end_frames > state.max_time_lost
+        kept_lost = np.flatnonzero(lost & ~matched & ~timed_out)
+
+        # JDE's list order: tracks still tracked, new tracks, re-found tracks, then the lost
+        # tracks kept and those lost in this frame. The order only breaks assignment ties,
+        # but keeping it keeps the output deterministic and comparable with JDE.
+        before = still_tracked
+        after = np.concatenate([refound, kept_lost, newly_lost])
+        birth_means, birth_covariances = kalman.initiate(measurements[births])
+        count_tracked = len(before) + len(births) + len(refound)
+        count = count_tracked + len(kept_lost) + len(newly_lost)
+        activated = np.ones(count, dtype=bool)
+        activated[len(before):len(before) + len(births)] = self.activate_first_frame and frame == 1
+        birth_ids = np.arange(state.next_id, state.next_id + len(births))
+        next_table = TrackTable(
+            ids=_join(table.ids, before, birth_ids, after),
+            means=_join(means, before, birth_means, after),
+            covariances=_join(covariances, before, birth_covariances, after),
+            boxes=_join(boxes, before, detection_boxes[births], after),
+            scores=_join(scores, before, detection_scores[births], after),
+            lost=np.arange(count) >= count_tracked,
+            activated=activated,
+            start_frames=_join(table.start_frames, before, np.full(len(births), frame), after),
+            end_frames=_join(end_frames, before, np.full(len(births), frame), after),
+        )
+        # Step 7.
+        next_table = self._drop_duplicates(next_table, count_tracked)
+        next_state = IouTrackerState(
+            frame=frame,
+            next_id=state.next_id + len(births),
+            max_time_lost=state.max_time_lost,
+            tracks=next_table,
+        )
+        return next_state, self._output(next_table, frame)
+
+    def _drop_duplicates(self, table: TrackTable, count_tracked: int) -> TrackTable:
+        """Drop the younger of each tracked/lost pair whose boxes nearly coincide."""
+        if count_tracked == 0 or count_tracked == len(table):
+            return table
+        boxes = xyah_to_boxes(table.means)
+        cost = 1.0 - box_iou(boxes[:count_tracked], boxes[count_tracked:])
+        tracked, lost = np.nonzero(cost < self.duplicate_cost)
+        if not len(tracked):
+            return table
+        lost = lost + count_tracked
+        ages = table.end_frames - table.start_frames
+        tracked_older = ages[tracked] > ages[lost]
+        keep = np.ones(len(table), dtype=bool)
+        keep[lost[tracked_older]] = False
+        keep[tracked[~tracked_older]] = False
+        rows = np.flatnonzero(keep)
+        return TrackTable(**{item.name: getattr(table, item.name)[rows] for item in fields(table)})
+
+    def _output(self, table: TrackTable, frame: int) -> FrameTracks:
+        rows = np.flatnonzero(~table.lost & table.activated)
+        rows = rows[np.argsort(table.ids[rows], kind="stable")]
+        if self.output_kalman_boxes:
+            boxes = xyah_to_boxes(table.means[rows])
+        else:
+            boxes = table.boxes[rows]
+        return FrameTracks(frame, table.ids[rows], boxes, table.scores[rows])
+
+
+_NO_INDICES = np.zeros((0,), dtype=np.int64)
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+
+
+def _assign(
+    cost: np.ndarray, max_cost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum-cost matching keeping only pairs with cost <= ``max_cost``.
+
+    Returns matched row and column indices (rows ascending) and the unmatched rows and
+    columns (ascending).
+    """
+    count_rows, count_columns = cost.shape
+    if count_rows == 0 or count_columns == 0:
+        return _NO_INDICES, _NO_INDICES, np.arange(count_rows), np.arange(count_columns)
+    # As JDE does: every cost above the threshold becomes the same just-too-high value, so the
+    # solver never trades a good pair for a slightly less bad one that is dropped anyway.
+    rows, columns = linear_sum_assignment(np.minimum(cost, max_cost + 1e-4))
+    keep = cost[rows, columns] <= max_cost
+    rows, columns = rows[keep], columns[keep]
+    free_rows = np.ones(count_rows, dtype=bool)
+    free_rows[rows] = False
+    free_columns = np.ones(count_columns, dtype=bool)
+    free_columns[columns] = False
+    return rows, columns, np.flatnonzero(free_rows), np.flatnonzero(free_columns)
+
+
+def _join(
+    values: np.ndarray, before: np.ndarray, middle: np.ndarray, after: np.ndarray
+) -> np.ndarray:
+    """``values[before]``, then ``middle``, then ``values[after]``, along the first axis."""
+    return np.concatenate([values[before], middle.astype(values.dtype, copy=False), values[after]])

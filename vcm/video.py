@@ -1,0 +1,168 @@
+"""Video input and lossless video output, as streams of BGR frames.
+
+A ``VIDEO`` argument is a video file (mp4, avi, mkv, y4m, ... anything ffmpeg reads) or a
+MOTChallenge-style sequence folder (``seqinfo.ini`` + ``img1/``). Frames are ``uint8`` arrays
+of shape ``(height, width, 3)`` in BGR order (OpenCV's convention), yielded one at a time so
+memory does not grow with the length of the video.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from vcm.datasets.mot import SequenceInfo, is_sequence_folder, read_seqinfo
+from vcm.errors import VcmError
+from vcm.ffmpeg import CommandResult, ffmpeg_executable, run_command
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Geometry and timing of a video: ``width``/``height`` in pixels, ``fps`` in frames/s."""
+
+    path: Path
+    width: int
+    height: int
+    fps: float
+    frames: int
+
+    @property
+    def pixels(self) -> int:
+        """Pixels in the whole video: width x height x frames (the BPP denominator)."""
+        return self.width * self.height * self.frames
+
+
+class VideoSource:
+    """A readable video: ``info`` up front, frames by iteration (each pass re-reads the input)."""
+
+    def __init__(self, info: VideoInfo, sequence: SequenceInfo | None = None) -> None:
+        self.info = info
+        self._sequence = sequence
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._sequence is not None:
+            return self._iter_sequence(self._sequence)
+        return self._iter_file()
+
+    def __len__(self) -> int:
+        return self.info.frames
+
+    def _iter_sequence(self, sequence: SequenceInfo) -> Iterator[np.ndarray]:
+        for frame_number in range(1, sequence.length + 1):
+            image_path = sequence.image_path(frame_number)
+            image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise VcmError(f"{image_path}: missing or unreadable image")
+            if image.shape[:2] != (sequence.height, sequence.width):
+                raise VcmError(
+                    f"{image_path}: image is {image.shape[1]}x{image.shape[0]}, "
+                    f"seqinfo.ini says {sequence.width}x{sequence.height}"
+                )
+            yield image
+
+    def _iter_file(self) -> Iterator[np.ndarray]:
+        import imageio_ffmpeg
+
+        path = self.info.path
+        reader = imageio_ffmpeg.read_frames(
+            str(path), pix_fmt="bgr24", output_params=["-map", "0:v:0"]
+        )
+        shape = (self.info.height, self.info.width, 3)
+        count = 0
+        try:
+            next(reader)  # metadata, already read by open_video
+            for buffer in reader:
+                count += 1
+                yield np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
+        except (OSError, RuntimeError) as error:
+            raise VcmError(f"{path}: cannot decode video frame {count + 1} ({error})") from None
+        finally:
+            reader.close()
+
+
+def open_video(path: str | Path) -> VideoSource:
+    """Open a video file or MOTChallenge sequence folder; raise :class:`VcmError` if unusable."""
+    path = Path(path)
+    if not path.exists():
+        raise VcmError(f"{path}: file does not exist")
+    if path.is_dir():
+        if not is_sequence_folder(path):
+            raise VcmError(f"{path}: a folder must be a MOTChallenge sequence (with seqinfo.ini)")
+        sequence = read_seqinfo(path)
+        first = sequence.image_path(1)
+        if not first.is_file():
+            raise VcmError(f"{first}: first frame of the sequence is missing")
+        info = VideoInfo(path, sequence.width, sequence.height, sequence.fps, sequence.length)
+        return VideoSource(info, sequence)
+    return VideoSource(_probe_file(path))
+
+
+def _probe_file(path: Path) -> VideoInfo:
+    import imageio_ffmpeg
+
+    if path.stat().st_size == 0:
+        raise VcmError(f"{path}: empty file, not a video")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path), output_params=["-map", "0:v:0"])
+        meta = next(reader)
+        reader.close()
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (OSError, RuntimeError, StopIteration) as error:
+        message = str(error).strip().splitlines()
+        reason = message[-1] if message else type(error).__name__
+        raise VcmError(f"{path}: not a readable video ({reason})") from None
+    width, height = (int(value) for value in meta["size"])
+    fps = float(meta.get("fps") or 0.0)
+    if frames <= 0:
+        raise VcmError(f"{path}: video has no frames")
+    if fps <= 0:
+        raise VcmError(f"{path}: video has no frame rate")
+    return VideoInfo(path, width, height, fps, int(frames))
+
+
+def write_lossless_video(
+    frames: Iterable[np.ndarray],
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    log_path: Path | None = None,
+) -> CommandResult:
+    """Write BGR frames to ``path`` as FFV1 (lossless, RGB ``bgr0`` storage) in Matroska.
+
+    The caller owns atomicity (see :func:`vcm.fileio.atomic_output`). FFV1 in RGB keeps every
+    pixel exact, so the only loss on the way to the codec under test is the codec itself.
+    """
+    argv = [
+        ffmpeg_executable(), "-hide_banner", "-nostdin", "-y",
+        "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
+        "-i", "-",
+        "-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-g", "1",
+        "-f", "matroska", str(path),
+    ]
+    return run_command(
+        argv, log_path=log_path, frames=_checked(frames, width, height, path),
+        what=f"writing {path}",
+    )
+
+
+def _checked(frames: Iterable[np.ndarray], width: int, height: int, path: Path):
+    count = 0
+    for frame in frames:
+        if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
+            raise VcmError(
+                f"{path}: frame {count + 1} has shape {frame.shape} {frame.dtype}, "
+                f"expected ({height}, {width}, 3) uint8"
+            )
+        count += 1
+        yield frame
+    if count == 0:
+        raise VcmError(f"{path}: no frames to write")
