@@ -4,7 +4,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-configfile: "configs/default.yaml"
+# The default applies only without --configfile: Snakemake deep-merges config files, which
+# would add the default's sequences and codecs to every other config's.
+if not config:
+
+    configfile: "configs/default.yaml"
 
 
 validate(config, "vcm/schemas/config.schema.yaml")

@@ -258,11 +258,259 @@ def report(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="CSV to write.")
     ] = None,
+    point: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Only these bpp.json records (repeatable); default: all under RESULTS."),
+    ] = None,
 ) -> None:
-    """Collect every measured point under RESULTS into one summary CSV."""
+    """Collect the measured points under RESULTS into one summary CSV."""
     from vcm.report import write_summary
 
     output = output or results / "summary.csv"
-    logs.log_run("report", results=results, output=output)
-    table = write_summary(results, output)
+    logs.log_run("report", results=results, output=output, points=point)
+    table = write_summary(results, output, point)
     typer.echo(table.to_string(index=False))
+
+
+single_app = typer.Typer(
+    help="Single-task baselines: code the original video, decode, own detector, then the task.",
+    no_args_is_help=True,
+)
+evaluate_app = typer.Typer(help="Score task outputs against ground truth.", no_args_is_help=True)
+app.add_typer(single_app, name="single-task")
+app.add_typer(evaluate_app, name="evaluate")
+
+Options = Annotated[
+    Optional[list[str]],
+    typer.Option("--option", "-p", help="Backend option key=value, repeatable."),
+]
+
+
+def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
+    """Build a detector, pose estimator or tracker by registry name with CLI options."""
+    if kind == "detector":
+        from vcm.detectors import DETECTORS as registry
+    elif kind == "pose estimator":
+        from vcm.pose import POSE_ESTIMATORS as registry
+    else:
+        from vcm.trackers import TRACKERS as registry
+    options = {**defaults, **parse_options(pairs, kind)}
+    return build_backend(registry, name, options)
+
+
+def run_pose(source, detections, estimator, output: Path, progress: bool) -> float:
+    """Estimate and write poses; return the seconds spent estimating."""
+    from vcm.keypoints import write_pose_results
+    from vcm.pose import estimate_video
+
+    start = time.perf_counter()
+    poses = estimate_video(source, detections, estimator, progress=progress)
+    seconds = time.perf_counter() - start
+    write_pose_results(poses, output)
+    typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
+    return seconds
+
+
+def run_tracking(detections, tracker, fps: float, output: Path) -> float:
+    """Track and write MOTChallenge rows; return the seconds spent tracking."""
+    from vcm.trackers import track_sequence
+    from vcm.tracks import write_tracks_txt
+
+    start = time.perf_counter()
+    tracks = track_sequence(detections, tracker, fps=fps)
+    seconds = time.perf_counter() - start
+    write_tracks_txt(tracks, output)
+    typer.echo(
+        f"wrote {output}: {len(tracks.track_ids)} tracks, {tracks.count} boxes in {seconds:.3f} s",
+        err=True,
+    )
+    return seconds
+
+
+@app.command("pose")
+@handles_errors
+def pose(
+    video: Annotated[Path, typer.Argument(help="Decoded foreground (or any) video: the pixels.")],
+    detections: Annotated[Path, typer.Argument(help="Detections zip: the person boxes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint results JSON.")],
+    estimator: Annotated[str, typer.Option(help="Pose estimator name.")] = "blazepose",
+    option: Options = None,
+    progress: Progress = True,
+) -> None:
+    """Top-down pose estimation with boxes from the detections zip (no detector of its own)."""
+    from vcm.detections import read_detections_zip
+    from vcm.runrecord import write_run_record
+    from vcm.video import open_video
+
+    source = open_video(video)
+    boxes = read_detections_zip(detections)
+    backend = build_named("pose estimator", estimator, option)
+    logs.log_run("pose", video=video, detections=detections, estimator=backend.describe())
+    seconds = run_pose(source, boxes, backend, output, progress)
+    write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
+                     estimator=backend.describe())
+
+
+@app.command("track")
+@handles_errors
+def track(
+    detections: Annotated[Path, typer.Argument(help="Detections zip from `vcm detect`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MOTChallenge tracks txt.")],
+    tracker: Annotated[str, typer.Option(help="Tracker name.")] = "iou",
+    fps: Annotated[
+        Optional[float],
+        typer.Option(min=0.001, help="Frame rate; scales the lost-track buffer [default: --like's, else 30]."),
+    ] = None,
+    like: Annotated[
+        Optional[Path], typer.Option(help="The video the detections came from (for its frame rate).")
+    ] = None,
+    option: Options = None,
+) -> None:
+    """Associate the boxes of the detections zip across frames (no detector of its own)."""
+    from vcm.detections import read_detections_zip
+    from vcm.runrecord import write_run_record
+    from vcm.video import open_video
+
+    boxes = read_detections_zip(detections)
+    if fps is None:
+        fps = open_video(like).info.fps if like is not None else 30.0
+    backend = build_named("tracker", tracker, option)
+    logs.log_run("track", detections=detections, tracker=tracker, fps=fps,
+                 options=parse_options(option, "tracker"))
+    seconds = run_tracking(boxes, backend, fps, output)
+    write_run_record(output, "track", {"track": seconds}, detections=detections,
+                     tracker=tracker, fps=fps, options=parse_options(option, "tracker"))
+
+
+CodecName = Annotated[str, typer.Option(help="Codec for the original video.")]
+QP = Annotated[int, typer.Option(help="Fixed quantization parameter.")]
+DetectorName = Annotated[str, typer.Option(help="The task's own detector.")]
+Score = Annotated[float, typer.Option(min=0, max=1, help="Detector score threshold.")]
+DetectorOptions = Annotated[
+    Optional[list[str]], typer.Option("--detector-option", help="Detector option key=value.")
+]
+CodecOptions = Annotated[
+    Optional[list[str]], typer.Option("--codec-option", help="Codec option key=value.")
+]
+Workdir = Annotated[
+    Optional[Path],
+    typer.Option(help="Keep the coded and decoded original here (default: a temporary folder)."),
+]
+
+
+@single_app.command("pose")
+@handles_errors
+def single_task_pose(
+    video: Annotated[Path, typer.Argument(help="Original video or sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint results JSON.")],
+    codec: CodecName = "vvenc",
+    qp: QP = 32,
+    detector: DetectorName = "hog",
+    score: Score = 0.6,
+    estimator: Annotated[str, typer.Option(help="Pose estimator name.")] = "blazepose",
+    detector_option: DetectorOptions = None,
+    estimator_option: Annotated[
+        Optional[list[str]], typer.Option("--estimator-option", help="Estimator option key=value.")
+    ] = None,
+    codec_option: CodecOptions = None,
+    workdir: Workdir = None,
+    progress: Progress = True,
+) -> None:
+    """Pose baseline: code the original, decode, detect with its own detector, estimate poses."""
+    from vcm.runrecord import write_run_record
+    from vcm.single_task import coded_original, detect_decoded
+    from vcm.video import open_video
+
+    own_detector = build_named("detector", detector, detector_option)
+    backend = build_named("pose estimator", estimator, estimator_option)
+    codec_options = parse_options(codec_option, "codec")
+    logs.log_run("single-task pose", video=video, codec=codec, qp=qp, codec_options=codec_options,
+                 detector=own_detector.describe(), score=score, estimator=backend.describe())
+    with coded_original(video, codec=codec, qp=qp, workdir=workdir, progress=progress,
+                        **codec_options) as coded:
+        boxes, detect_seconds = detect_decoded(coded, own_detector, score_threshold=score,
+                                               progress=progress)
+        pose_seconds = run_pose(open_video(coded.decoded), boxes, backend, output, progress)
+    write_run_record(
+        output, "single-task pose",
+        {"encode": coded.encode_seconds, "decode": coded.decode_seconds,
+         "detect": detect_seconds, "pose": pose_seconds},
+        video=video, codec=codec, qp=qp, codec_options=codec_options,
+        bitstream_bytes=coded.bitstream_bytes, detector=own_detector.describe(), score=score,
+        estimator=backend.describe(),
+    )
+
+
+@single_app.command("track")
+@handles_errors
+def single_task_track(
+    video: Annotated[Path, typer.Argument(help="Original video or sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="MOTChallenge tracks txt.")],
+    codec: CodecName = "vvenc",
+    qp: QP = 32,
+    detector: DetectorName = "hog",
+    score: Score = 0.6,
+    tracker: Annotated[str, typer.Option(help="Tracker name.")] = "iou",
+    detector_option: DetectorOptions = None,
+    tracker_option: Annotated[
+        Optional[list[str]], typer.Option("--tracker-option", help="Tracker option key=value.")
+    ] = None,
+    codec_option: CodecOptions = None,
+    workdir: Workdir = None,
+    progress: Progress = True,
+) -> None:
+    """Tracking baseline: code the original, decode, detect with its own detector, track."""
+    from vcm.runrecord import write_run_record
+    from vcm.single_task import coded_original, detect_decoded
+    from vcm.video import open_video
+
+    own_detector = build_named("detector", detector, detector_option)
+    backend = build_named("tracker", tracker, tracker_option)
+    codec_options = parse_options(codec_option, "codec")
+    fps = open_video(video).info.fps
+    logs.log_run("single-task track", video=video, codec=codec, qp=qp, codec_options=codec_options,
+                 detector=own_detector.describe(), score=score, tracker=tracker, fps=fps)
+    with coded_original(video, codec=codec, qp=qp, workdir=workdir, progress=progress,
+                        **codec_options) as coded:
+        boxes, detect_seconds = detect_decoded(coded, own_detector, score_threshold=score,
+                                               progress=progress)
+        track_seconds = run_tracking(boxes, backend, fps, output)
+    write_run_record(
+        output, "single-task track",
+        {"encode": coded.encode_seconds, "decode": coded.decode_seconds,
+         "detect": detect_seconds, "track": track_seconds},
+        video=video, codec=codec, qp=qp, codec_options=codec_options,
+        bitstream_bytes=coded.bitstream_bytes, detector=own_detector.describe(), score=score,
+        tracker=tracker, fps=fps,
+    )
+
+
+@evaluate_app.command("pose")
+@handles_errors
+def evaluate_pose(
+    results: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
+    gt: Annotated[Path, typer.Option(help="COCO keypoint ground-truth JSON (image_id = frame).")],
+) -> None:
+    """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS, standard 17 sigmas) as JSON."""
+    from vcm.metrics.pose import evaluate_keypoints
+
+    for path in (results, gt):
+        if not path.is_file():
+            raise VcmError(f"{path}: file does not exist")
+    print_json(evaluate_keypoints(gt, results))
+
+
+@evaluate_app.command("track")
+@handles_errors
+def evaluate_track(
+    tracks: Annotated[Path, typer.Argument(help="MOTChallenge tracks txt (`vcm track`).")],
+    gt: Annotated[Path, typer.Option(help="MOTChallenge gt.txt of the sequence.")],
+    iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
+) -> None:
+    """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics, IoU distance) as JSON."""
+    from vcm.datasets.mot import read_mot_txt
+    from vcm.metrics.tracking import evaluate_tracking
+    from vcm.tracks import read_tracks_txt
+
+    ground_truth = read_mot_txt(gt)
+    print_json(evaluate_tracking(ground_truth, read_tracks_txt(tracks), iou_threshold=iou))

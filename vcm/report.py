@@ -19,15 +19,30 @@ POINT_PATTERN = re.compile(r"^(?P<pipeline>[^/]+)/(?P<sequence>[^/]+)/(?P<codec>
 SUMMARY_COLUMNS = ["sequence", "pipeline", "codec", "qp", "bpp", "bytes", "frames", "width", "height"]
 
 
-def collect_points(results: Path) -> pd.DataFrame:
-    """One row per ``bpp.json`` under ``results``, sorted by sequence, pipeline, codec, qp."""
+def point_records(results: Path, only: list[Path] | None = None) -> list[Path]:
+    """The ``bpp.json`` files of ``results``: all of them, or just ``only`` (a sweep's own)."""
     if not results.is_dir():
         raise VcmError(f"{results}: results folder does not exist")
+    if only is None:
+        return sorted(results.glob("*/*/*/qp*/bpp.json"))
+    for path in only:
+        if not path.is_file():
+            raise VcmError(f"{path}: file does not exist")
+    return sorted(only)
+
+
+def collect_points(results: Path, only: list[Path] | None = None) -> pd.DataFrame:
+    """One row per point record (see :func:`point_records`), sorted by sequence, pipeline,
+    codec, qp."""
     rows = []
-    for record_path in sorted(results.glob("*/*/*/qp*/bpp.json")):
-        point = POINT_PATTERN.match(record_path.parent.relative_to(results).as_posix())
+    for record_path in point_records(results, only):
+        try:
+            relative = record_path.resolve().parent.relative_to(results.resolve()).as_posix()
+        except ValueError:
+            raise VcmError(f"{record_path}: not inside {results}") from None
+        point = POINT_PATTERN.match(relative)
         if point is None:
-            continue
+            raise VcmError(f"{record_path}: not at <pipeline>/<sequence>/<codec>/qp<QP>/bpp.json")
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
             rows.append({
@@ -49,9 +64,9 @@ def collect_points(results: Path) -> pd.DataFrame:
     return table.sort_values(["sequence", "pipeline", "codec", "qp"]).reset_index(drop=True)
 
 
-def write_summary(results: Path, output: Path) -> pd.DataFrame:
+def write_summary(results: Path, output: Path, only: list[Path] | None = None) -> pd.DataFrame:
     """Write :func:`collect_points` of ``results`` to ``output`` as CSV; return the table."""
-    table = collect_points(results)
+    table = collect_points(results, only)
     with atomic_output(output) as temporary:
         table.to_csv(temporary, index=False, float_format="%.6g")
     return table

@@ -95,7 +95,9 @@ rule summary:
         sweep_points(),
     output:
         "results/summary.csv",
+    params:
+        points=lambda wildcards, input: " ".join(f"--point {path}" for path in input),
     log:
         "logs/summary.log",
     shell:
-        "vcm report results -o {output} > {log} 2>&1"
+        "vcm report results -o {output} {params.points} > {log} 2>&1"
