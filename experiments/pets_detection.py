@@ -28,7 +28,8 @@ from scipy.optimize import linear_sum_assignment
 
 from vcm import logs
 from vcm.detections import DetectionSequence
-from vcm.detectors import build_detector, detect_video, pairwise_iou
+from vcm.boxes import pairwise_iou
+from vcm.detectors import build_detector, detect_video
 from vcm.detectors.oracle import load_ground_truth
 from vcm.errors import VcmError
 from vcm.store import ModelStore

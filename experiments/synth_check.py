@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from vcm.datasets.mot import read_mot_txt, read_seqinfo
-from vcm.synth import COCO_KEYPOINT_NAMES
+from vcm.keypoints import COCO_KEYPOINT_NAMES
 
 # MediaPipe's 33 landmarks that correspond to COCO's 17 keypoints, in COCO order.
 MEDIAPIPE_TO_COCO = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]

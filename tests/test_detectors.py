@@ -3,7 +3,6 @@ on synthetic and real PETS09-S3MF1 frames, and the missing-model error."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -15,27 +14,17 @@ from vcm.detectors import (
     build_detector,
     detect_video,
     non_maximum_suppression,
-    pairwise_iou,
     postprocess,
 )
 from vcm.detectors.hog import margin_to_score
 from vcm.detectors.oracle import load_ground_truth
 from vcm.detectors.yolo_fastest import decode_yolo_rows
+from vcm.boxes import pairwise_iou
 from vcm.errors import VcmError
 from vcm.store import ModelStore, file_sha256
 from vcm.video import open_video
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PETS = "PETS09-S3MF1"
-
-
-@pytest.fixture
-def mirror() -> Path:
-    """The shared read-only mirror: ``$VCM_MIRROR``, else ``<repo>/../shared/mirror``."""
-    path = Path(os.environ.get("VCM_MIRROR", REPO_ROOT.parent / "shared" / "mirror"))
-    if not (path / "models").is_dir():
-        pytest.fail(f"model mirror not found at {path}; set VCM_MIRROR")
-    return path
 
 
 @pytest.fixture

@@ -13,16 +13,6 @@ from vcm.errors import VcmError
 from vcm.store import MODELS, YOLO_FASTEST, ModelFile, ModelSpec, ModelStore, file_sha256
 
 ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def mirror() -> Path:
-    """The shared read-only mirror: ``$VCM_MIRROR``, else ``<repo>/../shared/mirror``."""
-    path = Path(os.environ.get("VCM_MIRROR", REPO_ROOT.parent / "shared" / "mirror"))
-    if not (path / "models").is_dir():
-        pytest.fail(f"model mirror not found at {path}; set VCM_MIRROR")
-    return path
 
 
 def toy_models(url: str = "http://127.0.0.1:9/toy/weights.bin") -> dict[str, ModelSpec]:

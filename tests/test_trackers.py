@@ -8,7 +8,8 @@ import pytest
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.trackers import TRACKERS, track_sequence
-from vcm.trackers.iou import IouTracker, box_iou
+from vcm.boxes import pairwise_iou
+from vcm.trackers.iou import IouTracker
 from vcm.trackers.kalman import KalmanFilter, boxes_to_xyah, full_covariance, xyah_to_boxes
 
 
@@ -133,12 +134,12 @@ def test_box_conversions_round_trip() -> None:
     np.testing.assert_allclose(xyah_to_boxes(boxes_to_xyah(boxes)), boxes)
 
 
-def test_box_iou() -> None:
+def test_pairwise_iou() -> None:
     a = np.array([[0.0, 0.0, 10.0, 10.0]])
     b = np.array([[5.0, 0.0, 15.0, 10.0], [10.0, 0.0, 20.0, 10.0], [0.0, 0.0, 10.0, 10.0]])
     # Half overlap: 50 / 150; touching edges (exclusive): 0; identical: 1.
-    np.testing.assert_allclose(box_iou(a, b), [[1 / 3, 0.0, 1.0]])
-    assert box_iou(a, np.zeros((0, 4))).shape == (1, 0)
+    np.testing.assert_allclose(pairwise_iou(a, b), [[1 / 3, 0.0, 1.0]])
+    assert pairwise_iou(a, np.zeros((0, 4))).shape == (1, 0)
 
 
 # The iou tracker
@@ -169,7 +170,7 @@ def test_ids_stay_stable_through_a_crossing() -> None:
     for frame in range(2, 51):
         a = walker(frame, x0=100, speed=4)
         b = walker(frame, x0=300, speed=-4, y0=70, height=80)
-        overlapping += box_iou(np.array([a]), np.array([b]))[0, 0] > 0
+        overlapping += pairwise_iou(np.array([a]), np.array([b]))[0, 0] > 0
         assert id_of(tracks.frames[frame - 1], a) == 1
         assert id_of(tracks.frames[frame - 1], b) == 2
     assert overlapping == 9

@@ -417,27 +417,15 @@ def single_task_pose(
     progress: Progress = True,
 ) -> None:
     """Pose baseline: code the original, decode, detect with its own detector, estimate poses."""
-    from vcm.runrecord import write_run_record
-    from vcm.single_task import coded_original, detect_decoded
-    from vcm.video import open_video
+    from vcm.single_task import run_single_task
 
-    own_detector = build_named("detector", detector, detector_option)
     backend = build_named("pose estimator", estimator, estimator_option)
-    codec_options = parse_options(codec_option, "codec")
-    logs.log_run("single-task pose", video=video, codec=codec, qp=qp, codec_options=codec_options,
-                 detector=own_detector.describe(), score=score, estimator=backend.describe())
-    with coded_original(video, codec=codec, qp=qp, workdir=workdir, progress=progress,
-                        **codec_options) as coded:
-        boxes, detect_seconds = detect_decoded(coded, own_detector, score_threshold=score,
-                                               progress=progress)
-        pose_seconds = run_pose(open_video(coded.decoded), boxes, backend, output, progress)
-    write_run_record(
-        output, "single-task pose",
-        {"encode": coded.encode_seconds, "decode": coded.decode_seconds,
-         "detect": detect_seconds, "pose": pose_seconds},
-        video=video, codec=codec, qp=qp, codec_options=codec_options,
-        bitstream_bytes=coded.bitstream_bytes, detector=own_detector.describe(), score=score,
-        estimator=backend.describe(),
+    run_single_task(
+        video, output, stage="single-task pose", step="pose",
+        task=lambda decoded, boxes: run_pose(decoded, boxes, backend, output, progress),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        detector=build_named("detector", detector, detector_option), score=score,
+        workdir=workdir, progress=progress, estimator=backend.describe(),
     )
 
 
@@ -460,28 +448,18 @@ def single_task_track(
     progress: Progress = True,
 ) -> None:
     """Tracking baseline: code the original, decode, detect with its own detector, track."""
-    from vcm.runrecord import write_run_record
-    from vcm.single_task import coded_original, detect_decoded
+    from vcm.single_task import run_single_task
     from vcm.video import open_video
 
-    own_detector = build_named("detector", detector, detector_option)
     backend = build_named("tracker", tracker, tracker_option)
-    codec_options = parse_options(codec_option, "codec")
     fps = open_video(video).info.fps
-    logs.log_run("single-task track", video=video, codec=codec, qp=qp, codec_options=codec_options,
-                 detector=own_detector.describe(), score=score, tracker=tracker, fps=fps)
-    with coded_original(video, codec=codec, qp=qp, workdir=workdir, progress=progress,
-                        **codec_options) as coded:
-        boxes, detect_seconds = detect_decoded(coded, own_detector, score_threshold=score,
-                                               progress=progress)
-        track_seconds = run_tracking(boxes, backend, fps, output)
-    write_run_record(
-        output, "single-task track",
-        {"encode": coded.encode_seconds, "decode": coded.decode_seconds,
-         "detect": detect_seconds, "track": track_seconds},
-        video=video, codec=codec, qp=qp, codec_options=codec_options,
-        bitstream_bytes=coded.bitstream_bytes, detector=own_detector.describe(), score=score,
-        tracker=tracker, fps=fps,
+    run_single_task(
+        video, output, stage="single-task track", step="track",
+        task=lambda decoded, boxes: run_tracking(boxes, backend, fps, output),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        detector=build_named("detector", detector, detector_option), score=score,
+        workdir=workdir, progress=progress, tracker=tracker, fps=fps,
+        tracker_options=parse_options(tracker_option, "tracker"),
     )
 
 

@@ -79,6 +79,17 @@ class DetectionSequence:
         """Total number of boxes over all frames."""
         return sum(len(frame) for frame in self.frames)
 
+    def check_fits(self, width: int, height: int, frames: int, *, label: str, video: str) -> None:
+        """Raise :class:`VcmError` unless these detections were made for a ``width`` x ``height``
+        video of ``frames`` frames; the message names ``label`` (the detections) and ``video``."""
+        if (self.width, self.height) != (width, height):
+            raise VcmError(
+                f"{label}: detections are for {self.width}x{self.height} frames but {video} "
+                f"is {width}x{height}"
+            )
+        if len(self) != frames:
+            raise VcmError(f"{label}: detections cover {len(self)} frames but {video} has {frames}")
+
 
 PERSON = "person"
 """The one VOC class name the record holds; objects of other classes are skipped on reading."""

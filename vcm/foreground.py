@@ -18,9 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vcm.detections import DetectionSequence, read_detections_zip
-from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.video import VideoSource, open_video, write_lossless_video
+from vcm.video import open_video, write_lossless_video
 
 LOG = logging.getLogger(__name__)
 
@@ -55,23 +54,6 @@ def foreground_frames(
         yield render_foreground(frame, frame_detections.boxes)
 
 
-def check_detections_match(
-    detections: DetectionSequence, source: VideoSource, detections_path: Path
-) -> None:
-    """Raise :class:`VcmError` unless ``detections`` were made for a video shaped like ``source``."""
-    info = source.info
-    if (detections.width, detections.height) != (info.width, info.height):
-        raise VcmError(
-            f"{detections_path}: detections are for {detections.width}x{detections.height} "
-            f"frames but {info.path} is {info.width}x{info.height}"
-        )
-    if len(detections) != info.frames:
-        raise VcmError(
-            f"{detections_path}: detections cover {len(detections)} frames but {info.path} "
-            f"has {info.frames}"
-        )
-
-
 @dataclass(frozen=True)
 class ForegroundResult:
     """What :func:`write_foreground_video` did: frames written, and seconds spent rendering
@@ -94,7 +76,9 @@ def write_foreground_video(
     start = time.perf_counter()
     source = open_video(video)
     detections = read_detections_zip(detections_zip)
-    check_detections_match(detections, source, detections_zip)
+    info = source.info
+    detections.check_fits(info.width, info.height, info.frames, label=str(detections_zip),
+                          video=str(info.path))
     render_seconds = 0.0
 
     def timed_frames() -> Iterator[np.ndarray]:
@@ -109,7 +93,6 @@ def write_foreground_video(
             render_seconds += time.perf_counter() - tick
             yield foreground
 
-    info = source.info
     with atomic_output(output) as temporary:
         write_lossless_video(
             timed_frames(), temporary, width=info.width, height=info.height, fps=info.fps,

@@ -37,6 +37,12 @@ COCO_KEYPOINT_NAMES = (
 )
 """The 17 COCO person keypoints, in COCO's order."""
 
+COCO_SKELETON = (
+    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
+    (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
+)
+"""The COCO person skeleton: pairs of 1-based indices into :data:`COCO_KEYPOINT_NAMES`."""
+
 COCO_KEYPOINT_SIGMAS = np.array(
     [.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062,
      .107, .107, .087, .087, .089, .089]

@@ -12,12 +12,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from vcm.codecs import CODECS, decode_video, encode_video
 from vcm.detections import DetectionSequence
 from vcm.detectors import detect_video
-from vcm.video import open_video
+from vcm.logs import log_run
+from vcm.runrecord import write_run_record
+from vcm.video import VideoSource, open_video
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,38 @@ def detect_decoded(
     detections = detect_video(open_video(coded.decoded), detector,
                               score_threshold=score_threshold, progress=progress)
     return detections, time.perf_counter() - start
+
+
+def run_single_task(
+    video: Path,
+    output: Path,
+    *,
+    stage: str,
+    step: str,
+    task: Callable[[VideoSource, DetectionSequence], float],
+    codec: str,
+    qp: int,
+    codec_options: dict,
+    detector,
+    score: float,
+    workdir: Path | None = None,
+    progress: bool = True,
+    **parameters,
+) -> dict[str, float]:
+    """Code ``video``, decode it, detect with ``detector``, then ``task(decoded, detections)``
+    (which writes ``output`` and returns its seconds); write the run record of ``output``.
+
+    Returns the seconds of each step: encode, decode, detect and ``step`` (the task's name).
+    """
+    described = {"video": video, "codec": codec, "qp": qp, "codec_options": codec_options,
+                 "detector": detector.describe(), "score": score, **parameters}
+    log_run(stage, **described)
+    with coded_original(video, codec=codec, qp=qp, workdir=workdir, progress=progress,
+                        **codec_options) as coded:
+        detections, detect_seconds = detect_decoded(coded, detector, score_threshold=score,
+                                                    progress=progress)
+        task_seconds = task(open_video(coded.decoded), detections)
+    seconds = {"encode": coded.encode_seconds, "decode": coded.decode_seconds,
+               "detect": detect_seconds, step: task_seconds}
+    write_run_record(output, stage, seconds, bitstream_bytes=coded.bitstream_bytes, **described)
+    return seconds

@@ -29,18 +29,7 @@ from tqdm import tqdm
 from vcm.datasets.mot import SequenceInfo, write_seqinfo
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-
-COCO_KEYPOINT_NAMES = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-# 1-based keypoint index pairs of the COCO person category.
-COCO_SKELETON = (
-    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
-    (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
-)
+from vcm.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 
 # Scene geometry as fractions of the frame height. A person of height H whose feet touch the
 # floor at row y has H = (y - horizon) * _PERSON_OVER_CAMERA_HEIGHT (a camera about 1.3 m

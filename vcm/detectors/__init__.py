@@ -9,7 +9,6 @@ from vcm.detectors.base import (
     build_detector,
     detect_video,
     non_maximum_suppression,
-    pairwise_iou,
     postprocess,
 )
 from vcm.detectors import hog, oracle, yolo_fastest  # noqa: F401  (registration)
@@ -20,6 +19,5 @@ __all__ = [
     "build_detector",
     "detect_video",
     "non_maximum_suppression",
-    "pairwise_iou",
     "postprocess",
 ]

@@ -85,23 +85,6 @@ def postprocess(
     return boxes[nonempty], scores[nonempty], dropped
 
 
-def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in (N, 4) ``boxes_a`` with every box in (M, 4)
-    ``boxes_b`` (``x1, y1, x2, y2``); returns an (N, M) float64 array, 0 for empty unions."""
-    boxes_a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    boxes_b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    left = np.maximum(boxes_a[:, None, 0], boxes_b[None, :, 0])
-    top = np.maximum(boxes_a[:, None, 1], boxes_b[None, :, 1])
-    right = np.minimum(boxes_a[:, None, 2], boxes_b[None, :, 2])
-    bottom = np.minimum(boxes_a[:, None, 3], boxes_b[None, :, 3])
-    intersection = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
-    area_a = (boxes_a[:, 2] - boxes_a[:, 0]) * (boxes_a[:, 3] - boxes_a[:, 1])
-    area_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - intersection
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, intersection / union, 0.0)
-
-
 def non_maximum_suppression(
     boxes: np.ndarray, scores: np.ndarray, *, iou_threshold: float
 ) -> np.ndarray:

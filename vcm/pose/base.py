@@ -160,17 +160,8 @@ def estimate_video(
     and logged. A progress bar goes to stderr unless ``progress`` is false.
     """
     info = source.info
-    detections_label = detections.source or "detections"
-    if (detections.width, detections.height) != (info.width, info.height):
-        raise VcmError(
-            f"{detections_label}: detections are for {detections.width}x{detections.height} "
-            f"frames but {info.path} is {info.width}x{info.height}"
-        )
-    if len(detections) != info.frames:
-        raise VcmError(
-            f"{detections_label}: detections cover {len(detections)} frames but {info.path} "
-            f"has {info.frames}"
-        )
+    detections.check_fits(info.width, info.height, info.frames,
+                          label=detections.source or "detections", video=str(info.path))
     batch_size = max(1, int(getattr(estimator, "frames_per_batch", 1)))
     poses: list[PersonPose] = []
     missing = 0

@@ -40,30 +40,12 @@ from typing import Any, Mapping
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vcm.boxes import pairwise_iou
 from vcm.detections import FrameDetections
 from vcm.errors import VcmError
 from vcm.trackers import TRACKERS
 from vcm.trackers.kalman import CHI2_INV_95, KalmanFilter, boxes_to_xyah, xyah_to_boxes
 from vcm.tracks import FrameTracks
-
-
-def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Intersection over union (N, M) of (N, 4) and (M, 4) ``x1, y1, x2, y2`` pixel boxes.
-
-    Right and bottom edges are exclusive (area = width x height); a pair whose union is
-    empty has IoU 0.
-    """
-    if len(boxes_a) == 0 or len(boxes_b) == 0:
-        return np.zeros((len(boxes_a), len(boxes_b)))
-    a = boxes_a[:, None, :]
-    b = boxes_b[None, :, :]
-    overlap_width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    overlap_height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    intersection = np.maximum(overlap_width, 0) * np.maximum(overlap_height, 0)
-    area_a = _areas(boxes_a)[:, None]
-    area_b = _areas(boxes_b)[None, :]
-    union = area_a + area_b - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
 
 
 @dataclass(frozen=True)
@@ -240,7 +222,7 @@ class IouTracker:
         track_boxes = xyah_to_boxes(means)
 
         # Step 2: first association.
-        cost = 1.0 - box_iou(track_boxes[pool], detection_boxes)
+        cost = 1.0 - pairwise_iou(track_boxes[pool], detection_boxes)
         if self.gating and cost.size:
             distances = kalman.gating_distance(means[pool], covariances[pool], measurements)
             cost[distances > CHI2_INV_95[4]] = np.inf
@@ -251,14 +233,14 @@ class IouTracker:
         # Step 3: second association.
         leftover = pool[free_pool]
         retry = leftover[~lost[leftover]]
-        cost = 1.0 - box_iou(track_boxes[retry], detection_boxes[remaining])
+        cost = 1.0 - pairwise_iou(track_boxes[retry], detection_boxes[remaining])
         rows, columns, free_retry, free = _assign(cost, self.second_match_cost)
         second_tracks, second_detections = retry[rows], remaining[columns]
         newly_lost = retry[free_retry]
         remaining = remaining[free]
 
         # Steps 4 and 5: confirm unconfirmed tracks, then births.
-        cost = 1.0 - box_iou(track_boxes[unconfirmed], detection_boxes[remaining])
+        cost = 1.0 - pairwise_iou(track_boxes[unconfirmed], detection_boxes[remaining])
         rows, columns, _, free = _assign(cost, self.unconfirmed_match_cost)
         third_tracks, third_detections = unconfirmed[rows], remaining[columns]
         remaining = remaining[free]
@@ -322,7 +304,7 @@ class IouTracker:
         if count_tracked == 0 or count_tracked == len(table):
             return table
         boxes = xyah_to_boxes(table.means)
-        cost = 1.0 - box_iou(boxes[:count_tracked], boxes[count_tracked:])
+        cost = 1.0 - pairwise_iou(boxes[:count_tracked], boxes[count_tracked:])
         tracked, lost = np.nonzero(cost < self.duplicate_cost)
         if not len(tracked):
             return table
@@ -346,10 +328,6 @@ class IouTracker:
 
 
 _NO_INDICES = np.zeros((0,), dtype=np.int64)
-
-
-def _areas(boxes: np.ndarray) -> np.ndarray:
-    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
 
 
 def _assign(

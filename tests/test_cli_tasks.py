@@ -1,0 +1,102 @@
+"""The task commands (pose, track, single-task, evaluate) called through typer's CliRunner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from vcm.cli import app
+from vcm.runrecord import read_run_record
+from vcm.synth import synthesize_sequence
+
+runner = CliRunner()
+
+
+def invoke(*arguments):
+    return runner.invoke(app, [str(argument) for argument in arguments])
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """8 frames of the synthetic sample at 320x240 with two people."""
+    root = tmp_path_factory.mktemp("data") / "sample"
+    synthesize_sequence(root, frames=8, width=320, height=240, people=2, seed=3)
+    return root
+
+
+def test_multitask_tracking_of_oracle_boxes(tmp_path, sample):
+    detections = tmp_path / "detections.zip"
+    assert invoke("detect", sample, "--detector", "oracle", "-o", detections, "--no-progress").exit_code == 0
+    tracks = tmp_path / "tracks.txt"
+    result = invoke("track", detections, "--tracker", "iou", "--like", sample, "-o", tracks)
+    assert result.exit_code == 0, result.output
+    assert read_run_record(tracks)["parameters"]["fps"] == 10.0
+    result = invoke("evaluate", "track", tracks, "--gt", sample / "gt" / "gt.txt")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    gt_rows = len((sample / "gt" / "gt.txt").read_text().splitlines())
+    # A JDE track is output from its second matched frame on, so each of the two people is
+    # missed exactly once (frame 1) and nothing else goes wrong with exact boxes.
+    assert (metrics["num_misses"], metrics["num_false_positives"], metrics["num_switches"]) == (2, 0, 0)
+    assert metrics["num_objects"] == gt_rows
+    assert metrics["mota"] == pytest.approx(1 - 2 / gt_rows)
+
+
+def test_pose_from_decoded_foreground_and_evaluation(tmp_path, sample):
+    detections = tmp_path / "detections.zip"
+    invoke("detect", sample, "--detector", "oracle", "-o", detections, "--no-progress")
+    foreground = tmp_path / "foreground.mkv"
+    invoke("foreground", sample, detections, "-o", foreground, "--no-progress")
+    invoke("encode", foreground, "--qp", "27", "-o", tmp_path / "fg.266", "--no-progress")
+    invoke("decode", tmp_path / "fg.266", "-o", tmp_path / "decoded.mkv")
+    poses = tmp_path / "pose.json"
+    result = invoke("pose", tmp_path / "decoded.mkv", detections, "--estimator", "blazepose",
+                    "-o", poses, "--no-progress")
+    assert result.exit_code == 0, result.output
+    results = json.loads(poses.read_text())
+    assert results and {entry["image_id"] for entry in results} <= set(range(1, 9))
+    assert all(len(entry["keypoints"]) == 51 for entry in results)
+    assert read_run_record(poses)["seconds"]["pose"] > 0
+    result = invoke("evaluate", "pose", poses, "--gt", sample / "gt" / "keypoints.json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert {"AP", "AP50", "AP75", "AR"} <= set(metrics)
+    assert 0.0 < metrics["AP"] <= 1.0
+
+
+def test_single_task_baselines_record_their_steps(tmp_path, sample):
+    tracks = tmp_path / "single_tracks.txt"
+    result = invoke("single-task", "track", sample, "--codec", "vvenc", "--qp", "32",
+                    "--detector", "oracle", "--detector-option", f"sequence={sample}",
+                    "--tracker", "iou", "-o", tracks, "--workdir", tmp_path / "work", "--no-progress")
+    assert result.exit_code == 0, result.output
+    record = read_run_record(tracks)
+    assert set(record["seconds"]) == {"encode", "decode", "detect", "track"}
+    bitstream = tmp_path / "work" / "original_vvenc_qp32.266"
+    assert record["parameters"]["bitstream_bytes"] == bitstream.stat().st_size
+    assert record["parameters"]["qp"] == 32
+
+    poses = tmp_path / "single_pose.json"
+    result = invoke("single-task", "pose", sample, "--qp", "32", "--detector", "hog",
+                    "--estimator", "blazepose", "-o", poses, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert set(read_run_record(poses)["seconds"]) == {"encode", "decode", "detect", "pose"}
+
+
+def test_bad_task_inputs(tmp_path, sample):
+    malformed = tmp_path / "tracks.txt"
+    malformed.write_text("1,1,10,10,5,5,1,-1,-1,-1\n2,1,ten,10,5,5,1,-1,-1,-1\n")
+    result = invoke("evaluate", "track", malformed, "--gt", sample / "gt" / "gt.txt")
+    assert result.exit_code == 1 and "tracks.txt:2: malformed row" in result.output
+
+    result = invoke("evaluate", "track", malformed, "--gt", tmp_path / "missing_gt.txt")
+    assert result.exit_code == 1 and "missing_gt.txt: file does not exist" in result.output
+
+    other_video = tmp_path / "pose.json"
+    other_video.write_text(json.dumps([{"image_id": 999, "category_id": 1, "score": 0.9,
+                                        "keypoints": [10.0, 10.0, 1.0] * 17}]))
+    result = invoke("evaluate", "pose", other_video, "--gt", sample / "gt" / "keypoints.json")
+    assert result.exit_code == 1 and "999" in result.output
+
+    result = invoke("evaluate", "pose", tmp_path / "missing.json", "--gt", sample / "gt" / "keypoints.json")
+    assert result.exit_code == 1 and "missing.json: file does not exist" in result.output
