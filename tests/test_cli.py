@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from vcm.cli import app
 from vcm.datasets.mot import SequenceInfo, write_seqinfo
 from vcm.detections import read_detections_zip
+from vcm.runrecord import read_run_record
 
 from clips import moving_square_frames
 
@@ -44,11 +45,13 @@ def test_front_end_chain(tmp_path, sequence):
     assert result.exit_code == 0, result.output
     detections = read_detections_zip(run / "detections.zip")
     assert len(detections) == 6
+    assert set(read_run_record(run / "detections.zip")["seconds"]) == {"detect", "zip"}
     np.testing.assert_array_equal(detections.frames[2].boxes, [[7, 10, 23, 26]])
 
     result = invoke("foreground", sequence, run / "detections.zip", "-o", run / "foreground.mkv",
                     "--no-progress")
     assert result.exit_code == 0, result.output
+    assert read_run_record(run / "foreground.mkv")["parameters"]["frames"] == 6
 
     for qp in (22, 47):
         result = invoke("encode", run / "foreground.mkv", "--codec", "vvenc", "--qp", qp,

@@ -137,8 +137,16 @@ def test_blazepose_describes_itself(blazepose):
     description = blazepose.describe()
     assert description["name"] == "blazepose"
     assert description["padding"] == 1.25
+    assert description["aspect"] == 1.0
     assert "pose_landmark_full.tflite" in description["files"]
     assert "blazepose" in POSE_ESTIMATORS.names()
+
+
+def test_blazepose_rejects_a_non_positive_aspect():
+    from vcm.pose.blazepose import BlazePoseEstimator
+
+    with pytest.raises(ValueError, match="aspect must be positive, got 0"):
+        BlazePoseEstimator(aspect=0)
 
 
 def test_unknown_estimator_is_an_error():

@@ -132,8 +132,16 @@ def detect(
     backend = build_backend(DETECTORS, detector, options)
     logs.log_run("detect", video=video, output=output, detector=backend.describe(),
                  score=score, frames=source.info.frames)
+    from vcm.runrecord import write_run_record
+
+    start = time.perf_counter()
     detections = detect_video(source, backend, score_threshold=score, progress=progress)
+    detect_seconds = time.perf_counter() - start
     write_detections_zip(detections, output)
+    zip_seconds = time.perf_counter() - start - detect_seconds
+    write_run_record(output, "detect", {"detect": detect_seconds, "zip": zip_seconds},
+                     video=video, detector=backend.describe(), score=score,
+                     frames=len(detections), boxes=detections.count)
     typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
 
 
@@ -158,7 +166,12 @@ def foreground(
     from vcm.foreground import write_foreground_video
 
     logs.log_run("foreground", video=video, detections=detections, output=output)
+    from vcm.runrecord import write_run_record
+
     result = write_foreground_video(video, detections, output, log_path=log, progress=progress)
+    write_run_record(output, "foreground",
+                     {"render": result.render_seconds, "foreground": result.total_seconds},
+                     video=video, detections=detections, frames=result.frames)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 

@@ -219,8 +219,8 @@ def synthesize_sequence(
             (140 to 260 px at 360 rows).
         fps: frame rate in frames per second. Motion is set in seconds (people walk at 0.55
             to 0.8 of their height per second), so the rate only changes the sampling.
-        people: number of people. Each walks across the room, turns round out of view and
-            comes back, so that long sequences stay busy.
+        people: number of people. Each walks back and forth across the room and turns round
+            before reaching the border, so everyone stays in view and paths cross.
         seed: seed of the only random generator; the same seed gives the same bytes.
         progress: show a progress bar on stderr.
 
@@ -275,7 +275,7 @@ def plan_scene(*, width: int, height: int, fps: float, people: int, seed: int) -
     for index in range(people):
         # Alternate directions and spread each direction's people over the frame. The first
         # two start in the halves they walk away from, so they meet in the middle; the
-        # others leave and come back at other times, so the room seldom empties.
+        # others turn round at other times, so paths keep crossing.
         direction = 1 if index % 2 == 0 else -1
         group = (people + (1 if direction > 0 else 0)) // 2
         start_fraction = (index // 2 + 0.5 + rng.uniform(-0.25, 0.25)) / group
@@ -472,18 +472,36 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) 
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.float64)
 
 
-def _walker_position(walker: Walker, time: float, scene: SyntheticScene) -> tuple[float, int]:
-    """Centre column (pixels) and walking direction (+1 right, -1 left) at ``time`` seconds.
+def _walker_position(
+    walker: Walker, time: float, scene: SyntheticScene
+) -> tuple[float, int, float]:
+    """Centre column (pixels), walking direction (+1 right, -1 left) and distance walked
+    (pixels) at ``time`` seconds.
 
-    People walk back and forth and turn round just after leaving the frame.
+    People walk back and forth and turn round while still wholly in the frame: an IoU
+    tracker cannot follow someone who leaves and comes back (their box shrinks to a sliver
+    at the border), so leaving would test the sample's framing, not the tracker. They slow
+    down to turn, as people do: the centre follows ``low + span (1 - cos angle) / 2`` with
+    the angle growing steadily, so the speed peaks at ``walker.speed`` mid-room and is 0 at
+    the turning points (a sudden reversal would defeat any motion model, not just ours).
     """
     margin = _TURN_MARGIN * walker.size
-    low, high = -margin, scene.width + margin
-    span = high - low
-    cycle = (walker.x_start - low + walker.direction * walker.speed * time) % (2 * span)
-    if cycle < span:
-        return low + cycle, walker.direction
-    return high - (cycle - span), -walker.direction
+    low, high = margin, scene.width - margin
+    span = max(high - low, 1.0)
+    start = float(np.clip((walker.x_start - low) / span, 0.0, 1.0))
+    start_angle = math.acos(1.0 - 2.0 * start)
+    if walker.direction < 0:
+        start_angle = 2 * math.pi - start_angle
+    angle = start_angle + 2.0 * walker.speed / span * time
+    centre = low + span * (1.0 - math.cos(angle)) / 2.0
+    direction = 1 if math.sin(angle) >= 0 else -1
+    return centre, direction, _path_length(angle, span) - _path_length(start_angle, span)
+
+
+def _path_length(angle: float, span: float) -> float:
+    """Distance covered by the cosine path from angle 0 to ``angle``: ``span`` per half turn."""
+    half_turns, rest = divmod(angle, math.pi)
+    return span * (half_turns + (1.0 - math.cos(rest)) / 2.0)
 
 
 def _swing(vector: np.ndarray, angle: float) -> np.ndarray:
@@ -554,12 +572,12 @@ def _body_joints(phase: float, build: float) -> dict[str, np.ndarray]:
 
 def _pose(walker: Walker, time: float, scene: SyntheticScene) -> _Figure | None:
     """The walker at ``time`` seconds, or None when wholly outside the frame."""
-    centre, direction = _walker_position(walker, time, scene)
+    centre, direction, walked = _walker_position(walker, time, scene)
     feet_row = walker.feet_row_at_left + walker.feet_row_slope * min(max(centre, 0), scene.width)
     size = (feet_row - _HORIZON * scene.height) * _PERSON_OVER_CAMERA_HEIGHT
     if centre + _TURN_MARGIN * size < 0 or centre - _TURN_MARGIN * size > scene.width:
         return None
-    phase = walker.gait_phase + 2 * math.pi * walker.speed * time / walker.stride
+    phase = walker.gait_phase + 2 * math.pi * walked / walker.stride
     joints = _body_joints(phase, walker.build)
     # Yaw 0 faces the camera; positive yaw turns the person towards the image's right. The
     # columns map body axes (left, up, forward) to the camera's (right, up, towards it).
