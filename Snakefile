@@ -1,5 +1,6 @@
 # vcm sweep: sequences x codecs x QPs for the multitask pipeline (detect once, zipped XML,
-# foreground video, code, decode, measure). Every rule runs the same `vcm` CLI users run.
+# foreground video, code, decode, pose, tracking) and the single-task baselines, ending in
+# results/summary.csv. Every rule runs the same `vcm` CLI users run and keeps a log.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -16,6 +17,9 @@ validate(config, "vcm/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/frontend.smk"
+include: "workflow/rules/tasks.smk"
+include: "workflow/rules/single.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

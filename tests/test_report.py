@@ -1,29 +1,64 @@
 import json
+import math
 
 import pytest
 
 from vcm.errors import VcmError
+from vcm.points import SUMMARY_COLUMNS, build_point
 from vcm.report import collect_points, write_summary
 
+BPP = {"bytes": 1920, "bits": 15360, "width": 64, "height": 48, "frames": 10, "bpp": 0.5}
 
-def _point(results, sequence, qp, bytes_):
-    folder = results / "multitask" / sequence / "vvenc" / f"qp{qp}"
+
+def _point(results, sequence, qp, bytes_, pipeline="multitask"):
+    folder = results / pipeline / sequence / "vvenc" / f"qp{qp}"
     folder.mkdir(parents=True)
     # 64 x 48 x 10 = 30720 pixels.
-    record = {"bytes": bytes_, "bits": bytes_ * 8, "width": 64, "height": 48, "frames": 10,
-              "bpp": bytes_ * 8 / 30720, "files": {}}
-    (folder / "bpp.json").write_text(json.dumps(record))
-    return folder / "bpp.json"
+    bpp = {**BPP, "bytes": bytes_, "bits": bytes_ * 8, "bpp": bytes_ * 8 / 30720}
+    record = build_point(sequence=sequence, pipeline=pipeline, codec="vvenc", qp=qp, bpp=bpp)
+    (folder / "point.json").write_text(json.dumps(record))
+    return folder / "point.json"
+
+
+def test_point_adds_up_times_as_the_paper_does():
+    runs = [
+        {"seconds": {"detect": 2.0, "zip": 0.1}},
+        {"seconds": {"pose": 3.0}},
+        {"seconds": {"detect": 1.5, "zip": 0.1}},
+        {"seconds": {"track": 0.25}},
+    ]
+    codecs = [{"encode_seconds": 4.0}, {"decode_seconds": 0.5}]
+    record = build_point(
+        sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+        pose_evaluation={"AP": 0.61}, track_evaluation={"mota": 0.7, "idf1": 0.8},
+        run_records=runs, codec_records=codecs,
+    )
+    results = {metric: values[0] for metric, values in record["results"].items()}
+    # Two detectors (2.0 + 1.5 s), pose 3.0 s, tracking 0.25 s; the codec's 4.5 s stay apart.
+    assert results["detect_s"] == 3.5
+    assert results["total_s"] == 3.5 + 3.0 + 0.25
+    assert (results["encode_s"], results["decode_s"]) == (4.0, 0.5)
+    assert (results["pose_ap"], results["mota"], results["idf1"], results["bpp"]) == (0.61, 0.7, 0.8, 0.5)
+    assert results["original_bpp"] == 12.0
+    assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
+
+
+def test_missing_evaluations_are_nan():
+    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP)
+    assert math.isnan(record["results"]["pose_ap"][0]) and math.isnan(record["results"]["mota"][0])
 
 
 def test_summary_has_one_row_per_point_in_order(tmp_path):
     _point(tmp_path, "b", 22, 3840)
     _point(tmp_path, "a", 47, 384)
+    _point(tmp_path, "a", 22, 1920, pipeline="single")
     _point(tmp_path, "a", 22, 1920)
     table = collect_points(tmp_path)
-    assert table[["sequence", "qp"]].values.tolist() == [["a", 22], ["a", 47], ["b", 22]]
-    assert table["bpp"].tolist() == [0.5, 0.1, 1.0]
-    assert set(table["pipeline"]) == {"multitask"} and set(table["codec"]) == {"vvenc"}
+    assert list(table.columns) == SUMMARY_COLUMNS
+    assert table[["sequence", "pipeline", "qp"]].values.tolist() == [
+        ["a", "multitask", 22], ["a", "multitask", 47], ["a", "single", 22], ["b", "multitask", 22],
+    ]
+    assert table["bpp"].tolist() == [0.5, 0.1, 0.5, 1.0]
 
 
 def test_only_the_given_points(tmp_path):
@@ -31,16 +66,18 @@ def test_only_the_given_points(tmp_path):
     _point(tmp_path, "stale", 22, 1920)
     output = tmp_path / "summary.csv"
     write_summary(tmp_path, output, [keep])
-    assert output.read_text().splitlines() == [
-        "sequence,pipeline,codec,qp,bpp,bytes,frames,width,height",
-        "a,multitask,vvenc,22,0.5,1920,10,64,48",
-    ]
+    lines = output.read_text().splitlines()
+    assert lines[0] == ",".join(SUMMARY_COLUMNS)
+    assert len(lines) == 2 and lines[1].startswith("a,multitask,vvenc,22,0.5,1920,")
 
 
 def test_malformed_record_is_named(tmp_path):
     path = _point(tmp_path, "a", 22, 1920)
     path.write_text("{not json")
-    with pytest.raises(VcmError, match="qp22/bpp.json: malformed BPP record"):
+    with pytest.raises(VcmError, match="qp22/point.json: malformed point record"):
+        collect_points(tmp_path)
+    path.write_text('{"point": {}}')
+    with pytest.raises(VcmError, match="qp22/point.json: malformed point record"):
         collect_points(tmp_path)
 
 

@@ -505,3 +505,43 @@ def evaluate_track(
 
     ground_truth = read_mot_txt(gt)
     print_json(evaluate_tracking(ground_truth, read_tracks_txt(tracks), iou_threshold=iou))
+
+
+@app.command("point")
+@handles_errors
+def point(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Point record JSON to write.")],
+    sequence: Annotated[str, typer.Option(help="Sequence name.")],
+    pipeline: Annotated[str, typer.Option(help="multitask or single.")],
+    codec: Annotated[str, typer.Option(help="Codec name.")],
+    qp: Annotated[int, typer.Option(help="Quantization parameter.")],
+    bpp: Annotated[Path, typer.Option(help="`vcm bpp` record.")],
+    pose_eval: Annotated[
+        Optional[Path], typer.Option(help="`vcm evaluate pose` output.")
+    ] = None,
+    track_eval: Annotated[
+        Optional[Path], typer.Option(help="`vcm evaluate track` output.")
+    ] = None,
+    run: Annotated[
+        Optional[list[Path]], typer.Option(help="Run records (*.run.json), repeatable.")
+    ] = None,
+    codec_record: Annotated[
+        Optional[list[Path]], typer.Option(help="Encoder/decoder sidecars (*.json), repeatable.")
+    ] = None,
+) -> None:
+    """Gather one measured point (BPP, pose AP, MOTA, seconds) into one results record."""
+    from vcm.fileio import atomic_output
+    from vcm.points import build_point, load_record
+
+    if pipeline not in ("multitask", "single"):
+        raise VcmError(f"pipeline must be multitask or single, got {pipeline!r}")
+    record = build_point(
+        sequence=sequence, pipeline=pipeline, codec=codec, qp=qp,
+        bpp=load_record(bpp, "BPP record"),
+        pose_evaluation=load_record(pose_eval, "pose evaluation") if pose_eval else None,
+        track_evaluation=load_record(track_eval, "tracking evaluation") if track_eval else None,
+        run_records=[load_record(path, "run record") for path in run or []],
+        codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
+    )
+    with atomic_output(output) as temporary:
+        temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

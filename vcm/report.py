@@ -1,30 +1,28 @@
-"""Collect the per-point results of a sweep into one table (``results/summary.csv``).
+"""Collect the points of a sweep into one table, ``results/summary.csv``.
 
-A point's directory is ``results/<pipeline>/<sequence>/<codec>/qp<qp>/``; its ``bpp.json`` is
-the output of ``vcm bpp``.
+A point's record is ``results/<pipeline>/<sequence>/<codec>/qp<qp>/point.json`` (see
+:mod:`vcm.points`), written by ``vcm point``.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
+from vcm.points import SUMMARY_COLUMNS, load_record, summary_row
 
-POINT_PATTERN = re.compile(r"^(?P<pipeline>[^/]+)/(?P<sequence>[^/]+)/(?P<codec>[^/]+)/qp(?P<qp>\d+)$")
-SUMMARY_COLUMNS = ["sequence", "pipeline", "codec", "qp", "bpp", "bytes", "frames", "width", "height"]
+POINT_GLOB = "*/*/*/qp*/point.json"
 
 
 def point_records(results: Path, only: list[Path] | None = None) -> list[Path]:
-    """The ``bpp.json`` files of ``results``: all of them, or just ``only`` (a sweep's own)."""
+    """The point records of ``results``: all of them, or just ``only`` (a sweep's own)."""
     if not results.is_dir():
         raise VcmError(f"{results}: results folder does not exist")
     if only is None:
-        return sorted(results.glob("*/*/*/qp*/bpp.json"))
+        return sorted(results.glob(POINT_GLOB))
     for path in only:
         if not path.is_file():
             raise VcmError(f"{path}: file does not exist")
@@ -33,33 +31,13 @@ def point_records(results: Path, only: list[Path] | None = None) -> list[Path]:
 
 def collect_points(results: Path, only: list[Path] | None = None) -> pd.DataFrame:
     """One row per point record (see :func:`point_records`), sorted by sequence, pipeline,
-    codec, qp."""
-    rows = []
-    for record_path in point_records(results, only):
-        try:
-            relative = record_path.resolve().parent.relative_to(results.resolve()).as_posix()
-        except ValueError:
-            raise VcmError(f"{record_path}: not inside {results}") from None
-        point = POINT_PATTERN.match(relative)
-        if point is None:
-            raise VcmError(f"{record_path}: not at <pipeline>/<sequence>/<codec>/qp<QP>/bpp.json")
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            rows.append({
-                "sequence": point["sequence"],
-                "pipeline": point["pipeline"],
-                "codec": point["codec"],
-                "qp": int(point["qp"]),
-                "bpp": float(record["bpp"]),
-                "bytes": int(record["bytes"]),
-                "frames": int(record["frames"]),
-                "width": int(record["width"]),
-                "height": int(record["height"]),
-            })
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise VcmError(f"{record_path}: malformed BPP record ({error})") from None
+    codec, qp, with the columns :data:`vcm.points.SUMMARY_COLUMNS`."""
+    rows = [
+        summary_row(load_record(path, "point record"), source=path)
+        for path in point_records(results, only)
+    ]
     if not rows:
-        raise VcmError(f"{results}: no results found (expected */*/*/qp*/bpp.json)")
+        raise VcmError(f"{results}: no results found (expected {POINT_GLOB})")
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     return table.sort_values(["sequence", "pipeline", "codec", "qp"]).reset_index(drop=True)
 

@@ -1,5 +1,8 @@
-# Helpers shared by the rules: where each sequence lives, codec file extensions, option flags.
+# Helpers shared by the rules: where each sequence and its ground truth live, codec file
+# extensions, option flags, and the list of points the sweep measures.
 from vcm.codecs import CODECS
+
+PIPELINES = ["multitask", "single"]
 
 
 def sequence_input(wildcards):
@@ -10,23 +13,38 @@ def sequence_input(wildcards):
     return f"data/synthetic/{wildcards.sequence}"
 
 
+def pose_ground_truth(wildcards):
+    entry = config["sequences"][wildcards.sequence]
+    return entry.get("pose_gt", f"{sequence_input(wildcards)}/gt/keypoints.json")
+
+
+def track_ground_truth(wildcards):
+    entry = config["sequences"][wildcards.sequence]
+    return entry.get("track_gt", f"{sequence_input(wildcards)}/gt/gt.txt")
+
+
 def codec_extension(codec):
-    return CODECS.get(codec).extension
+    return CODECS.get(codec).extension.lstrip(".")
 
 
-def option_flags(options):
+def option_flags(options, flag="-p"):
     """{key: value} -> `-p key=value ...` for the vcm CLI."""
-    return " ".join(f"-p {key}={value}" for key, value in (options or {}).items())
+    return " ".join(f"{flag} {key}={value}" for key, value in (options or {}).items())
 
 
 def codec_options(wildcards):
     return option_flags(config["codecs"][wildcards.codec])
 
 
+def point_folder(wildcards):
+    return f"results/{wildcards.pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}"
+
+
 def sweep_points():
-    """Every (sequence, codec, qp) point of the sweep, as paths of its BPP record."""
+    """Every (pipeline, sequence, codec, qp) point of the sweep, as paths of its record."""
     return [
-        f"results/multitask/{sequence}/{codec}/qp{qp}/bpp.json"
+        f"results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json"
+        for pipeline in PIPELINES
         for sequence in config["sequences"]
         for codec in config["codecs"]
         for qp in config["qps"]
@@ -37,3 +55,6 @@ wildcard_constraints:
     sequence=r"[A-Za-z0-9_.-]+",
     codec=r"[A-Za-z0-9_-]+",
     qp=r"\d+",
+    extension=r"[a-z0-9]+",
+    pipeline=r"multitask|single",
+    task=r"pose|track",

@@ -22,7 +22,8 @@ rule detect:
     input:
         sequence_input,
     output:
-        "results/detections/{sequence}/detections.zip",
+        zip="results/detections/{sequence}/detections.zip",
+        run="results/detections/{sequence}/detections.zip.run.json",
     params:
         name=config["detector"]["name"],
         score=config["detector"].get("score", 0.6),
@@ -31,7 +32,7 @@ rule detect:
         "logs/detect/{sequence}.log",
     shell:
         "vcm detect {input} --detector {params.name} --score {params.score} {params.options} "
-        "-o {output} --no-progress > {log} 2>&1"
+        "-o {output.zip} --no-progress > {log} 2>&1"
 
 
 rule foreground:
@@ -39,11 +40,13 @@ rule foreground:
         video=sequence_input,
         detections="results/detections/{sequence}/detections.zip",
     output:
-        "results/foreground/{sequence}/foreground.mkv",
+        video="results/foreground/{sequence}/foreground.mkv",
+        run="results/foreground/{sequence}/foreground.mkv.run.json",
     log:
         "logs/foreground/{sequence}.log",
     shell:
-        "vcm foreground {input.video} {input.detections} -o {output} --no-progress > {log} 2>&1"
+        "vcm foreground {input.video} {input.detections} -o {output.video} --no-progress "
+        "> {log} 2>&1"
 
 
 rule encode_foreground:
@@ -51,6 +54,7 @@ rule encode_foreground:
         "results/foreground/{sequence}/foreground.mkv",
     output:
         bitstream="results/multitask/{sequence}/{codec}/qp{qp}/foreground.{extension}",
+        sidecar="results/multitask/{sequence}/{codec}/qp{qp}/foreground.{extension}.json",
     params:
         options=codec_options,
     log:
@@ -60,44 +64,37 @@ rule encode_foreground:
         "-o {output.bitstream} --no-progress > {log} 2>&1"
 
 
-def foreground_bitstream(wildcards):
-    extension = codec_extension(wildcards.codec).lstrip(".")
-    return f"results/multitask/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/foreground.{extension}"
+def coded(name, pipeline):
+    """Input function: ``name.<codec extension>`` in the ``pipeline``'s point folder."""
+    return lambda wildcards: (
+        f"results/{pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/"
+        f"{name}.{codec_extension(wildcards.codec)}"
+    )
 
 
-rule decode_foreground:
+CODED_INPUT = {"multitask": coded("foreground", "multitask"), "single": coded("original", "single")}
+
+
+rule decode:
     input:
-        foreground_bitstream,
+        lambda wildcards: CODED_INPUT[wildcards.pipeline](wildcards),
     output:
-        "results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        video="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        sidecar="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv.json",
     log:
-        "logs/decode/multitask/{sequence}/{codec}/qp{qp}.log",
+        "logs/decode/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm decode {input} -o {output} > {log} 2>&1"
+        "vcm decode {input} -o {output.video} > {log} 2>&1"
 
 
-rule bits_per_pixel:
+rule bits_per_pixel_multitask:
     input:
-        bitstream=foreground_bitstream,
+        bitstream=CODED_INPUT["multitask"],
         detections="results/detections/{sequence}/detections.zip",
         video=sequence_input,
-        decoded="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
     output:
         "results/multitask/{sequence}/{codec}/qp{qp}/bpp.json",
     log:
         "logs/bpp/multitask/{sequence}/{codec}/qp{qp}.log",
     shell:
         "vcm bpp {input.bitstream} {input.detections} --like {input.video} > {output} 2> {log}"
-
-
-rule summary:
-    input:
-        sweep_points(),
-    output:
-        "results/summary.csv",
-    params:
-        points=lambda wildcards, input: " ".join(f"--point {path}" for path in input),
-    log:
-        "logs/summary.log",
-    shell:
-        "vcm report results -o {output} {params.points} > {log} 2>&1"

@@ -1,0 +1,185 @@
+import math
+
+import pandas as pd
+import pytest
+from pytest import approx
+
+from vcm.errors import VcmError
+from vcm.tables import (
+    bpp_table,
+    markdown,
+    mota_table,
+    per_qp,
+    pose_table,
+    relative_drop,
+    time_table,
+    write_tables,
+)
+
+from summaries import hand_made_summary
+
+
+def test_bpp_table_values_and_reduction():
+    table = bpp_table(hand_made_summary())
+    assert table.index.tolist() == [22, 47]
+    assert table.columns.tolist() == [
+        "a multitask", "a single", "b multitask", "b single",
+        "average multitask", "average single", "average multitask reduction %",
+    ]
+    assert table.loc[22, "a multitask"] == approx(0.3)
+    assert table.loc[47, "b single"] == approx(0.24)
+    assert table["average multitask"].tolist() == approx([(0.3 + 0.6) / 2, (0.06 + 0.048) / 2])
+    assert table["average single"].tolist() == approx([(1.2 + 2.4) / 2, (0.12 + 0.24) / 2])
+    # a (original 12 bpp): 1 - 0.3/12 = 97.5%, 1 - 0.06/12 = 99.5%;
+    # b (original 24 bpp): 1 - 0.6/24 = 97.5%, 1 - 0.048/24 = 99.8%.
+    assert table["average multitask reduction %"].tolist() == approx([97.5, (99.5 + 99.8) / 2])
+
+
+def test_pose_table_values_and_drop():
+    table = pose_table(hand_made_summary())
+    assert table.index.tolist() == [22, 47, "drop %"]
+    assert table.loc[22, "average multitask"] == approx((0.8 + 0.6) / 2)
+    assert table.loc[47, "average single"] == approx((0.6 + 0.35) / 2)
+    drop = table.loc["drop %"]
+    assert drop["a multitask"] == approx(100 * 0.1 / 0.8)
+    assert drop["a single"] == approx(100 * 0.3 / 0.9)
+    assert drop["b single"] == approx(50.0)
+    assert drop["average multitask"] == approx(100 * (0.7 - 0.6) / 0.7)
+    assert drop["average single"] == approx(100 * (0.8 - 0.475) / 0.8)
+
+
+def test_mota_table_constant_multitask_drops_zero():
+    table = mota_table(hand_made_summary())
+    drop = table.loc["drop %"]
+    assert drop["a multitask"] == 0.0 and drop["average multitask"] == 0.0
+    assert drop["a single"] == approx(50.0)
+    assert drop["b single"] == approx(25.0)
+    assert drop["average single"] == approx(100 * (0.7 - 0.425) / 0.7)
+
+
+def test_time_table_means_per_pipeline():
+    table = time_table(hand_made_summary())
+    assert table.index.tolist() == ["multitask", "single"]
+    assert table.columns.tolist() == ["detect_s", "pose_s", "track_s", "total_s", "encode_s", "decode_s", "points"]
+    assert table.loc["multitask"].tolist() == approx([15.0, 3.0, 1.0, 19.0, 5.0, 1.0, 4])
+    assert table.loc["single"].tolist() == approx([6.0, 3.0, 2.0, 11.0, 6.0, 1.0, 4])
+
+
+def test_average_leaves_out_a_sequence_missing_at_some_qp(caplog):
+    summary = hand_made_summary()
+    missing = (summary["sequence"] == "b") & (summary["pipeline"] == "single") & (summary["qp"] == 47)
+    table = pose_table(summary[~missing])
+    assert math.isnan(table.loc[47, "b single"])
+    # Only a is complete for single-task, so its average is a's curve.
+    assert table.loc[[22, 47], "average single"].tolist() == approx([0.9, 0.6])
+    assert table.loc[[22, 47], "average multitask"].tolist() == approx([0.7, 0.6])
+    assert "average of single pose_ap leaves out b" in caplog.text
+
+
+def test_nan_metric_is_left_out_of_the_average():
+    summary = hand_made_summary()
+    summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
+    table = pose_table(summary)
+    assert table.loc[[22, 47], "average multitask"].tolist() == approx([0.8, 0.7])
+    assert math.isnan(table.loc["drop %", "b multitask"])
+
+
+def test_only_one_pipeline_present():
+    summary = hand_made_summary()
+    table = bpp_table(summary[summary["pipeline"] == "multitask"])
+    assert table.columns.tolist() == ["a multitask", "b multitask", "average multitask", "average multitask reduction %"]
+
+
+def test_relative_drop_edge_cases():
+    assert relative_drop(pd.Series([0.5, 0.4], index=[22, 47])) == approx(20.0)
+    assert relative_drop(pd.Series([0.4, 0.5], index=[47, 22])) == approx(20.0)
+    assert math.isnan(relative_drop(pd.Series([0.5], index=[22])))
+    assert math.isnan(relative_drop(pd.Series([0.0, 0.1], index=[22, 47])))
+    assert math.isnan(relative_drop(pd.Series([-0.2, -0.5], index=[22, 47])))
+
+
+def test_per_qp_layout():
+    wide = per_qp(hand_made_summary(), "bpp")
+    assert wide.index.tolist() == [22, 47]
+    assert wide.columns.tolist() == [
+        ("multitask", "a"), ("multitask", "b"), ("multitask", "average"),
+        ("single", "a"), ("single", "b"), ("single", "average"),
+    ]
+
+
+def test_several_codecs_need_a_choice():
+    summary = pd.concat([hand_made_summary("vvenc"), hand_made_summary("x265")])
+    summary.loc[summary["codec"] == "x265", "bpp"] *= 2
+    with pytest.raises(VcmError, match="several codecs \\(vvenc, x265\\); choose one"):
+        bpp_table(summary)
+    assert bpp_table(summary, codec="x265").loc[22, "a multitask"] == approx(0.6)
+    with pytest.raises(VcmError, match="no rows for codec 'vtm'"):
+        bpp_table(summary, codec="vtm")
+
+
+def test_malformed_summaries():
+    summary = hand_made_summary()
+    with pytest.raises(VcmError, match="lacks column\\(s\\): original_bpp"):
+        bpp_table(summary.drop(columns="original_bpp"))
+    with pytest.raises(VcmError, match="lacks column\\(s\\): mota"):
+        mota_table(summary.drop(columns="mota"))
+    with pytest.raises(VcmError, match="repeats the point a multitask vvenc qp22"):
+        pose_table(pd.concat([summary, summary.iloc[[3]]]))
+    with pytest.raises(VcmError, match="summary is empty"):
+        time_table(summary.iloc[:0])
+    varying = summary.copy()
+    varying.loc[(varying["sequence"] == "a") & (varying["qp"] == 47), "original_bpp"] = 24.0
+    with pytest.raises(VcmError, match="original_bpp of a must be one positive value"):
+        bpp_table(varying)
+
+
+def test_write_tables_csv_and_markdown(tmp_path):
+    header = "vcm 0.1.0\nconfig sha256 0123abcd"
+    paths = write_tables(hand_made_summary(), tmp_path / "tables", header=header)
+    names = [path.name for path in paths]
+    assert names == [
+        "table4_bpp.csv", "table4_bpp.md", "table5_pose.csv", "table5_pose.md",
+        "table6_mota.csv", "table6_mota.md", "table7_time.csv", "table7_time.md",
+    ]
+    assert all(path.is_file() for path in paths)
+    assert not [path for path in (tmp_path / "tables").iterdir() if "partial" in path.name]
+
+    csv_text = (tmp_path / "tables" / "table5_pose.csv").read_text()
+    assert csv_text.splitlines()[:4] == [
+        "# vcm 0.1.0",
+        "# config sha256 0123abcd",
+        "qp,a multitask,a single,b multitask,b single,average multitask,average single",
+        "22,0.8,0.9,0.6,0.7,0.7,0.8",
+    ]
+    back = pd.read_csv(tmp_path / "tables" / "table5_pose.csv", comment="#", index_col=0)
+    assert back.loc["drop %", "average single"] == approx(40.625)
+
+    markdown_text = (tmp_path / "tables" / "table4_bpp.md").read_text()
+    lines = markdown_text.splitlines()
+    assert lines[:4] == ["<!--", "vcm 0.1.0", "config sha256 0123abcd", "-->"]
+    assert lines[5].startswith("Table 4. Bits per pixel by QP")
+    assert lines[7:] == [
+        "| qp | a multitask | a single | b multitask | b single | average multitask | average single "
+        "| average multitask reduction % |",
+        "| :-- | --: | --: | --: | --: | --: | --: | --: |",
+        "| 22 | 0.3 | 1.2 | 0.6 | 2.4 | 0.45 | 1.8 | 97.50 |",
+        "| 47 | 0.06 | 0.12 | 0.048 | 0.24 | 0.054 | 0.18 | 99.65 |",
+    ]
+    time_lines = (tmp_path / "tables" / "table7_time.md").read_text().splitlines()
+    assert "| multitask | 15.00 | 3.00 | 1.00 | 19.00 | 5.00 | 1.00 | 4 |" in time_lines
+
+
+def test_write_tables_without_header_has_no_comments(tmp_path):
+    paths = write_tables(hand_made_summary(), tmp_path)
+    assert paths[0].read_text().startswith("qp,a multitask,")
+    assert paths[1].read_text().startswith("Table 4.")
+
+
+def test_markdown_writes_nan_and_escapes_pipes():
+    table = pd.DataFrame({"x|y": [float("nan"), 0.123456]}, index=pd.Index(["p", "q"], name="k"))
+    assert markdown(table).splitlines() == ["| k | x\\|y |", "| :-- | --: |", "| p | n/a |", "| q | 0.1235 |"]
+
+
+def test_header_cannot_close_the_markdown_comment(tmp_path):
+    paths = write_tables(hand_made_summary(), tmp_path, header="a --> b")
+    assert paths[1].read_text().splitlines()[:3] == ["<!--", "a - -> b", "-->"]

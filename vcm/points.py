@@ -1,0 +1,99 @@
+"""One measured point of a sweep (sequence, pipeline, codec, QP) in the results shape every vcm
+tool reads: ``{"name", "description", "point": {...}, "results": {metric: [value]}}``.
+
+A point gathers what the stages wrote: the ``vcm bpp`` record, the pose and tracking
+evaluations, the run records (``*.run.json``: seconds per step) and the codec sidecars
+(``encode_seconds``/``decode_seconds``). Times follow the paper (see
+:mod:`vcm.metrics.timing`): ``detect_s`` is the sum of every detector run the pipeline needs
+(one shared run for multitask, one per task for single-task), and ``total_s`` is
+``detect_s + pose_s + track_s``; codec time is kept apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from vcm.errors import VcmError
+from vcm.metrics.timing import codec_seconds
+
+ORIGINAL_BPP = 12.0
+"""Bits per pixel of the uncompressed original as the codecs take it: 8-bit yuv420p."""
+
+SUMMARY_COLUMNS = [
+    "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1",
+    "detect_s", "pose_s", "track_s", "encode_s", "decode_s", "total_s", "original_bpp",
+    "frames", "width", "height",
+]
+"""Columns of ``results/summary.csv``, in order."""
+
+
+def load_record(path: Path, what: str) -> dict:
+    """A JSON object from ``path``; a missing or malformed file is a :class:`VcmError`."""
+    if not path.is_file():
+        raise VcmError(f"{path}: file does not exist")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise VcmError(f"{path}: malformed {what} ({error})") from None
+    if not isinstance(record, dict):
+        raise VcmError(f"{path}: malformed {what} (not a JSON object)")
+    return record
+
+
+def _seconds(run_records: list[dict], step: str) -> float:
+    return sum(float(record.get("seconds", {}).get(step, 0.0)) for record in run_records)
+
+
+def build_point(
+    *,
+    sequence: str,
+    pipeline: str,
+    codec: str,
+    qp: int,
+    bpp: dict,
+    pose_evaluation: dict | None = None,
+    track_evaluation: dict | None = None,
+    run_records: list[dict] = (),
+    codec_records: list[dict] = (),
+) -> dict:
+    """Assemble one point record; a metric whose evaluation is absent is NaN."""
+    try:
+        values = {
+            "bpp": float(bpp["bpp"]),
+            "bytes": int(bpp["bytes"]),
+            "frames": int(bpp["frames"]),
+            "width": int(bpp["width"]),
+            "height": int(bpp["height"]),
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise VcmError(f"BPP record of {sequence} {pipeline} {codec} qp{qp}: missing {error}") from None
+    values["pose_ap"] = float(pose_evaluation["AP"]) if pose_evaluation else math.nan
+    values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
+    values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
+    for step in ("detect", "pose", "track"):
+        values[f"{step}_s"] = _seconds(list(run_records), step)
+    values["encode_s"] = sum(float(record.get("encode_seconds", 0.0)) for record in codec_records)
+    values["decode_s"] = sum(float(record.get("decode_seconds", 0.0)) for record in codec_records)
+    values["total_s"] = values["detect_s"] + values["pose_s"] + values["track_s"]
+    values["original_bpp"] = ORIGINAL_BPP
+    return {
+        "name": f"{sequence} {pipeline} {codec} qp{qp}",
+        "description": (
+            f"{pipeline} pipeline on {sequence}, {codec} at QP {qp}; times in seconds, codec "
+            f"time ({codec_seconds(values['encode_s'], values['decode_s']):.3f} s) apart"
+        ),
+        "point": {"sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp},
+        "results": {metric: [value] for metric, value in values.items()},
+    }
+
+
+def summary_row(point: dict, *, source: Path) -> dict:
+    """The ``summary.csv`` row of a point record read from ``source``."""
+    try:
+        row = dict(point["point"])
+        row.update({metric: values[0] for metric, values in point["results"].items()})
+        return {column: row[column] for column in SUMMARY_COLUMNS}
+    except (KeyError, TypeError, IndexError) as error:
+        raise VcmError(f"{source}: malformed point record (missing {error})") from None

@@ -1,0 +1,302 @@
+"""The paper's result tables (Tables 4-7) from the sweep summary, and their CSV/Markdown files.
+
+The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.points`). Every
+table here is for one codec. Column names are ``"<sequence> <pipeline>"`` with ``average`` as
+the sequence of the mean over sequences. An average covers only the sequences that have a
+value at every QP where the pipeline has any, so that it never mixes different sets of
+sequences from one QP to the next; the sequences left out are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from vcm.errors import VcmError
+from vcm.fileio import atomic_output
+
+LOG = logging.getLogger(__name__)
+
+PIPELINES = ("multitask", "single")
+"""Pipelines in table order; others found in a summary follow, sorted."""
+
+AVERAGE = "average"
+DROP_ROW = "drop %"
+KEY_COLUMNS = ["sequence", "pipeline", "codec", "qp"]
+STAGE_COLUMNS = ["detect_s", "pose_s", "track_s", "total_s"]
+CODEC_STAGE_COLUMNS = ["encode_s", "decode_s"]
+
+Formatter = Callable[[object, str, float], str]
+"""``(row label, column name, value) -> cell text`` for Markdown."""
+
+
+def select_codec(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """The rows of ``codec``; with ``codec=None`` the summary must hold exactly one codec.
+
+    Raises :class:`VcmError` when the key columns are missing, a point appears twice, the
+    codec is absent, or several codecs are present and none is chosen.
+    """
+    require_columns(summary, KEY_COLUMNS)
+    codecs = sorted(summary["codec"].dropna().unique())
+    if not codecs:
+        raise VcmError("summary is empty")
+    if codec is None:
+        if len(codecs) > 1:
+            raise VcmError(f"summary holds several codecs ({', '.join(codecs)}); choose one")
+        codec = codecs[0]
+    elif codec not in codecs:
+        raise VcmError(f"summary has no rows for codec {codec!r} (has {', '.join(codecs)})")
+    rows = summary[summary["codec"] == codec]
+    repeated = rows[rows.duplicated(KEY_COLUMNS, keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        raise VcmError(
+            f"summary repeats the point {first['sequence']} {first['pipeline']} {codec} qp{first['qp']}"
+        )
+    return rows
+
+
+def require_columns(summary: pd.DataFrame, columns: list[str]) -> None:
+    """Raise :class:`VcmError` naming the ``columns`` the summary lacks."""
+    missing = [column for column in columns if column not in summary.columns]
+    if missing:
+        raise VcmError(f"summary lacks column(s): {', '.join(missing)}")
+
+
+def pipelines_of(summary: pd.DataFrame) -> list[str]:
+    """The pipelines present, in :data:`PIPELINES` order, then any others sorted."""
+    present = set(summary["pipeline"].dropna().unique())
+    return [name for name in PIPELINES if name in present] + sorted(present - set(PIPELINES))
+
+
+def per_qp(summary: pd.DataFrame, column: str, codec: str | None = None) -> pd.DataFrame:
+    """``column`` by QP: index ``qp`` (ascending ints), columns a MultiIndex
+    ``(pipeline, sequence)`` with the sequences sorted and ``average`` last in each pipeline.
+    Missing points are NaN."""
+    rows = select_codec(summary, codec)
+    require_columns(rows, [column])
+    wide = rows.pivot(index="qp", columns=["pipeline", "sequence"], values=column).sort_index()
+    wide.index = wide.index.astype(int)
+    sequences = sorted(rows["sequence"].unique())
+    blocks = {}
+    for pipeline in pipelines_of(rows):
+        block = wide[pipeline].reindex(columns=sequences).astype(float)
+        block[AVERAGE] = average_over_sequences(block, f"{pipeline} {column}")
+        blocks[pipeline] = block
+    result = pd.concat(blocks, axis=1, names=["pipeline", "sequence"])
+    result.index.name = "qp"
+    return result
+
+
+def average_over_sequences(block: pd.DataFrame, what: str = "") -> pd.Series:
+    """Mean over the columns (sequences) of ``block`` (index QP) that have a value at every
+    QP where any column has one; NaN at QPs where none has."""
+    measured = block.notna().any(axis=1)
+    complete = [name for name in block.columns if block.loc[measured, name].notna().all()]
+    left_out = [name for name in block.columns if name not in complete and block[name].notna().any()]
+    if left_out:
+        LOG.warning("average of %s leaves out %s (missing at some QP)", what, ", ".join(map(str, left_out)))
+    if not complete:
+        return pd.Series(math.nan, index=block.index)
+    average = block[complete].mean(axis=1)
+    average[~measured] = math.nan
+    return average
+
+
+def relative_drop(series: pd.Series) -> float:
+    """Percent fall from the lowest-QP value to the highest-QP value of ``series`` (index
+    QP; NaN points skipped): ``100 * (first - last) / first``. NaN when fewer than two points
+    or when the first value is not positive (a relative fall from 0 or below means nothing)."""
+    values = series.dropna().sort_index()
+    if len(values) < 2 or values.iloc[0] <= 0:
+        return math.nan
+    return float(100.0 * (values.iloc[0] - values.iloc[-1]) / values.iloc[0])
+
+
+def bpp_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 4: bits per pixel by QP (index ``qp``), columns ``"<sequence> <pipeline>"`` for
+    every sequence and ``average``, then ``"average multitask reduction %"``: the mean over
+    sequences of ``100 * (1 - bpp / original_bpp)``, the saving of the multitask input against
+    the uncompressed original."""
+    rows = select_codec(summary, codec)
+    require_columns(rows, ["bpp", "original_bpp"])
+    bpp = per_qp(rows, "bpp")
+    table = _flatten(bpp)
+    if "multitask" in bpp.columns.get_level_values(0):
+        original = _original_bpp(rows)
+        sequences = [name for name in bpp["multitask"].columns if name != AVERAGE]
+        reduction = 100.0 * (1.0 - bpp["multitask"][sequences] / original.reindex(sequences))
+        table[f"{AVERAGE} multitask reduction %"] = average_over_sequences(reduction, "multitask BPP reduction")
+    return table
+
+
+def metric_table(summary: pd.DataFrame, metric: str, codec: str | None = None) -> pd.DataFrame:
+    """``metric`` by QP (index ``qp``, then a last row ``"drop %"``), columns
+    ``"<sequence> <pipeline>"`` for every sequence and ``average``. The drop row is
+    :func:`relative_drop` of each column: percent fall from the lowest to the highest QP."""
+    table = _flatten(per_qp(summary, metric, codec))
+    drops = {name: relative_drop(table[name]) for name in table.columns}
+    table.index = table.index.astype(object)
+    table.loc[DROP_ROW] = drops
+    return table
+
+
+def pose_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 5: pose mAP (COCO keypoint AP, 0..1) by QP, multitask and single-task; see
+    :func:`metric_table`."""
+    return metric_table(summary, "pose_ap", codec)
+
+
+def mota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 6: MOTA (at most 1) by QP, multitask and single-task; see :func:`metric_table`."""
+    return metric_table(summary, "mota", codec)
+
+
+def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
+
+    Columns: ``detect_s``, ``pose_s``, ``track_s``, ``total_s`` (the paper's total, codec
+    excluded), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
+    reported apart), and ``points`` (summary rows averaged). NaN times are skipped.
+    """
+    rows = select_codec(summary, codec)
+    require_columns(rows, STAGE_COLUMNS)
+    columns = STAGE_COLUMNS + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
+    records = {}
+    for pipeline in pipelines_of(rows):
+        points = rows[rows["pipeline"] == pipeline]
+        records[pipeline] = {**points[columns].astype(float).mean().to_dict(), "points": len(points)}
+    table = pd.DataFrame.from_dict(records, orient="index", columns=columns + ["points"])
+    table.index.name = "pipeline"
+    return table
+
+
+TABLES = {
+    "table4_bpp": (
+        bpp_table,
+        "Table 4. Bits per pixel by QP (multitask: zipped XML + coded foreground; single: coded "
+        "original), and the multitask saving against the uncompressed original in percent.",
+    ),
+    "table5_pose": (
+        pose_table,
+        "Table 5. Pose mAP (COCO keypoint AP, 0..1) by QP; last row: fall from the lowest to the "
+        "highest QP in percent of the lowest-QP value.",
+    ),
+    "table6_mota": (
+        mota_table,
+        "Table 6. MOTA by QP; last row: fall from the lowest to the highest QP in percent of the "
+        "lowest-QP value.",
+    ),
+    "table7_time": (
+        time_table,
+        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s, codec "
+        "time (encode_s, decode_s) apart.",
+    ),
+}
+"""File stem -> (table function, caption)."""
+
+
+def write_tables(
+    summary: pd.DataFrame, folder: str | Path, header: str = "", codec: str | None = None
+) -> list[Path]:
+    """Write Tables 4-7 of ``summary`` into ``folder`` as ``<stem>.csv`` and ``<stem>.md``
+    (stems in :data:`TABLES`), each atomically; ``header`` (e.g. the run manifest: versions,
+    config hash) heads every file. Returns the paths, CSV before Markdown, in table order."""
+    paths = []
+    for stem, (function, caption) in TABLES.items():
+        paths += write_table(function(summary, codec), folder, stem, caption=caption, header=header)
+    return paths
+
+
+def write_table(
+    table: pd.DataFrame,
+    folder: str | Path,
+    stem: str,
+    *,
+    caption: str = "",
+    header: str = "",
+    formatter: Formatter | None = None,
+) -> list[Path]:
+    """Write ``table`` as ``<stem>.csv`` and ``<stem>.md`` in ``folder``, atomically.
+
+    The CSV starts with ``header`` as ``# `` comment lines (read it back with
+    ``pd.read_csv(path, comment="#", index_col=0)``); floats keep 6 significant digits. The
+    Markdown starts with ``header`` in an HTML comment, then ``caption``, then the table, cells
+    written by ``formatter`` (default :func:`default_formatter`).
+    """
+    folder = Path(folder)
+    csv_path = folder / f"{stem}.csv"
+    markdown_path = folder / f"{stem}.md"
+    comment = "".join(f"# {line}\n" for line in header.splitlines())
+    with atomic_output(csv_path) as temporary:
+        temporary.write_text(comment + table.to_csv(float_format="%.6g", lineterminator="\n"), encoding="utf-8")
+    parts = []
+    if header:
+        # "--" may not appear inside an HTML comment.
+        parts.append("<!--\n" + header.replace("--", "- -").rstrip("\n") + "\n-->\n")
+    if caption:
+        parts.append(caption + "\n")
+    parts.append(markdown(table, formatter or default_formatter))
+    with atomic_output(markdown_path) as temporary:
+        temporary.write_text("\n".join(parts), encoding="utf-8")
+    return [csv_path, markdown_path]
+
+
+def default_formatter(row: object, column: str, value: object) -> str:
+    """Cell text: percentages (a ``%`` in the row or column name) and seconds (``_s``) with 2
+    decimals, other floats with 4 significant digits, NaN as ``n/a``."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if "%" in str(row) or "%" in column or column.endswith("_s"):
+            return f"{value:.2f}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def markdown(table: pd.DataFrame, formatter: Formatter = default_formatter) -> str:
+    """``table`` as a GitHub Markdown table, index first, numbers right-aligned."""
+    columns = [str(name) for name in table.columns]
+    header = [str(table.index.name or "")] + columns
+    alignment = [":--"] + ["--:" if pd.api.types.is_numeric_dtype(table[name]) else ":--" for name in table.columns]
+    lines = [_markdown_row(header), _markdown_row(alignment)]
+    for label, row in table.iterrows():
+        cells = [str(label)] + [formatter(label, str(name), _python(row[name])) for name in table.columns]
+        lines.append(_markdown_row(cells))
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def _python(value: object) -> object:
+    """numpy scalars as Python ones, so the formatter sees ``float``/``int``."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _flatten(wide: pd.DataFrame) -> pd.DataFrame:
+    """``(pipeline, sequence)`` columns as ``"<sequence> <pipeline>"``, sequences in order,
+    each sequence's pipelines side by side, ``average`` last."""
+    sequences = list(dict.fromkeys(name for _, name in wide.columns))
+    pipelines = list(dict.fromkeys(name for name, _ in wide.columns))
+    order = [(pipeline, sequence) for sequence in sequences for pipeline in pipelines]
+    table = wide.reindex(columns=pd.MultiIndex.from_tuples(order))
+    table.columns = [f"{sequence} {pipeline}" for pipeline, sequence in order]
+    table.index.name = "qp"
+    return table
+
+
+def _original_bpp(rows: pd.DataFrame) -> pd.Series:
+    """``original_bpp`` per sequence; it must be one positive value per sequence."""
+    values = rows.groupby("sequence")["original_bpp"].unique()
+    for sequence, found in values.items():
+        if len(found) != 1 or not found[0] > 0:
+            raise VcmError(
+                f"original_bpp of {sequence} must be one positive value, found {', '.join(map(str, found))}"
+            )
+    return values.map(lambda found: float(found[0]))

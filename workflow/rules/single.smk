@@ -1,0 +1,84 @@
+# Single-task baselines (paper Fig. 4b): code the original video at the same codec and QP,
+# decode it (rule `decode`), and let each task run its own detector on the decoded frames.
+
+
+rule encode_original:
+    input:
+        sequence_input,
+    output:
+        bitstream="results/single/{sequence}/{codec}/qp{qp}/original.{extension}",
+        sidecar="results/single/{sequence}/{codec}/qp{qp}/original.{extension}.json",
+    params:
+        options=codec_options,
+    log:
+        "logs/encode/single/{sequence}/{codec}/qp{qp}.{extension}.log",
+    shell:
+        "vcm encode {input} --codec {wildcards.codec} --qp {wildcards.qp} {params.options} "
+        "-o {output.bitstream} --no-progress > {log} 2>&1"
+
+
+def task_detector(wildcards):
+    return config["single_task"][wildcards.task]
+
+
+rule detect_single:
+    input:
+        "results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
+    output:
+        zip="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip",
+        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip.run.json",
+    params:
+        name=lambda wildcards: task_detector(wildcards)["name"],
+        score=lambda wildcards: task_detector(wildcards).get("score", 0.6),
+        options=lambda wildcards: option_flags(task_detector(wildcards).get("options")),
+    log:
+        "logs/detect/single/{sequence}/{codec}/qp{qp}/{task}.log",
+    shell:
+        "vcm detect {input} --detector {params.name} --score {params.score} {params.options} "
+        "-o {output.zip} --no-progress > {log} 2>&1"
+
+
+rule pose_single:
+    input:
+        video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections.zip",
+    output:
+        poses="results/single/{sequence}/{codec}/qp{qp}/pose.json",
+        run="results/single/{sequence}/{codec}/qp{qp}/pose.json.run.json",
+    params:
+        estimator=config["pose"]["estimator"],
+        options=option_flags(config["pose"].get("options")),
+    log:
+        "logs/pose/single/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm pose {input.video} {input.detections} --estimator {params.estimator} "
+        "{params.options} -o {output.poses} --no-progress > {log} 2>&1"
+
+
+rule track_single:
+    input:
+        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections.zip",
+        video=sequence_input,
+    output:
+        tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
+        run="results/single/{sequence}/{codec}/qp{qp}/tracks.txt.run.json",
+    params:
+        tracker=config["track"]["tracker"],
+        options=option_flags(config["track"].get("options")),
+    log:
+        "logs/track/single/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm track {input.detections} --tracker {params.tracker} {params.options} "
+        "--like {input.video} -o {output.tracks} > {log} 2>&1"
+
+
+rule bits_per_pixel_single:
+    input:
+        bitstream=CODED_INPUT["single"],
+        video=sequence_input,
+    output:
+        "results/single/{sequence}/{codec}/qp{qp}/bpp.json",
+    log:
+        "logs/bpp/single/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm bpp {input.bitstream} --like {input.video} > {output} 2> {log}"

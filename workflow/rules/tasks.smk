@@ -1,0 +1,80 @@
+# Downstream tasks of the multitask pipeline (paper Fig. 1e) and the evaluation of every
+# task output, multitask or single-task. Evaluations depend on the sequence folder, which
+# holds the ground truth (a synthesized folder is one `directory()` output).
+
+
+rule pose_multitask:
+    input:
+        video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        detections="results/detections/{sequence}/detections.zip",
+    output:
+        poses="results/multitask/{sequence}/{codec}/qp{qp}/pose.json",
+        run="results/multitask/{sequence}/{codec}/qp{qp}/pose.json.run.json",
+    params:
+        estimator=config["pose"]["estimator"],
+        options=option_flags(config["pose"].get("options")),
+    log:
+        "logs/pose/multitask/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm pose {input.video} {input.detections} --estimator {params.estimator} "
+        "{params.options} -o {output.poses} --no-progress > {log} 2>&1"
+
+
+# The boxes come from the uncompressed original, so tracking runs once per sequence.
+rule track_multitask:
+    input:
+        detections="results/detections/{sequence}/detections.zip",
+        video=sequence_input,
+    output:
+        tracks="results/multitask/{sequence}/tracks.txt",
+        run="results/multitask/{sequence}/tracks.txt.run.json",
+    params:
+        tracker=config["track"]["tracker"],
+        options=option_flags(config["track"].get("options")),
+    log:
+        "logs/track/multitask/{sequence}.log",
+    shell:
+        "vcm track {input.detections} --tracker {params.tracker} {params.options} "
+        "--like {input.video} -o {output.tracks} > {log} 2>&1"
+
+
+rule evaluate_pose:
+    input:
+        poses="results/{pipeline}/{sequence}/{codec}/qp{qp}/pose.json",
+        sequence=sequence_input,
+    output:
+        "results/{pipeline}/{sequence}/{codec}/qp{qp}/pose_eval.json",
+    params:
+        gt=pose_ground_truth,
+    log:
+        "logs/evaluate_pose/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm evaluate pose {input.poses} --gt {params.gt} > {output} 2> {log}"
+
+
+rule evaluate_track_multitask:
+    input:
+        tracks="results/multitask/{sequence}/tracks.txt",
+        sequence=sequence_input,
+    output:
+        "results/multitask/{sequence}/track_eval.json",
+    params:
+        gt=track_ground_truth,
+    log:
+        "logs/evaluate_track/multitask/{sequence}.log",
+    shell:
+        "vcm evaluate track {input.tracks} --gt {params.gt} > {output} 2> {log}"
+
+
+rule evaluate_track_single:
+    input:
+        tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
+        sequence=sequence_input,
+    output:
+        "results/single/{sequence}/{codec}/qp{qp}/track_eval.json",
+    params:
+        gt=track_ground_truth,
+    log:
+        "logs/evaluate_track/single/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm evaluate track {input.tracks} --gt {params.gt} > {output} 2> {log}"
