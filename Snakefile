@@ -24,4 +24,4 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/summary.csv",
+        rules.summary.output,

@@ -74,6 +74,22 @@ def test_numbers_trace_to_files(sweep):
     assert float(rows[0]["mota"]) == float(f"{track['mota']:.6g}")
 
 
+def test_report_tables_plots_and_manifest(sweep):
+    workdir, _ = sweep
+    results = workdir / "results"
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert manifest["config"]["qps"] == [22, 47]
+    assert len(manifest["config_sha256"]) == 64
+    assert {"hog", "blazepose"} <= set(manifest["backends"])
+    for table in ("table4_bpp", "table5_pose", "table6_mota", "table7_time", "bd_pose_ap",
+                  "bd_mota", "paper_comparison"):
+        markdown = (results / "tables" / "vvenc" / f"{table}.md").read_text()
+        assert manifest["config_sha256"] in markdown  # every table carries the manifest
+    for plot in ("fig5_pose_ap_vs_qp", "fig6_mota_vs_qp", "bpp_vs_qp", "pose_ap_vs_bpp"):
+        assert (results / "plots" / "vvenc" / f"{plot}.png").stat().st_size > 0
+        assert (results / "plots" / "vvenc" / f"{plot}.pdf").stat().st_size > 0
+
+
 def test_logs_and_nothing_left_to_do(sweep):
     workdir, _ = sweep
     for rule in ("synthesize/tiny", "detect/tiny", "foreground/tiny", "track/multitask/tiny",

@@ -273,16 +273,27 @@ def report(
     ] = None,
     point: Annotated[
         Optional[list[Path]],
-        typer.Option(help="Only these bpp.json records (repeatable); default: all under RESULTS."),
+        typer.Option(help="Only these point.json records (repeatable); default: all under RESULTS."),
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="The sweep's config (YAML or JSON), for the manifest.")
     ] = None,
 ) -> None:
-    """Collect the measured points under RESULTS into one summary CSV."""
-    from vcm.report import write_summary
+    """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots."""
+    import yaml
+
+    from vcm.report import write_report
 
     output = output or results / "summary.csv"
-    logs.log_run("report", results=results, output=output, points=point)
-    table = write_summary(results, output, point)
+    settings = None
+    if config is not None:
+        if not config.is_file():
+            raise VcmError(f"{config}: file does not exist")
+        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    logs.log_run("report", results=results, output=output, points=point, config=config)
+    table, written = write_report(results, output, point, config=settings)
     typer.echo(table.to_string(index=False))
+    typer.echo(f"wrote {output} and {len(written)} tables, plots and the manifest", err=True)
 
 
 single_app = typer.Typer(

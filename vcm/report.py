@@ -6,6 +6,7 @@ A point's record is ``results/<pipeline>/<sequence>/<codec>/qp<qp>/point.json`` 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,49 @@ def collect_points(results: Path, only: list[Path] | None = None) -> pd.DataFram
         raise VcmError(f"{results}: no results found (expected {POINT_GLOB})")
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     return table.sort_values(["sequence", "pipeline", "codec", "qp"]).reset_index(drop=True)
+
+
+def write_report(
+    results: Path,
+    output: Path,
+    only: list[Path] | None = None,
+    *,
+    config: dict | None = None,
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Write the summary CSV, the run manifest, the paper's tables (with BD-rate and the
+    comparison with published values) and the plots next to ``output``; return the summary
+    and the paths written besides it. Tables and plots cover one codec each, in
+    ``tables/<codec>/`` and ``plots/<codec>/``."""
+    from vcm.bdrate import bd_table
+    from vcm.manifest import build_manifest, manifest_header
+    from vcm.plots import write_plots
+    from vcm.published import paper_comparison, paper_results
+    from vcm.tables import write_table, write_tables
+
+    summary = write_summary(results, output, only)
+    folder = output.parent
+    manifest = build_manifest(results, config)
+    manifest_path = folder / "manifest.json"
+    with atomic_output(manifest_path) as temporary:
+        temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    header = manifest_header(manifest)
+    written = [manifest_path]
+    for codec in sorted(summary["codec"].unique()):
+        tables = folder / "tables" / codec
+        written += write_tables(summary, tables, header=header, codec=codec)
+        for metric in ("pose_ap", "mota"):
+            written += write_table(
+                bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
+                caption=f"BD-rate and BD-{metric} of multitask against single-task ({codec})",
+                header=header,
+            )
+        written += write_table(
+            paper_comparison(summary, codec=codec), tables, "paper_comparison",
+            caption=f"Ours ({codec}) beside {paper_results()['name']}", header=header,
+        )
+        written += write_plots(summary, folder / "plots" / codec, published=paper_results(),
+                               codec=codec)
+    return summary, written
 
 
 def write_summary(results: Path, output: Path, only: list[Path] | None = None) -> pd.DataFrame:

@@ -1,4 +1,6 @@
-# One record per measured point, then the summary table of the whole sweep.
+# One record per measured point, then the report of the whole sweep: summary table,
+# manifest, the paper's tables and the plots.
+from pathlib import Path
 
 
 def point_inputs(wildcards):
@@ -50,14 +52,25 @@ rule point:
         "{params.codec_records} -o {output} > {log} 2>&1"
 
 
+def sweep_config_file():
+    """The config file this sweep runs with (the last one given, else the default)."""
+    files = [str(path) for path in workflow.configfiles]
+    return files[-1] if files else str(Path(workflow.basedir) / "configs" / "default.yaml")
+
+
 rule summary:
     input:
         sweep_points(),
     output:
-        "results/summary.csv",
+        summary="results/summary.csv",
+        manifest="results/manifest.json",
+        tables=directory("results/tables"),
+        plots=directory("results/plots"),
     params:
         points=lambda wildcards, input: " ".join(f"--point {path}" for path in input),
+        config=sweep_config_file(),
     log:
         "logs/summary.log",
     shell:
-        "vcm report results -o {output} {params.points} > {log} 2>&1"
+        "vcm report results -o {output.summary} --config {params.config} {params.points} "
+        "> {log} 2>&1"
