@@ -350,3 +350,14 @@ def test_postprocess_drops_boxes_thinner_than_the_xml_precision():
     )
     np.testing.assert_array_equal(kept, [[10.0, 5, 10.01, 20]])
     assert dropped == 2
+
+
+def test_hog_runs_on_one_thread_by_default_and_restores_opencv_threads():
+    previous = cv2.getNumThreads()
+    detector = build_detector("hog")
+    assert detector.describe()["threads"] == 1
+    frame = np.full((160, 96, 3), 128, np.uint8)
+    detector.detect(frame, 1)
+    assert cv2.getNumThreads() == previous
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        build_detector("hog", threads=0)

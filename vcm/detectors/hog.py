@@ -39,7 +39,12 @@ class HogDetector:
     (0: every score is at least 0.5),
     ``group_threshold`` OpenCV's rectangle grouping (minimum neighbours - 1),
     ``nms_iou`` the IoU above which a lower-scoring box is suppressed, ``trim_window``
-    whether to trim the training margins from the detection window (see module notes).
+    whether to trim the training margins from the detection window (see module notes),
+    ``threads`` OpenCV threads for the detection (``None``: OpenCV's default).
+
+    One thread by default because OpenCV's parallel HOG is not reproducible: in a sweep, two
+    jobs running it on the same decoded frames gave one box different scores (SVM margin
+    2.13 against 1.12), which moved a pose AP. A sweep runs several jobs at once anyway.
     """
 
     name = "hog"
@@ -54,6 +59,7 @@ class HogDetector:
         group_threshold: int = 2,
         nms_iou: float = 0.45,
         trim_window: bool = True,
+        threads: int | None = 1,
     ) -> None:
         self.win_stride = (int(win_stride[0]), int(win_stride[1]))
         self.padding = (int(padding[0]), int(padding[1]))
@@ -62,6 +68,9 @@ class HogDetector:
         self.group_threshold = int(group_threshold)
         self.nms_iou = float(nms_iou)
         self.trim_window = bool(trim_window)
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1 or None, got {threads}")
+        self.threads = threads
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
@@ -75,14 +84,20 @@ class HogDetector:
             # OpenCV 4.11 corrupts memory (segfault or abort) on such frames, e.g. 200 wide
             # and 80 tall, although no window fits in them.
             return np.zeros((0, 4)), np.zeros(0)
-        windows, margins = self._hog.detectMultiScale(
-            frame_bgr,
-            hitThreshold=self.hit_threshold,
-            winStride=self.win_stride,
-            padding=self.padding,
-            scale=self.scale,
-            groupThreshold=self.group_threshold,
-        )
+        previous_threads = cv2.getNumThreads()
+        if self.threads is not None:
+            cv2.setNumThreads(self.threads)
+        try:
+            windows, margins = self._hog.detectMultiScale(
+                frame_bgr,
+                hitThreshold=self.hit_threshold,
+                winStride=self.win_stride,
+                padding=self.padding,
+                scale=self.scale,
+                groupThreshold=self.group_threshold,
+            )
+        finally:
+            cv2.setNumThreads(previous_threads)
         windows = np.asarray(windows, dtype=np.float64).reshape(-1, 4)
         scores = margin_to_score(np.asarray(margins, dtype=np.float64).reshape(-1))
         x, y, width, height = windows.T
@@ -109,4 +124,5 @@ class HogDetector:
             "group_threshold": self.group_threshold,
             "nms_iou": self.nms_iou,
             "trim_window": self.trim_window,
+            "threads": self.threads,
         }
