@@ -161,3 +161,26 @@ def test_a_sweep_killed_during_an_encode_resumes(sweep, tmp_path, signal_name):
     for resumed_row, clean_row in zip(rows, clean_rows, strict=True):
         for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
             assert resumed_row[column] == clean_row[column]
+
+
+def test_ci_sweep_through_the_cluster_generic_executor(sweep, tmp_path):
+    """The distributed path: every job goes through a submit command (here a local stand-in
+    for sbatch/qsub), and the numbers equal those of the local run."""
+    _, local_rows = sweep
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(REPOSITORY / "configs" / "ci.yaml"),
+         "--executor", "cluster-generic",
+         "--cluster-generic-submit-cmd", str(REPOSITORY / "workflow/scripts/local_submit.sh"),
+         "--jobs", "2", "--latency-wait", "30", "--seconds-between-status-checks", "1"],
+        capture_output=True, text=True, env=environment,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "cluster-generic" in completed.stdout + completed.stderr
+    with open(tmp_path / "results" / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for cluster_row, local_row in zip(rows, local_rows, strict=True):
+        for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
+            assert cluster_row[column] == local_row[column]
