@@ -13,6 +13,10 @@ if not config:
 
 
 validate(config, "vcm/schemas/config.schema.yaml")
+# Fail before any job runs if a named backend is not registered (e.g. its package is missing).
+from vcm.config import check_backends
+
+check_backends(config, source="sweep config")
 
 
 include: "workflow/rules/common.smk"

@@ -280,16 +280,11 @@ def report(
     ] = None,
 ) -> None:
     """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots."""
-    import yaml
-
+    from vcm.config import load_config
     from vcm.report import write_report
 
     output = output or results / "summary.csv"
-    settings = None
-    if config is not None:
-        if not config.is_file():
-            raise VcmError(f"{config}: file does not exist")
-        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings = load_config(config) if config is not None else None
     logs.log_run("report", results=results, output=output, points=point, config=config)
     table, written = write_report(results, output, point, config=settings)
     typer.echo(table.to_string(index=False))
@@ -556,3 +551,15 @@ def point(
     )
     with atomic_output(output) as temporary:
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+@app.command("config")
+@handles_errors
+def check_config(
+    config: Annotated[Path, typer.Argument(help="Sweep config (YAML) to check.")],
+) -> None:
+    """Validate a sweep config against the schema Snakemake uses; check its backends exist."""
+    from vcm.config import load_config
+
+    load_config(config)
+    typer.echo(f"{config}: ok")
