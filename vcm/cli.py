@@ -388,17 +388,18 @@ def track(
     """Associate the boxes of the detections zip across frames (no detector of its own)."""
     from vcm.detections import read_detections_zip
     from vcm.runrecord import write_run_record
+    from vcm.trackers import TRACKERS
     from vcm.video import open_video
 
     boxes = read_detections_zip(detections)
     if fps is None:
         fps = open_video(like).info.fps if like is not None else 30.0
-    backend = build_named("tracker", tracker, option)
-    logs.log_run("track", detections=detections, tracker=tracker, fps=fps,
-                 options=parse_options(option, "tracker"))
+    options = parse_options(option, "tracker")
+    backend = build_backend(TRACKERS, tracker, options)
+    logs.log_run("track", detections=detections, tracker=tracker, fps=fps, options=options)
     seconds = run_tracking(boxes, backend, fps, output)
     write_run_record(output, "track", {"track": seconds}, detections=detections,
-                     tracker=tracker, fps=fps, options=parse_options(option, "tracker"))
+                     tracker=tracker, fps=fps, options=options)
 
 
 CodecName = Annotated[str, typer.Option(help="Codec for the original video.")]

@@ -12,12 +12,12 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
 
-from vcm.detections import DetectionSequence, read_detections_zip
+from vcm.detections import read_detections_zip
 from vcm.fileio import atomic_output
 from vcm.video import open_video, write_lossless_video
 
@@ -44,14 +44,6 @@ def render_foreground(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     for c0, r0, c1, r1 in pixel_rectangles(boxes, width, height):
         foreground[r0:r1, c0:c1] = frame[r0:r1, c0:c1]
     return foreground
-
-
-def foreground_frames(
-    source: Iterable[np.ndarray], detections: DetectionSequence
-) -> Iterator[np.ndarray]:
-    """Yield the foreground of each frame of ``source``, paired in order with ``detections``."""
-    for frame, frame_detections in zip(source, detections.frames, strict=True):
-        yield render_foreground(frame, frame_detections.boxes)
 
 
 @dataclass(frozen=True)
