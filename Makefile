@@ -1,10 +1,11 @@
 # `make sweep` and `make test` each install into .venv first (once; again when pyproject.toml changes).
 PYTHON ?= python3
 VENV := .venv
+HEAVY := .venv-heavy
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install sweep test bench clean
+.PHONY: install install-torch install-mmpose install-heavy sweep test bench bench-backends clean
 
 install: $(VENV)/.installed
 
@@ -19,15 +20,53 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import cv2, mediapipe; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@
 
+# Paper-grade backends (README, "Paper-grade backends"), into ENV (default .venv).
+# torch and torchvision must be built for each other. --isolated ignores pip's configuration,
+# so a local CPU-only torch wheel (a find-links folder) cannot pair with PyPI's torchvision.
+ENV ?= $(VENV)
+TORCH_PACKAGES ?= torch==2.13.0 torchvision==0.28.0
+# mmcv-lite has no compiled operators; HRNet needs none (see vcm/pose/hrnet.py). For the full
+# build: MMCV=mmcv==2.1.0 (prebuilt wheels on OpenMMLab's index, or a long compile).
+MMCV ?= mmcv-lite==2.1.0
+MM_PACKAGES = mmengine==0.10.7 $(MMCV) mmdet==3.3.0 mmpose==1.3.2
+
+install-torch:
+	$(ENV)/bin/pip --isolated install --quiet $(TORCH_PACKAGES)
+	$(ENV)/bin/python -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+
+# The mm packages each ask for opencv-python, which would overwrite cv2/: they go in with
+# --no-deps, and the extra `mmpose` in pyproject.toml lists what they import.
+install-mmpose: install-torch
+	$(ENV)/bin/pip install --quiet -e '.[mmpose]'
+	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
+	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
+
+# The environment the heavy tests run in (marker `heavy`): vcm, torch, torchvision, mmpose.
+install-heavy: $(HEAVY)/.installed
+
+$(HEAVY)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(HEAVY)
+	$(HEAVY)/bin/pip install --quiet --upgrade "pip>=24"
+	$(HEAVY)/bin/pip install --quiet -e '.[dev]'
+	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
+	$(HEAVY)/bin/python -c "import cv2; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
+	touch $@
+
 # The workflow's rules call `vcm`, so the venv's bin/ goes first on PATH.
 sweep: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-test: install
-	$(BIN)/pytest
+# Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. Tests
+# marked detectron2 need detectron2 itself, which no registry has (README).
+test: install install-heavy
+	$(BIN)/pytest -m "not heavy and not detectron2"
+	$(HEAVY)/bin/pytest -m heavy
 
 bench: install
 	$(BIN)/python experiments/bench_frontend.py
+
+bench-backends: install-heavy
+	$(HEAVY)/bin/python experiments/bench_backends.py
 
 clean:
 	rm -rf results/* logs .snakemake data/synthetic

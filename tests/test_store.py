@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import logging
 import os
 import threading
 from pathlib import Path
@@ -10,13 +12,19 @@ from pathlib import Path
 import pytest
 
 from vcm.errors import VcmError
-from vcm.store import MODELS, YOLO_FASTEST, ModelFile, ModelSpec, ModelStore, file_sha256
+from vcm.store import (
+    MODELS, YOLO_FASTEST, ModelFile, ModelSpec, ModelStore, file_sha256, pin_path, read_pin,
+)
 
 ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+ABC_PREFIX = ABC_SHA256[:8]  # "ba7816bf", as torchvision and OpenMMLab publish it
+ABD_SHA256 = "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe86298449c9"  # of b"abd"
 
 
-def toy_models(url: str = "http://127.0.0.1:9/toy/weights.bin") -> dict[str, ModelSpec]:
-    return {"toy": ModelSpec("toy", (ModelFile("weights.bin", url, ABC_SHA256),))}
+def toy_models(
+    url: str = "http://127.0.0.1:9/toy/weights.bin", sha256: str | None = ABC_SHA256
+) -> dict[str, ModelSpec]:
+    return {"toy": ModelSpec("toy", (ModelFile("weights.bin", url, sha256),))}
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -147,6 +155,88 @@ def test_fetch_from_the_shared_mirror(mirror, tmp_path):
     assert path == mirror / "models" / "yolo-fastest" / "yolo-fastest-1.1_body.cfg"
 
 
+def test_checksum_kinds():
+    url = "https://example.org/weights.bin"
+    assert ModelFile("weights.bin", url, ABC_SHA256).checksum_kind == "sha256"
+    assert ModelFile("weights.bin", url, ABC_PREFIX).checksum_kind == "sha256 prefix"
+    assert ModelFile("weights.bin", url, ABC_SHA256[:63]).checksum_kind == "sha256 prefix"
+    assert ModelFile("weights.bin", url, None).checksum_kind == "none (pinned on first download)"
+
+
+@pytest.mark.parametrize(
+    "sha256",
+    [
+        ABC_SHA256[:7],  # shorter than any published prefix
+        ABC_SHA256 + "0",  # 65 digits
+        ABC_PREFIX.upper(),
+        "ba7816bg",  # not hex
+        "",
+        " " + ABC_PREFIX,
+        ABC_PREFIX.encode(),  # bytes, not text
+    ],
+)
+def test_invalid_checksum_is_a_value_error(sha256):
+    with pytest.raises(ValueError, match="model file 'weights.bin': sha256 .* is not a checksum"):
+        ModelFile("weights.bin", "https://example.org/weights.bin", sha256)
+
+
+def test_mirror_file_matching_a_prefix_is_used_and_a_mismatch_is_an_error(tmp_path):
+    mirrored = write(tmp_path / "mirror" / "models" / "toy" / "weights.bin", b"abc")
+    store = ModelStore(
+        cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror", offline=True,
+        models=toy_models(sha256=ABC_PREFIX),
+    )
+    assert store.fetch("toy", "weights.bin") == mirrored
+    mirrored.write_bytes(b"abdd")  # another size, so the sha256 memo cannot answer
+    with pytest.raises(
+        VcmError,
+        match=f"weights.bin: sha256 mismatch in the mirror .*published prefix {ABC_PREFIX}",
+    ):
+        store.fetch("toy", "weights.bin")
+
+
+def test_mirror_file_without_checksum_is_used_in_place_with_its_digest_logged(tmp_path, caplog):
+    mirrored = write(tmp_path / "mirror" / "models" / "toy" / "weights.bin", b"abd")
+    store = ModelStore(
+        cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror", offline=True,
+        models=toy_models(sha256=None),
+    )
+    with caplog.at_level(logging.WARNING, logger="vcm.store"):
+        assert store.fetch("toy", "weights.bin") == mirrored
+    assert f"{mirrored}: no published checksum" in caplog.text
+    assert ABD_SHA256 in caplog.text
+    assert not (tmp_path / "cache").exists()
+    assert not pin_path(mirrored).exists()  # the mirror is only read
+
+
+def test_hand_placed_cache_file_without_checksum_is_pinned_on_first_use(tmp_path, caplog):
+    cached = write(tmp_path / "cache" / "models" / "toy" / "weights.bin", b"abd")
+    store = ModelStore(
+        cache_dir=tmp_path / "cache", offline=True, models=toy_models(sha256=None),
+    )
+    with caplog.at_level(logging.WARNING, logger="vcm.store"):
+        assert store.fetch("toy", "weights.bin") == cached
+    assert "no published checksum and no pin" in caplog.text
+    assert ABD_SHA256 in caplog.text
+    assert (tmp_path / "cache" / "models" / "toy" / "weights.bin.sha256").read_text() == (
+        f"{ABD_SHA256}  weights.bin\n"
+    )
+    assert read_pin(cached) == ABD_SHA256
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vcm.store"):
+        assert store.fetch("toy", "weights.bin") == cached  # now checked against the pin
+    assert caplog.text == ""
+
+
+def test_missing_file_without_checksum_says_so(tmp_path):
+    store = ModelStore(
+        cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror", offline=True,
+        models=toy_models(sha256=None),
+    )
+    with pytest.raises(VcmError, match="no published checksum; its sha256 is pinned"):
+        store.fetch("toy", "weights.bin")
+
+
 def test_dataset_lookup(tmp_path, monkeypatch):
     (tmp_path / "mirror" / "datasets" / "PETS").mkdir(parents=True)
     store = ModelStore(cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror")
@@ -200,10 +290,10 @@ def server(monkeypatch):
     thread.join()
 
 
-def download_store(tmp_path: Path, url: str) -> ModelStore:
+def download_store(tmp_path: Path, url: str, sha256: str | None = ABC_SHA256) -> ModelStore:
     return ModelStore(
         cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror", offline=False,
-        models=toy_models(url), progress=False,
+        models=toy_models(url, sha256), progress=False,
     )
 
 
@@ -245,4 +335,88 @@ def test_http_error_says_where_to_put_the_file(tmp_path, server):
     assert "HTTP Error 404" in message
     assert url in message
     assert str(tmp_path / "cache" / "models" / "toy" / "weights.bin") in message
+    assert cache_folder_entries(tmp_path) == []
+
+
+def test_download_matching_a_published_prefix_is_cached(tmp_path, server):
+    store = download_store(tmp_path, f"{server}/abc", sha256=ABC_PREFIX)
+    path = store.fetch("toy", "weights.bin")
+    assert path.read_bytes() == b"abc"
+    assert cache_folder_entries(tmp_path) == ["weights.bin"]  # a published prefix needs no pin
+    store.offline = True
+    assert store.fetch("toy", "weights.bin") == path
+
+
+def test_download_mismatching_a_published_prefix_caches_nothing(tmp_path, server):
+    url = f"{server}/abd"
+    store = download_store(tmp_path, url, sha256=ABC_PREFIX)
+    with pytest.raises(VcmError) as caught:
+        store.fetch("toy", "weights.bin")
+    assert str(caught.value) == (
+        f"{url}: downloaded file has sha256 {ABD_SHA256}, expected a digest starting with "
+        f"the published prefix {ABC_PREFIX}; nothing was cached"
+    )
+    assert cache_folder_entries(tmp_path) == []
+
+
+def test_download_without_checksum_pins_its_sha256(tmp_path, server):
+    store = download_store(tmp_path, f"{server}/abc", sha256=None)
+    path = store.fetch("toy", "weights.bin")
+    assert path.read_bytes() == b"abc"
+    assert cache_folder_entries(tmp_path) == ["weights.bin", "weights.bin.sha256"]
+    assert pin_path(path).read_text() == f"{ABC_SHA256}  weights.bin\n"
+    store.offline = True
+    assert store.fetch("toy", "weights.bin") == path
+
+
+def test_tampered_cache_file_is_caught_by_its_pin_and_downloaded_again(tmp_path, server, caplog):
+    store = download_store(tmp_path, f"{server}/abc", sha256=None)
+    path = store.fetch("toy", "weights.bin")
+    path.write_bytes(b"abdd")  # another size, so the sha256 memo cannot answer
+    tampered_sha256 = hashlib.sha256(b"abdd").hexdigest()
+    with caplog.at_level(logging.WARNING, logger="vcm.store"):
+        assert store.fetch("toy", "weights.bin") == path
+    assert f"sha256 {tampered_sha256} does not match its pin" in caplog.text
+    assert path.read_bytes() == b"abc"
+    assert read_pin(path) == ABC_SHA256
+
+
+def test_tampered_cache_file_offline_removes_it_and_its_pin(tmp_path):
+    cached = write(tmp_path / "cache" / "models" / "toy" / "weights.bin", b"abd")
+    write(pin_path(cached), f"{ABC_SHA256}  weights.bin\n".encode())
+    store = ModelStore(
+        cache_dir=tmp_path / "cache", mirror_dir=tmp_path / "mirror", offline=True,
+        models=toy_models(sha256=None),
+    )
+    with pytest.raises(VcmError, match="VCM_OFFLINE"):
+        store.fetch("toy", "weights.bin")
+    assert cache_folder_entries(tmp_path) == []
+
+
+def test_pin_without_its_data_file_is_replaced_by_the_download(tmp_path, server):
+    # What a run stopped between writing the pin and renaming the data file leaves.
+    stale_pin = write(
+        tmp_path / "cache" / "models" / "toy" / "weights.bin.sha256",
+        f"{ABD_SHA256}  weights.bin\n".encode(),
+    )
+    store = download_store(tmp_path, f"{server}/abc", sha256=None)
+    path = store.fetch("toy", "weights.bin")
+    assert path.read_bytes() == b"abc"
+    assert stale_pin.read_text() == f"{ABC_SHA256}  weights.bin\n"
+
+
+def test_unreadable_pin_is_removed_with_its_file_and_downloaded_again(tmp_path, server):
+    cached = write(tmp_path / "cache" / "models" / "toy" / "weights.bin", b"abc")
+    write(pin_path(cached), b"not a digest\n")
+    with pytest.raises(VcmError, match="weights.bin.sha256: not a sha256 pin"):
+        read_pin(cached)
+    store = download_store(tmp_path, f"{server}/abc", sha256=None)
+    assert store.fetch("toy", "weights.bin") == cached
+    assert read_pin(cached) == ABC_SHA256
+
+
+def test_failed_download_without_checksum_caches_nothing(tmp_path, server):
+    store = download_store(tmp_path, f"{server}/short", sha256=None)
+    with pytest.raises(VcmError, match="download failed .*after 2 of 3 bytes"):
+        store.fetch("toy", "weights.bin")
     assert cache_folder_entries(tmp_path) == []

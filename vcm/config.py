@@ -28,10 +28,14 @@ def validate_config(config: object, *, source: str = "config") -> dict:
 
 
 def check_backends(config: dict, *, source: str = "config") -> None:
-    """Raise :class:`VcmError` if a detector, pose estimator, tracker or codec the config names
-    is not registered (e.g. a backend whose package is not installed)."""
+    """Raise one :class:`VcmError` listing every problem with the backends the config names:
+    a detector, pose estimator, tracker or codec that is not registered, a backend whose
+    framework is not installed (its ``requirements``), a codec whose programs are missing or
+    whose options are wrong. Each line names the config key and says what to install."""
     from vcm.codecs import CODECS
+    from vcm.codecs.base import build_codec
     from vcm.detectors import DETECTORS
+    from vcm.frameworks import install_hint, missing_requirements
     from vcm.pose import POSE_ESTIMATORS
     from vcm.trackers import TRACKERS
 
@@ -43,12 +47,31 @@ def check_backends(config: dict, *, source: str = "config") -> None:
           for task, entry in config["single_task"].items()],
         *[("codec", CODECS, codec, f"codecs/{codec}") for codec in config["codecs"]],
     ]
+    problems = []
+    needed_by: dict[str, list[str]] = {}  # missing module -> the config keys that need it
     for kind, registry, name, where in named:
         if name not in registry.names():
-            raise VcmError(
-                f"{source}: {where}: unknown {kind} {name!r}; registered: "
-                f"{', '.join(registry.names())}"
-            )
+            problems.append(f"{where}: unknown {kind} {name!r}; registered: "
+                            f"{', '.join(registry.names())}")
+            continue
+        for module in missing_requirements(getattr(registry.get(name), "requirements", ())):
+            needed_by.setdefault(module, []).append(f"{where} {name}")
+    commands: dict[str, list[str]] = {}
+    for module in needed_by:
+        commands.setdefault(install_hint(module), []).append(module)
+    for command, modules in commands.items():
+        keys = list(dict.fromkeys(key for module in modules for key in needed_by[module]))
+        problems.append(f"not installed: {', '.join(modules)} (for {', '.join(keys)}); "
+                        f"install: {command}")
+    for codec, options in config["codecs"].items():
+        if codec in CODECS.names():
+            try:
+                build_codec(codec, **(options or {})).check_tools()
+            except VcmError as error:
+                problems.append(f"codecs/{codec}: {error}")
+    if problems:
+        raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
+            f"- {problem}" for problem in problems))
 
 
 def load_config(path: Path) -> dict:

@@ -1,14 +1,22 @@
 """Model files and datasets: a local mirror, a download cache, and checksums for both.
 
-A model is a named set of files, each with the URL it is downloaded from and its sha256.
-:meth:`ModelStore.fetch` looks for a file in this order:
+A model is a named set of files, each with the URL it is downloaded from and the checksum its
+publisher gives. :meth:`ModelStore.fetch` looks for a file in this order:
 
 1. the local mirror ``$VCM_MIRROR/models/<model>/<file>`` (used in place, never copied);
 2. the cache ``$VCM_CACHE/models/<model>/<file>`` (default cache: ``~/.cache/vcm``);
 3. a download into the cache (skipped when ``VCM_OFFLINE=1``).
 
-Every file is checked against its sha256 before use. Datasets are only looked up in the
-mirror, as ``$VCM_MIRROR/datasets/<name>/``.
+Every file is checked before use against one of three kinds of checksum
+(:attr:`ModelFile.checksum_kind`):
+
+* ``sha256``: the full 64-hex-digit digest must match;
+* ``sha256 prefix``: the digest must start with the published prefix (at least 8 hex digits,
+  as torchvision and OpenMMLab put in their file names);
+* none published (detectron2's model zoo): the first download is trusted and its digest is
+  pinned in ``<file>.sha256`` beside the cached file; later uses must match the pin.
+
+Datasets are only looked up in the mirror, as ``$VCM_MIRROR/datasets/<name>/``.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import hashlib
 import http.client
 import logging
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -35,17 +44,48 @@ CACHE_VARIABLE = "VCM_CACHE"
 MIRROR_VARIABLE = "VCM_MIRROR"
 OFFLINE_VARIABLE = "VCM_OFFLINE"
 
+PIN_SUFFIX = ".sha256"
+
 _CHUNK_BYTES = 1 << 20
 _DOWNLOAD_TIMEOUT_SECONDS = 60.0
+_SHA256_HEX_DIGITS = 64
+_MIN_PREFIX_HEX_DIGITS = 8
+_PUBLISHED_SHA256 = re.compile(f"[0-9a-f]{{{_MIN_PREFIX_HEX_DIGITS},{_SHA256_HEX_DIGITS}}}")
+_FULL_SHA256 = re.compile(f"[0-9a-f]{{{_SHA256_HEX_DIGITS}}}")
 
 
 @dataclass(frozen=True)
 class ModelFile:
-    """One file of a model: its ``filename``, the ``url`` to download it from, its ``sha256``."""
+    """One file of a model: its ``filename``, the ``url`` to download it from, its ``sha256``.
+
+    ``sha256`` is what the publisher gives: the full digest (64 lowercase hex digits), a
+    prefix of it (8 to 63 lowercase hex digits, matched against the start of the digest), or
+    ``None`` when nothing is published (the first download is pinned; see :class:`ModelStore`).
+    """
 
     filename: str
     url: str
-    sha256: str
+    sha256: str | None
+
+    def __post_init__(self) -> None:
+        if self.sha256 is None:
+            return
+        if not isinstance(self.sha256, str) or not _PUBLISHED_SHA256.fullmatch(self.sha256):
+            raise ValueError(
+                f"model file {self.filename!r}: sha256 {self.sha256!r} is not a checksum; give "
+                f"the full digest ({_SHA256_HEX_DIGITS} lowercase hex digits), a published "
+                f"prefix of at least {_MIN_PREFIX_HEX_DIGITS} lowercase hex digits, or None "
+                "when none is published"
+            )
+
+    @property
+    def checksum_kind(self) -> str:
+        """``"sha256"``, ``"sha256 prefix"`` or ``"none (pinned on first download)"``."""
+        if self.sha256 is None:
+            return "none (pinned on first download)"
+        if len(self.sha256) == _SHA256_HEX_DIGITS:
+            return "sha256"
+        return "sha256 prefix"
 
 
 @dataclass(frozen=True)
@@ -154,6 +194,58 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest
 
 
+def _matches_published(model_file: ModelFile, digest: str) -> bool:
+    # A full digest is its own (64-digit) prefix, so one test covers both published kinds.
+    return model_file.sha256 is not None and digest.startswith(model_file.sha256)
+
+
+def _expected_text(model_file: ModelFile) -> str:
+    # What follows "expected" in a mismatch message; only published checksums can mismatch.
+    if model_file.checksum_kind == "sha256 prefix":
+        return f"a digest starting with the published prefix {model_file.sha256}"
+    return str(model_file.sha256)
+
+
+def _published_text(model_file: ModelFile) -> str:
+    if model_file.sha256 is None:
+        return "no published checksum; its sha256 is pinned on first download"
+    if model_file.checksum_kind == "sha256 prefix":
+        return f"sha256 starting with {model_file.sha256}"
+    return f"sha256 {model_file.sha256}"
+
+
+def pin_path(path: str | os.PathLike) -> Path:
+    """The pin file ``<path>.sha256`` that holds the trusted digest of a cached file."""
+    path = Path(path)
+    return path.with_name(path.name + PIN_SUFFIX)
+
+
+def read_pin(path: str | os.PathLike) -> str | None:
+    """The digest pinned for the file at ``path``; ``None`` if it has no pin file.
+
+    Raises :class:`VcmError` when the pin file does not start with a full hex sha256.
+    """
+    pin = pin_path(path)
+    try:
+        text = pin.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None
+    fields = text.split()
+    if not fields or not _FULL_SHA256.fullmatch(fields[0]):
+        raise VcmError(f"{pin}: not a sha256 pin (expected 64 lowercase hex digits first)")
+    return fields[0]
+
+
+def _write_pin(path: Path, digest: str) -> None:
+    # The layout of ``sha256sum`` output, so ``sha256sum -c <file>.sha256`` checks it by hand.
+    pin = pin_path(path)
+    try:
+        with atomic_output(pin) as partial_pin:
+            partial_pin.write_text(f"{digest}  {path.name}\n", encoding="ascii")
+    except OSError as error:
+        raise VcmError(f"{pin}: cannot write the sha256 pin of {path.name} ({error})") from None
+
+
 def _environment_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -171,6 +263,14 @@ class ModelStore:
     ``cache_dir`` from ``VCM_CACHE`` (default ``~/.cache/vcm``), ``mirror_dir`` from
     ``VCM_MIRROR`` (default: no mirror), ``offline`` from ``VCM_OFFLINE`` (``1`` = never
     download). ``models`` defaults to the catalogue :data:`MODELS`.
+
+    Files without a published checksum are trusted on first use, and the trust is written
+    down: a download writes the pin file ``<file>.sha256`` first and only then renames the data
+    file into place, so every data file this store cached has its pin. A pin without its data
+    file (a run stopped between the two renames) is removed before the next download; a
+    cached file without a pin was put there by hand and is pinned, with a warning, on first
+    use. A cached file that no longer matches its pin is removed with its pin and downloaded
+    again. A mirror file without a checksum is used in place with a warning naming its digest.
     """
 
     def __init__(
@@ -228,12 +328,11 @@ class ModelStore:
 
         cache_path = self.cache_path(model, filename)
         if cache_path.is_file():
-            if file_sha256(cache_path) == model_file.sha256:
+            if self._cached_copy_is_good(model_file, cache_path):
                 return cache_path
-            # Downloads are renamed into place only after their checksum passed, so a
-            # mismatch here means the file was replaced by hand: fetch a good copy.
-            LOG.warning("%s: sha256 mismatch, removing the cached copy", cache_path)
-            cache_path.unlink()
+        elif model_file.sha256 is None:
+            # A pin without its data file is left by a run stopped between the two renames.
+            pin_path(cache_path).unlink(missing_ok=True)
 
         if self.offline:
             raise VcmError(
@@ -261,11 +360,50 @@ class ModelStore:
 
     def _verify(self, path: Path, model_file: ModelFile, *, where: str) -> None:
         actual = file_sha256(path)
-        if actual != model_file.sha256:
+        if model_file.sha256 is None:
+            LOG.warning(
+                "%s: no published checksum, using the %s copy as is (sha256 %s)",
+                path, where, actual,
+            )
+        elif not _matches_published(model_file, actual):
             raise VcmError(
                 f"{path}: sha256 mismatch in the {where} (got {actual}, expected "
-                f"{model_file.sha256}); replace it with a good copy from {model_file.url}"
+                f"{_expected_text(model_file)}); replace it with a good copy from "
+                f"{model_file.url}"
             )
+
+    def _cached_copy_is_good(self, model_file: ModelFile, cache_path: Path) -> bool:
+        """Whether the cached file matches its checksum or pin; removes it (and its pin) if not."""
+        actual = file_sha256(cache_path)
+        if model_file.sha256 is not None:
+            if _matches_published(model_file, actual):
+                return True
+            # Downloads are renamed into place only after their checksum passed, so a
+            # mismatch here means the file was replaced by hand: fetch a good copy.
+            LOG.warning("%s: sha256 mismatch, removing the cached copy", cache_path)
+            cache_path.unlink()
+            return False
+        try:
+            pinned = read_pin(cache_path)
+        except VcmError as error:
+            LOG.warning("%s; removing it and %s", error, cache_path)
+        else:
+            if pinned is None:
+                LOG.warning(
+                    "%s: no published checksum and no pin (placed by hand?); pinning sha256 "
+                    "%s in %s", cache_path, actual, pin_path(cache_path),
+                )
+                _write_pin(cache_path, actual)
+                return True
+            if actual == pinned:
+                return True
+            LOG.warning(
+                "%s: sha256 %s does not match its pin %s (%s); removing both",
+                cache_path, actual, pin_path(cache_path), pinned,
+            )
+        cache_path.unlink()
+        pin_path(cache_path).unlink()
+        return False
 
     def _missing_message(self, model: str, model_file: ModelFile, reason: str) -> str:
         cache_path = self.cache_path(model, model_file.filename)
@@ -280,7 +418,7 @@ class ModelStore:
         return (
             f"model file {model}/{model_file.filename}: {reason}.\n"
             f"Download it from {model_file.url}\n"
-            f"(sha256 {model_file.sha256}) and put it at either\n"
+            f"({_published_text(model_file)}) and put it at either\n"
             f"  {cache_path} (cache, {CACHE_VARIABLE})\n"
             f"{mirror_hint}"
         )
@@ -291,15 +429,31 @@ class ModelStore:
             with atomic_output(cache_path) as partial_path:
                 self._download_to(model_file, partial_path)
                 actual = file_sha256(partial_path)
-                if actual != model_file.sha256:
+                if model_file.sha256 is None:
+                    # Pin before the data file is renamed into place (see the class docstring).
+                    LOG.warning(
+                        "%s: no published checksum; trusting this download and pinning sha256 "
+                        "%s in %s", model_file.url, actual, pin_path(cache_path),
+                    )
+                    _write_pin(cache_path, actual)
+                elif not _matches_published(model_file, actual):
                     raise VcmError(
                         f"{model_file.url}: downloaded file has sha256 {actual}, expected "
-                        f"{model_file.sha256}; nothing was cached"
+                        f"{_expected_text(model_file)}; nothing was cached"
                     )
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as error:
+            self._remove_orphan_pin(model_file, cache_path)
             raise VcmError(
                 self._missing_message(model, model_file, f"download failed ({error})")
             ) from None
+        except BaseException:
+            self._remove_orphan_pin(model_file, cache_path)
+            raise
+
+    @staticmethod
+    def _remove_orphan_pin(model_file: ModelFile, cache_path: Path) -> None:
+        if model_file.sha256 is None and not cache_path.exists():
+            pin_path(cache_path).unlink(missing_ok=True)
 
     def _download_to(self, model_file: ModelFile, path: Path) -> None:
         with urllib.request.urlopen(model_file.url, timeout=_DOWNLOAD_TIMEOUT_SECONDS) as response:

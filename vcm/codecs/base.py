@@ -48,6 +48,10 @@ class Codec:
         """The keyword arguments this codec was built with, for the sidecar JSON."""
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
+    def check_tools(self) -> None:
+        """Raise :class:`VcmError` if a program this codec runs is missing (ffmpeg's codecs
+        come with imageio-ffmpeg; external encoders override this)."""
+
     def check_qp(self, qp: int) -> None:
         """Raise :class:`VcmError` unless ``qp`` is an integer inside :attr:`qp_range`."""
         if isinstance(qp, bool) or not isinstance(qp, int):

@@ -61,6 +61,14 @@ class Vtm(Codec):
     def __post_init__(self) -> None:
         check_positive(self.name, "intra_period", self.intra_period)
 
+    def check_tools(self) -> None:
+        """Raise :class:`VcmError` unless ``EncoderApp``, ``DecoderApp`` and ``cfg`` are found."""
+        self.encoder_executable()
+        self.decoder_executable()
+        if self.cfg is not None and not Path(self.cfg).is_file():
+            raise VcmError(f"{self.cfg}: VTM configuration file does not exist (codec option "
+                           "cfg; VTM ships its configs in its cfg/ folder)")
+
     def encoder_executable(self) -> str:
         """The ``EncoderApp`` to run; raises :class:`VcmError` if there is none."""
         return _find_executable(self.encoder, ENCODER_VARIABLE, "EncoderApp", "encoder")

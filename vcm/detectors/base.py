@@ -8,6 +8,10 @@ arguments, with
   float array (N, 4) of ``x1, y1, x2, y2`` in pixels of that frame, and scores (N,) in [0, 1];
 * ``describe() -> dict``: model, file checksums and parameters, for the run log.
 
+A backend that runs a network on batches of frames also has ``frames_per_batch`` (> 1) and
+``detect_batch(frames_bgr, frame_numbers) -> list[(boxes, scores)]``; :func:`detect_video`
+then hands it that many frames at a time. Without them it gets one frame per call.
+
 :func:`detect_video` applies :func:`postprocess` (score threshold, clipping) to every frame,
 so backends return boxes as their model produces them.
 """
@@ -128,20 +132,25 @@ def detect_video(
         total=info.frames, desc=f"detect {detector.name}", unit="frame", file=sys.stderr,
         disable=not progress,
     ) as bar:
-        for frame_number, frame in enumerate(source, start=1):
-            if frame.shape[:2] != (info.height, info.width):
-                raise VcmError(
-                    f"{info.path}: frame {frame_number} is {frame.shape[1]}x{frame.shape[0]}, "
-                    f"expected {info.width}x{info.height}"
+        for batch_numbers, batch in _frame_batches(source, frames_per_batch(detector)):
+            for frame_number, frame in zip(batch_numbers, batch):
+                if frame.shape[:2] != (info.height, info.width):
+                    raise VcmError(
+                        f"{info.path}: frame {frame_number} is {frame.shape[1]}x"
+                        f"{frame.shape[0]}, expected {info.width}x{info.height}"
+                    )
+            if len(batch) == 1:
+                raw = [detector.detect(batch[0], batch_numbers[0])]
+            else:
+                raw = detector.detect_batch(batch, batch_numbers)
+            for frame_number, (raw_boxes, raw_scores) in zip(batch_numbers, raw, strict=True):
+                boxes, scores, dropped = postprocess(
+                    raw_boxes, raw_scores, width=info.width, height=info.height,
+                    score_threshold=score_threshold,
                 )
-            raw_boxes, raw_scores = detector.detect(frame, frame_number)
-            boxes, scores, dropped = postprocess(
-                raw_boxes, raw_scores, width=info.width, height=info.height,
-                score_threshold=score_threshold,
-            )
-            dropped_total += dropped
-            frames.append(FrameDetections(frame_number, boxes, scores))
-            bar.update()
+                dropped_total += dropped
+                frames.append(FrameDetections(frame_number, boxes, scores))
+            bar.update(len(batch))
     seconds = time.perf_counter() - start
     sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path))
     LOG.info(
@@ -150,3 +159,25 @@ def detect_video(
         len(frames) / seconds if seconds > 0 else float("inf"),
     )
     return sequence
+
+
+def frames_per_batch(detector: Detector) -> int:
+    """How many frames ``detector`` takes per call: its ``frames_per_batch`` if it has
+    ``detect_batch``, else 1."""
+    if not hasattr(detector, "detect_batch"):
+        return 1
+    return max(1, int(getattr(detector, "frames_per_batch", 1)))
+
+
+def _frame_batches(source: VideoSource, size: int):
+    """``(frame_numbers, frames)`` lists of up to ``size`` consecutive frames of ``source``."""
+    numbers: list[int] = []
+    frames: list[np.ndarray] = []
+    for frame_number, frame in enumerate(source, start=1):
+        numbers.append(frame_number)
+        frames.append(frame)
+        if len(frames) == size:
+            yield numbers, frames
+            numbers, frames = [], []
+    if frames:
+        yield numbers, frames

@@ -1,4 +1,4 @@
-"""Top-down pose estimators, looked up by name in :data:`POSE_ESTIMATORS` (``blazepose``).
+"""Top-down pose estimators, looked up by name in :data:`POSE_ESTIMATORS` (``blazepose``, ``hrnet``).
 
 Importing this package imports every backend module, which registers it; a backend imports
 its framework (e.g. mediapipe) only when it is built.
@@ -14,7 +14,7 @@ from vcm.pose.base import (
     extract_crop,
     person_score,
 )
-from vcm.pose import blazepose  # noqa: F401  (registration)
+from vcm.pose import blazepose, hrnet  # noqa: F401  (registration)
 
 __all__ = [
     "POSE_ESTIMATORS",

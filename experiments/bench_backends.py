@@ -1,0 +1,104 @@
+"""Latency of the paper-grade backends with random weights: seconds per frame and per crop.
+
+Detectors run on ``--width`` x ``--height`` frames (default 1920x1080, HiEve's size; the
+models resize them to 800 on the short side, at most 1333 on the long one); HRNet runs on
+``--crops`` person boxes of one such frame (each warped to 192x256, flip test on as in its
+config). Weights are random (the published ones cannot be downloaded here): the networks do
+the same arithmetic, though the number of boxes after the heads, and so the time of the last
+steps, can differ. Each backend runs once to warm up, then ``--repeats`` times; the median is
+printed. A backend whose framework is not installed is listed as such.
+
+Run: ``make bench-backends`` (or ``.venv-heavy/bin/python experiments/bench_backends.py
+--device cuda`` on a GPU machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from vcm.detectors import DETECTORS, build_detector
+from vcm.errors import VcmError
+from vcm.frameworks import missing_requirements
+from vcm.pose import POSE_ESTIMATORS, build_pose_estimator
+
+DETECTOR_CASES = [
+    ("torchvision", {"model": "fasterrcnn_resnet50_fpn_v2"}),
+    ("torchvision", {"model": "fasterrcnn_mobilenet_v3_large_fpn"}),
+    ("detectron2", {"config": "COCO-Detection/faster_rcnn_X_101_32x8d_FPN_3x"}),
+    ("detectron2", {"config": "COCO-Detection/faster_rcnn_R_50_FPN_3x"}),
+]
+
+
+def median_seconds(run, repeats: int) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def person_boxes(count: int, width: int, height: int) -> np.ndarray:
+    """``count`` standing-person boxes (1:2.5) spread over the frame."""
+    rng = np.random.default_rng(0)
+    heights = rng.uniform(0.2, 0.6, count) * height
+    widths = heights / 2.5
+    left = rng.uniform(0, width - widths)
+    top = rng.uniform(0, height - heights)
+    return np.column_stack([left, top, left + widths, top + heights])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--crops", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    frame = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), np.uint8)
+
+    print(f"frame {args.width}x{args.height}, device {args.device}, threads "
+          f"{args.threads or 'torch default'}, random weights, median of {args.repeats}")
+    print(f"{'backend':<58} {'s/frame':>9} {'frames/s':>9}")
+    for name, options in DETECTOR_CASES:
+        label = f"{name} " + " ".join(str(value) for value in options.values())
+        missing = missing_requirements(DETECTORS.get(name).requirements)
+        if missing:
+            print(f"{label:<58} not installed ({', '.join(missing)})")
+            continue
+        try:
+            detector = build_detector(name, weights="random", device=args.device, **options)
+        except VcmError as error:
+            print(f"{label:<58} cannot build: {error}")
+            continue
+        seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
+        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f}")
+
+    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9}")
+    missing = missing_requirements(POSE_ESTIMATORS.get("hrnet").requirements)
+    label = f"hrnet w32 256x192, {args.crops} crops in one batch"
+    if missing:
+        print(f"{label:<58} not installed ({', '.join(missing)})")
+        return
+    estimator = build_pose_estimator("hrnet", weights="random", device=args.device)
+    boxes = person_boxes(args.crops, args.width, args.height)
+    scores = np.ones(len(boxes))
+    seconds = median_seconds(lambda: estimator.estimate(frame, boxes, scores), args.repeats)
+    per_crop = seconds / args.crops
+    print(f"{label + f' (flip test {estimator.flip_test})':<58} {per_crop:9.3f} "
+          f"{1 / per_crop:9.2f}")
+
+
+if __name__ == "__main__":
+    main()

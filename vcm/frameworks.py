@@ -1,0 +1,126 @@
+"""Optional deep-learning frameworks: which backend needs which, how to install them, devices.
+
+The paper-grade backends (``torchvision`` and ``detectron2`` detectors, ``hrnet`` pose) are
+always registered, so a config that names them validates everywhere; they import their
+framework only when built. :func:`missing_requirements` tells, without importing anything,
+which modules are absent, and :func:`require` turns that into one error that says how to
+install them (README, "Paper-grade backends").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from vcm.errors import VcmError
+
+LOG = logging.getLogger(__name__)
+
+INSTALL_HINTS = {
+    "torch": "make install-torch",
+    "torchvision": "make install-torch",
+    "mmpose": "make install-mmpose",
+    "mmcv": "make install-mmpose",
+    "mmengine": "make install-mmpose",
+    "mmdet": "make install-mmpose",
+    "detectron2": "pip install --no-build-isolation "
+                  "'git+https://github.com/facebookresearch/detectron2.git' (after torch)",
+}
+"""For each optional top-level module, the command that installs it."""
+
+
+def module_available(module: str) -> bool:
+    """Whether ``module`` (a dotted name) can be imported, found without importing it.
+
+    For a dotted name the parent package is imported to look inside it (``mmcv._ext`` imports
+    ``mmcv``); a missing parent means the module is missing.
+    """
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_requirements(modules: Iterable[str]) -> list[str]:
+    """The modules of ``modules`` that cannot be imported, in the given order."""
+    return [module for module in modules if not module_available(module)]
+
+
+def install_hint(module: str) -> str:
+    """How to install ``module`` (looked up by its top-level package)."""
+    top = module.split(".")[0]
+    return INSTALL_HINTS.get(top, f"pip install {top}")
+
+
+def requirement_message(backend: str, missing: list[str]) -> str:
+    """What ``backend`` needs of ``missing`` and the commands that install it (README,
+    "Paper-grade backends")."""
+    return f"{backend} needs {', '.join(missing)}, not installed: " + install_lines(missing)
+
+
+def install_lines(missing: Iterable[str]) -> str:
+    """The install commands for ``missing``, one per command, each naming its modules."""
+    commands: dict[str, list[str]] = {}
+    for module in missing:
+        commands.setdefault(install_hint(module), []).append(module)
+    return "; ".join(f"{', '.join(modules)}: {command}" for command, modules in commands.items())
+
+
+def require(backend: str, modules: Iterable[str]) -> None:
+    """Raise :class:`VcmError` naming every module of ``modules`` that is missing for
+    ``backend`` and how to install it."""
+    missing = missing_requirements(modules)
+    if missing:
+        raise VcmError(requirement_message(backend, missing))
+
+
+def select_device(device: str) -> Any:
+    """The ``torch.device`` for ``device``: ``auto`` (CUDA when present, else CPU), ``cpu``,
+    ``cuda`` or ``cuda:N``. Asking for CUDA where there is none is a :class:`VcmError`."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise VcmError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise VcmError(f"device {device!r} asked for, but torch {torch.__version__} sees no "
+                           "CUDA device; use device: auto or cpu")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise VcmError(f"device {device!r} asked for, but there are only "
+                           f"{torch.cuda.device_count()} CUDA devices")
+    elif chosen.type != "cpu":
+        raise VcmError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
+    return chosen
+
+
+def describe_device(device: Any) -> dict:
+    """Device, its name and the torch build, for run records."""
+    import torch
+
+    record = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        record["device_name"] = torch.cuda.get_device_name(device)
+    return record
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside the block torch's CPU random generator starts from ``seed``; it is restored
+    after, so a randomly initialised model is the same in every run and other users of the
+    generator are not disturbed."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
