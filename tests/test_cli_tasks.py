@@ -100,3 +100,43 @@ def test_bad_task_inputs(tmp_path, sample):
 
     result = invoke("evaluate", "pose", tmp_path / "missing.json", "--gt", sample / "gt" / "keypoints.json")
     assert result.exit_code == 1 and "missing.json: file does not exist" in result.output
+
+
+def test_hieve_ground_truth_converts_and_evaluates_coco_results(tmp_path):
+    """`vcm data hieve-pose` then `vcm evaluate pose` with COCO 17-keypoint results: results
+    whose mapped keypoints equal the ground truth score AP 1; moved 40 pixels, less."""
+    import numpy as np
+
+    from vcm.keypoints import PersonPose, write_pose_results
+
+    folder = tmp_path / "hieve"
+    folder.mkdir()
+    # One person per frame; HiEve flags 0 = visible. Chest = shoulder midpoint.
+    parts = {"Nose": (100, 50), "Chest": (100, 80), "Right-shoulder": (80, 80),
+             "Left-shoulder": (120, 80), "Right-hip": (85, 160), "Left-hip": (115, 160),
+             "Right-knee": (85, 210), "Left-knee": (115, 210)}
+    body = "".join(f"<{name}>{x},{y},0</{name}>" for name, (x, y) in parts.items())
+    for index in range(2):
+        (folder / f"{index:06d}.xml").write_text(
+            "<annotation><size><width>320</width><height>240</height></size><object>"
+            "<name>P-1</name><bndbox><xmin>60</xmin><ymin>30</ymin><xmax>139</xmax>"
+            f"<ymax>229</ymax>{body}</bndbox></object></annotation>")
+    gt = tmp_path / "gt.json"
+    result = invoke("data", "hieve-pose", folder, "-o", gt)
+    assert result.exit_code == 0, result.output
+    assert json.loads(gt.read_text())["categories"][0]["keypoints"][1] == "chest"
+
+    coco = np.zeros((17, 3))
+    coco[:, 2] = 0.9
+    for coco_index, name in [(0, "Nose"), (6, "Right-shoulder"), (5, "Left-shoulder"),
+                             (12, "Right-hip"), (11, "Left-hip"), (14, "Right-knee"),
+                             (13, "Left-knee")]:
+        coco[coco_index, :2] = parts[name]
+    for shift, expected in [(0, 1.0), (40, 0.0)]:
+        moved = coco.copy()
+        moved[:, :2] += shift
+        results = tmp_path / f"results{shift}.json"
+        write_pose_results([PersonPose(frame, moved, 0.9) for frame in (1, 2)], results)
+        outcome = invoke("evaluate", "pose", results, "--gt", gt)
+        assert outcome.exit_code == 0, outcome.output
+        assert json.loads(outcome.stdout)["AP"] == pytest.approx(expected)

@@ -7,6 +7,7 @@ from vcm.datasets.coco import read_coco_keypoints
 from vcm.datasets.hieve import (
     HIEVE_KEYPOINT_NAMES,
     HIEVE_KEYPOINT_SIGMAS,
+    coco_to_hieve_keypoints,
     hieve_flags_to_coco,
     read_hieve_poses,
     read_hieve_tracks,
@@ -180,6 +181,19 @@ def test_hieve_pose_files(tmp_path):
     # 14 keypoints need 14 sigmas: the ground truth's own are used.
     predictions = [PersonPose(person.image_id, person.keypoints, 1.0) for person in people]
     assert evaluate_keypoints(ground_truth, predictions)["AP"] == pytest.approx(1.0)
+
+
+def test_coco_keypoints_map_to_hieve():
+    coco = np.column_stack([np.arange(17) * 10.0, np.arange(17) * 10.0 + 1, np.linspace(0, 1, 17)])
+    hieve = coco_to_hieve_keypoints(coco)
+    assert hieve.shape == (14, 3)
+    # nose, chest, right shoulder/elbow/wrist, left ..., right hip/knee/ankle, left ...
+    np.testing.assert_allclose(hieve[[0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], 0],
+                               [0, 60, 80, 100, 50, 70, 90, 120, 140, 160, 110, 130, 150])
+    # Chest: midpoint of the shoulders (COCO 5 at 50,51 and 6 at 60,61), lower confidence.
+    np.testing.assert_allclose(hieve[1], [55, 56, 5 / 16])
+    with pytest.raises(ValueError, match=r"\(17, 3\)"):
+        coco_to_hieve_keypoints(np.zeros((14, 3)))
 
 
 def test_hieve_bad_flag_names_the_file(tmp_path):

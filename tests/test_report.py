@@ -86,3 +86,21 @@ def test_no_results(tmp_path):
         collect_points(tmp_path)
     with pytest.raises(VcmError, match="results folder does not exist"):
         collect_points(tmp_path / "missing")
+
+
+def test_manifest_lists_each_model_of_a_backend(tmp_path):
+    from vcm.manifest import backends_used
+
+    def record(path, **parameters):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"parameters": parameters}))
+
+    x101 = {"name": "detectron2", "model": "detectron2/X101", "device": "cuda"}
+    r50 = {"name": "detectron2", "model": "detectron2/R50", "device": "cuda"}
+    hrnet = {"name": "hrnet", "model": "mmpose/hrnet"}
+    record(tmp_path / "a" / "detections.zip.run.json", detector=x101)
+    record(tmp_path / "b" / "pose.json.run.json", detector=r50, estimator=hrnet)
+    record(tmp_path / "c" / "pose.json.run.json", detector=r50, estimator=hrnet)
+    assert backends_used(tmp_path) == {
+        "detectron2": x101, "detectron2 detectron2/R50": r50, "hrnet": hrnet,
+    }

@@ -106,6 +106,26 @@ def data_synth(
     typer.echo(f"wrote {output}", err=True)
 
 
+@data_app.command("hieve-pose")
+@handles_errors
+def data_hieve_pose(
+    folder: Annotated[Path, typer.Argument(help="HiEve pose files of one video (000000.xml or .json, ...).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint ground-truth JSON to write.")],
+    frames: Annotated[Optional[int], typer.Option(min=1, help="The video's frame count (default: the last file's frame).")] = None,
+) -> None:
+    """Convert HiEve pose ground truth to COCO keypoint JSON (HiEve's 14 keypoints, image_id =
+    frame), the form `vcm evaluate pose` and the sweep's `pose_gt` read."""
+    from vcm.datasets.hieve import read_hieve_poses
+    from vcm.fileio import atomic_output
+
+    logs.log_run("data hieve-pose", folder=folder, output=output, frames=frames)
+    ground_truth = read_hieve_poses(folder, frames=frames)
+    with atomic_output(output) as temporary:
+        temporary.write_text(json.dumps(ground_truth.coco) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {output}: {len(ground_truth.people)} people in "
+               f"{len(ground_truth.image_ids)} frames", err=True)
+
+
 @app.command("detect")
 @handles_errors
 def detect(
@@ -493,12 +513,26 @@ def evaluate_pose(
     results: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
     gt: Annotated[Path, typer.Option(help="COCO keypoint ground-truth JSON (image_id = frame).")],
 ) -> None:
-    """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS, standard 17 sigmas) as JSON."""
+    """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS) as JSON.
+
+    COCO-layout ground truth uses COCO's 17 sigmas. Ground truth in HiEve's 14-keypoint layout
+    (`vcm data hieve-pose`) is matched by mapping the 17 COCO keypoints of the results to
+    HiEve's 14 (chest = shoulder midpoint) and uses HiEve's sigmas (README)."""
+    from vcm.datasets.hieve import HIEVE_KEYPOINT_SIGMAS, coco_poses_to_hieve, is_hieve_layout
+    from vcm.keypoints import load_json, read_pose_results
     from vcm.metrics.pose import evaluate_keypoints
 
     for path in (results, gt):
         if not path.is_file():
             raise VcmError(f"{path}: file does not exist")
+    dataset = load_json(gt)
+    if isinstance(dataset, dict) and is_hieve_layout(dataset):
+        poses = read_pose_results(results)
+        if any(len(pose.keypoints) != 17 for pose in poses):
+            raise VcmError(f"{results}: HiEve ground truth needs COCO 17-keypoint results")
+        print_json(evaluate_keypoints(dataset, coco_poses_to_hieve(poses),
+                                      sigmas=HIEVE_KEYPOINT_SIGMAS))
+        return
     print_json(evaluate_keypoints(gt, results))
 
 

@@ -15,6 +15,7 @@ from vcm.logs import package_version
 PACKAGES = [
     "numpy", "opencv-contrib-python-headless", "imageio-ffmpeg", "mediapipe", "pandas",
     "scipy", "pycocotools", "motmetrics", "lxml", "snakemake", "bjontegaard",
+    "torch", "torchvision", "detectron2", "mmengine", "mmcv", "mmcv-lite", "mmdet", "mmpose",
 ]
 """Python packages whose versions the manifest records."""
 
@@ -29,14 +30,18 @@ def config_sha256(config: dict) -> str:
 
 def backends_used(results: Path) -> dict[str, dict]:
     """Every detector and pose estimator description found in the run records under
-    ``results`` (model names, files and their sha256), keyed by their name."""
+    ``results`` (model names, files and their sha256), keyed by their name; a second model
+    of the same backend (e.g. detectron2 X101 shared, R50 single-task) by ``name model``."""
     backends: dict[str, dict] = {}
     for path in sorted(results.glob(RUN_RECORD_GLOB)):
         parameters = json.loads(path.read_text(encoding="utf-8")).get("parameters", {})
         for key in ("detector", "estimator"):
             description = parameters.get(key)
             if isinstance(description, dict) and "name" in description:
-                backends.setdefault(description["name"], description)
+                name = description["name"]
+                first = backends.setdefault(name, description)
+                if first.get("model") != description.get("model"):
+                    backends.setdefault(f"{name} {description.get('model')}", description)
     return backends
 
 

@@ -219,3 +219,45 @@ def _read_xml(path: Path) -> dict:
             person["bndbox"] = {child.tag: (child.text or "").strip() for child in bndbox}
         document["object"].append(person)
     return {"annotation": document}
+
+
+COCO_TO_HIEVE = (0, None, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15)
+"""For each HiEve keypoint (:data:`HIEVE_KEYPOINT_NAMES` order), the COCO keypoint that gives
+it; the chest (``None``) has no COCO counterpart (see :func:`coco_to_hieve_keypoints`)."""
+
+
+def coco_to_hieve_keypoints(keypoints: np.ndarray) -> np.ndarray:
+    """HiEve keypoints (14, 3) from COCO keypoints (17, 3) ``x, y, confidence``.
+
+    Nose, shoulders, elbows, wrists, hips, knees and ankles are the same joints. HiEve's chest
+    is not a COCO keypoint: it is taken as the midpoint of the two shoulders, with the lower of
+    their confidences (an approximation; HiEve's annotators place it between the shoulders).
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.shape != (17, 3):
+        raise ValueError(f"expected COCO keypoints of shape (17, 3), got {keypoints.shape}")
+    hieve = np.empty((len(COCO_TO_HIEVE), 3))
+    for index, coco_index in enumerate(COCO_TO_HIEVE):
+        if coco_index is None:
+            shoulders = keypoints[[5, 6]]
+            hieve[index, :2] = shoulders[:, :2].mean(axis=0)
+            hieve[index, 2] = shoulders[:, 2].min()
+        else:
+            hieve[index] = keypoints[coco_index]
+    return hieve
+
+
+def coco_poses_to_hieve(poses: list[PersonPose]) -> list[PersonPose]:
+    """:func:`coco_to_hieve_keypoints` applied to each pose; image, score, box and track id
+    are kept."""
+    return [
+        PersonPose(pose.image_id, coco_to_hieve_keypoints(pose.keypoints), pose.score, pose.box,
+                   pose.track_id)
+        for pose in poses
+    ]
+
+
+def is_hieve_layout(dataset: dict) -> bool:
+    """Whether a COCO keypoint ground-truth dict uses HiEve's 14 keypoints (by their names)."""
+    categories = dataset.get("categories") or [{}]
+    return tuple(categories[0].get("keypoints", ())) == HIEVE_KEYPOINT_NAMES
