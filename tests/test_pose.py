@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ from vcm.pose import (
     person_score,
 )
 from vcm.pose.blazepose import BLAZEPOSE_TO_COCO, BlazePoseEstimator, landmarks_to_coco
-from vcm.video import open_video
+from vcm.video import VideoInfo, open_video
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +188,27 @@ def clip_detections(frames=5, width=65, height=49):
     if frames >= 5:
         detections[4] = FrameDetections(5, [[30, 5, 40, 45]], [0.6])
     return DetectionSequence(width, height, detections, source="detections.zip")
+
+
+class MiscountedSource:
+    """A video whose header says 5 frames while it decodes ``decoded`` of them."""
+
+    def __init__(self, path, decoded):
+        self.info = VideoInfo(path, 65, 49, 7.0, 5)
+        self._frames = [np.zeros((49, 65, 3), np.uint8)] * decoded
+
+    def __iter__(self):
+        return iter(self._frames)
+
+
+@pytest.mark.parametrize("decoded, message", [
+    (6, "clip.mkv: has more than the 5 frames of detections.zip"),
+    (4, "clip.mkv: decoded 4 frames but detections.zip has 5"),
+])
+def test_estimate_video_names_a_video_that_decodes_another_frame_count(decoded, message):
+    with pytest.raises(VcmError, match=message):
+        estimate_video(MiscountedSource(Path("clip.mkv"), decoded), clip_detections(),
+                       ScriptedEstimator(), progress=False)
 
 
 def test_estimate_video_numbers_frames_and_scores_people(small_clip):

@@ -160,8 +160,9 @@ def estimate_video(
     and logged. A progress bar goes to stderr unless ``progress`` is false.
     """
     info = source.info
+    detections_label = detections.source or "detections"
     detections.check_fits(info.width, info.height, info.frames,
-                          label=detections.source or "detections", video=str(info.path))
+                          label=detections_label, video=str(info.path))
     batch_size = max(1, int(getattr(estimator, "frames_per_batch", 1)))
     poses: list[PersonPose] = []
     missing = 0
