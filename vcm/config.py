@@ -35,7 +35,7 @@ def check_backends(config: dict, *, source: str = "config") -> None:
     from vcm.codecs import CODECS
     from vcm.codecs.base import build_codec
     from vcm.detectors import DETECTORS
-    from vcm.frameworks import install_hint, missing_requirements
+    from vcm.frameworks import install_commands, missing_requirements
     from vcm.pose import POSE_ESTIMATORS
     from vcm.trackers import TRACKERS
 
@@ -56,10 +56,7 @@ def check_backends(config: dict, *, source: str = "config") -> None:
             continue
         for module in missing_requirements(getattr(registry.get(name), "requirements", ())):
             needed_by.setdefault(module, []).append(f"{where} {name}")
-    commands: dict[str, list[str]] = {}
-    for module in needed_by:
-        commands.setdefault(install_hint(module), []).append(module)
-    for command, modules in commands.items():
+    for command, modules in install_commands(needed_by).items():
         keys = list(dict.fromkeys(key for module in modules for key in needed_by[module]))
         problems.append(f"not installed: {', '.join(modules)} (for {', '.join(keys)}); "
                         f"install: {command}")

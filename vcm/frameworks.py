@@ -10,13 +10,10 @@ install them (README, "Paper-grade backends").
 from __future__ import annotations
 
 import importlib.util
-import logging
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from vcm.errors import VcmError
-
-LOG = logging.getLogger(__name__)
 
 INSTALL_HINTS = {
     "torch": "make install-torch",
@@ -60,12 +57,18 @@ def requirement_message(backend: str, missing: list[str]) -> str:
     return f"{backend} needs {', '.join(missing)}, not installed: " + install_lines(missing)
 
 
-def install_lines(missing: Iterable[str]) -> str:
-    """The install commands for ``missing``, one per command, each naming its modules."""
+def install_commands(missing: Iterable[str]) -> dict[str, list[str]]:
+    """The commands that install ``missing``, each with the modules it installs, in order."""
     commands: dict[str, list[str]] = {}
     for module in missing:
         commands.setdefault(install_hint(module), []).append(module)
-    return "; ".join(f"{', '.join(modules)}: {command}" for command, modules in commands.items())
+    return commands
+
+
+def install_lines(missing: Iterable[str]) -> str:
+    """The install commands for ``missing``, one per command, each naming its modules."""
+    return "; ".join(f"{', '.join(modules)}: {command}"
+                     for command, modules in install_commands(missing).items())
 
 
 def require(backend: str, modules: Iterable[str]) -> None:

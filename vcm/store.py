@@ -442,13 +442,12 @@ class ModelStore:
                         f"{_expected_text(model_file)}; nothing was cached"
                     )
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as error:
-            self._remove_orphan_pin(model_file, cache_path)
             raise VcmError(
                 self._missing_message(model, model_file, f"download failed ({error})")
             ) from None
-        except BaseException:
+        finally:
+            # After a failed download, a pin written for it has no data file.
             self._remove_orphan_pin(model_file, cache_path)
-            raise
 
     @staticmethod
     def _remove_orphan_pin(model_file: ModelFile, cache_path: Path) -> None:

@@ -87,6 +87,30 @@ class VideoSource:
             reader.close()
 
 
+def frame_batches(
+    source: VideoSource, size: int
+) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+    """The frames of ``source`` in lists of up to ``size`` consecutive frames, each with the
+    list of their 1-based frame numbers. Frames are read as the batches are consumed; a frame
+    whose size is not ``source.info``'s raises :class:`VcmError` naming the video and frame."""
+    info = source.info
+    numbers: list[int] = []
+    frames: list[np.ndarray] = []
+    for frame_number, frame in enumerate(source, start=1):
+        if frame.shape[:2] != (info.height, info.width):
+            raise VcmError(
+                f"{info.path}: frame {frame_number} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"expected {info.width}x{info.height}"
+            )
+        numbers.append(frame_number)
+        frames.append(frame)
+        if len(frames) == size:
+            yield numbers, frames
+            numbers, frames = [], []
+    if frames:
+        yield numbers, frames
+
+
 def open_video(path: str | Path) -> VideoSource:
     """Open a video file or MOTChallenge sequence folder; raise :class:`VcmError` if unusable."""
     path = Path(path)

@@ -28,9 +28,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vcm.detections import DetectionSequence, FrameDetections, as_written
-from vcm.errors import VcmError
 from vcm.registry import Registry
-from vcm.video import VideoSource
+from vcm.video import VideoSource, frame_batches
 
 LOG = logging.getLogger(__name__)
 
@@ -120,7 +119,8 @@ def detect_video(
 ) -> DetectionSequence:
     """Run ``detector`` on every frame of ``source`` and keep boxes scoring >= ``score_threshold``.
 
-    Frames are read one at a time (memory does not grow with the video). A progress bar goes
+    Frames are read as they are needed, ``frames_per_batch`` at a time for a batching
+    detector (memory does not grow with the video). A progress bar goes
     to stderr unless ``progress`` is false; totals (frames, boxes, dropped, seconds, frames
     per second) are logged at the end.
     """
@@ -132,13 +132,7 @@ def detect_video(
         total=info.frames, desc=f"detect {detector.name}", unit="frame", file=sys.stderr,
         disable=not progress,
     ) as bar:
-        for batch_numbers, batch in _frame_batches(source, frames_per_batch(detector)):
-            for frame_number, frame in zip(batch_numbers, batch):
-                if frame.shape[:2] != (info.height, info.width):
-                    raise VcmError(
-                        f"{info.path}: frame {frame_number} is {frame.shape[1]}x"
-                        f"{frame.shape[0]}, expected {info.width}x{info.height}"
-                    )
+        for batch_numbers, batch in frame_batches(source, frames_per_batch(detector)):
             if len(batch) == 1:
                 raw = [detector.detect(batch[0], batch_numbers[0])]
             else:
@@ -168,16 +162,3 @@ def frames_per_batch(detector: Detector) -> int:
         return 1
     return max(1, int(getattr(detector, "frames_per_batch", 1)))
 
-
-def _frame_batches(source: VideoSource, size: int):
-    """``(frame_numbers, frames)`` lists of up to ``size`` consecutive frames of ``source``."""
-    numbers: list[int] = []
-    frames: list[np.ndarray] = []
-    for frame_number, frame in enumerate(source, start=1):
-        numbers.append(frame_number)
-        frames.append(frame)
-        if len(frames) == size:
-            yield numbers, frames
-            numbers, frames = [], []
-    if frames:
-        yield numbers, frames

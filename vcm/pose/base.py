@@ -32,7 +32,7 @@ from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.keypoints import PersonPose
 from vcm.registry import Registry
-from vcm.video import VideoSource
+from vcm.video import VideoSource, frame_batches
 
 LOG = logging.getLogger(__name__)
 
@@ -167,35 +167,20 @@ def estimate_video(
     poses: list[PersonPose] = []
     missing = 0
     start = time.perf_counter()
-    batch_frames: list[np.ndarray] = []
     frame_number = 0
     with tqdm(
         total=info.frames, desc=f"pose {estimator.name}", unit="frame", file=sys.stderr,
         disable=not progress,
     ) as bar:
-        for frame_number, frame in enumerate(source, start=1):
+        for numbers, batch in frame_batches(source, batch_size):
+            frame_number = numbers[-1]
             if frame_number > len(detections):
                 raise VcmError(
                     f"{info.path}: has more than the {len(detections)} frames of "
                     f"{detections_label}"
                 )
-            if frame.shape[:2] != (info.height, info.width):
-                raise VcmError(
-                    f"{info.path}: frame {frame_number} is {frame.shape[1]}x{frame.shape[0]}, "
-                    f"expected {info.width}x{info.height}"
-                )
-            batch_frames.append(frame)
-            if len(batch_frames) == batch_size:
-                missing += _estimate_batch(
-                    estimator, batch_frames, detections, frame_number - len(batch_frames), poses
-                )
-                bar.update(len(batch_frames))
-                batch_frames = []
-        if batch_frames:
-            missing += _estimate_batch(
-                estimator, batch_frames, detections, frame_number - len(batch_frames), poses
-            )
-            bar.update(len(batch_frames))
+            missing += _estimate_batch(estimator, batch, detections, numbers[0] - 1, poses)
+            bar.update(len(batch))
     if frame_number != len(detections):
         raise VcmError(
             f"{info.path}: decoded {frame_number} frames but {detections_label} has "
