@@ -12,11 +12,12 @@ install: $(VENV)/.installed
 # mediapipe 0.10.21 is installed without its dependencies: it asks for opencv-contrib-python
 # (a GUI build that would overwrite cv2/ of our headless contrib build) and for jax, which
 # mp.solutions.pose never imports. Its other requirements are listed in pyproject.toml.
+# trackeval (HOTA) likewise: it asks for opencv-python. .venv runs on numpy 2.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
+	$(BIN)/pip install --quiet -e '.[dev]' "numpy>=2.3,<3"
+	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21 trackeval==1.3.0
 	$(BIN)/python -c "import cv2, mediapipe; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@
 
@@ -35,9 +36,11 @@ install-torch:
 	$(ENV)/bin/python -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 
 # The mm packages each ask for opencv-python, which would overwrite cv2/: they go in with
-# --no-deps, and the extra `mmpose` in pyproject.toml lists what they import.
+# --no-deps, and the extra `mmpose` in pyproject.toml lists what they import. xtcocotools
+# 1.14.3 (its latest) is compiled against numpy 1 and fails to import on numpy 2, so this
+# environment gets numpy<2 (vcm, MediaPipe and TrackEval run on both).
 install-mmpose: install-torch
-	$(ENV)/bin/pip install --quiet -e '.[mmpose]'
+	$(ENV)/bin/pip install --quiet -e '.[mmpose]' "numpy<2"
 	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
 	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
 
@@ -47,7 +50,8 @@ install-heavy: $(HEAVY)/.installed
 $(HEAVY)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(HEAVY)
 	$(HEAVY)/bin/pip install --quiet --upgrade "pip>=24"
-	$(HEAVY)/bin/pip install --quiet -e '.[dev]'
+	$(HEAVY)/bin/pip install --quiet -e '.[dev]' "numpy<2"
+	$(HEAVY)/bin/pip install --quiet --no-deps trackeval==1.3.0
 	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
 	$(HEAVY)/bin/python -c "import cv2; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@

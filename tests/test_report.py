@@ -30,7 +30,7 @@ def test_point_adds_up_times_as_the_paper_does():
     codecs = [{"encode_seconds": 4.0}, {"decode_seconds": 0.5}]
     record = build_point(
         sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
-        pose_evaluation={"AP": 0.61}, track_evaluation={"mota": 0.7, "idf1": 0.8},
+        pose_evaluation={"AP": 0.61}, track_evaluation={"mota": 0.7, "idf1": 0.8, "hota": 0.65},
         run_records=runs, codec_records=codecs,
     )
     results = {metric: values[0] for metric, values in record["results"].items()}
@@ -39,6 +39,7 @@ def test_point_adds_up_times_as_the_paper_does():
     assert results["total_s"] == 3.5 + 3.0 + 0.25
     assert (results["encode_s"], results["decode_s"]) == (4.0, 0.5)
     assert (results["pose_ap"], results["mota"], results["idf1"], results["bpp"]) == (0.61, 0.7, 0.8, 0.5)
+    assert results["hota"] == 0.65
     assert results["original_bpp"] == 12.0
     assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
 

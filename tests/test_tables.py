@@ -7,6 +7,7 @@ from pytest import approx
 from vcm.errors import VcmError
 from vcm.tables import (
     bpp_table,
+    hota_table,
     markdown,
     mota_table,
     per_qp,
@@ -55,6 +56,17 @@ def test_mota_table_constant_multitask_drops_zero():
     assert drop["a single"] == approx(50.0)
     assert drop["b single"] == approx(25.0)
     assert drop["average single"] == approx(100 * (0.7 - 0.425) / 0.7)
+
+
+def test_hota_table_by_qp():
+    # hota = mota - 0.1: a single 0.7 -> 0.3, b single 0.5 -> 0.35; multitask constant.
+    table = hota_table(hand_made_summary())
+    assert table.loc[22, "a single"] == approx(0.7)
+    assert table.loc[47, "average single"] == approx((0.3 + 0.35) / 2)
+    drop = table.loc["drop %"]
+    assert drop["a multitask"] == approx(0.0) and drop["b multitask"] == approx(0.0)
+    assert drop["a single"] == approx(100 * 0.4 / 0.7)
+    assert drop["average single"] == approx(100 * (0.6 - 0.325) / 0.6)
 
 
 def test_time_table_means_per_pipeline():
@@ -139,7 +151,8 @@ def test_write_tables_csv_and_markdown(tmp_path):
     names = [path.name for path in paths]
     assert names == [
         "table4_bpp.csv", "table4_bpp.md", "table5_pose.csv", "table5_pose.md",
-        "table6_mota.csv", "table6_mota.md", "table7_time.csv", "table7_time.md",
+        "table6_mota.csv", "table6_mota.md", "table6b_hota.csv", "table6b_hota.md",
+        "table7_time.csv", "table7_time.md",
     ]
     assert all(path.is_file() for path in paths)
     assert not [path for path in (tmp_path / "tables").iterdir() if "partial" in path.name]

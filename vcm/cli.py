@@ -543,7 +543,8 @@ def evaluate_track(
     gt: Annotated[Path, typer.Option(help="MOTChallenge gt.txt of the sequence.")],
     iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
 ) -> None:
-    """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics, IoU distance) as JSON."""
+    """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics) and HOTA, DetA, AssA, LocA
+    (TrackEval) as JSON."""
     from vcm.datasets.mot import read_mot_txt
     from vcm.metrics.tracking import evaluate_tracking
     from vcm.tracks import read_tracks_txt

@@ -14,7 +14,7 @@ from vcm.logs import package_version
 
 PACKAGES = [
     "numpy", "opencv-contrib-python-headless", "imageio-ffmpeg", "mediapipe", "pandas",
-    "scipy", "pycocotools", "motmetrics", "lxml", "snakemake", "bjontegaard",
+    "scipy", "pycocotools", "motmetrics", "trackeval", "lxml", "snakemake", "bjontegaard",
     "torch", "torchvision", "detectron2", "mmengine", "mmcv", "mmcv-lite", "mmdet", "mmpose",
 ]
 """Python packages whose versions the manifest records."""

@@ -22,7 +22,7 @@ ORIGINAL_BPP = 12.0
 """Bits per pixel of the uncompressed original as the codecs take it: 8-bit yuv420p."""
 
 SUMMARY_COLUMNS = [
-    "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1",
+    "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
     "detect_s", "pose_s", "track_s", "encode_s", "decode_s", "total_s", "original_bpp",
     "frames", "width", "height",
 ]
@@ -72,6 +72,7 @@ def build_point(
     values["pose_ap"] = float(pose_evaluation["AP"]) if pose_evaluation else math.nan
     values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
     values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
+    values["hota"] = float(track_evaluation["hota"]) if track_evaluation else math.nan
     for step in ("detect", "pose", "track"):
         values[f"{step}_s"] = _seconds(list(run_records), step)
     values["encode_s"] = sum(float(record.get("encode_seconds", 0.0)) for record in codec_records)

@@ -156,6 +156,12 @@ def mota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return metric_table(summary, "mota", codec)
 
 
+def hota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 6b: HOTA (0..1, TrackEval) by QP, multitask and single-task; see
+    :func:`metric_table`."""
+    return metric_table(summary, "hota", codec)
+
+
 def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
 
@@ -190,6 +196,11 @@ TABLES = {
         mota_table,
         "Table 6. MOTA by QP; last row: fall from the lowest to the highest QP in percent of the "
         "lowest-QP value.",
+    ),
+    "table6b_hota": (
+        hota_table,
+        "Table 6b (not in the paper). HOTA (TrackEval: mean over IoU thresholds 0.05-0.95 of "
+        "sqrt(DetA x AssA)) by QP; last row: fall from the lowest to the highest QP in percent.",
     ),
     "table7_time": (
         time_table,
