@@ -9,8 +9,14 @@ from typer.testing import CliRunner
 
 from vcm.cli import app
 from vcm.datasets.mot import SequenceInfo, write_seqinfo
-from vcm.detections import read_detections_zip
+from vcm.detections import (
+    DetectionSequence,
+    FrameDetections,
+    read_detections_zip,
+    write_detections_zip,
+)
 from vcm.runrecord import read_run_record
+from vcm.video import open_video
 
 from clips import moving_square_frames
 
@@ -69,6 +75,22 @@ def test_front_end_chain(tmp_path, sequence):
     assert (record["width"], record["height"], record["frames"]) == (96, 64, 6)
     assert record["bpp"] == pytest.approx(total * 8 / (96 * 64 * 6))
     assert (run / "fg_qp47.266").stat().st_size < (run / "fg_qp22.266").stat().st_size
+
+
+def test_foreground_score_leaves_low_boxes_black(tmp_path, sequence):
+    # A 0.3 box over the whole 96x64 frame and a 0.9 box over columns 0..9, rows 0..9.
+    frames = [FrameDetections(number, [[0, 0, 96, 64], [0, 0, 10, 10]], [0.3, 0.9])
+              for number in range(1, 7)]
+    write_detections_zip(DetectionSequence(96, 64, frames), tmp_path / "detections.zip")
+    for score, lit_outside in (("0.6", False), ("0", True)):
+        output = tmp_path / f"foreground_{score}.mkv"
+        result = invoke("foreground", sequence, tmp_path / "detections.zip", "-o", output,
+                        "--score", score, "--no-progress")
+        assert result.exit_code == 0, result.output
+        frame = next(iter(open_video(output)))
+        outside = np.ones(frame.shape[:2], dtype=bool)
+        outside[:10, :10] = False
+        assert frame[outside].any() == lit_outside
 
 
 @pytest.mark.parametrize(

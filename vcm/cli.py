@@ -179,16 +179,20 @@ def foreground(
     video: Annotated[Path, typer.Argument(help="The original video the detections came from.")],
     detections: Annotated[Path, typer.Argument(help="Detections zip from `vcm detect`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    score: Annotated[float, typer.Option(
+        min=0, max=1, help="Keep only boxes scoring at least this (a zip detected at a lower "
+        "score for BYTE tracking keeps its low-score boxes out of the foreground).")] = 0.0,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
     """Black out everything outside the detected boxes; write the result losslessly."""
     from vcm.foreground import write_foreground_video
 
-    logs.log_run("foreground", video=video, detections=detections, output=output)
+    logs.log_run("foreground", video=video, detections=detections, output=output, score=score)
     from vcm.runrecord import write_run_record
 
-    result = write_foreground_video(video, detections, output, log_path=log, progress=progress)
+    result = write_foreground_video(video, detections, output, min_score=score, log_path=log,
+                                    progress=progress)
     write_run_record(output, "foreground",
                      {"render": result.render_seconds, "foreground": result.total_seconds},
                      video=video, detections=detections, frames=result.frames)

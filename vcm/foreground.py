@@ -61,10 +61,15 @@ def write_foreground_video(
     detections_zip: Path,
     output: Path,
     *,
+    min_score: float = 0.0,
     log_path: Path | None = None,
     progress: bool = True,
 ) -> ForegroundResult:
-    """Write the foreground of ``video`` given ``detections_zip`` to ``output`` (FFV1 in mkv)."""
+    """Write the foreground of ``video`` given ``detections_zip`` to ``output`` (FFV1 in mkv).
+
+    Only boxes scoring at least ``min_score`` are kept: a zip written for BYTE association
+    also holds low-score boxes, which the tracker uses but the foreground must not show.
+    """
     start = time.perf_counter()
     source = open_video(video)
     detections = read_detections_zip(detections_zip)
@@ -81,7 +86,9 @@ def write_foreground_video(
         )
         for frame, frame_detections in zip(frames, detections.frames, strict=True):
             tick = time.perf_counter()
-            foreground = render_foreground(frame, frame_detections.boxes)
+            foreground = render_foreground(
+                frame, frame_detections.boxes[frame_detections.scores >= min_score]
+            )
             render_seconds += time.perf_counter() - tick
             yield foreground
 
@@ -92,7 +99,8 @@ def write_foreground_video(
         )
     total_seconds = time.perf_counter() - start
     LOG.info(
-        "foreground: %d frames, %d boxes, render %.3f s, total %.3f s -> %s",
-        info.frames, detections.count, render_seconds, total_seconds, output,
+        "foreground: %d frames, %d boxes (scores >= %g of them kept), render %.3f s, "
+        "total %.3f s -> %s",
+        info.frames, detections.count, min_score, render_seconds, total_seconds, output,
     )
     return ForegroundResult(info.frames, render_seconds, total_seconds)
