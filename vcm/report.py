@@ -54,7 +54,7 @@ def write_report(
     comparison with published values) and the plots next to ``output``; return the summary
     and the paths written besides it. Tables and plots cover one codec each, in
     ``tables/<codec>/`` and ``plots/<codec>/``."""
-    from vcm.bdrate import bd_table
+    from vcm.bdrate import bd_caption, bd_table
     from vcm.manifest import build_manifest, manifest_header
     from vcm.plots import write_plots
     from vcm.published import paper_comparison, paper_results
@@ -74,7 +74,7 @@ def write_report(
         for metric in ("pose_ap", "mota"):
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
-                caption=f"BD-rate and BD-{metric} of multitask against single-task ({codec})",
+                caption=bd_caption(metric, codec),
                 header=header,
             )
         written += write_table(
