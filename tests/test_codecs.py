@@ -142,6 +142,7 @@ def test_vvenc_encode_and_decode_argv():
         "-i", "a.266",
         "-vf", "crop=65:49:0:0:exact=1,scale=sws_dither=none,format=yuv420p",
         "-fps_mode", "passthrough", "-c:v", "ffv1", "-level", "3", "-g", "1",
+        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1",
         "-f", "matroska", "a.mkv",
     ]]
 
@@ -178,6 +179,7 @@ def test_x265_encode_and_decode_argv():
         ffmpeg, "-hide_banner", "-nostdin", "-y", "-f", "hevc", "-i", "a.265",
         "-vf", "scale=sws_dither=none,format=yuv420p",
         "-fps_mode", "passthrough", "-c:v", "ffv1", "-level", "3", "-g", "1",
+        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1",
         "-f", "matroska", "a.mkv",
     ]]
 
@@ -219,6 +221,7 @@ def test_vtm_encode_and_decode_argv():
             "-i", "work/decoded.yuv",
             "-vf", "crop=65:49:0:0:exact=1,scale=sws_dither=none,format=yuv420p",
             "-fps_mode", "passthrough", "-c:v", "ffv1", "-level", "3", "-g", "1",
+        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1",
             "-f", "matroska", "a.mkv",
         ],
     ]

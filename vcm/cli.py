@@ -382,13 +382,15 @@ def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
     return build_backend(registry, name, options)
 
 
-def run_pose(source, detections, estimator, output: Path, progress: bool) -> float:
+def run_pose(source, detections, estimator, output: Path, progress: bool,
+             detections_label: str = "detections") -> float:
     """Estimate and write poses; return the seconds spent estimating."""
     from vcm.keypoints import write_pose_results
     from vcm.pose import estimate_video
 
     start = time.perf_counter()
-    poses = estimate_video(source, detections, estimator, progress=progress)
+    poses = estimate_video(source, detections, estimator, progress=progress,
+                           detections_label=detections_label)
     seconds = time.perf_counter() - start
     write_pose_results(poses, output)
     typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
@@ -430,7 +432,7 @@ def pose(
     boxes = read_detections_zip(detections)
     backend = build_named("pose estimator", estimator, option)
     logs.log_run("pose", video=video, detections=detections, estimator=backend.describe())
-    seconds = run_pose(source, boxes, backend, output, progress)
+    seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
     write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
                      estimator=backend.describe())
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from vcm.datasets.mot import SequenceInfo, is_sequence_folder, read_seqinfo
 from vcm.errors import VcmError
-from vcm.ffmpeg import CommandResult, ffmpeg_executable, run_command
+from vcm.ffmpeg import BITEXACT_MATROSKA, CommandResult, ffmpeg_executable, run_command
 
 LOG = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def write_lossless_video(
         ffmpeg_executable(), "-hide_banner", "-nostdin", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
         "-i", "-",
-        "-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-g", "1",
+        "-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-g", "1", *BITEXACT_MATROSKA,
         "-f", "matroska", str(path),
     ]
     return run_command(
