@@ -42,8 +42,8 @@ def main(
 def command_outputs(kwargs: dict[str, Any]) -> list[Path]:
     """The files a command may write: its ``output``, the output's run record and sidecar."""
     output = kwargs.get("output")
-    if not isinstance(output, Path):
-        return []
+    if not isinstance(output, Path) or output.name in ("", ".", ".."):
+        return []  # nothing to watch; the output check refuses such a name
     from vcm.runrecord import run_record_path
 
     return [output, run_record_path(output), output.with_name(output.name + ".json")]
