@@ -13,10 +13,11 @@ if not config:
 
 
 validate(config, "vcm/schemas/config.schema.yaml")
-# Fail before any job runs if a named backend is not registered (e.g. its package is missing).
-from vcm.config import check_backends
+# Fail before any job runs if a named backend is not registered (e.g. its package is missing)
+# or a sequence's video or ground truth is not there.
+from vcm.config import check_config
 
-check_backends(config, source="sweep config")
+check_config(config, source="sweep config")
 
 
 include: "workflow/rules/common.smk"

@@ -230,3 +230,12 @@ def test_bd_caption_says_why_mota_has_no_bd_rate():
 def test_bd_table_unknown_metric():
     with pytest.raises(VcmError, match="summary has no column 'psnr'"):
         bd_table(hand_made_summary(), "psnr")
+
+
+def test_bd_table_leaves_out_a_sequence_without_the_metric():
+    # Issue 10: b has no tracking ground truth (track_gt: null).
+    summary = hand_made_summary()
+    summary.loc[summary["sequence"] == "b", "mota"] = float("nan")
+    table = bd_table(summary, "mota")
+    assert table.index.tolist() == ["a", "average"]
+    assert table.loc["average", "bd_quality"] == approx(table.loc["a", "bd_quality"])

@@ -65,8 +65,17 @@ def test_paper_config_lists_everything_missing_in_one_message(monkeypatch, tmp_p
     for variable in ("VCM_VTM_ENCODER", "VCM_VTM_DECODER"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no EncoderApp
+    monkeypatch.chdir(tmp_path)  # no data/HiEve
+    (tmp_path / "data" / "VTM").mkdir(parents=True)
+    (tmp_path / "data" / "VTM" / "encoder_randomaccess_vtm.cfg").write_text("")
     with pytest.raises(VcmError) as error:
         load_config(CONFIGS / "paper.yaml")
+    missing_hieve = [
+        f"- sequences/hieve-{n}: missing data/HiEve/videos/{n}.mp4 (path), "
+        f"data/HiEve/gt/pose/{n}.json (pose_gt), data/HiEve/gt/track/{n}.txt (track_gt) "
+        f"(for ground truth the sequence does not have: `pose_gt: null` / `track_gt: null`)"
+        for n in (2, 4, 7, 16)
+    ]
     assert str(error.value).splitlines() == [
         f"{CONFIGS / 'paper.yaml'}: cannot run here:",
         "- not installed: detectron2 (for detector/name detectron2, single_task/pose/name "
@@ -77,6 +86,7 @@ def test_paper_config_lists_everything_missing_in_one_message(monkeypatch, tmp_p
         "- codecs/vtm: VTM's EncoderApp not found: install VTM "
         "(https://vcgit.hhi.fraunhofer.de/jvet/VVCSoftware_VTM) and put EncoderApp and "
         "DecoderApp on PATH, or set $VCM_VTM_ENCODER, or pass the codec option encoder=PATH",
+        *missing_hieve,
     ]
 
 
@@ -90,6 +100,10 @@ def test_paper_config_passes_where_everything_is_installed(monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)  # the config's VTM cfg path is relative to the working folder
     (tmp_path / "data" / "VTM").mkdir(parents=True)
     (tmp_path / "data" / "VTM" / "encoder_randomaccess_vtm.cfg").write_text("")
+    for n in (2, 4, 7, 16):
+        for path in (f"videos/{n}.mp4", f"gt/track/{n}.txt", f"gt/pose/{n}.json"):
+            (tmp_path / "data" / "HiEve" / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "data" / "HiEve" / path).write_text("")
     config = load_config(CONFIGS / "paper.yaml")
     assert config["detector"] == {
         "name": "detectron2", "score": 0.6,
@@ -109,3 +123,35 @@ def test_missing_vtm_cfg_is_named(monkeypatch, tmp_path):
     with pytest.raises(VcmError, match="- codecs/vtm: data/VTM/encoder_randomaccess_vtm.cfg: "
                                        "VTM configuration file does not exist"):
         load_config(CONFIGS / "paper.yaml")
+
+
+def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
+    # Issue 10: PETS09 has tracking ground truth but no pose ground truth. Without
+    # `pose_gt: null` the config check names the missing default file (before, the sweep
+    # failed minutes in, in evaluate_pose); with it the config passes and says none is there.
+    from vcm.config import ground_truth
+
+    monkeypatch.chdir(tmp_path)
+    pets = str(mirror / "datasets" / "PETS09-S3MF1")
+    config = yaml.safe_load((CONFIGS / "ci.yaml").read_text())
+    config["sequences"] = {"pets": {"path": pets}}
+    path = tmp_path / "pets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError) as error:
+        load_config(path)
+    assert str(error.value).splitlines()[1:] == [
+        f"- sequences/pets: missing {pets}/gt/keypoints.json (pose_gt) (for ground truth the "
+        f"sequence does not have: `pose_gt: null`)"
+    ]
+    config["sequences"]["pets"]["pose_gt"] = None
+    path.write_text(yaml.safe_dump(config))
+    entry = load_config(path)["sequences"]["pets"]
+    assert ground_truth("pets", entry, "pose") is None
+    assert ground_truth("pets", entry, "track") == f"{pets}/gt/gt.txt"
+    # A given file that is not there is named too.
+    config["sequences"]["pets"]["track_gt"] = "nowhere/gt.txt"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError, match="sequences/pets: missing nowhere/gt.txt \\(track_gt\\)"):
+        load_config(path)
+    result = CliRunner().invoke(app, ["config", str(path)])
+    assert result.exit_code == 1 and "nowhere/gt.txt (track_gt)" in result.output

@@ -120,6 +120,22 @@ def test_summary_without_mota_skips_its_figures():
     ]
 
 
+def test_metric_without_values_skips_its_figures_and_a_sequence_without_it_its_panel():
+    # Issue 10: no sequence has tracking ground truth, and b has no pose ground truth.
+    summary = hand_made_summary()
+    summary["mota"] = float("nan")
+    summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
+    made = figures(summary)
+    assert list(made) == [
+        "bpp_vs_qp", "fig5_pose_ap_vs_qp", "pose_ap_vs_bpp", "bpp_reduction_vs_qp", "change_vs_qp",
+    ]
+    titles = [axes.get_title() for axes in made["fig5_pose_ap_vs_qp"].axes]
+    assert titles == ["a", "average"]
+    # The average panel of the rate-accuracy figure is a's alone: BPP 0.06 and 0.3 for multitask.
+    average = _lines(made["pose_ap_vs_bpp"].axes[1])
+    assert sorted(average["multitask"].get_xdata().tolist()) == approx([0.06, 0.3])
+
+
 def test_four_sequences_make_two_rows():
     summary = hand_made_summary()
     renamed = [summary.assign(sequence=summary["sequence"] + suffix) for suffix in ("1", "2")]

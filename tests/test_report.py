@@ -44,9 +44,21 @@ def test_point_adds_up_times_as_the_paper_does():
     assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
 
 
-def test_missing_evaluations_are_nan():
-    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP)
-    assert math.isnan(record["results"]["pose_ap"][0]) and math.isnan(record["results"]["mota"][0])
+def test_missing_evaluations_are_null_in_strict_json(tmp_path):
+    # Regression (issue 10): point.json wrote a bare NaN, which strict JSON readers refuse.
+    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP,
+                         track_evaluation={"mota": math.nan, "idf1": 0.0, "hota": 0.0})
+    text = json.dumps(record, allow_nan=False)
+    results = json.loads(text)["results"]
+    assert results["pose_ap"] == [None] and results["mota"] == [None]
+    assert results["idf1"] == [0.0]
+    # The summary reads null as NaN, in a float column.
+    folder = tmp_path / "multitask" / "s" / "vvenc" / "qp22"
+    folder.mkdir(parents=True)
+    (folder / "point.json").write_text(text)
+    table = collect_points(tmp_path)
+    assert math.isnan(table.loc[0, "pose_ap"]) and math.isnan(table.loc[0, "mota"])
+    assert table["pose_ap"].dtype == float
 
 
 def test_summary_has_one_row_per_point_in_order(tmp_path):

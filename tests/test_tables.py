@@ -88,12 +88,23 @@ def test_average_leaves_out_a_sequence_missing_at_some_qp(caplog):
     assert "average of single pose_ap leaves out b" in caplog.text
 
 
-def test_nan_metric_is_left_out_of_the_average():
+def test_sequence_without_a_metric_is_left_out_of_its_table():
+    # Issue 10: b has no pose ground truth (pose_gt: null), so no pose AP at any point.
     summary = hand_made_summary()
     summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
     table = pose_table(summary)
+    assert table.columns.tolist() == ["a multitask", "a single", "average multitask",
+                                      "average single"]
     assert table.loc[[22, 47], "average multitask"].tolist() == approx([0.8, 0.7])
-    assert math.isnan(table.loc["drop %", "b multitask"])
+    # b's other metrics are untouched.
+    assert "b multitask" in mota_table(summary).columns
+
+
+def test_write_tables_skips_a_metric_no_sequence_has(tmp_path):
+    summary = hand_made_summary()
+    summary["pose_ap"] = float("nan")
+    names = [path.name for path in write_tables(summary, tmp_path)]
+    assert "table5_pose.csv" not in names and "table6_mota.csv" in names
 
 
 def test_only_one_pipeline_present():

@@ -184,3 +184,50 @@ def test_ci_sweep_through_the_cluster_generic_executor(sweep, tmp_path):
     for cluster_row, local_row in zip(rows, local_rows, strict=True):
         for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
             assert cluster_row[column] == local_row[column]
+
+
+PARTIAL_GROUND_TRUTH_CONFIG = """
+sequences:
+  posed: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 1}, track_gt: null}
+  tracked: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 2}, pose_gt: null}
+detector: {name: hog, score: 0.6, options: {}}
+pose: {estimator: blazepose, options: {}}
+track: {tracker: iou, options: {}}
+single_task:
+  pose: {name: hog, score: 0.6, options: {}}
+  track: {name: hog, score: 0.6, options: {}}
+codecs:
+  vvenc: {preset: faster, intra_period: 32}
+qps: [22, 47]
+"""
+
+
+def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
+    # Issue 10: `pose_gt: null` / `track_gt: null` skip that evaluation; the sweep completes,
+    # point.json says null (strict JSON), and each table shows each metric where it exists.
+    config = tmp_path / "partial.yaml"
+    config.write_text(PARTIAL_GROUND_TRUTH_CONFIG)
+    workdir = tmp_path / "sweep"
+    bin_dir = Path(sys.executable).parent
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
+        capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = workdir / "results"
+    assert not list(results.glob("*/posed/**/track_eval.json"))
+    assert not list(results.glob("posed/**/track_eval.json"))
+    assert not list(results.glob("*/tracked/*/*/pose_eval.json"))
+    point = json.loads((results / "multitask/tracked/vvenc/qp22/point.json").read_text(),
+                       parse_constant=lambda name: pytest.fail(f"bare {name} in point.json"))
+    assert point["results"]["pose_ap"] == [None]
+    assert point["results"]["mota"][0] is not None
+    tables = results / "tables" / "vvenc"
+    pose = (tables / "table5_pose.csv").read_text()
+    mota = (tables / "table6_mota.csv").read_text()
+    assert "posed multitask" in pose and "tracked" not in pose
+    assert "tracked multitask" in mota and "posed" not in mota
+    bd_mota = (tables / "bd_mota.csv").read_text()
+    assert "tracked" in bd_mota and "posed" not in bd_mota

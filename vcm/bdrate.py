@@ -155,13 +155,16 @@ def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec
     ``points`` (QPs used, multitask/single) and ``note`` (why a value is NaN, or what a flat
     multitask curve means; empty otherwise). The average row is the mean of the sequences'
     values, as the JVET CTC averages per-sequence BD-rates; it is NaN when any sequence's value
-    is. ``codec`` picks the codec when the summary holds several.
+    is. ``codec`` picks the codec when the summary holds several. Sequences without any value
+    of ``metric`` (no ground truth for that task) are left out.
     """
     if metric not in summary.columns:
         raise VcmError(f"summary has no column {metric!r}")
     table = select_codec(summary, codec)
     rows = {}
     for sequence, points in table.groupby("sequence", sort=True):
+        if not points[metric].notna().any():
+            continue
         anchor = points[points["pipeline"] == ANCHOR_PIPELINE].sort_values("qp")
         test = points[points["pipeline"] == TEST_PIPELINE].sort_values("qp")
         curves = (anchor["bpp"], anchor[metric], test["bpp"], test[metric])

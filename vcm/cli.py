@@ -639,7 +639,7 @@ def point(
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
     )
     with atomic_output(output) as temporary:
-        temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        temporary.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @app.command("config")

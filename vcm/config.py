@@ -1,5 +1,6 @@
 """Sweep configuration: the one JSON schema that Snakemake and the CLI both validate against,
-and a check that every backend a config names is registered."""
+a check that every backend a config names is registered, and where each sequence and its
+ground truth live (the workflow's rules ask here too)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,43 @@ import yaml
 from vcm.errors import VcmError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+
+GROUND_TRUTH = {"pose": ("pose_gt", "gt/keypoints.json"), "track": ("track_gt", "gt/gt.txt")}
+"""For each task: its config key, and the default file under the sequence folder."""
+
+
+def sequence_path(name: str, entry: dict) -> str:
+    """The VIDEO argument of sequence ``name``: its ``path``, or its synthesized folder."""
+    return entry["path"] if "path" in entry else f"data/synthetic/{name}"
+
+
+def ground_truth(name: str, entry: dict, task: str) -> str | None:
+    """The ground-truth file of ``task`` ("pose" or "track") for sequence ``name``, or None
+    where the config says the sequence has none (``pose_gt: null``, ``track_gt: null``)."""
+    key, default = GROUND_TRUTH[task]
+    if key in entry:
+        return entry[key]
+    return f"{sequence_path(name, entry)}/{default}"
+
+
+def sequence_problems(config: dict) -> list[str]:
+    """One line per sequence whose video or ground truth is missing on disk. Synthesized
+    sequences are left out: the sweep writes them, ground truth included."""
+    problems = []
+    for name, entry in config["sequences"].items():
+        if "path" not in entry:
+            continue
+        missing = [] if Path(entry["path"]).exists() else [f"{entry['path']} (path)"]
+        keys = []
+        for task, (key, _) in GROUND_TRUTH.items():
+            path = ground_truth(name, entry, task)
+            if path is not None and not Path(path).is_file():
+                missing.append(f"{path} ({key})")
+                keys.append(f"`{key}: null`")
+        hint = f" (for ground truth the sequence does not have: {' / '.join(keys)})" if keys else ""
+        if missing:
+            problems.append(f"sequences/{name}: missing {', '.join(missing)}{hint}")
+    return problems
 
 
 def validate_config(config: object, *, source: str = "config") -> dict:
@@ -27,11 +65,28 @@ def validate_config(config: object, *, source: str = "config") -> dict:
     return config
 
 
+def check_config(config: dict, *, source: str = "config") -> None:
+    """Raise one :class:`VcmError` listing every problem of :func:`backend_problems` and
+    :func:`sequence_problems`, so a sweep fails before any job runs."""
+    _raise_problems(backend_problems(config) + sequence_problems(config), source)
+
+
 def check_backends(config: dict, *, source: str = "config") -> None:
-    """Raise one :class:`VcmError` listing every problem with the backends the config names:
-    a detector, pose estimator, tracker or codec that is not registered, a backend whose
-    framework is not installed (its ``requirements``), a codec whose programs are missing or
-    whose options are wrong. Each line names the config key and says what to install."""
+    """Raise one :class:`VcmError` listing every problem of :func:`backend_problems`."""
+    _raise_problems(backend_problems(config), source)
+
+
+def _raise_problems(problems: list[str], source: str) -> None:
+    if problems:
+        raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
+            f"- {problem}" for problem in problems))
+
+
+def backend_problems(config: dict) -> list[str]:
+    """Every problem with the backends the config names: a detector, pose estimator, tracker
+    or codec that is not registered, a backend whose framework is not installed (its
+    ``requirements``), a codec whose programs are missing or whose options are wrong. Each
+    line names the config key and says what to install."""
     from vcm.codecs import CODECS
     from vcm.codecs.base import build_codec
     from vcm.detectors import DETECTORS
@@ -66,13 +121,11 @@ def check_backends(config: dict, *, source: str = "config") -> None:
                 build_codec(codec, **(options or {})).check_tools()
             except VcmError as error:
                 problems.append(f"codecs/{codec}: {error}")
-    if problems:
-        raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
-            f"- {problem}" for problem in problems))
+    return problems
 
 
 def load_config(path: Path) -> dict:
-    """Read, validate and check the sweep config at ``path``."""
+    """Read, validate and check (:func:`check_config`) the sweep config at ``path``."""
     if not path.is_file():
         raise VcmError(f"{path}: file does not exist")
     try:
@@ -80,5 +133,5 @@ def load_config(path: Path) -> dict:
     except yaml.YAMLError as error:
         raise VcmError(f"{path}: not valid YAML ({error})") from None
     validate_config(config, source=str(path))
-    check_backends(config, source=str(path))
+    check_config(config, source=str(path))
     return config

@@ -7,6 +7,10 @@ evaluations, the run records (``*.run.json``: seconds per step) and the codec si
 :mod:`vcm.metrics.timing`): ``detect_s`` is the sum of every detector run the pipeline needs
 (one shared run for multitask, one per task for single-task), and ``total_s`` is
 ``detect_s + pose_s + track_s``; codec time is kept apart.
+
+A metric that was not measured (the sequence has no ground truth for that task) or has no
+value (MOTA without ground-truth boxes) is ``null``: the record is strict JSON, and the
+summary reads it as NaN.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ def build_point(
     run_records: list[dict] = (),
     codec_records: list[dict] = (),
 ) -> dict:
-    """Assemble one point record; a metric whose evaluation is absent is NaN."""
+    """Assemble one point record; a metric whose evaluation is absent, and any value that is
+    not a finite number, is None (``null`` in the JSON file)."""
     try:
         values = {
             "bpp": float(bpp["bpp"]),
@@ -86,15 +91,20 @@ def build_point(
             f"time ({codec_seconds(values['encode_s'], values['decode_s']):.3f} s) apart"
         ),
         "point": {"sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp},
-        "results": {metric: [value] for metric, value in values.items()},
+        "results": {metric: [_finite_or_none(value)] for metric, value in values.items()},
     }
 
 
+def _finite_or_none(value: float | int) -> float | int | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def summary_row(point: dict, *, source: Path) -> dict:
-    """The ``summary.csv`` row of a point record read from ``source``."""
+    """The ``summary.csv`` row of a point record read from ``source``; ``null`` is NaN."""
     try:
         row = dict(point["point"])
-        row.update({metric: values[0] for metric, values in point["results"].items()})
+        row.update({metric: math.nan if values[0] is None else values[0]
+                    for metric, values in point["results"].items()})
         return {column: row[column] for column in SUMMARY_COLUMNS}
     except (KeyError, TypeError, IndexError) as error:
         raise VcmError(f"{source}: malformed point record (missing {error})") from None

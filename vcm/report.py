@@ -58,7 +58,7 @@ def write_report(
     from vcm.manifest import build_manifest, manifest_header
     from vcm.plots import write_plots
     from vcm.published import paper_comparison, paper_results
-    from vcm.tables import write_table, write_tables
+    from vcm.tables import has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
     folder = output.parent
@@ -72,6 +72,8 @@ def write_report(
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
         for metric in ("pose_ap", "mota"):
+            if not has_values(summary[summary["codec"] == codec], metric):
+                continue  # no sequence has this task's ground truth
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
                 caption=bd_caption(metric, codec),

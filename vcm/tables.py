@@ -4,7 +4,9 @@ The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.point
 table here is for one codec. Column names are ``"<sequence> <pipeline>"`` with ``average`` as
 the sequence of the mean over sequences. An average covers only the sequences that have a
 value at every QP where the pipeline has any, so that it never mixes different sets of
-sequences from one QP to the next; the sequences left out are logged.
+sequences from one QP to the next; the sequences left out are logged. A sequence without any
+value of a metric (no ground truth for that task: ``pose_gt: null``, ``track_gt: null``) is
+left out of that metric's table, and a metric no sequence has gets no table.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def select_codec(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFram
     return rows
 
 
+def has_values(summary: pd.DataFrame, column: str) -> bool:
+    """Whether ``summary`` has ``column`` with at least one value (not all NaN)."""
+    return column in summary.columns and bool(summary[column].notna().any())
+
+
 def require_columns(summary: pd.DataFrame, columns: list[str]) -> None:
     """Raise :class:`VcmError` naming the ``columns`` the summary lacks."""
     missing = [column for column in columns if column not in summary.columns]
@@ -76,12 +83,12 @@ def pipelines_of(summary: pd.DataFrame) -> list[str]:
 def per_qp(summary: pd.DataFrame, column: str, codec: str | None = None) -> pd.DataFrame:
     """``column`` by QP: index ``qp`` (ascending ints), columns a MultiIndex
     ``(pipeline, sequence)`` with the sequences sorted and ``average`` last in each pipeline.
-    Missing points are NaN."""
+    Sequences without any value of ``column`` are left out; other missing points are NaN."""
     rows = select_codec(summary, codec)
     require_columns(rows, [column])
     wide = rows.pivot(index="qp", columns=["pipeline", "sequence"], values=column).sort_index()
     wide.index = wide.index.astype(int)
-    sequences = sorted(rows["sequence"].unique())
+    sequences = sorted(rows.loc[rows[column].notna(), "sequence"].unique())
     blocks = {}
     for pipeline in pipelines_of(rows):
         block = wide[pipeline].reindex(columns=sequences).astype(float)
@@ -181,6 +188,9 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return table
 
 
+METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table6_mota": "mota", "table6b_hota": "hota"}
+"""The metric each per-task table shows; a table whose metric has no value is not written."""
+
 TABLES = {
     "table4_bpp": (
         bpp_table,
@@ -216,9 +226,16 @@ def write_tables(
 ) -> list[Path]:
     """Write Tables 4-7 of ``summary`` into ``folder`` as ``<stem>.csv`` and ``<stem>.md``
     (stems in :data:`TABLES`), each atomically; ``header`` (e.g. the run manifest: versions,
-    config hash) heads every file. Returns the paths, CSV before Markdown, in table order."""
+    config hash) heads every file. A task table whose metric has no value for this codec
+    (no sequence has that ground truth) is skipped and logged. Returns the paths, CSV before
+    Markdown, in table order."""
     paths = []
+    rows = select_codec(summary, codec)
     for stem, (function, caption) in TABLES.items():
+        metric = METRIC_OF_TABLE.get(stem)
+        if metric is not None and metric in rows.columns and not has_values(rows, metric):
+            LOG.info("%s: no sequence has %s; table not written", stem, metric)
+            continue
         paths += write_table(function(summary, codec), folder, stem, caption=caption, header=header)
     return paths
 

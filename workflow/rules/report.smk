@@ -4,7 +4,28 @@ from pathlib import Path
 
 
 def point_inputs(wildcards):
-    """Everything a point's record reads, by pipeline."""
+    """Everything a point's record reads, by pipeline. An evaluation is left out where the
+    sequence has no ground truth for it (`pose_gt: null`, `track_gt: null`); the task still
+    runs, so its time is measured."""
+    inputs = _point_inputs(wildcards)
+    for task in ("pose", "track"):
+        if not has_ground_truth(wildcards.sequence, task):
+            del inputs[f"{task}_eval"]
+    return inputs
+
+
+def evaluation_flags(input):
+    """["--pose-eval", path, "--track-eval", path] for the evaluations a point has; argv
+    words, shell-quoted by `:q` in the rule."""
+    return [
+        word
+        for task in ("pose", "track")
+        if hasattr(input, f"{task}_eval")
+        for word in repeated(f"--{task}-eval", [getattr(input, f"{task}_eval")])
+    ]
+
+
+def _point_inputs(wildcards):
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
     if wildcards.pipeline == "multitask":
@@ -39,6 +60,7 @@ rule point:
     output:
         "results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json",
     params:
+        evaluations=lambda wildcards, input: evaluation_flags(input),
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
     log:
@@ -46,8 +68,8 @@ rule point:
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
-        "--pose-eval {input.pose_eval:q} --track-eval {input.track_eval:q} {params.runs:q} "
-        "{params.codec_records:q} -o {output:q} > {log:q} 2>&1"
+        "{params.evaluations:q} {params.runs:q} {params.codec_records:q} -o {output:q} "
+        "> {log:q} 2>&1"
 
 
 def sweep_config_file():
