@@ -117,6 +117,17 @@ def test_bad_input_is_one_error_line_and_no_output(tmp_path, sequence, arguments
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
+def test_a_refused_backend_option_value_is_one_error_line(tmp_path):
+    frames = [FrameDetections(number, [[0, 0, 10, 10]], [0.9]) for number in range(1, 4)]
+    write_detections_zip(DetectionSequence(96, 64, frames), tmp_path / "detections.zip")
+    result = invoke("track", tmp_path / "detections.zip", "-p", "byte_track_score=0.05",
+                    "-o", tmp_path / "tracks.txt")
+    assert result.exit_code == 1
+    assert "error: tracker 'iou': BYTE needs 0 <= byte_low_score < byte_track_score" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "tracks.txt").exists()
+
+
 def test_every_command_has_help():
     for command in (["data", "synth"], ["detect"], ["foreground"], ["encode"], ["decode"], ["bpp"],
                     ["report"], ["models", "fetch"]):

@@ -94,11 +94,12 @@ def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
 
 
 def build_backend(registry, name: str, options: dict[str, Any]):
-    """Build ``name`` from ``registry``; an option the backend does not take is a VcmError."""
+    """Build ``name`` from ``registry``; an option the backend does not take, or a value it
+    refuses, is a VcmError."""
     factory = registry.get(name)
     try:
         return factory(**options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise VcmError(f"{registry.kind} {name!r}: {error}") from None
 
 
