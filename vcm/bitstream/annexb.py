@@ -289,7 +289,10 @@ def parse_stream(data: bytes) -> StreamInfo:
         if unit.layer_id != 0:
             raise BitstreamError(f"NAL unit at byte {unit.start} is in layer {unit.layer_id}; "
                                  "only single-layer streams are supported")
-        starts_picture = parser.read(unit)
+        try:
+            starts_picture = parser.read(unit)
+        except BitstreamError as error:
+            raise BitstreamError(f"NAL unit of type {unit.type} at byte {unit.start}: {error}") from None
         if unit.type == PREFIX_SEI[syntax]:
             # A prefix SEI after a picture header but before its slices is in that picture.
             if current is not None and not current_has_vcl:
@@ -310,7 +313,10 @@ def parse_stream(data: bytes) -> StreamInfo:
                 current.temporal_id = unit.temporal_id
                 current.nal_type = unit.type
                 current_has_vcl = True
-                current.poc, current.clvs = parser.picture_order(unit)
+                try:
+                    current.poc, current.clvs = parser.picture_order(unit)
+                except BitstreamError as error:
+                    raise BitstreamError(f"slice at byte {unit.start}: {error}") from None
     if parser.sequence is None:
         raise BitstreamError("the stream has no sequence parameter set")
     if not pictures:

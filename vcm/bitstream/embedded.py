@@ -57,8 +57,8 @@ from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 
 DEFAULT_CONFIDENCE_BITS = 8
-"""Bits of ``ar_object_confidence``: 1/256 steps, finer than the 4 decimals of the VOC zip
-matter for a score threshold, and one byte per box."""
+"""Bits of ``ar_object_confidence``: steps of 1/256 (the VOC zip keeps 4 decimals), fine
+enough for a score threshold, at one byte per box."""
 
 PERSON_LABEL = PERSON.encode("ascii")
 PERSON_LABEL_INDEX = 0
