@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vcm.bitstream.bits import BitReader, BitstreamError, BitWriter
 
 ANNOTATED_REGIONS_PAYLOAD_TYPE = 202
@@ -336,53 +338,60 @@ def region_updates(previous: ObjectState, regions: list[Region]) -> tuple[list[O
     if len(regions) > MAX_INDEX + 1:
         raise ValueError(f"{len(regions)} regions in one picture; H.274 allows {MAX_INDEX + 1}")
     unmatched_old = dict(previous)
+    tracked_by_region: dict[Region, list[int]] = {}
+    for index, old in previous.items():
+        tracked_by_region.setdefault(old, []).append(index)
     state: ObjectState = {}
     pending = []
     for region in regions:
-        same = next((index for index, old in unmatched_old.items() if old == region), None)
-        if same is None:
-            pending.append(region)
+        same = tracked_by_region.get(region)
+        if same:
+            index = same.pop()
+            state[index] = unmatched_old.pop(index)
         else:
-            state[same] = unmatched_old.pop(same)
+            pending.append(region)
     updates = []
-    # Greedy by overlap: pairs of (gone object, new region) with the largest intersection first.
-    pairs = sorted(
-        (
-            (-_overlap(old, region), index, position)
-            for index, old in unmatched_old.items()
-            for position, region in enumerate(pending)
-        ),
-    )
-    assigned: dict[int, int] = {}
-    used_positions: set[int] = set()
-    for _, index, position in pairs:
-        if index in assigned or position in used_positions:
-            continue
-        assigned[index] = position
-        used_positions.add(position)
+    old_indices = list(unmatched_old)
+    assigned: dict[int, int] = {}  # gone object index -> position in pending
+    if old_indices and pending:
+        overlaps = _overlaps([unmatched_old[index] for index in old_indices], pending)
+        # Greedy by overlap: the pair with the largest intersection first (ties: lower index).
+        order = np.lexsort((np.arange(overlaps.size), -overlaps.ravel()))
+        used_positions: set[int] = set()
+        for flat in order:
+            row, position = divmod(int(flat), len(pending))
+            index = old_indices[row]
+            if index in assigned or position in used_positions:
+                continue
+            assigned[index] = position
+            used_positions.add(position)
+            if len(assigned) == min(len(old_indices), len(pending)):
+                break
     for index, position in assigned.items():
         state[index] = pending[position]
         updates.append(ObjectUpdate(index, region=pending[position]))
+    taken = set(assigned.values())
     free = (index for index in range(MAX_INDEX + 1) if index not in previous)
     for position, region in enumerate(pending):
-        if position in used_positions:
+        if position in taken:
             continue
         index = next(free)
         state[index] = region
         updates.append(ObjectUpdate(index, label_index=0, region=region))
-    for index in unmatched_old:
+    for index in old_indices:
         if index not in assigned:
             updates.append(ObjectUpdate(index, cancel=True))
     updates.sort(key=lambda update: update.index)
     return updates, state
 
 
-def _overlap(first: Region, second: Region) -> int:
-    width = min(first.left + first.width, second.left + second.width) - max(first.left, second.left)
-    height = min(first.top + first.height, second.top + second.height) - max(first.top, second.top)
-    return max(width, 0) * max(height, 0)
-
-
+def _overlaps(first: list[Region], second: list[Region]) -> np.ndarray:
+    """Intersection areas (pixels) of every region of ``first`` with every one of ``second``."""
+    a = np.array([(r.left, r.top, r.left + r.width, r.top + r.height) for r in first], dtype=np.int64)
+    b = np.array([(r.left, r.top, r.left + r.width, r.top + r.height) for r in second], dtype=np.int64)
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    return np.clip(width, 0, None) * np.clip(height, 0, None)
 class RegionsDecoder:
     """What a decoder keeps between annotated regions messages of one CLVS: tracked objects,
     their labels, and the header fields that must stay the same (H.274 8.15.2)."""

@@ -39,12 +39,11 @@ class BitReader:
             return 0
         if bits > self.bits_left:
             raise BitstreamError(f"{name} needs {bits} bits but only {self.bits_left} are left")
-        value = 0
-        for _ in range(bits):
-            byte = self.data[self.position >> 3]
-            value = (value << 1) | ((byte >> (7 - (self.position & 7))) & 1)
-            self.position += 1
-        return value
+        first, end = self.position >> 3, (self.position + bits + 7) >> 3
+        window = int.from_bytes(self.data[first:end], "big")
+        unused_low_bits = 8 * end - (self.position + bits)
+        self.position += bits
+        return (window >> unused_low_bits) & ((1 << bits) - 1)
 
     def flag(self, name: str = "flag") -> bool:
         return bool(self.u(1, name))
@@ -85,32 +84,32 @@ class BitWriter:
     """Collects syntax elements into bytes."""
 
     def __init__(self) -> None:
-        self.bits: list[int] = []
+        self.value = 0  # the bits written so far, as one integer
+        self.length = 0  # how many bits
 
     def byte_aligned(self) -> bool:
-        return len(self.bits) % 8 == 0
+        return self.length % 8 == 0
 
     def u(self, value: int, bits: int) -> None:
         """Write ``value`` as ``u(bits)``; raise ``ValueError`` if it does not fit."""
-        if not 0 <= value < (1 << bits) or bits < 0:
+        if bits < 0 or not 0 <= value < (1 << bits):
             raise ValueError(f"{value} does not fit in {bits} bits")
-        self.bits.extend((value >> shift) & 1 for shift in range(bits - 1, -1, -1))
+        self.value = (self.value << bits) | value
+        self.length += bits
 
     def flag(self, value: bool) -> None:
-        self.bits.append(1 if value else 0)
+        self.u(1 if value else 0, 1)
 
     def ue(self, value: int) -> None:
-        """Write ``value`` (0 .. 2**32 - 2) as ``ue(v)``."""
+        """Write ``value`` (0 .. 2**32 - 2) as ``ue(v)``: ``k`` zeros, then ``value + 1`` in
+        ``k + 1`` bits."""
         if not 0 <= value <= 0xFFFFFFFE:
             raise ValueError(f"{value} is out of the ue(v) range")
         code = value + 1
-        length = code.bit_length()
-        self.bits.extend([0] * (length - 1))
-        self.u(code, length)
+        self.u(code, 2 * code.bit_length() - 1)
 
     def zero_bits_to_byte_boundary(self) -> None:
-        while not self.byte_aligned():
-            self.bits.append(0)
+        self.u(0, -self.length % 8)
 
     def string(self, value: bytes) -> None:
         """Write ``st(v)`` at a byte boundary: ``value`` (no zero byte inside) and a zero byte."""
@@ -118,14 +117,11 @@ class BitWriter:
             raise ValueError("st(v) must start on a byte boundary")
         if b"\x00" in value:
             raise ValueError("a st(v) string cannot contain a zero byte")
-        for byte in value + b"\x00":
-            self.u(byte, 8)
+        data = value + b"\x00"
+        self.u(int.from_bytes(data, "big"), 8 * len(data))
 
     def to_bytes(self) -> bytes:
         """The bits written so far; the caller must have ended on a byte boundary."""
         if not self.byte_aligned():
-            raise ValueError(f"{len(self.bits)} bits do not end on a byte boundary")
-        return bytes(
-            int("".join(map(str, self.bits[start : start + 8])), 2)
-            for start in range(0, len(self.bits), 8)
-        )
+            raise ValueError(f"{self.length} bits do not end on a byte boundary")
+        return self.value.to_bytes(self.length // 8, "big")
