@@ -392,6 +392,20 @@ def read_vtm_regions(path: Path) -> list[list[tuple]]:
     ]
 
 
+@pytest.mark.parametrize("name", ["vvenc.266", "vvenc-intra.266"])
+def test_vtm_decoder_decodes_identical_pictures(streams, tmp_path, name):
+    decoder = build_codec("vtm").decoder_executable()  # $VCM_VTM_DECODER or PATH; fails if missing
+    output = tmp_path / name
+    embed_detections(streams[name], walking_people(), output)
+    pictures = []
+    for path in (streams[name], output):
+        subprocess.run([decoder, "-b", str(path), "-o", str(path) + ".yuv"], check=True,
+                       capture_output=True)
+        pictures.append(Path(str(path) + ".yuv").read_bytes())
+    assert len(pictures[0]) == FRAMES * WIDTH * HEIGHT * 3  # 10-bit 4:2:0
+    assert pictures[0] == pictures[1]
+
+
 def test_vtm_decoder_reads_the_same_regions(streams, tmp_path):
     # VTM writes the regions each time it decodes a picture, for every picture still waiting
     # for output, so its file has one block per frame only when pictures are output as soon
@@ -467,6 +481,26 @@ def test_odd_sized_detections_fit_the_padded_stream(vvenc_stream):
 
 # --- bad input ---------------------------------------------------------------------------
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 5000), flips=st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 255)), max_size=4))
+def test_damaged_streams_give_boxes_or_one_vcm_error(vvenc_stream, cut, flips):
+    detections = walking_people()
+    embedded, _ = embed_into_stream(vvenc_stream, detections, name="fuzz.266")
+    damaged = bytearray(embedded[: max(len(embedded) - cut, 0)])
+    for position, mask in flips:
+        if damaged:
+            damaged[position % len(damaged)] ^= mask
+    try:
+        extracted = extract_from_stream(bytes(damaged), name="fuzz.266")
+    except VcmError as error:
+        assert str(error).startswith("fuzz.266: ") and "\n" not in str(error)
+    else:
+        # Whatever was read is a valid record: boxes of at least a pixel inside the picture.
+        for frame in extracted:
+            boxes = frame.boxes
+            assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2:] - boxes[:, :2] >= 1)
+            assert np.all(boxes[:, 2] <= extracted.width) and np.all(boxes[:, 3] <= extracted.height)
+
 def replace_first_sei(data: bytes, syntax: str, replacement: bytes) -> bytes:
     sei = next(unit for unit in split_nal_units(data, syntax) if unit.type in (23, 39))
     return data[: sei.begin] + replacement + data[sei.end :]
@@ -504,7 +538,7 @@ def test_corrupt_sei_is_one_error_naming_the_file(embedded_stream, tmp_path, cor
     (b"\x1aE\xdf\xa3 matroska, not Annex B", "no start code"),
     (b"\x00\x00\x01\xff\xff", "neither VVC nor HEVC"),
     # A VVC access unit delimiter alone; a VVC SPS of a header only.
-    (b"\x00\x00\x00\x01\x00\xa1\x10", "no sequence parameter set"),
+    (b"\x00\x00\x00\x01\x00\xa1\x10", "no coded picture"),
     (b"\x00\x00\x00\x01\x00\x79", "type 15 at byte 0: sps_seq_parameter_set_id needs 4 bits"),
 ])
 def test_not_a_bitstream(tmp_path, content, problem):

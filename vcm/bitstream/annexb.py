@@ -317,10 +317,10 @@ def parse_stream(data: bytes) -> StreamInfo:
                     current.poc, current.clvs = parser.picture_order(unit)
                 except BitstreamError as error:
                     raise BitstreamError(f"slice at byte {unit.start}: {error}") from None
-    if parser.sequence is None:
-        raise BitstreamError("the stream has no sequence parameter set")
     if not pictures:
         raise BitstreamError("the stream has no coded picture")
+    if parser.sequence is None:
+        raise BitstreamError("the stream's pictures use no sequence parameter set")
     return StreamInfo(syntax, units, pictures, parser.sequence.width, parser.sequence.height)
 
 
