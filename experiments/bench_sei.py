@@ -9,6 +9,7 @@ print one JSON record per sequence in the project's results shape
 * ``zip_bytes``, ``zip_bytes_per_box``: the VOC zip;
 * ``sei_bytes``, ``sei_bytes_per_box``: what the SEIs add to the bitstream (start codes and
   NAL headers included), ``sei_units``: SEI NAL units (pictures whose boxes changed);
+  ``boxes_sent``: boxes written (the others equal a box of the previous picture and persist);
 * ``video_bytes``: the foreground bitstream alone; ``bpp_zip`` and ``bpp_sei``: multitask
   bits per pixel with the zip beside the bitstream and with the detections embedded;
 * ``embed_boxes_per_s``, ``extract_boxes_per_s``: speed of vcm's embedding and reading.
@@ -62,7 +63,7 @@ def measure(name: str, video: Path, detector_name: str, options: dict, work: Pat
     for codec, codec_options in CODECS:
         results: dict[str, list] = {key: [] for key in (
             "qp", "video_bytes", "zip_bytes", "zip_bytes_per_box", "sei_bytes", "sei_bytes_per_box",
-            "sei_units", "bpp_zip", "bpp_sei", "embed_boxes_per_s", "extract_boxes_per_s")}
+            "sei_units", "boxes_sent", "bpp_zip", "bpp_sei", "embed_boxes_per_s", "extract_boxes_per_s")}
         for qp in QPS:
             bitstream = work / f"{name}-{codec}-{qp}{'.266' if codec == 'vvenc' else '.265'}"
             encode_video(foreground, bitstream, codec=codec, qp=qp, progress=False, **codec_options)
@@ -80,7 +81,7 @@ def measure(name: str, video: Path, detector_name: str, options: dict, work: Pat
                 ("zip_bytes_per_box", round(zip_bytes / boxes, 2)),
                 ("sei_bytes", record.sei_bytes),
                 ("sei_bytes_per_box", round(record.sei_bytes / boxes, 2)),
-                ("sei_units", record.sei_units),
+                ("sei_units", record.sei_units), ("boxes_sent", record.boxes_sent),
                 ("bpp_zip", round(bits_per_pixel(len(data) + zip_bytes, *pixels), 5)),
                 ("bpp_sei", round(bits_per_pixel(len(embedded), *pixels), 5)),
                 ("embed_boxes_per_s", round(boxes / embed_seconds)),

@@ -296,7 +296,9 @@ def test_embed_then_extract_gives_the_quantised_boxes(streams, tmp_path, name):
     output = tmp_path / name
     record = embed_detections(streams[name], detections, output)
     assert record.pictures == FRAMES and record.boxes == detections.count
-    # The standing box is sent once; every frame has a moving box, so one SEI per picture.
+    # The standing box is sent once (its score stays 0.9); every frame has a moving box, so
+    # one SEI per picture.
+    assert record.boxes_sent == detections.count - (FRAMES - 1)
     assert record.sei_units == FRAMES
     assert output.stat().st_size == streams[name].stat().st_size + record.sei_bytes
     assert_same_detections(extract_detections(output), quantise_detections(detections, WIDTH, HEIGHT))
@@ -565,6 +567,10 @@ def test_embed_refuses_a_mismatch_and_a_second_embedding(streams, embedded_strea
     wrong_size = DetectionSequence(320, 96, walking_people().frames)
     with pytest.raises(VcmError, match="pictures are 160x96 but the detections are for 320x96"):
         embed_detections(streams["vvenc.266"], wrong_size, output)
+    not_a_number = walking_people()
+    not_a_number.frames[3].scores[0] = float("nan")
+    with pytest.raises(VcmError, match="frame 4 has a box or score that is not a number"):
+        embed_detections(streams["vvenc.266"], not_a_number, output)
     twice = tmp_path / "twice.266"
     twice.write_bytes(embedded_stream)
     with pytest.raises(VcmError, match="already carries annotated regions"):

@@ -72,6 +72,8 @@ class EmbedRecord:
         syntax: ``"vvc"`` or ``"hevc"``.
         pictures: pictures in the stream (= frames of the detections).
         boxes: boxes embedded (all frames).
+        boxes_sent: boxes written into SEIs; the others equal a box of the previous picture
+            and persist without being resent.
         sei_units: SEI NAL units inserted.
         sei_bytes: bytes added to the stream (start codes included).
         confidence_bits: bits per confidence value.
@@ -80,6 +82,7 @@ class EmbedRecord:
     syntax: str
     pictures: int
     boxes: int
+    boxes_sent: int
     sei_units: int
     sei_bytes: int
     confidence_bits: int
@@ -90,6 +93,7 @@ class EmbedRecord:
             "syntax": self.syntax,
             "pictures": self.pictures,
             "boxes": self.boxes,
+            "boxes_sent": self.boxes_sent,
             "sei_units": self.sei_units,
             "sei_bytes": self.sei_bytes,
             "confidence_bits": self.confidence_bits,
@@ -177,14 +181,18 @@ def embed_into_stream(
     state: ObjectState = {}
     labels_sent = False
     clvs = -1
+    boxes_sent = 0
     for picture, frame in zip(pictures, detections):
         if picture.clvs != clvs:
             clvs, state, labels_sent = picture.clvs, {}, False
+        if not (np.isfinite(frame.boxes).all() and np.isfinite(frame.scores).all()):
+            raise VcmError(f"{name}: frame {frame.frame} has a box or score that is not a number")
         regions = quantise_regions(frame, width, height, confidence_bits)
         if len(regions) > MAX_UPDATES:
             raise VcmError(f"{name}: frame {frame.frame} has {len(regions)} boxes; an annotated "
                            f"regions SEI carries at most {MAX_UPDATES}")
         updates, state = region_updates(state, regions)
+        boxes_sent += sum(isinstance(update.region, Region) for update in updates)
         if not updates:
             continue
         message = AnnotatedRegions(
@@ -210,7 +218,7 @@ def embed_into_stream(
     output += data[position:]
     record = EmbedRecord(
         syntax=stream.syntax, pictures=len(pictures), boxes=detections.count,
-        sei_units=len(insertions), sei_bytes=sum(map(len, insertions.values())),
+        boxes_sent=boxes_sent, sei_units=len(insertions), sei_bytes=sum(map(len, insertions.values())),
         confidence_bits=confidence_bits,
     )
     return bytes(output), record
