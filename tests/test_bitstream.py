@@ -472,13 +472,20 @@ def test_255_boxes_in_a_frame_fit_and_256_do_not(vvenc_stream):
         embed_into_stream(vvenc_stream, DetectionSequence(WIDTH, HEIGHT, frames), name="many.266")
 
 
-def test_odd_sized_detections_fit_the_padded_stream(vvenc_stream):
-    # vcm codes a 159x95 video as 160x96; the detections keep their own size.
-    frames = [FrameDetections(k, np.array([[150.2, 80, 159, 95]]), np.array([0.8]))
-              for k in range(1, FRAMES + 1)]
-    embedded, _ = embed_into_stream(vvenc_stream, DetectionSequence(159, 95, frames), name="odd.266")
-    back = extract_from_stream(embedded, name="odd.266", width=159, height=95)
-    np.testing.assert_array_equal(back.frames[0].boxes, [[150, 80, 159, 95]])
+def test_odd_sized_detections_fit_the_padded_stream(tmp_path):
+    # vcm codes a 159x95 video as 160x96; the sidecar keeps the original size for extract.
+    clip = tmp_path / "odd.mkv"
+    write_lossless_video(iter(moving_square_frames(159, 95, 3)), clip, width=159, height=95, fps=FPS)
+    frames = [FrameDetections(k, np.array([[150.2, 80, 159, 95]]), np.array([0.8])) for k in (1, 2, 3)]
+    bitstream = tmp_path / "odd.265"
+    encode_video(clip, bitstream, codec="x265", qp=45, progress=False, preset="ultrafast",
+                 detections=DetectionSequence(159, 95, frames))
+    assert parse_stream(bitstream.read_bytes()).width == 160
+    back = extract_detections(bitstream)
+    assert (back.width, back.height) == (159, 95)
+    np.testing.assert_array_equal(back.frames[2].boxes, [[150, 80, 159, 95]])
+    bitstream.with_name("odd.265.json").unlink()
+    assert (extract_detections(bitstream).width, extract_detections(bitstream).height) == (160, 96)
 
 
 # --- bad input ---------------------------------------------------------------------------

@@ -249,15 +249,10 @@ def detections_extract(
     The frame size recorded is the original one from the sidecar ``<bitstream>.json`` if
     there is one, else the stream's cropped picture size."""
     from vcm.bitstream import extract_detections
-    from vcm.codecs import EncodeResult, sidecar_path
     from vcm.detections import write_detections_zip
 
     logs.log_run("detections extract", bitstream=bitstream, output=output)
-    width = height = None
-    if sidecar_path(bitstream).is_file():
-        encoded = EncodeResult.read(sidecar_path(bitstream))
-        width, height = encoded.width, encoded.height
-    detections = extract_detections(bitstream, width=width, height=height)
+    detections = extract_detections(bitstream)
     write_detections_zip(detections, output)
     typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
 

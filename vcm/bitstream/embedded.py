@@ -52,6 +52,7 @@ from vcm.bitstream.annotated_regions import (
     write_annotated_regions,
 )
 from vcm.bitstream.bits import BitstreamError
+from vcm.codecs.pipeline import EncodeResult, sidecar_path
 from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
@@ -281,8 +282,16 @@ def extract_from_stream(
 def extract_detections(
     bitstream_path: str | Path, *, width: int | None = None, height: int | None = None
 ) -> DetectionSequence:
-    """The detections embedded in ``bitstream_path`` (see :func:`extract_from_stream`)."""
+    """The detections embedded in ``bitstream_path`` (see :func:`extract_from_stream`).
+
+    The frame size recorded is ``width`` x ``height`` if given, else the original size from
+    the sidecar ``<bitstream>.json`` of ``vcm encode`` if there is one (the stream's pictures
+    may be padded to even size), else the stream's cropped picture size.
+    """
     bitstream_path = Path(bitstream_path)
+    if width is None and height is None and sidecar_path(bitstream_path).is_file():
+        encoded = EncodeResult.read(sidecar_path(bitstream_path))
+        width, height = encoded.width, encoded.height
     return extract_from_stream(_read(bitstream_path), name=str(bitstream_path),
                                width=width, height=height)
 
