@@ -203,7 +203,7 @@ qps: [22, 47]
 
 
 def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
-    # Issue 10: `pose_gt: null` / `track_gt: null` skip that evaluation; the sweep completes,
+    # Issue 10: `pose_gt: null` / `track_gt: null` skip that task; the sweep completes,
     # point.json says null (strict JSON), and each table shows each metric where it exists.
     config = tmp_path / "partial.yaml"
     config.write_text(PARTIAL_GROUND_TRUTH_CONFIG)
@@ -217,13 +217,15 @@ def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = workdir / "results"
-    assert not list(results.glob("*/posed/**/track_eval.json"))
-    assert not list(results.glob("posed/**/track_eval.json"))
-    assert not list(results.glob("*/tracked/*/*/pose_eval.json"))
+    for name in ("track_eval.json", "tracks.txt", "track_detections.zip"):
+        assert not list(results.glob(f"*/posed/**/{name}")), name
+    for name in ("pose_eval.json", "pose.json", "pose_detections.zip"):
+        assert not list(results.glob(f"*/tracked/**/{name}")), name
+    assert list(results.glob("*/posed/**/pose.json")) and list(results.glob("*/tracked/tracks.txt"))
     point = json.loads((results / "multitask/tracked/vvenc/qp22/point.json").read_text(),
                        parse_constant=lambda name: pytest.fail(f"bare {name} in point.json"))
-    assert point["results"]["pose_ap"] == [None]
-    assert point["results"]["mota"][0] is not None
+    assert point["results"]["pose_ap"] == [None] and point["results"]["pose_s"] == [0.0]
+    assert point["results"]["mota"][0] is not None and point["results"]["track_s"][0] > 0
     tables = results / "tables" / "vvenc"
     pose = (tables / "table5_pose.csv").read_text()
     mota = (tables / "table6_mota.csv").read_text()

@@ -4,14 +4,33 @@ from pathlib import Path
 
 
 def point_inputs(wildcards):
-    """Everything a point's record reads, by pipeline. An evaluation is left out where the
-    sequence has no ground truth for it (`pose_gt: null`, `track_gt: null`); the task still
-    runs, so its time is measured."""
-    inputs = _point_inputs(wildcards)
-    for task in ("pose", "track"):
-        if not has_ground_truth(wildcards.sequence, task):
-            del inputs[f"{task}_eval"]
-    return inputs
+    """Everything a point's record reads, by pipeline. A task the sequence has no ground truth
+    for (`pose_gt: null`, `track_gt: null`) is neither run nor evaluated: its metric is null
+    and its seconds are 0 in this point."""
+    folder = point_folder(wildcards)
+    extension = codec_extension(wildcards.codec)
+    sequence = wildcards.sequence
+    if wildcards.pipeline == "multitask":
+        detect = [f"results/detections/{sequence}/detections.zip.run.json"]
+        evaluations = {"pose": f"{folder}/pose_eval.json",
+                       "track": f"results/multitask/{sequence}/track_eval.json"}
+        task_runs = {"pose": [f"{folder}/pose.json.run.json"],
+                     "track": [f"results/multitask/{sequence}/tracks.txt.run.json"]}
+        coded = f"{folder}/foreground.{extension}.json"
+    else:
+        detect = []  # each task runs its own detector, counted with the task
+        evaluations = {"pose": f"{folder}/pose_eval.json", "track": f"{folder}/track_eval.json"}
+        task_runs = {task: [f"{folder}/{task}_detections.zip.run.json",
+                            f"{folder}/{'pose.json' if task == 'pose' else 'tracks.txt'}.run.json"]
+                     for task in ("pose", "track")}
+        coded = f"{folder}/original.{extension}.json"
+    tasks = [task for task in ("pose", "track") if has_ground_truth(sequence, task)]
+    return {
+        "bpp": f"{folder}/bpp.json",
+        **{f"{task}_eval": evaluations[task] for task in tasks},
+        "runs": detect + [path for task in tasks for path in task_runs[task]],
+        "codec_records": [coded, f"{folder}/decoded.mkv.json"],
+    }
 
 
 def evaluation_flags(input):
@@ -23,35 +42,6 @@ def evaluation_flags(input):
         if hasattr(input, f"{task}_eval")
         for word in repeated(f"--{task}-eval", [getattr(input, f"{task}_eval")])
     ]
-
-
-def _point_inputs(wildcards):
-    folder = point_folder(wildcards)
-    extension = codec_extension(wildcards.codec)
-    if wildcards.pipeline == "multitask":
-        return {
-            "bpp": f"{folder}/bpp.json",
-            "pose_eval": f"{folder}/pose_eval.json",
-            "track_eval": f"results/multitask/{wildcards.sequence}/track_eval.json",
-            "runs": [
-                f"results/detections/{wildcards.sequence}/detections.zip.run.json",
-                f"{folder}/pose.json.run.json",
-                f"results/multitask/{wildcards.sequence}/tracks.txt.run.json",
-            ],
-            "codec_records": [f"{folder}/foreground.{extension}.json", f"{folder}/decoded.mkv.json"],
-        }
-    return {
-        "bpp": f"{folder}/bpp.json",
-        "pose_eval": f"{folder}/pose_eval.json",
-        "track_eval": f"{folder}/track_eval.json",
-        "runs": [
-            f"{folder}/pose_detections.zip.run.json",
-            f"{folder}/pose.json.run.json",
-            f"{folder}/track_detections.zip.run.json",
-            f"{folder}/tracks.txt.run.json",
-        ],
-        "codec_records": [f"{folder}/original.{extension}.json", f"{folder}/decoded.mkv.json"],
-    }
 
 
 rule point:
