@@ -12,7 +12,7 @@ from vcm.errors import VcmError
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load_config(CONFIGS / name)
     assert config["qps"]
@@ -155,3 +155,19 @@ def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
         load_config(path)
     result = CliRunner().invoke(app, ["config", str(path)])
     assert result.exit_code == 1 and "nowhere/gt.txt (track_gt)" in result.output
+
+
+def test_a_dataset_sequence_comes_from_the_mirror(tmp_path, mirror):
+    from vcm.config import ground_truth, sequence_path
+
+    entry = load_config(CONFIGS / "pets.yaml")["sequences"]["pets09-s3mf1"]
+    folder = mirror / "datasets" / "PETS09-S3MF1"
+    assert sequence_path("pets09-s3mf1", entry) == str(folder)
+    assert ground_truth("pets09-s3mf1", entry, "track") == f"{folder}/gt/gt.txt"
+    assert ground_truth("pets09-s3mf1", entry, "pose") is None
+    config = yaml.safe_load((CONFIGS / "pets.yaml").read_text())
+    config["sequences"]["pets09-s3mf1"]["dataset"] = "NOPE"
+    path = tmp_path / "nope.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError, match="- sequences/pets09-s3mf1: dataset 'NOPE' not found"):
+        load_config(path)

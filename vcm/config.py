@@ -17,8 +17,15 @@ GROUND_TRUTH = {"pose": ("pose_gt", "gt/keypoints.json"), "track": ("track_gt", 
 
 
 def sequence_path(name: str, entry: dict) -> str:
-    """The VIDEO argument of sequence ``name``: its ``path``, or its synthesized folder."""
-    return entry["path"] if "path" in entry else f"data/synthetic/{name}"
+    """The VIDEO argument of sequence ``name``: its ``path``, the mirror's folder of its
+    ``dataset`` (:class:`VcmError` if there is none), or its synthesized folder."""
+    if "path" in entry:
+        return entry["path"]
+    if "dataset" in entry:
+        from vcm.store import ModelStore
+
+        return str(ModelStore().dataset(entry["dataset"]))
+    return f"data/synthetic/{name}"
 
 
 def ground_truth(name: str, entry: dict, task: str) -> str | None:
@@ -35,14 +42,19 @@ def sequence_problems(config: dict) -> list[str]:
     sequences are left out: the sweep writes them, ground truth included."""
     problems = []
     for name, entry in config["sequences"].items():
-        if "path" not in entry:
+        if "synth" in entry:
             continue
-        missing = [] if Path(entry["path"]).exists() else [f"{entry['path']} (path)"]
+        try:
+            path = sequence_path(name, entry)
+        except VcmError as error:
+            problems.append(f"sequences/{name}: {error}")
+            continue
+        missing = [] if Path(path).exists() else [f"{path} (path)"]
         keys = []
         for task, (key, _) in GROUND_TRUTH.items():
-            path = ground_truth(name, entry, task)
-            if path is not None and not Path(path).is_file():
-                missing.append(f"{path} ({key})")
+            truth = ground_truth(name, entry, task)
+            if truth is not None and not Path(truth).is_file():
+                missing.append(f"{truth} ({key})")
                 keys.append(f"`{key}: null`")
         hint = f" (for ground truth the sequence does not have: {' / '.join(keys)})" if keys else ""
         if missing:
