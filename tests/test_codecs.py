@@ -256,10 +256,13 @@ def test_ffv1_accepts_any_qp():
 def test_unknown_codec_and_option():
     with pytest.raises(VcmError, match="unknown codec 'h264'"):
         build_codec("h264")
-    with pytest.raises(VcmError, match="vvenc has no option crf"):
+    with pytest.raises(VcmError, match="codec vvenc: unknown option 'crf'; its options are: "
+                                       "intra_period, preset, threads"):
         build_codec("vvenc", crf=20)
-    with pytest.raises(VcmError, match="intra_period must be a positive integer"):
+    with pytest.raises(VcmError, match="codec x265: option intra_period must be at least 1, got 0"):
         build_codec("x265", intra_period=0)
+    with pytest.raises(VcmError, match="codec ffv1: unknown option 'preset'; it takes none"):
+        build_codec("ffv1", preset="fast")
 
 
 # -- encoding and decoding ----------------------------------------------------------------

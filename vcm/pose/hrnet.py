@@ -31,6 +31,7 @@ from vcm.errors import VcmError
 from vcm.frameworks import describe_device, module_available, require, seeded, select_device
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS
+from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
 LOG = logging.getLogger(__name__)
@@ -137,6 +138,16 @@ class HrnetEstimator:
     name = "hrnet"
     keypoint_names = COCO_KEYPOINT_NAMES
     requirements = REQUIREMENTS
+    option_schema = {
+        "weights": Option(str, choices=("coco", "random")),
+        "seed": SEED,
+        "device": DEVICE,
+        "frames_per_batch": FRAMES_PER_BATCH,
+        "crops_per_batch": Option(int, low=1, high=4096, help="crops per forward pass"),
+        "flip_test": Option(bool, optional=True, help="null: the config's setting"),
+        "threads": THREADS,
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,
