@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 
 T = TypeVar("T")
 
@@ -49,32 +49,32 @@ class Option:
             return None if self.optional else "must not be empty (null)"
         if self.length is not None:
             if not isinstance(value, (list, tuple)) or len(value) != self.length:
-                return f"must be a list of {self.length} values, got {_shown(value)}"
+                return f"must be a list of {self.length} values, got {shown(value)}"
             for item in value:
                 problem = self._item_problem(item)
                 if problem:
-                    return f"{problem} (in {_shown(value)})"
+                    return f"{problem} (in {shown(value)})"
             return None
         return self._item_problem(value)
 
     def _item_problem(self, value: Any) -> str | None:
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"must be a whole number, got {_shown(value)}"
+                return f"must be a whole number, got {shown(value)}"
         elif self.kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number, got {_shown(value)}"
+                return f"must be a number, got {shown(value)}"
             if not math.isfinite(value):
-                return f"must be a finite number, got {_shown(value)}"
+                return f"must be a finite number, got {shown(value)}"
         elif self.kind is os.PathLike:
             if not isinstance(value, (str, os.PathLike)) or not str(value):
-                return f"must be a path, got {_shown(value)}"
+                return f"must be a path, got {shown(value)}"
         elif not isinstance(value, self.kind):
-            return f"must be of type {self.kind.__name__}, got {_shown(value)}"
+            return f"must be of type {self.kind.__name__}, got {shown(value)}"
         if self.choices is not None and value not in self.choices:
-            return f"must be one of {', '.join(map(str, self.choices))}; got {_shown(value)}"
+            return f"must be one of {', '.join(map(str, self.choices))}; got {shown(value)}"
         if self.pattern is not None and not re.fullmatch(self.pattern, str(value)):
-            return f"must look like {self.help or self.pattern}, got {_shown(value)}"
+            return f"must look like {self.help or self.pattern}, got {shown(value)}"
         if self.kind in (int, float):
             if self.low is not None and value < self.low:
                 return f"must be at least {self.low:g}, got {value!r}"
@@ -101,19 +101,13 @@ FRAMES_PER_BATCH = Option(int, low=1, high=1024, help="frames per forward pass")
 """How many frames a network backend takes at once."""
 
 
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr`` of a user's value, cut short: it may be huge."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def option_problems(schema: Mapping[str, Option], options: Mapping[str, Any]) -> list[str]:
     """One line per option of ``options`` that ``schema`` does not know or does not allow."""
     problems = []
     for key, value in options.items():
         if key not in schema:
             takes = f"its options are: {', '.join(sorted(schema))}" if schema else "it takes none"
-            problems.append(f"unknown option {_shown(key)}; {takes}")
+            problems.append(f"unknown option {shown(key)}; {takes}")
             continue
         problem = schema[key].problem(value)
         if problem:
@@ -163,7 +157,7 @@ class Registry(Generic[T]):
         """One line per option of ``options`` that backend ``name`` does not take or allow."""
         options = options or {}
         if not isinstance(options, Mapping):
-            return [f"options must be a mapping of name: value, got {_shown(options)}"]
+            return [f"options must be a mapping of name: value, got {shown(options)}"]
         schema = self.schema(name)
         if schema is None:
             return []

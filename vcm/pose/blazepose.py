@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
@@ -139,7 +140,11 @@ class BlazePoseEstimator(BatchByFrame):
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got "
                              f"{frame_bgr.shape} {frame_bgr.dtype}")
-        windows = crop_windows(boxes, padding=self.padding, aspect=self.aspect)
+        height, width = frame_bgr.shape[:2]
+        # Clipped before sizing the crop: a box of 1e6 pixels would otherwise ask for a
+        # crop of terabytes.
+        windows = crop_windows(clip_boxes(boxes, width, height), padding=self.padding,
+                               aspect=self.aspect)
         poses: list[np.ndarray | None] = []
         for window in windows:
             crop, origin = extract_crop(frame_bgr, window)

@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.frameworks import describe_device, module_available, require, seeded, select_device
 from vcm.keypoints import COCO_KEYPOINT_NAMES
@@ -214,7 +215,10 @@ class HrnetEstimator:
         samples = []
         counts = []
         for frame, frame_boxes in zip(frames_bgr, boxes, strict=True):
-            frame_boxes = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
+            # mmpose warps each box to 192x256, so no crop grows with the box; clipping keeps
+            # the warp's scale finite and the person centred as in the frame.
+            frame_boxes = clip_boxes(frame_boxes, frame.shape[1], frame.shape[0]).astype(
+                np.float32)
             counts.append(len(frame_boxes))
             for box in frame_boxes:
                 sample = dict(img=frame, bbox=box[None], bbox_score=np.ones(1, np.float32))
