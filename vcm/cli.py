@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -63,11 +64,18 @@ def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
         if not separator or not key:
             raise VcmError(f"{what} option {pair!r} is not of the form key=value")
         key = key.replace("-", "_")
+        if _PLAIN_NUMBER.fullmatch(value.strip()):
+            # YAML 1.1 reads 1e9 (no dot) as text; on a command line it is a number.
+            options[key] = float(value) if any(c in value for c in ".eE") else int(value)
+            continue
         options[key] = (
             load_yaml(value, source=f"{what} option {key}", max_nodes=MAX_OPTION_YAML_NODES)
             if value else ""
         )
     return options
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def build_backend(registry, name: str, options: dict[str, Any]):

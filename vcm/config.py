@@ -30,8 +30,10 @@ def load_yaml(text: str, *, source: str, max_nodes: int = MAX_YAML_NODES) -> obj
     """Parse YAML ``text`` (safe types only) with bounded size: at most ``max_nodes`` nodes
     after alias expansion, at most :data:`MAX_YAML_DEPTH` levels, no alias to a node that
     contains it. Anything else raises :class:`VcmError` naming ``source``."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        # The reader checks every character as it is built, so this is inside the try.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -43,7 +45,8 @@ def load_yaml(text: str, *, source: str, max_nodes: int = MAX_YAML_NODES) -> obj
         # PyYAML composes nested collections recursively.
         raise VcmError(f"{source}: YAML nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

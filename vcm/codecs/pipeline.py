@@ -354,7 +354,8 @@ def _sidecar_problem(cls, record: object) -> str | None:
     fields = {field.name: field.type for field in dataclasses.fields(cls)}
     if set(record) != set(fields):
         missing, extra = sorted(set(fields) - set(record)), sorted(set(record) - set(fields))
-        return f"missing {missing}, unexpected {[shown(key) for key in extra]}"
+        return (f"missing {', '.join(missing) or 'nothing'}, unexpected "
+                f"{', '.join(shown(key) for key in extra) or 'nothing'}")
     for name, declared in fields.items():
         value = record[name]
         if value is None and declared.endswith("| None"):

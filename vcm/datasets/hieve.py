@@ -58,8 +58,7 @@ point like CrowdPose's neck, takes CrowdPose's neck sigma .079.
 
 _BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 _TRACK_NAME = re.compile(r"P-?(\d+)", re.IGNORECASE)
-# At most 7 digits: frame numbers stay within vcm.datasets.mot.MAX_FRAMES.
-_FRAME_FILE = re.compile(r"[0-9]{1,7}")
+_FRAME_FILE = re.compile(r"[0-9]+")
 
 
 def hieve_flags_to_coco(flags: np.ndarray) -> np.ndarray:
