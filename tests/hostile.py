@@ -60,10 +60,11 @@ def write_json(path: Path, value: object) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file and folder under ``root``: relative path -> (size, modification time ns)."""
+    """Every file and folder under ``root``: relative path -> (size, modification time ns) of
+    a file, (-1, 0) of a folder (whose time changes when a temporary file comes and goes)."""
     return {
-        str(path.relative_to(root)): (path.stat().st_size if path.is_file() else -1,
-                                      path.stat().st_mtime_ns)
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        if path.is_file() else (-1, 0)
         for path in sorted(root.rglob("*"))
     }
 
@@ -89,3 +90,29 @@ def assert_refused(root: Path, arguments: list, names: str, *, message: str = ""
         result.exception, SystemExit), result.output
     assert snapshot(root) == before
     return errors[0]
+
+
+def assert_accepted_or_refused(root: Path, arguments: list, names: str,
+                               outputs: tuple[Path, ...] = ()) -> bool:
+    """Run ``vcm arguments`` on an input that may or may not be valid: either it succeeds
+    (exit 0) and adds at most ``outputs`` and their run records under ``root``, changing no
+    other file, or it is refused as :func:`assert_refused` checks. Returns whether it
+    succeeded."""
+    before = snapshot(root)
+    result = invoke(*arguments)
+    assert "Traceback" not in result.output, result.output
+    if result.exit_code == 0:
+        after = snapshot(root)
+        allowed = set()
+        for output in outputs:
+            relative = str(output.relative_to(root))
+            allowed |= {relative, relative + ".run.json", relative + ".json"}
+        assert set(after) - set(before) <= allowed, sorted(set(after) - set(before))
+        assert {key: after[key] for key in before if key in after} == before
+        return True
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1, result.output
+    assert len(errors) == 1 and names in errors[0], result.output
+    assert isinstance(result.exception, (SystemExit, type(None))), result.output
+    assert snapshot(root) == before
+    return False
