@@ -381,17 +381,33 @@ def test_black_is_limited_range(coded):
 
 # -- failures -----------------------------------------------------------------------------
 
-def test_failing_encoder_leaves_nothing(coded, tmp_path):
+def test_failing_encoder_leaves_nothing(coded, tmp_path, monkeypatch):
     output_folder = tmp_path / "out"
     log_path = tmp_path / "encode.log"
+    # An ffmpeg that reads a little, complains and fails, as a real encoder does on bad input.
+    failing = tmp_path / "failing-ffmpeg"
+    failing.write_text("#!/bin/sh\nhead -c 100 > /dev/null\necho 'encoder gave up' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("VCM_FFMPEG", str(failing))
     with pytest.raises(VcmError) as raised:
         encode_video(coded["clip"], output_folder / "a.266", codec="vvenc", qp=30,
-                     preset="nonsense", log_path=log_path, progress=False)
+                     log_path=log_path, progress=False)
     message = str(raised.value)
-    assert "failed with exit code" in message and str(log_path) in message
-    assert 'Unable to parse "preset" option value "nonsense"' in message
+    assert "failed with exit code 3" in message and str(log_path) in message
+    assert "encoder gave up" in message
     assert list(output_folder.iterdir()) == []
     assert "libvvenc" in log_path.read_text()
+
+
+def test_an_unknown_preset_is_refused_before_anything_runs(coded, tmp_path):
+    output_folder = tmp_path / "out"
+    log_path = tmp_path / "encode.log"
+    with pytest.raises(VcmError, match="codec vvenc: option preset must be one of faster, fast, "
+                                       "medium, slow, slower; got 'nonsense'"):
+        encode_video(coded["clip"], output_folder / "a.266", codec="vvenc", qp=30,
+                     preset="nonsense", log_path=log_path, progress=False)
+    assert not log_path.exists()
+    assert not output_folder.exists() or list(output_folder.iterdir()) == []
 
 
 def test_vtm_missing_is_a_clear_error(coded, tmp_path, monkeypatch):

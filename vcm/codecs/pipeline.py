@@ -369,7 +369,7 @@ def _sidecar_problem(cls, record: object) -> str | None:
     if not all(isinstance(argv, list) and all(isinstance(part, str) for part in argv)
                for argv in record["argv"]):
         return "argv must be a list of lists of text"
-    problems = CODECS.option_problems(record["codec"], record["options"])
+    problems = CODECS.option_problems(record["codec"], record.get("options"))
     return "; ".join(problems) if problems else None
 
 
