@@ -476,3 +476,34 @@ def test_nothing_is_written_outside_an_accepted_commands_output(root):
     added = sorted(set(after) - set(before))
     assert added == ["tracks.txt", "tracks.txt.run.json"]
     assert {key: after[key] for key in before} == before
+
+
+@pytest.mark.parametrize("document, problem", [
+    ({"annotation": {"object": 5}}, "'object' must be a list"),
+    ({"annotation": {"object": [{"bndbox": {"xmin": "nan", "ymin": 0, "xmax": 1, "ymax": 1}}]}},
+     "bndbox values must be finite"),
+    ({"annotation": {"object": [{"bndbox": [1, 2]}]}}, "'bndbox' must be an object"),
+    ({"annotation": {"size": {"width": "1e9", "height": "10"}, "object": []}},
+     "size width must be a whole number"),
+    ({"annotation": {"size": {"width": 1e400, "height": "10"}, "object": []}},
+     "size width must be a whole number"),
+    ({"annotation": {"object": [{"name": "P-" + "9" * 40, "bndbox": {
+        "xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1}}]}}, "track number"),
+    ([1, 2], "expected an 'annotation' object"),
+])
+def test_a_malformed_hieve_frame_file_is_refused(root, document, problem):
+    folder = root / "hieve"
+    folder.mkdir()
+    frame_file = folder / "000000.json"
+    frame_file.write_text(json.dumps(document))
+    assert_refused(root, ["data", "hieve-pose", folder, "-o", root / "gt.json"], str(frame_file),
+                   message=problem)
+
+
+@pytest.mark.parametrize("key, value", [("frames", 10**12), ("width", 10**6), ("fps", 1e9),
+                                        ("people", 10**7)])
+def test_the_config_check_refuses_a_synthetic_clip_past_the_limits(root, key, value):
+    config = root / "config.yaml"
+    config.write_text(_config_text(lambda c: c["sequences"]["tiny"]["synth"].update({key: value})))
+    assert_refused(root, ["config", config], str(config),
+                   message=f"sequences/tiny/synth/{key}: {value} is greater than the maximum")

@@ -92,6 +92,8 @@ def parse_hieve_frame(document: dict, *, frame: int) -> list[PersonPose]:
     objects = annotation.get("object", [])
     if isinstance(objects, dict):
         objects = [objects]
+    if not isinstance(objects, list):
+        raise ValueError(f"'object' must be a list of objects, got {type(objects).__name__}")
     people = []
     for index, person in enumerate(objects):
         try:
