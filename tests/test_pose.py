@@ -76,7 +76,7 @@ def test_blazepose_windows_for_each_crop_mode():
     np.testing.assert_allclose(blazepose_windows(box, crop="square", padding=0.25),
                                [[-5, 15, 45, 65]])
     # Width/height 0.75: width 40 * 0.75 = 30 -> 37.5 x 50.
-    np.testing.assert_allclose(blazepose_windows(box, crop=0.75, padding=0.25),
+    np.testing.assert_allclose(blazepose_windows(box, crop="aspect", aspect=0.75, padding=0.25),
                                [[1.25, 15, 38.75, 65]])
     # No padding: the box itself.
     np.testing.assert_allclose(blazepose_windows(box, crop="box", padding=0.0), box)
@@ -165,15 +165,22 @@ def test_blazepose_describes_itself(blazepose):
     assert "blazepose" in POSE_ESTIMATORS.names()
 
 
-@pytest.mark.parametrize("crop", [0, -0.5, "tall", True, [1]])
+@pytest.mark.parametrize("crop", ["tall", 0.5, True])
 def test_blazepose_rejects_an_unknown_crop(crop):
-    with pytest.raises(ValueError, match="crop must be 'box', 'square' or a positive"):
+    with pytest.raises(ValueError, match="crop must be one of box, square, aspect"):
         BlazePoseEstimator(crop=crop)
+    with pytest.raises(VcmError, match="pose estimator blazepose: option crop must"):
+        build_pose_estimator("blazepose", crop=crop)
 
 
-def test_blazepose_rejects_a_negative_padding():
+def test_blazepose_rejects_a_negative_padding_or_a_non_positive_aspect():
     with pytest.raises(ValueError, match="padding must be 0 or more, got -0.1"):
         BlazePoseEstimator(padding=-0.1)
+    with pytest.raises(ValueError, match="aspect must be positive, got 0"):
+        BlazePoseEstimator(aspect=0)
+    with pytest.raises(VcmError, match="pose estimator blazepose: option aspect must be at "
+                                       "least 0.1, got 0"):
+        build_pose_estimator("blazepose", aspect=0)
 
 
 def test_blazepose_default_crop_keeps_poses_on_their_person_in_a_crowd(blazepose, mirror):

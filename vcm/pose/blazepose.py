@@ -20,9 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
+from vcm.registry import Option
 from vcm.store import file_sha256
 
 BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
@@ -49,26 +51,27 @@ def landmarks_to_coco(landmarks: np.ndarray, window_origin: np.ndarray, window_s
     return coco
 
 
-CROP_MODES = ("box", "square")
-"""Named crop shapes; a positive number is a fixed width / height instead."""
+CROP_MODES = ("box", "square", "aspect")
+"""Crop shapes: the box's own, a square, or a fixed width / height (``aspect``)."""
 
 
-def blazepose_windows(boxes: np.ndarray, *, crop: str | float, padding: float) -> np.ndarray:
+def blazepose_windows(
+    boxes: np.ndarray, *, crop: str, padding: float, aspect: float = 0.75
+) -> np.ndarray:
     """Crop windows (N, 4) ``x1, y1, x2, y2`` in pixels around person boxes (N, 4), same units.
 
     ``crop`` sets the window's shape before padding: ``"box"`` the box itself (its own
-    aspect ratio), ``"square"`` a square of the box's long side, or a number, the width /
-    height ratio reached by lengthening the box's short side. ``padding`` is the fraction
-    added to each side length (0.25: 12.5 % margin each side). Windows are centred on the
-    boxes and may extend past the frame.
+    aspect ratio), ``"square"`` a square of the box's long side, or ``"aspect"`` the width /
+    height ratio ``aspect``, reached by lengthening the box's short side. ``padding`` is the
+    fraction added to each side length (0.25: 12.5 % margin each side). Windows are centred
+    on the boxes and may extend past the frame.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if crop == "box":
         centre = (boxes[:, :2] + boxes[:, 2:]) / 2
         half = (boxes[:, 2:] - boxes[:, :2]) * (1 + padding) / 2
         return np.column_stack([centre - half, centre + half])
-    aspect = 1.0 if crop == "square" else float(crop)
-    return crop_windows(boxes, padding=1 + padding, aspect=aspect)
+    return crop_windows(boxes, padding=1 + padding, aspect=1.0 if crop == "square" else aspect)
 
 
 @POSE_ESTIMATORS.register("blazepose")
@@ -76,7 +79,7 @@ class BlazePoseEstimator(BatchByFrame):
     """MediaPipe Pose on one padded crop per person box (the box's own shape by default).
 
     Arguments: ``crop`` the crop's shape, ``"box"`` (the box's aspect ratio), ``"square"``
-    (the box's long side) or a number, a fixed width / height; ``padding`` the fraction
+    (the box's long side) or ``"aspect"`` (width / height ``aspect``); ``padding`` the fraction
     added to the crop's width and height (0.25 leaves 12.5 % each side, so the detector
     inside MediaPipe sees the whole person); ``min_detection_confidence`` MediaPipe's
     person-detector threshold in [0, 1], below which a crop yields no pose;
@@ -96,26 +99,31 @@ class BlazePoseEstimator(BatchByFrame):
 
     name = "blazepose"
     keypoint_names = COCO_KEYPOINT_NAMES
+    # Bounded so a crop is at most a few frames in size (see vcm.pose.base.crop_windows).
+    option_schema = {
+        "crop": Option(str, choices=CROP_MODES, help="crop shape: box, square or aspect"),
+        "padding": Option(float, low=0.0, high=3.0,
+                          help="fraction added to the crop's width and height"),
+        "min_detection_confidence": Option(float, low=0.0, high=1.0),
+        "model_complexity": Option(int, choices=tuple(LANDMARK_MODELS)),
+        "aspect": Option(float, low=0.1, high=10.0, help="crop width / height with crop=aspect"),
+    }
 
     def __init__(
         self,
         *,
-        crop: str | float = "box",
+        crop: str = "box",
         padding: float = 0.25,
         min_detection_confidence: float = 0.5,
         model_complexity: int = 1,
+        aspect: float = 0.75,
     ) -> None:
         if padding < 0:
             raise ValueError(f"padding must be 0 or more, got {padding}")
-        if isinstance(crop, str):
-            if crop not in CROP_MODES:
-                raise ValueError(f"crop must be 'box', 'square' or a positive width/height "
-                                 f"ratio, got {crop!r}")
-        elif isinstance(crop, bool) or not isinstance(crop, (int, float)) or crop <= 0:
-            raise ValueError(f"crop must be 'box', 'square' or a positive width/height ratio, "
-                             f"got {crop!r}")
-        else:
-            crop = float(crop)
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
+        if aspect <= 0:
+            raise ValueError(f"aspect must be positive, got {aspect}")
         if not 0.0 <= min_detection_confidence <= 1.0:
             raise ValueError(
                 f"min_detection_confidence must be in [0, 1], got {min_detection_confidence}"
@@ -124,6 +132,7 @@ class BlazePoseEstimator(BatchByFrame):
             raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
         self.crop = crop
         self.padding = float(padding)
+        self.aspect = float(aspect)
         self.min_detection_confidence = float(min_detection_confidence)
         self.model_complexity = int(model_complexity)
         try:
@@ -161,7 +170,11 @@ class BlazePoseEstimator(BatchByFrame):
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got "
                              f"{frame_bgr.shape} {frame_bgr.dtype}")
-        windows = blazepose_windows(boxes, crop=self.crop, padding=self.padding)
+        height, width = frame_bgr.shape[:2]
+        # Clipped before sizing the crop: a box of 1e6 pixels would otherwise ask for a
+        # crop of terabytes.
+        windows = blazepose_windows(clip_boxes(boxes, width, height), crop=self.crop,
+                                    padding=self.padding, aspect=self.aspect)
         poses: list[np.ndarray | None] = []
         for window in windows:
             crop, origin = extract_crop(frame_bgr, window)
@@ -188,6 +201,7 @@ class BlazePoseEstimator(BatchByFrame):
             "min_detection_confidence": self.min_detection_confidence,
             "crop": self.crop,
             "padding": self.padding,
+            "aspect": self.aspect,
             "crop_window": "crop shape grown by padding about the box centre, black outside "
                            "the frame",
             "keypoint_score": "landmark visibility",
