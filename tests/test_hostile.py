@@ -295,7 +295,7 @@ def test_a_json_integer_too_long_to_convert_is_refused(root):
     (["track", "{dets}", "-o", "{out}", "-p", "track_buffer"], "not of the form key=value"),
     (["track", "{dets}", "-o", "{out}", "-p", "bogus=1"], "tracker iou: unknown option 'bogus'"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "padding=-1"],
-     "pose estimator blazepose: option padding must be greater than 0, got -1"),
+     "pose estimator blazepose: option padding must be at least 0, got -1"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "aspect=1e9"], "option aspect must be at most 10"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "model_complexity=3"],
      "option model_complexity must be one of 0, 1, 2"),
