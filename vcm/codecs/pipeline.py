@@ -65,6 +65,8 @@ class EncodeResult:
             is piped into them).
         ffmpeg_version: first line of ``ffmpeg -version``.
         vcm_version: installed version of the vcm package.
+        tools: the codec's programs and files other than ffmpeg, with their versions or
+            SHA-256 (VTM: ``EncoderApp`` and its cfg); empty for ffmpeg's own codecs.
     """
 
     bitstream: str
@@ -83,6 +85,7 @@ class EncodeResult:
     encode_seconds: float
     ffmpeg_version: str
     vcm_version: str
+    tools: dict = dataclasses.field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -116,6 +119,8 @@ class DecodeResult:
         decode_seconds: wall-clock seconds of the commands.
         ffmpeg_version: first line of ``ffmpeg -version``.
         vcm_version: installed version of the vcm package.
+        tools: the decoder's programs other than ffmpeg and their versions (VTM's
+            ``DecoderApp``); empty for ffmpeg's own decoders.
     """
 
     output: str
@@ -128,6 +133,7 @@ class DecodeResult:
     decode_seconds: float
     ffmpeg_version: str
     vcm_version: str
+    tools: dict = dataclasses.field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -204,6 +210,7 @@ def encode_video(
             encode_seconds=seconds,
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
+            tools=coder.encoder_tools(),
         )
         # The sidecar goes first: a bitstream under its final name always has one.
         result.write(sidecar_path(output))
@@ -224,6 +231,7 @@ def decode_video(
     height: int | None = None,
     fps: float | None = None,
     codec: str | None = None,
+    codec_options: dict | None = None,
 ) -> DecodeResult:
     """Decode ``bitstream`` into ``output``: lossless FFV1 ``yuv420p`` in Matroska.
 
@@ -236,7 +244,9 @@ def decode_video(
     ``<output>.json`` atomically.
 
     ``codec`` overrides the sidecar's, e.g. ``"vvenc"`` decodes a VTM bitstream with
-    ffmpeg's VVC decoder instead of ``DecoderApp``.
+    ffmpeg's VVC decoder instead of ``DecoderApp``. ``codec_options`` override the
+    sidecar's options, e.g. ``{"decoder": PATH}`` for VTM (the sidecar keeps no program
+    paths, so a bitstream moved to another machine decodes with that machine's programs).
 
     Raises :class:`VcmError` for a missing bitstream, an unknown codec or a failing command.
     """
@@ -261,7 +271,7 @@ def decode_video(
                 f"{bitstream}: no sidecar {sidecar_path(bitstream).name} and an unknown "
                 f"suffix (known: {known}); name the codec"
             )
-    coder: Codec = build_codec(codec, **options)
+    coder: Codec = build_codec(codec, **{**options, **(codec_options or {})})
     with atomic_output(output) as decoded:
         with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work-") as work:
             argvs = coder.decode_argv(
@@ -280,6 +290,7 @@ def decode_video(
             decode_seconds=seconds,
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
+            tools=coder.decoder_tools(),
         )
         result.write(sidecar_path(output))
     LOG.info("%s: decoded %s to %s in %.2f s", codec, bitstream, output, seconds)
