@@ -138,6 +138,11 @@ class HrnetEstimator:
     keypoint_names = COCO_KEYPOINT_NAMES
     requirements = REQUIREMENTS
 
+    @classmethod
+    def model_files(cls, *, weights: str = "coco", **_: object) -> list[tuple[str, str]]:
+        """The model store files ``(model, file name)`` an estimator with these options loads."""
+        return [(MODEL, CHECKPOINTS[CONFIG].filename)] if weights == "coco" else []
+
     def __init__(
         self,
         *,
