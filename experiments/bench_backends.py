@@ -34,14 +34,18 @@ DETECTOR_CASES = [
 ]
 
 
-def median_seconds(run, repeats: int) -> float:
+def median_seconds(run, repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds (all threads of this process) of ``run()`` after one
+    warm-up call. On a shared machine the wall clock grows with the load; CPU seconds much
+    less."""
     run()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def person_boxes(count: int, width: int, height: int) -> np.ndarray:
@@ -72,7 +76,7 @@ def main() -> None:
 
     print(f"frame {args.width}x{args.height}, device {args.device}, threads "
           f"{args.threads or 'torch default'}, random weights, median of {args.repeats}")
-    print(f"{'backend':<58} {'s/frame':>9} {'frames/s':>9}")
+    print(f"{'backend':<58} {'s/frame':>9} {'frames/s':>9} {'CPU s/frame':>12}")
     for name, options in DETECTOR_CASES:
         if name not in args.backends:
             continue
@@ -87,12 +91,12 @@ def main() -> None:
         except VcmError as error:
             print(f"{label:<58} cannot build: {error}")
             continue
-        seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
-        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f}")
+        seconds, cpu_seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
+        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f} {cpu_seconds:12.3f}")
 
     if "hrnet" not in args.backends:
         return
-    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9}")
+    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9} {'CPU s/crop':>12}")
     label = f"hrnet w32 256x192, {args.crops} crops in one batch"
     try:
         require("hrnet", POSE_ESTIMATORS.get("hrnet").requirements)
@@ -102,10 +106,12 @@ def main() -> None:
     estimator = build_pose_estimator("hrnet", weights="random", device=args.device)
     boxes = person_boxes(args.crops, args.width, args.height)
     scores = np.ones(len(boxes))
-    seconds = median_seconds(lambda: estimator.estimate(frame, boxes, scores), args.repeats)
+    seconds, cpu_seconds = median_seconds(
+        lambda: estimator.estimate(frame, boxes, scores), args.repeats
+    )
     per_crop = seconds / args.crops
     print(f"{label + f' (flip test {estimator.flip_test})':<58} {per_crop:9.3f} "
-          f"{1 / per_crop:9.2f}")
+          f"{1 / per_crop:9.2f} {cpu_seconds / args.crops:12.3f}")
 
 
 if __name__ == "__main__":
