@@ -183,6 +183,13 @@ def test_x265_encode_and_decode_argv():
     ]]
 
 
+def test_vvenc_params_follow_the_intra_period():
+    argv = build_codec("vvenc", intra_period=16, params="GOPSize=16:POC0IDR=1").encode_argv(
+        width=64, height=48, fps=25, frames=6, qp=32, output=Path("a.266"), workdir=Path("w"),
+    )[0]
+    assert argv[argv.index("-vvenc-params") + 1] == "intraperiod=16:GOPSize=16:POC0IDR=1"
+
+
 def test_vtm_encode_and_decode_argv(tmp_path):
     ffmpeg = ffmpeg_executable()
     cfg = tmp_path / "my.cfg"
