@@ -200,3 +200,34 @@ def test_ci_sweep_with_vtm_completes(tmp_path):
     tools = manifest["codecs"]["vtm"]["tools"]
     assert tools["cfg"]["sha256"] == hashlib.sha256(cfg.read_bytes()).hexdigest()
     assert re.fullmatch(r"\d+\.\d+", tools["EncoderApp"]["version"])
+
+
+def test_manifest_lists_each_codec_once_per_options_and_tools(tmp_path):
+    from vcm.manifest import codec_summary, codecs_used
+
+    def sidecar(path, codec, options, tools=None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"bitstream": path.name[:-5], "codec": codec, "qp": 22, "options": options,
+                  "argv": [["x"]]}
+        if tools is not None:
+            record["tools"] = tools
+        path.write_text(json.dumps(record))
+
+    vtm_tools = {"EncoderApp": {"path": "/a/EncoderApp", "version": "23.13"},
+                 "cfg": {"path": "/a/cfg/ra.cfg", "sha256": "ab" * 32}}
+    sidecar(tmp_path / "m" / "qp22" / "foreground.266.json", "vtm", {"intra_period": 32},
+            vtm_tools)
+    sidecar(tmp_path / "m" / "qp47" / "foreground.266.json", "vtm", {"intra_period": 32},
+            vtm_tools)
+    sidecar(tmp_path / "s" / "qp22" / "original.266.json", "vvenc", {"preset": "faster"})
+    sidecar(tmp_path / "s" / "qp47" / "original.266.json", "vvenc", {"preset": "medium"}, {})
+    (tmp_path / "m" / "qp22" / "decoded.mkv.json").write_text(json.dumps({"output": "x"}))
+    (tmp_path / "m" / "point.json").write_text("[1, 2]")
+    assert codecs_used(tmp_path) == {
+        "vtm": {"codec": "vtm", "options": {"intra_period": 32}, "tools": vtm_tools},
+        "vvenc": {"codec": "vvenc", "options": {"preset": "faster"}, "tools": {}},
+        "vvenc 2": {"codec": "vvenc", "options": {"preset": "medium"}, "tools": {}},
+    }
+    assert codec_summary(codecs_used(tmp_path)) == (
+        "vtm (EncoderApp 23.13, cfg sha256 abababababab), vvenc, vvenc 2"
+    )
