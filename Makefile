@@ -5,7 +5,8 @@ HEAVY := .venv-heavy
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install install-torch install-mmpose install-heavy sweep test bench bench-backends clean
+.PHONY: install install-torch install-mmpose install-detectron2 install-heavy sweep test bench \
+	bench-backends clean
 
 install: $(VENV)/.installed
 
@@ -44,7 +45,22 @@ install-mmpose: install-torch
 	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
 	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
 
-# The environment the heavy tests run in (marker `heavy`): vcm, torch, torchvision, mmpose.
+# detectron2 is on no registry: built from source (needs torch first; --no-build-isolation
+# builds against it), or a wheel built for this torch. A wheel in the model mirror
+# ($$VCM_MIRROR/wheels, as CI has) is used when there is one.
+DETECTRON2 ?= $(or $(firstword $(wildcard $(VCM_MIRROR)/wheels/detectron2-*.whl)),\
+	git+https://github.com/facebookresearch/detectron2.git)
+# Two traps, hence in the same pip command: detectron2's dependency tensorboard pulls
+# protobuf >= 6, which breaks mediapipe 0.10.21 ('FieldDescriptor' object has no attribute
+# 'label'); detectron2.model_zoo imports pkg_resources, which setuptools 81 removed.
+DETECTRON2_PINS = 'protobuf>=4.25.3,<5' 'setuptools<81'
+
+install-detectron2: install-torch
+	$(ENV)/bin/pip install --quiet --no-build-isolation '$(DETECTRON2)' $(DETECTRON2_PINS)
+	$(ENV)/bin/python -c "import detectron2, detectron2.model_zoo; print('detectron2', detectron2.__version__)"
+
+# The environment the heavy tests run in (markers `heavy` and `detectron2`): vcm, torch,
+# torchvision, mmpose, detectron2.
 install-heavy: $(HEAVY)/.installed
 
 $(HEAVY)/.installed: pyproject.toml
@@ -53,18 +69,20 @@ $(HEAVY)/.installed: pyproject.toml
 	$(HEAVY)/bin/pip install --quiet -e '.[dev]' "numpy<2"
 	$(HEAVY)/bin/pip install --quiet --no-deps trackeval==1.3.0
 	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
+	$(MAKE) --no-print-directory install-detectron2 ENV=$(HEAVY)
 	$(HEAVY)/bin/python -c "import cv2; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
+	$(HEAVY)/bin/python -c "import google.protobuf as p; assert p.__version__ < '5', p.__version__"
 	touch $@
 
 # The workflow's rules call `vcm`, so the venv's bin/ goes first on PATH.
 sweep: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-# Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. Tests
-# marked detectron2 need detectron2 itself, which no registry has (README).
+# Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. The
+# vtm tests need VTM's EncoderApp and DecoderApp on PATH (or $$VCM_VTM_ENCODER/_DECODER).
 test: install install-heavy
 	$(BIN)/pytest -m "not heavy and not detectron2"
-	$(HEAVY)/bin/pytest -m heavy
+	$(HEAVY)/bin/pytest -m "heavy or detectron2"
 
 bench: install
 	$(BIN)/python experiments/bench_frontend.py

@@ -322,13 +322,19 @@ def detections_extract(
 def decode(
     bitstream: Annotated[Path, typer.Argument(help="Bitstream from `vcm encode`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Codec option key=value, repeatable, over the "
+                     "sidecar's (e.g. decoder=PATH for vtm)."),
+    ] = None,
     log: LogFile = None,
 ) -> None:
     """Decode a bitstream back to frames of the original size (lossless FFV1 .mkv)."""
     from vcm.codecs import decode_video
 
-    logs.log_run("decode", bitstream=bitstream, output=output)
-    result = decode_video(bitstream, output, log_path=log)
+    options = parse_options(option, "codec")
+    logs.log_run("decode", bitstream=bitstream, output=output, options=options)
+    result = decode_video(bitstream, output, log_path=log, codec_options=options)
     typer.echo(f"wrote {output} in {result.seconds:.2f} s", err=True)
 
 

@@ -81,10 +81,14 @@ rule decode:
     output:
         video="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv",
         sidecar="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv.json",
+    params:
+        # The config's codec options again: program paths (vtm's decoder) are not kept in
+        # the sidecar.
+        options=codec_options,
     log:
         "logs/decode/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm decode {input:q} -o {output.video:q} > {log:q} 2>&1"
+        "vcm decode {input:q} -o {output.video:q} {params.options:q} > {log:q} 2>&1"
 
 
 # vcm bpp counts exactly the files it is given: here the bitstream and the detections file.
