@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from vcm.cli import app
 from vcm.datasets.mot import SequenceInfo, write_seqinfo
-from vcm.detections import read_detections_zip
+from vcm.detformats.voc_zip import read_detections_zip
 from vcm.runrecord import read_run_record
 
 from clips import moving_square_frames

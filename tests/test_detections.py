@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vcm import detections as detections_module
-from vcm.detections import (
-    DetectionSequence,
-    FrameDetections,
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats import voc_zip as detections_module
+from vcm.detformats.voc_zip import (
     ZipLimits,
     frame_from_xml,
     frame_to_xml,

@@ -141,7 +141,7 @@ def detect(
     progress: Progress = True,
 ) -> None:
     """Detect persons in every frame once; write them as zipped Pascal-VOC XML."""
-    from vcm.detections import write_detections_zip
+    from vcm.detformats.voc_zip import write_detections_zip
     from vcm.detectors import DETECTORS, detect_video
     from vcm.video import open_video
 
@@ -381,7 +381,7 @@ def pose(
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detections zip (no detector of its own)."""
-    from vcm.detections import read_detections_zip
+    from vcm.detformats.voc_zip import read_detections_zip
     from vcm.runrecord import write_run_record
     from vcm.video import open_video
 
@@ -410,7 +410,7 @@ def track(
     option: Options = None,
 ) -> None:
     """Associate the boxes of the detections zip across frames (no detector of its own)."""
-    from vcm.detections import read_detections_zip
+    from vcm.detformats.voc_zip import read_detections_zip
     from vcm.runrecord import write_run_record
     from vcm.trackers import TRACKERS
     from vcm.video import open_video

@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from vcm.detections import read_detections_zip
+from vcm.detformats.voc_zip import read_detections_zip
 from vcm.fileio import atomic_output
 from vcm.video import open_video, write_lossless_video
 

@@ -1,0 +1,1 @@
+"""Detection file formats: reading and writing :class:`vcm.detections.DetectionSequence`."""
