@@ -45,7 +45,7 @@ def test_front_end_chain(tmp_path, sequence):
     assert result.exit_code == 0, result.output
     detections = read_detections_zip(run / "detections.zip")
     assert len(detections) == 6
-    assert set(read_run_record(run / "detections.zip")["seconds"]) == {"detect", "zip"}
+    assert set(read_run_record(run / "detections.zip")["seconds"]) == {"detect", "write"}
     np.testing.assert_array_equal(detections.frames[2].boxes, [[7, 10, 23, 26]])
 
     result = invoke("foreground", sequence, run / "detections.zip", "-o", run / "foreground.mkv",
@@ -80,7 +80,7 @@ def test_front_end_chain(tmp_path, sequence):
         (["detect", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.zip"], "corrupt.mkv: not a readable video"),
         (["detect", "{tmp}/empty.mp4", "-o", "{tmp}/out.zip"], "empty.mp4: empty file"),
         (["encode", "{seq}", "--qp", "99", "-o", "{tmp}/out.266"], "QP 99 is out of range 0..63"),
-        (["foreground", "{seq}", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.mkv"], "corrupt.mkv: not a readable zip"),
+        (["foreground", "{seq}", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.mkv"], "corrupt.mkv: not a detection file"),
         (["bpp", "{tmp}/missing.266", "--like", "{seq}"], "missing.266: file does not exist"),
     ],
 )

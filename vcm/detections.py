@@ -46,13 +46,16 @@ class FrameDetections:
 class DetectionSequence:
     """Detections of a whole video: one :class:`FrameDetections` per frame, frames 1..N.
 
-    ``width``/``height`` are the original frame size in pixels; ``source`` names the video.
+    ``width``/``height`` are the original frame size in pixels; ``source`` names the video
+    (informative only: no detection file vcm writes stores it, since a host path would change
+    the file's size); ``fps`` is its frame rate in frames per second, 0 when unknown.
     """
 
     width: int
     height: int
     frames: list[FrameDetections]
     source: str = ""
+    fps: float = 0.0
 
     def __len__(self) -> int:
         return len(self.frames)

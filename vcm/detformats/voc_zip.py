@@ -166,8 +166,9 @@ def frame_from_xml(data: bytes, *, frame: int = 1, member: str = "<xml>") -> Voc
 def write_detections_zip(sequence: DetectionSequence, path: Path) -> None:
     """Write ``sequence`` as a zip of per-frame VOC documents at ``path``, atomically.
 
-    Members are DEFLATE-compressed, in frame order, with fixed timestamps and attributes, so
-    equal sequences give byte-identical zips. On any error no file appears at ``path`` (an
+    Members are DEFLATE-compressed, in frame order, with fixed timestamps and attributes and
+    an empty ``<video>`` (``sequence.source`` is not written), so equal detections give
+    byte-identical zips wherever the video is. On any error no file appears at ``path`` (an
     existing one is left as it was). Raises ``ValueError`` for a sequence without frames or
     whose frames are not numbered 1..N in order, and as :func:`frame_to_xml` does.
     """
@@ -185,7 +186,9 @@ def write_detections_zip(sequence: DetectionSequence, path: Path) -> None:
                     width=sequence.width,
                     height=sequence.height,
                     filename=f"{frame.frame:0{digits}d}.png",
-                    source=sequence.source,
+                    # <video> stays empty: the input path as given would make the zip's
+                    # size, counted in bits per pixel, depend on where the video is kept.
+                    # The run record names the video instead.
                 )
                 archive.writestr(
                     _member_info(f"{frame.frame:0{digits}d}.xml"),
