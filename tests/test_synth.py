@@ -53,7 +53,7 @@ def test_layout_and_seqinfo(tmp_path):
     info = synthesize_sequence(output, fps=12.5, seed=3, **SMALL)
 
     assert sorted(files_of(output)) == [
-        "gt/gt.txt", "gt/keypoints.json",
+        ".vcm-output", "gt/gt.txt", "gt/keypoints.json",
         "img1/000001.png", "img1/000002.png", "img1/000003.png", "img1/000004.png",
         "img1/000005.png", "seqinfo.ini",
     ]

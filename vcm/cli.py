@@ -14,7 +14,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from vcm import logs
+from vcm import logs, signals
 from vcm.errors import VcmError
 
 app = typer.Typer(
@@ -40,18 +40,46 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     logs.configure(verbose)
+    signals.stop_on_termination()
+
+
+def command_outputs(kwargs: dict[str, Any]) -> list[Path]:
+    """The files a command may write: its ``output``, the output's run record and sidecar."""
+    output = kwargs.get("output")
+    if not isinstance(output, Path) or output.name in ("", ".", ".."):
+        return []  # nothing to watch; the output check refuses such a name
+    from vcm.runrecord import run_record_path
+
+    return [output, run_record_path(output), output.with_name(output.name + ".json")]
 
 
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a :class:`VcmError` into ``error: message`` on stderr and exit code 1."""
+    """Run a command all-or-nothing and turn its failures into one line on stderr.
+
+    A :class:`VcmError`, or a file-system error, becomes ``error: FILE: problem`` and exit
+    code 1; SIGTERM/SIGHUP/SIGINT become ``error: interrupted by SIG...`` and exit 128 + the
+    signal number. Either way the output, run record and sidecar the command had already put
+    in place are removed (:func:`vcm.fileio.all_or_nothing`), as are its temporaries.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from vcm.fileio import all_or_nothing
+
         try:
-            return command(*args, **kwargs)
+            with all_or_nothing(command_outputs(kwargs)):
+                return command(*args, **kwargs)
         except VcmError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
+        except OSError as error:
+            # Errors of the file system met outside the places that name their file.
+            where = error.filename if error.filename is not None else "vcm"
+            typer.echo(f"error: {where}: {error.strerror or error}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        except signals.Interrupted as interrupted:
+            typer.echo(f"error: interrupted by {interrupted.name}", err=True)
+            raise typer.Exit(128 + interrupted.number) from None
 
     return wrapper
 
@@ -78,11 +106,23 @@ def build_backend(registry, name: str, options: dict[str, Any]):
         raise VcmError(f"{registry.kind} {name!r}: {error}") from None
 
 
-def print_json(record: dict) -> None:
-    typer.echo(json.dumps(record, indent=2, sort_keys=True))
+def print_json(record: dict, output: Path | None = None) -> None:
+    """Print ``record`` as JSON, or write it to ``output`` atomically when given."""
+    text = json.dumps(record, indent=2, sort_keys=True)
+    if output is None:
+        typer.echo(text)
+        return
+    from vcm.fileio import atomic_output
+
+    with atomic_output(output) as temporary:
+        temporary.write_text(text + "\n", encoding="utf-8")
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+JsonOutput = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", help="Write the JSON to this file (atomically) instead of stdout."),
+]
 LogFile = Annotated[
     Optional[Path], typer.Option("--log", help="Keep the external tool's output in this file.")
 ]
@@ -315,6 +355,7 @@ def list_codecs() -> None:
 def bpp(
     files: Annotated[list[Path], typer.Argument(help="Bitstream and any side files (the detection file).")],
     like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
+    output: JsonOutput = None,
 ) -> None:
     """Print bits per pixel as JSON: bytes x 8 / (width x height x frames) of the original."""
     from vcm.bpp import measure_bits_per_pixel
@@ -322,7 +363,7 @@ def bpp(
 
     info = open_video(like).info
     result = measure_bits_per_pixel(files, width=info.width, height=info.height, frames=info.frames)
-    print_json(result.to_dict())
+    print_json(result.to_dict(), output)
 
 
 @models_app.command("list")
@@ -408,13 +449,15 @@ def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
     return build_backend(registry, name, options)
 
 
-def run_pose(source, detections, estimator, output: Path, progress: bool) -> float:
+def run_pose(source, detections, estimator, output: Path, progress: bool,
+             detections_label: str = "detections") -> float:
     """Estimate and write poses; return the seconds spent estimating."""
     from vcm.keypoints import write_pose_results
     from vcm.pose import estimate_video
 
     start = time.perf_counter()
-    poses = estimate_video(source, detections, estimator, progress=progress)
+    poses = estimate_video(source, detections, estimator, progress=progress,
+                           detections_label=detections_label)
     seconds = time.perf_counter() - start
     write_pose_results(poses, output)
     typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
@@ -456,7 +499,7 @@ def pose(
     boxes = read_detections(detections)
     backend = build_named("pose estimator", estimator, option)
     logs.log_run("pose", video=video, detections=detections, estimator=backend.describe())
-    seconds = run_pose(source, boxes, backend, output, progress)
+    seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
     write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
                      estimator=backend.describe())
 
@@ -580,6 +623,7 @@ def single_task_track(
 def evaluate_pose(
     results: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
     gt: Annotated[Path, typer.Option(help="COCO keypoint ground-truth JSON (image_id = frame).")],
+    output: JsonOutput = None,
 ) -> None:
     """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS) as JSON.
 
@@ -599,9 +643,9 @@ def evaluate_pose(
         if any(len(pose.keypoints) != 17 for pose in poses):
             raise VcmError(f"{results}: HiEve ground truth needs COCO 17-keypoint results")
         print_json(evaluate_keypoints(dataset, coco_poses_to_hieve(poses),
-                                      sigmas=HIEVE_KEYPOINT_SIGMAS))
+                                      sigmas=HIEVE_KEYPOINT_SIGMAS), output)
         return
-    print_json(evaluate_keypoints(gt, results))
+    print_json(evaluate_keypoints(gt, results), output)
 
 
 @evaluate_app.command("track")
@@ -610,6 +654,7 @@ def evaluate_track(
     tracks: Annotated[Path, typer.Argument(help="MOTChallenge tracks txt (`vcm track`).")],
     gt: Annotated[Path, typer.Option(help="MOTChallenge gt.txt of the sequence.")],
     iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
+    output: JsonOutput = None,
 ) -> None:
     """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics, IoU distance) as JSON."""
     from vcm.datasets.mot import read_mot_txt
@@ -617,7 +662,7 @@ def evaluate_track(
     from vcm.tracks import read_tracks_txt
 
     ground_truth = read_mot_txt(gt)
-    print_json(evaluate_tracking(ground_truth, read_tracks_txt(tracks), iou_threshold=iou))
+    print_json(evaluate_tracking(ground_truth, read_tracks_txt(tracks), iou_threshold=iou), output)
 
 
 @app.command("point")

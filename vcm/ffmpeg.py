@@ -18,6 +18,10 @@ from vcm.errors import VcmError
 LOG = logging.getLogger(__name__)
 LOG_TAIL_LINES = 20
 
+# Matroska otherwise gets a random segment UID, the date and the muxer's version: with these
+# output options, equal frames give equal bytes.
+BITEXACT_MATROSKA = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
+
 
 def ffmpeg_executable() -> str:
     """The ffmpeg to use: ``$VCM_FFMPEG`` if set, else the static build inside imageio-ffmpeg."""

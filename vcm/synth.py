@@ -212,8 +212,9 @@ def synthesize_sequence(
     """Write a synthetic MOTChallenge sequence folder of people walking, with exact truth.
 
     Args:
-        output: the sequence folder to create (replaced if it exists). It appears only when
-            complete: files go to a temporary sibling that is renamed at the end.
+        output: the sequence folder to create. An existing folder is replaced only if vcm wrote
+            it (see :mod:`vcm.fileio`). It appears only when complete: files go to a
+            temporary sibling that is renamed at the end.
         frames: number of frames (``seqLength``).
         width, height: frame size in pixels. People are 0.39 to 0.72 of ``height`` tall
             (140 to 260 px at 360 rows).
@@ -239,7 +240,7 @@ def synthesize_sequence(
     if people < 1:
         raise VcmError(f"people must be at least 1, got {people}")
     scene = plan_scene(width=width, height=height, fps=fps, people=people, seed=seed)
-    with atomic_output(output) as folder:
+    with atomic_output(output, folder=True) as folder:
         info = SequenceInfo(
             root=folder, name=output.name, image_dir="img1", fps=fps, length=frames,
             width=width, height=height, image_ext=".png",

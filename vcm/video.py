@@ -9,6 +9,7 @@ memory does not grow with the length of the video.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -18,7 +19,7 @@ import numpy as np
 
 from vcm.datasets.mot import SequenceInfo, is_sequence_folder, read_seqinfo
 from vcm.errors import VcmError
-from vcm.ffmpeg import CommandResult, ffmpeg_executable, run_command
+from vcm.ffmpeg import BITEXACT_MATROSKA, CommandResult, ffmpeg_executable, run_command
 
 LOG = logging.getLogger(__name__)
 
@@ -80,11 +81,18 @@ class VideoSource:
             next(reader)  # metadata, already read by open_video
             for buffer in reader:
                 count += 1
+                if count > self.info.frames:
+                    break
                 yield np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
         except (OSError, RuntimeError) as error:
             raise VcmError(f"{path}: cannot decode video frame {count + 1} ({error})") from None
         finally:
             reader.close()
+        if count != self.info.frames:
+            # The file changed since it was opened, or decodes differently on a second pass.
+            raise VcmError(
+                f"{path}: decoded {count} frames but the video was opened with {self.info.frames}"
+            )
 
 
 def frame_batches(
@@ -128,6 +136,32 @@ def open_video(path: str | Path) -> VideoSource:
     return VideoSource(_probe_file(path))
 
 
+# A container's duration x frame rate may exceed the decodable frames by rounding and start
+# offsets; more than this is a truncated or damaged file.
+DECLARED_FRAMES_SLACK = 1
+
+
+def declared_frames(duration: float, fps: float) -> int | None:
+    """Frames a container declares: ``duration`` (s) x ``fps`` rounded, or ``None`` when it
+    declares no usable duration."""
+    if not (math.isfinite(duration) and math.isfinite(fps)) or duration <= 0 or fps <= 0:
+        return None
+    return round(duration * fps)
+
+
+def count_frames(path: str | Path) -> int:
+    """Frames that ffmpeg decodes from the video file ``path`` (decodes the whole file)."""
+    import imageio_ffmpeg
+
+    try:
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (OSError, RuntimeError) as error:
+        message = str(error).strip().splitlines()
+        reason = message[-1] if message else type(error).__name__
+        raise VcmError(f"{path}: not a readable video ({reason})") from None
+    return int(frames)
+
+
 def _probe_file(path: Path) -> VideoInfo:
     import imageio_ffmpeg
 
@@ -137,18 +171,24 @@ def _probe_file(path: Path) -> VideoInfo:
         reader = imageio_ffmpeg.read_frames(str(path), output_params=["-map", "0:v:0"])
         meta = next(reader)
         reader.close()
-        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
     except (OSError, RuntimeError, StopIteration) as error:
         message = str(error).strip().splitlines()
         reason = message[-1] if message else type(error).__name__
         raise VcmError(f"{path}: not a readable video ({reason})") from None
+    frames = count_frames(path)
     width, height = (int(value) for value in meta["size"])
     fps = float(meta.get("fps") or 0.0)
     if frames <= 0:
         raise VcmError(f"{path}: video has no frames")
-    if fps <= 0:
+    if not (math.isfinite(fps) and fps > 0):
         raise VcmError(f"{path}: video has no frame rate")
-    return VideoInfo(path, width, height, fps, int(frames))
+    declared = declared_frames(float(meta.get("duration") or 0.0), fps)
+    if declared is not None and frames + DECLARED_FRAMES_SLACK < declared:
+        raise VcmError(
+            f"{path}: only {frames} frames decode but the container declares {declared} "
+            f"({meta['duration']} s at {fps:g} fps); the file is truncated or damaged"
+        )
+    return VideoInfo(path, width, height, fps, frames)
 
 
 def write_lossless_video(
@@ -169,7 +209,7 @@ def write_lossless_video(
         ffmpeg_executable(), "-hide_banner", "-nostdin", "-y",
         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
         "-i", "-",
-        "-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-g", "1",
+        "-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-g", "1", *BITEXACT_MATROSKA,
         "-f", "matroska", str(path),
     ]
     return run_command(

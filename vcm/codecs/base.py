@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from vcm.errors import VcmError
-from vcm.ffmpeg import ffmpeg_executable
+from vcm.ffmpeg import BITEXACT_MATROSKA, ffmpeg_executable
 from vcm.registry import Registry
 
 # The sample format every encoder is fed and every decoded video is stored in.
@@ -176,10 +176,11 @@ def decoder_output_filter(width: int | None, height: int | None) -> str:
 
 
 def lossless_output_argv(output: Path) -> list[str]:
-    """The end of an ffmpeg command writing FFV1 (every frame a key frame) in Matroska."""
+    """The end of an ffmpeg command writing FFV1 (every frame a key frame) in Matroska,
+    byte-identical for identical frames."""
     return [
         "-fps_mode", "passthrough",
-        "-c:v", "ffv1", "-level", "3", "-g", "1",
+        "-c:v", "ffv1", "-level", "3", "-g", "1", *BITEXACT_MATROSKA,
         "-f", "matroska", str(output),
     ]
 

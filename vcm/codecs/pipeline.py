@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,9 +21,9 @@ from tqdm import tqdm
 from vcm.codecs.base import Codec, build_codec, padded_size
 from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_version, run_command
-from vcm.fileio import atomic_output
+from vcm.fileio import atomic_output, work_folder
 from vcm.logs import package_version
-from vcm.video import open_video
+from vcm.video import count_frames, open_video
 
 LOG = logging.getLogger(__name__)
 
@@ -116,6 +115,7 @@ class DecodeResult:
         decode_seconds: wall-clock seconds of the commands.
         ffmpeg_version: first line of ``ffmpeg -version``.
         vcm_version: installed version of the vcm package.
+        frames: frames in the decoded video (``None`` in sidecars written before it was kept).
     """
 
     output: str
@@ -128,6 +128,7 @@ class DecodeResult:
     decode_seconds: float
     ffmpeg_version: str
     vcm_version: str
+    frames: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -172,7 +173,7 @@ def encode_video(
     info = source.info
     padded_width, padded_height = padded_size(info.width, info.height)
     with atomic_output(output) as bitstream:
-        with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work-") as work:
+        with work_folder(output) as work:
             argvs = coder.encode_argv(
                 width=info.width, height=info.height, fps=info.fps, frames=info.frames,
                 qp=qp, output=bitstream, workdir=Path(work),
@@ -187,6 +188,11 @@ def encode_video(
                 )
         if frames.count == 0:
             raise VcmError(f"{input_video}: no frames to encode")
+        if frames.count != info.frames:
+            raise VcmError(
+                f"{input_video}: {frames.count} frames decoded but the video declares {info.frames}"
+            )
+        _check_written(bitstream, output, f"the {codec} encoder")
         result = EncodeResult(
             bitstream=output.name,
             input=str(input_video),
@@ -263,12 +269,19 @@ def decode_video(
             )
     coder: Codec = build_codec(codec, **options)
     with atomic_output(output) as decoded:
-        with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.work-") as work:
+        with work_folder(output) as work:
             argvs = coder.decode_argv(
                 bitstream=bitstream, output=decoded, width=width, height=height, fps=fps,
                 workdir=Path(work),
             )
             seconds = _run_all(argvs, log_path, None, what=f"decoding {bitstream} with {codec}")
+        _check_written(decoded, output, f"the {codec} decoder")
+        frames = count_frames(decoded)
+        if encoded is not None and frames != encoded.frames:
+            raise VcmError(
+                f"{bitstream}: decoded {frames} frames but its sidecar records {encoded.frames} "
+                "encoded; the bitstream is truncated or corrupt"
+            )
         result = DecodeResult(
             output=output.name,
             bitstream=str(bitstream),
@@ -277,6 +290,7 @@ def decode_video(
             width=width,
             height=height,
             fps=fps,
+            frames=frames,
             decode_seconds=seconds,
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
@@ -316,6 +330,12 @@ def _run_all(
         )
         seconds += result.seconds
     return seconds
+
+
+def _check_written(temporary: Path, output: Path, program: str) -> None:
+    """Raise :class:`VcmError` if ``program`` exited 0 but left ``temporary`` missing or empty."""
+    if not temporary.is_file() or temporary.stat().st_size == 0:
+        raise VcmError(f"{output}: {program} exited without error but wrote nothing")
 
 
 def _read_sidecar(bitstream: Path) -> EncodeResult | None:

@@ -149,18 +149,18 @@ def estimate_video(
     estimator: PoseEstimator,
     *,
     progress: bool = True,
+    detections_label: str = "detections",
 ) -> list[PersonPose]:
     """Estimate the pose of every detected person in every frame of ``source``.
 
     ``detections`` must be for this video: same frame size and frame count, else
-    :class:`VcmError` naming both. Frames are read one at a time and handed to the estimator
+    :class:`VcmError` naming both (the detections as ``detections_label``, their file). Frames are read one at a time and handed to the estimator
     ``estimator.frames_per_batch`` at a time. Returns one :class:`PersonPose` per box with a
     pose (``image_id`` = 1-based frame number, ``box`` = the detection box, ``score`` =
     :func:`person_score`), in frame order then box order; boxes without a pose are counted
     and logged. A progress bar goes to stderr unless ``progress`` is false.
     """
     info = source.info
-    detections_label = detections.source or "detections"
     detections.check_fits(info.width, info.height, info.frames,
                           label=detections_label, video=str(info.path))
     batch_size = max(1, int(getattr(estimator, "frames_per_batch", 1)))

@@ -28,8 +28,14 @@ def codec_extension(codec):
 
 
 def option_flags(options, flag="-p"):
-    """{key: value} -> `-p key=value ...` for the vcm CLI."""
-    return " ".join(f"{flag} {key}={value}" for key, value in (options or {}).items())
+    """{key: value} -> ["-p", "key=value", ...]: argv words for the vcm CLI, which rules pass
+    with `{params.options:q}` so each word is shell-quoted (no value reaches the shell raw)."""
+    return [word for key, value in (options or {}).items() for word in (flag, f"{key}={value}")]
+
+
+def repeated(flag, paths):
+    """["--flag", path, "--flag", path, ...]: argv words, shell-quoted by `:q` in the rules."""
+    return [word for path in paths for word in (flag, str(path))]
 
 
 def codec_options(wildcards):
@@ -52,7 +58,8 @@ def sweep_points():
 
 
 wildcard_constraints:
-    sequence=r"[A-Za-z0-9_.-]+",
+    # Starts with a letter or digit: a sequence named `.` or `..` would point outside results/.
+    sequence=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     codec=r"[A-Za-z0-9_-]+",
     qp=r"\d+",
     extension=r"[a-z0-9]+",

@@ -4,7 +4,7 @@
 
 def synth_flags(wildcards):
     settings = config["sequences"][wildcards.sequence]["synth"]
-    return " ".join(f"--{key} {value}" for key, value in settings.items())
+    return [word for key, value in settings.items() for word in (f"--{key}", str(value))]
 
 
 rule synthesize:
@@ -15,7 +15,7 @@ rule synthesize:
     log:
         "logs/synthesize/{sequence}.log",
     shell:
-        "vcm data synth {output} {params.flags} --no-progress > {log} 2>&1"
+        "vcm data synth {output:q} {params.flags:q} --no-progress > {log:q} 2>&1"
 
 
 rule detect:
@@ -31,8 +31,8 @@ rule detect:
     log:
         "logs/detect/{sequence}.log",
     shell:
-        "vcm detect {input} --detector {params.name} --score {params.score} {params.options} "
-        "-o {output.zip} --no-progress > {log} 2>&1"
+        "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
+        "-o {output.zip:q} --no-progress > {log:q} 2>&1"
 
 
 rule foreground:
@@ -45,8 +45,8 @@ rule foreground:
     log:
         "logs/foreground/{sequence}.log",
     shell:
-        "vcm foreground {input.video} {input.detections} -o {output.video} --no-progress "
-        "> {log} 2>&1"
+        "vcm foreground {input.video:q} {input.detections:q} -o {output.video:q} --no-progress "
+        "> {log:q} 2>&1"
 
 
 rule encode_foreground:
@@ -60,8 +60,8 @@ rule encode_foreground:
     log:
         "logs/encode/multitask/{sequence}/{codec}/qp{qp}.{extension}.log",
     shell:
-        "vcm encode {input} --codec {wildcards.codec} --qp {wildcards.qp} {params.options} "
-        "-o {output.bitstream} --no-progress > {log} 2>&1"
+        "vcm encode {input:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
+        "-o {output.bitstream:q} --no-progress > {log:q} 2>&1"
 
 
 def coded(name, pipeline):
@@ -84,7 +84,7 @@ rule decode:
     log:
         "logs/decode/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm decode {input} -o {output.video} > {log} 2>&1"
+        "vcm decode {input:q} -o {output.video:q} > {log:q} 2>&1"
 
 
 rule bits_per_pixel_multitask:
@@ -97,4 +97,4 @@ rule bits_per_pixel_multitask:
     log:
         "logs/bpp/multitask/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm bpp {input.bitstream} {input.detections} --like {input.video} > {output} 2> {log}"
+        "vcm bpp {input.bitstream:q} {input.detections:q} --like {input.video:q} -o {output:q} 2> {log:q}"

@@ -39,17 +39,15 @@ rule point:
     output:
         "results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json",
     params:
-        runs=lambda wildcards, input: " ".join(f"--run {path}" for path in input.runs),
-        codec_records=lambda wildcards, input: " ".join(
-            f"--codec-record {path}" for path in input.codec_records
-        ),
+        runs=lambda wildcards, input: repeated("--run", input.runs),
+        codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
     log:
         "logs/point/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm point --sequence {wildcards.sequence} --pipeline {wildcards.pipeline} "
-        "--codec {wildcards.codec} --qp {wildcards.qp} --bpp {input.bpp} "
-        "--pose-eval {input.pose_eval} --track-eval {input.track_eval} {params.runs} "
-        "{params.codec_records} -o {output} > {log} 2>&1"
+        "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
+        "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
+        "--pose-eval {input.pose_eval:q} --track-eval {input.track_eval:q} {params.runs:q} "
+        "{params.codec_records:q} -o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():
@@ -67,10 +65,10 @@ rule summary:
         tables=directory("results/tables"),
         plots=directory("results/plots"),
     params:
-        points=lambda wildcards, input: " ".join(f"--point {path}" for path in input),
+        points=lambda wildcards, input: repeated("--point", input),
         config=sweep_config_file(),
     log:
         "logs/summary.log",
     shell:
-        "vcm report results -o {output.summary} --config {params.config} {params.points} "
-        "> {log} 2>&1"
+        "vcm report results -o {output.summary:q} --config {params.config:q} {params.points:q} "
+        "> {log:q} 2>&1"

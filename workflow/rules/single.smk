@@ -13,8 +13,8 @@ rule encode_original:
     log:
         "logs/encode/single/{sequence}/{codec}/qp{qp}.{extension}.log",
     shell:
-        "vcm encode {input} --codec {wildcards.codec} --qp {wildcards.qp} {params.options} "
-        "-o {output.bitstream} --no-progress > {log} 2>&1"
+        "vcm encode {input:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
+        "-o {output.bitstream:q} --no-progress > {log:q} 2>&1"
 
 
 def task_detector(wildcards):
@@ -34,8 +34,8 @@ rule detect_single:
     log:
         "logs/detect/single/{sequence}/{codec}/qp{qp}/{task}.log",
     shell:
-        "vcm detect {input} --detector {params.name} --score {params.score} {params.options} "
-        "-o {output.zip} --no-progress > {log} 2>&1"
+        "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
+        "-o {output.zip:q} --no-progress > {log:q} 2>&1"
 
 
 rule pose_single:
@@ -51,8 +51,8 @@ rule pose_single:
     log:
         "logs/pose/single/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm pose {input.video} {input.detections} --estimator {params.estimator} "
-        "{params.options} -o {output.poses} --no-progress > {log} 2>&1"
+        "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
+        "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
 rule track_single:
@@ -68,8 +68,8 @@ rule track_single:
     log:
         "logs/track/single/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm track {input.detections} --tracker {params.tracker} {params.options} "
-        "--like {input.video} -o {output.tracks} > {log} 2>&1"
+        "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
+        "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
 
 
 rule bits_per_pixel_single:
@@ -81,4 +81,4 @@ rule bits_per_pixel_single:
     log:
         "logs/bpp/single/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm bpp {input.bitstream} --like {input.video} > {output} 2> {log}"
+        "vcm bpp {input.bitstream:q} --like {input.video:q} -o {output:q} 2> {log:q}"

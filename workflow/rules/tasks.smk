@@ -16,8 +16,8 @@ rule pose_multitask:
     log:
         "logs/pose/multitask/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm pose {input.video} {input.detections} --estimator {params.estimator} "
-        "{params.options} -o {output.poses} --no-progress > {log} 2>&1"
+        "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
+        "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
 # The boxes come from the uncompressed original, so tracking runs once per sequence.
@@ -34,8 +34,8 @@ rule track_multitask:
     log:
         "logs/track/multitask/{sequence}.log",
     shell:
-        "vcm track {input.detections} --tracker {params.tracker} {params.options} "
-        "--like {input.video} -o {output.tracks} > {log} 2>&1"
+        "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
+        "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
 
 
 rule evaluate_pose:
@@ -49,7 +49,7 @@ rule evaluate_pose:
     log:
         "logs/evaluate_pose/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm evaluate pose {input.poses} --gt {params.gt} > {output} 2> {log}"
+        "vcm evaluate pose {input.poses:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_track_multitask:
@@ -63,7 +63,7 @@ rule evaluate_track_multitask:
     log:
         "logs/evaluate_track/multitask/{sequence}.log",
     shell:
-        "vcm evaluate track {input.tracks} --gt {params.gt} > {output} 2> {log}"
+        "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_track_single:
@@ -77,4 +77,4 @@ rule evaluate_track_single:
     log:
         "logs/evaluate_track/single/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm evaluate track {input.tracks} --gt {params.gt} > {output} 2> {log}"
+        "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
