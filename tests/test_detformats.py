@@ -154,8 +154,7 @@ def test_recognised_by_content_not_name(tmp_path):
     assert format_for_output(tmp_path / "a.zip").name == "voc-zip"
     assert format_for_output(tmp_path / "a.VCMD").name == "vcmd"
     assert format_for_output(tmp_path / "a.txt", "vcmd").name == "vcmd"
-    with pytest.raises(VcmError, match="cannot tell the detection format"):
-        format_for_output(tmp_path / "a.txt")
+    assert format_for_output(tmp_path / "a.txt").name == "vcmd"  # the default
 
 
 def test_voc_zip_to_vcmd_to_voc_zip_keeps_boxes_up_to_quantisation(tmp_path):

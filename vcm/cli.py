@@ -173,7 +173,7 @@ def data_hieve_pose(
 DetectionFormatName = Annotated[
     Optional[str],
     typer.Option("--format", help="Detection format: vcmd or voc-zip (see `vcm detections "
-                 "formats`) [default: from the output's extension].")
+                 "formats`) [default: from the output's extension, .zip voc-zip, else vcmd].")
 ]
 FormatOptions = Annotated[
     Optional[list[str]],

@@ -108,15 +108,13 @@ def format_of_file(path: Path) -> DetectionFormat:
 
 def format_for_output(path: Path, name: str | None = None) -> DetectionFormat:
     """The format to write ``path`` in: ``name`` if given, else the one whose extension
-    ``path`` has; :class:`VcmError` when neither says."""
+    ``path`` has, else :data:`DEFAULT_FORMAT`."""
     if name is not None:
         return get_format(name)
     for detection_format in all_formats():
         if Path(path).suffix.lower() == detection_format.extension:
             return detection_format
-    extensions = ", ".join(f"{each.extension} ({each.name})" for each in all_formats())
-    raise VcmError(f"{path}: cannot tell the detection format from the extension; give "
-                   f"--format or use one of: {extensions}")
+    return get_format(DEFAULT_FORMAT)
 
 
 def read_detections(path: Path) -> DetectionSequence:
