@@ -686,8 +686,14 @@ def point(
     codec_record: Annotated[
         Optional[list[Path]], typer.Option(help="Encoder/decoder sidecars (*.json), repeatable.")
     ] = None,
+    detections: Annotated[
+        Optional[Path],
+        typer.Option(help="The detection file counted in the BPP record (multitask): splits "
+                     "the BPP into video and detections and compares formats."),
+    ] = None,
 ) -> None:
     """Gather one measured point (BPP, pose AP, MOTA, seconds) into one results record."""
+    from vcm.detformats import detections_record
     from vcm.fileio import atomic_output
     from vcm.points import build_point, load_record
 
@@ -700,6 +706,7 @@ def point(
         track_evaluation=load_record(track_eval, "tracking evaluation") if track_eval else None,
         run_records=[load_record(path, "run record") for path in run or []],
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
+        detections=detections_record(detections) if detections else None,
     )
     with atomic_output(output) as temporary:
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -29,16 +29,20 @@ def validate_config(config: object, *, source: str = "config") -> dict:
 
 def check_backends(config: dict, *, source: str = "config") -> None:
     """Raise one :class:`VcmError` listing every problem with the backends the config names:
-    a detector, pose estimator, tracker or codec that is not registered, a backend whose
+    a detector, pose estimator, tracker, codec or detection format that is not registered, a
+    detection format option the format does not take, a backend whose
     framework is not installed (its ``requirements``), a codec whose programs are missing or
     whose options are wrong. Each line names the config key and says what to install."""
     from vcm.codecs import CODECS
     from vcm.codecs.base import build_codec
     from vcm.detectors import DETECTORS
+    from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
     from vcm.frameworks import install_commands, missing_requirements
     from vcm.pose import POSE_ESTIMATORS
     from vcm.trackers import TRACKERS
 
+    detections = config.get("detections", {})
+    format_name = detections.get("format", DEFAULT_FORMAT)
     named = [
         ("detector", DETECTORS, config["detector"]["name"], "detector/name"),
         ("pose estimator", POSE_ESTIMATORS, config["pose"]["estimator"], "pose/estimator"),
@@ -46,6 +50,7 @@ def check_backends(config: dict, *, source: str = "config") -> None:
         *[("detector", DETECTORS, entry["name"], f"single_task/{task}/name")
           for task, entry in config["single_task"].items()],
         *[("codec", CODECS, codec, f"codecs/{codec}") for codec in config["codecs"]],
+        ("detection format", DETECTION_FORMATS, format_name, "detections/format"),
     ]
     problems = []
     needed_by: dict[str, list[str]] = {}  # missing module -> the config keys that need it
@@ -66,6 +71,11 @@ def check_backends(config: dict, *, source: str = "config") -> None:
                 build_codec(codec, **(options or {})).check_tools()
             except VcmError as error:
                 problems.append(f"codecs/{codec}: {error}")
+    if format_name in DETECTION_FORMATS.names():
+        detection_format = DETECTION_FORMATS.build(format_name)
+        for option in sorted(set(detections.get("options") or {}) - set(detection_format.options)):
+            problems.append(f"detections/options: {detection_format.name} has no option "
+                            f"{option!r} (options: {', '.join(detection_format.options) or 'none'})")
     if problems:
         raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
             f"- {problem}" for problem in problems))

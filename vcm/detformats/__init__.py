@@ -145,12 +145,31 @@ def detection_stats(path: Path) -> dict:
     }
 
 
+def detections_record(path: Path) -> dict:
+    """:func:`detection_stats` of ``path`` plus ``bytes_by_format``: the bytes the same
+    detections take in every registered format at its default options (what a point's
+    format comparison reads)."""
+    import tempfile
+
+    record = detection_stats(path)
+    sequence = read_detections(path)
+    sizes = {}
+    with tempfile.TemporaryDirectory(prefix="vcm-formats-") as folder:
+        for detection_format in all_formats():
+            converted = Path(folder) / f"detections{detection_format.extension}"
+            detection_format.write(sequence, converted)
+            sizes[detection_format.name] = converted.stat().st_size
+    sizes[record["format"]] = record["bytes"]  # the file itself, whatever its options
+    return {**record, "bytes_by_format": sizes}
+
+
 __all__ = [
     "DEFAULT_FORMAT",
     "DETECTION_FORMATS",
     "DetectionFormat",
     "all_formats",
     "detection_stats",
+    "detections_record",
     "format_for_output",
     "format_of_file",
     "get_format",

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: where each sequence and its ground truth live, codec file
 # extensions, option flags, and the list of points the sweep measures.
 from vcm.codecs import CODECS
+from vcm.detformats import DEFAULT_FORMAT, get_format
 
 PIPELINES = ["multitask", "single"]
 
@@ -55,6 +56,15 @@ def sweep_points():
         for codec in config["codecs"]
         for qp in config["qps"]
     ]
+
+
+DETECTIONS = config.get("detections", {})
+DETECTIONS_FORMAT = DETECTIONS.get("format", DEFAULT_FORMAT)
+# The detection file's extension follows its format: detections.vcmd, detections.zip.
+DETECTIONS_EXTENSION = get_format(DETECTIONS_FORMAT).extension
+DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
+                    *option_flags(DETECTIONS.get("options"), "--format-option")]
+SHARED_DETECTIONS = "results/detections/{sequence}/detections" + DETECTIONS_EXTENSION
 
 
 wildcard_constraints:

@@ -7,13 +7,15 @@ def point_inputs(wildcards):
     """Everything a point's record reads, by pipeline."""
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
+    shared = SHARED_DETECTIONS.format(sequence=wildcards.sequence)
     if wildcards.pipeline == "multitask":
         return {
             "bpp": f"{folder}/bpp.json",
+            "detections": shared,
             "pose_eval": f"{folder}/pose_eval.json",
             "track_eval": f"results/multitask/{wildcards.sequence}/track_eval.json",
             "runs": [
-                f"results/detections/{wildcards.sequence}/detections.zip.run.json",
+                f"{shared}.run.json",
                 f"{folder}/pose.json.run.json",
                 f"results/multitask/{wildcards.sequence}/tracks.txt.run.json",
             ],
@@ -24,9 +26,9 @@ def point_inputs(wildcards):
         "pose_eval": f"{folder}/pose_eval.json",
         "track_eval": f"{folder}/track_eval.json",
         "runs": [
-            f"{folder}/pose_detections.zip.run.json",
+            f"{folder}/pose_detections{DETECTIONS_EXTENSION}.run.json",
             f"{folder}/pose.json.run.json",
-            f"{folder}/track_detections.zip.run.json",
+            f"{folder}/track_detections{DETECTIONS_EXTENSION}.run.json",
             f"{folder}/tracks.txt.run.json",
         ],
         "codec_records": [f"{folder}/original.{extension}.json", f"{folder}/decoded.mkv.json"],
@@ -41,13 +43,17 @@ rule point:
     params:
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
+        # The detection file whose bytes the multitask BPP counts (single-task sends none).
+        detections=lambda wildcards, input: repeated(
+            "--detections", [input.detections] if "detections" in input.keys() else []
+        ),
     log:
         "logs/point/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
         "--pose-eval {input.pose_eval:q} --track-eval {input.track_eval:q} {params.runs:q} "
-        "{params.codec_records:q} -o {output:q} > {log:q} 2>&1"
+        "{params.codec_records:q} {params.detections:q} -o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():

@@ -25,23 +25,25 @@ rule detect_single:
     input:
         "results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
     output:
-        zip="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip",
-        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip.run.json",
+        detections="results/single/{sequence}/{codec}/qp{qp}/{task}_detections" + DETECTIONS_EXTENSION,
+        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections"
+        + DETECTIONS_EXTENSION + ".run.json",
     params:
         name=lambda wildcards: task_detector(wildcards)["name"],
         score=lambda wildcards: task_detector(wildcards).get("score", 0.6),
         options=lambda wildcards: option_flags(task_detector(wildcards).get("options")),
+        format=DETECTIONS_FLAGS,
     log:
         "logs/detect/single/{sequence}/{codec}/qp{qp}/{task}.log",
     shell:
         "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
-        "-o {output.zip:q} --no-progress > {log:q} 2>&1"
+        "{params.format:q} -o {output.detections:q} --no-progress > {log:q} 2>&1"
 
 
 rule pose_single:
     input:
         video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections.zip",
+        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections" + DETECTIONS_EXTENSION,
     output:
         poses="results/single/{sequence}/{codec}/qp{qp}/pose.json",
         run="results/single/{sequence}/{codec}/qp{qp}/pose.json.run.json",
@@ -57,7 +59,7 @@ rule pose_single:
 
 rule track_single:
     input:
-        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections.zip",
+        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections" + DETECTIONS_EXTENSION,
         video=sequence_input,
     output:
         tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
