@@ -305,6 +305,9 @@ def test_every_truncation_of_a_file_is_an_error_naming_it(tmp_path):
         (TINY_HEADER + TINY_PAYLOAD[:3] + b"\x02" + TINY_PAYLOAD[4:], "refers to box 2"),
         # A residual dx2 of -60 makes frame 2's box empty.
         (TINY_HEADER + TINY_PAYLOAD[:6] + bytes([119]) + TINY_PAYLOAD[7:], "decodes empty"),
+        # New x1 = 2**30 steps: zigzag 2**31 = varint 80 80 80 80 08.
+        (TINY_HEADER[:24] + b"\x12\x00\x00\x00" + TINY_PAYLOAD[:8] + b"\x80\x80\x80\x80\x08"
+         + TINY_PAYLOAD[10:], "box 1 of frame 1 decodes out of range"),
         (TINY_HEADER[:24] + b"\x10\x00\x00\x00" + TINY_PAYLOAD[:8] + b"\xc8\x81\x00"
          + TINY_PAYLOAD[10:], "not in its shortest form"),
         (TINY_HEADER + TINY_PAYLOAD[:-1] + b"\x80", "cut short"),

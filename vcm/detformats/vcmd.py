@@ -39,8 +39,9 @@ STEP_EXPONENTS = range(-4, 5)
 
 SCORE_BITS = range(1, 17)
 
-MAX_COORDINATE = 2**31
-"""Quantised coordinates (in steps) lie in ``(-2**31, 2**31)``."""
+MAX_COORDINATE = 2**30
+"""Quantised coordinates (in steps) lie in ``(-2**30, 2**30)``, so every residual's zigzag
+code is below 2**32, the varint limit."""
 
 MAX_FRAME_SIZE = 65535
 """Width and height are 16-bit fields: the largest frame is 65535 x 65535 pixels."""
@@ -122,7 +123,7 @@ def write_vcmd(sequence: DetectionSequence, path: Path, *, step: float = 1.0,
     default); ``score_bits`` the score precision (1..16; 8 by default). Raises
     :class:`VcmError` naming ``path`` for what the format cannot hold (no frames, frames not
     numbered 1..N, a frame size over 65535, a non-finite box, a score outside [0, 1], a
-    coordinate beyond 2**31 steps); nothing is written then.
+    coordinate beyond 2**30 steps); nothing is written then.
     """
     with atomic_output(path) as temporary:
         temporary.write_bytes(encode_vcmd(sequence, step=step, score_bits=score_bits,
