@@ -202,13 +202,13 @@ class MiscountedSource:
 
 
 @pytest.mark.parametrize("decoded, message", [
-    (6, "clip.mkv: has more than the 5 frames of detections.zip"),
-    (4, "clip.mkv: decoded 4 frames but detections.zip has 5"),
+    (6, "clip.mkv: has more than the 5 frames of run/dets.zip"),
+    (4, "clip.mkv: decoded 4 frames but run/dets.zip has 5"),
 ])
 def test_estimate_video_names_a_video_that_decodes_another_frame_count(decoded, message):
     with pytest.raises(VcmError, match=message):
         estimate_video(MiscountedSource(Path("clip.mkv"), decoded), clip_detections(),
-                       ScriptedEstimator(), progress=False)
+                       ScriptedEstimator(), progress=False, detections_label="run/dets.zip")
 
 
 def test_estimate_video_numbers_frames_and_scores_people(small_clip):

@@ -16,6 +16,11 @@ import numpy as np
 from vcm.errors import VcmError
 
 
+PERSON = "person"
+"""The one class name the record holds (VOC ``<name>``, the SEI's label); objects of other
+classes are skipped on reading."""
+
+
 @dataclass(frozen=True)
 class FrameDetections:
     """Detections of one frame.

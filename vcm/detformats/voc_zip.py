@@ -22,13 +22,10 @@ from typing import NamedTuple
 import numpy as np
 from lxml import etree
 
-from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 
-
-PERSON = "person"
-"""The one VOC class name the record holds; objects of other classes are skipped on reading."""
 
 ZIP_MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every zip member (the earliest a zip can store), so equal detections give equal

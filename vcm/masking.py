@@ -1,0 +1,190 @@
+"""Which pixels a foreground frame keeps, and what it puts elsewhere: the foreground variants.
+
+The paper's foreground keeps the pixels of each frame's boxes and makes everything else black.
+The variants here change that in measured ways (README, "Foreground variants"):
+
+* ``margin`` / ``margin_px``: each box grows by ``margin`` x its width (left and right) and x
+  its height (top and bottom), plus ``margin_px`` pixels on every side, before masking.
+* ``hold``: frames are taken in consecutive windows of ``hold`` frames (1-8, 9-16, ... for
+  8); every frame of a window keeps the union of the boxes of all frames of the window, so
+  the kept region changes once per window (set it to the codec's intra period or GOP).
+* ``align``: each kept rectangle snaps outwards to a grid of ``align`` pixels (the codec's
+  block or CTU size), clipped to the frame.
+* ``feather``: a soft edge of ``feather`` pixels *outside* the kept region: a pixel at
+  chessboard distance ``d`` (1..feather) from it gets weight ``1 - d / (feather + 1)``, so the
+  kept pixels themselves are never changed.
+* ``fill``: what the rest of the frame shows: ``black`` (the paper), ``grey`` (RGB 128),
+  ``blur`` (the frame blurred with a Gaussian of sigma ``fill_scale`` pixels) or
+  ``downscale`` (the frame shrunk ``fill_scale`` times by area averaging and enlarged again).
+
+A frame is ``weight x frame + (1 - weight) x fill``, rounded to uint8, with ``weight`` 1 on
+the kept region, 0 far from it. Box coordinates are ``x1, y1, x2, y2`` pixels (right/bottom
+edges exclusive); a pixel (column c, row r) is kept when it overlaps a grown box:
+``floor(x1) <= c < ceil(x2)``, ``floor(y1) <= r < ceil(y2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from vcm.errors import VcmError
+
+FILLS = ("black", "grey", "blur", "downscale")
+
+
+@dataclass(frozen=True)
+class ForegroundOptions:
+    """The foreground variant; the defaults are the paper's (boxes as they are, black)."""
+
+    margin: float = 0.0
+    margin_px: int = 0
+    hold: int = 1
+    align: int = 1
+    feather: int = 0
+    fill: str = "black"
+    fill_scale: int = 8
+
+    def __post_init__(self) -> None:
+        checks = [
+            (math.isfinite(self.margin) and 0 <= self.margin <= 2, "margin must be in 0..2"),
+            (_whole(self.margin_px) and 0 <= self.margin_px <= 4096, "margin_px must be an integer in 0..4096"),
+            (_whole(self.hold) and 1 <= self.hold <= 10_000, "hold must be an integer in 1..10000 frames"),
+            (_whole(self.align) and 1 <= self.align <= 256, "align must be an integer in 1..256 pixels"),
+            (_whole(self.feather) and 0 <= self.feather <= 256, "feather must be an integer in 0..256 pixels"),
+            (self.fill in FILLS, f"fill must be one of {', '.join(FILLS)}"),
+            (_whole(self.fill_scale) and 1 <= self.fill_scale <= 256, "fill_scale must be an integer in 1..256"),
+        ]
+        for ok, problem in checks:
+            if not ok:
+                raise VcmError(f"foreground option: {problem} (got {self!r})")
+
+    @property
+    def is_paper(self) -> bool:
+        """True for the paper's foreground: boxes as they are, black elsewhere."""
+        return replace(self, fill_scale=ForegroundOptions.fill_scale) == ForegroundOptions()
+
+    def describe(self) -> dict:
+        """The options as a plain dict, for run records and the manifest."""
+        return asdict(self)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def grown_boxes(boxes: np.ndarray, options: ForegroundOptions) -> np.ndarray:
+    """``boxes`` (N, 4) grown by the options' margins (float pixels, not yet clipped)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
+    widths = boxes[:, 2] - boxes[:, 0]
+    heights = boxes[:, 3] - boxes[:, 1]
+    grow_x = options.margin * widths + options.margin_px
+    grow_y = options.margin * heights + options.margin_px
+    boxes[:, 0] -= grow_x
+    boxes[:, 2] += grow_x
+    boxes[:, 1] -= grow_y
+    boxes[:, 3] += grow_y
+    return boxes
+
+
+def kept_rectangles(boxes: np.ndarray, width: int, height: int, options: ForegroundOptions) -> np.ndarray:
+    """Integer pixel rectangles ``(c0, r0, c1, r1)`` (end exclusive, int64, inside the frame)
+    that the grown and aligned ``boxes`` keep. Coordinates are clipped in floating point first,
+    so boxes of any size (1e308 px included) are handled without integer overflow."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes = boxes[np.isfinite(boxes).all(axis=1)]
+    # Bound coordinates first (no box that lies within this range changes): growth of a huge
+    # box then stays finite, and its pixels are the whole frame anyway.
+    bound = 4.0 * (width + height)
+    boxes = grown_boxes(np.clip(boxes, -bound, bound), options)
+    limits = np.array([width, height, width, height], dtype=np.float64)
+    boxes = np.clip(boxes, 0.0, limits)
+    rectangles = np.empty((len(boxes), 4), dtype=np.int64)
+    rectangles[:, :2] = np.floor(boxes[:, :2])
+    rectangles[:, 2:] = np.ceil(boxes[:, 2:])
+    if options.align > 1:
+        step = options.align
+        rectangles[:, :2] = (rectangles[:, :2] // step) * step
+        rectangles[:, 2:] = -((-rectangles[:, 2:]) // step) * step
+        rectangles[:, [0, 2]] = np.clip(rectangles[:, [0, 2]], 0, width)
+        rectangles[:, [1, 3]] = np.clip(rectangles[:, [1, 3]], 0, height)
+    keep = (rectangles[:, 2] > rectangles[:, 0]) & (rectangles[:, 3] > rectangles[:, 1])
+    return rectangles[keep]
+
+
+def region_mask(boxes: np.ndarray, width: int, height: int, options: ForegroundOptions) -> np.ndarray:
+    """Boolean (height, width) mask of the pixels the ``boxes`` keep."""
+    mask = np.zeros((height, width), dtype=bool)
+    for c0, r0, c1, r1 in kept_rectangles(boxes, width, height, options):
+        mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def held_boxes(frames_boxes: Sequence[np.ndarray], hold: int) -> Iterator[np.ndarray]:
+    """For each frame, the boxes of every frame of its window of ``hold`` frames (windows
+    1..hold, hold+1..2*hold, ...; the last one may be shorter), stacked (M, 4)."""
+    for start in range(0, len(frames_boxes), hold):
+        window = [np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+                  for boxes in frames_boxes[start:start + hold]]
+        union = np.concatenate(window) if window else np.zeros((0, 4))
+        for _ in window:
+            yield union
+
+
+def weights(mask: np.ndarray, feather: int) -> np.ndarray:
+    """Float32 (H, W) weights: 1 on ``mask``; ``1 - d / (feather + 1)`` at chessboard distance
+    ``d`` <= ``feather`` outside it; 0 elsewhere."""
+    weight = mask.astype(np.float32)
+    if feather == 0 or not mask.any() or mask.all():
+        return weight
+    # Distance of every pixel to the nearest kept pixel, in the chessboard (L-infinity) metric.
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_C, 3)
+    ramp = 1.0 - distance / np.float32(feather + 1)
+    return np.where(mask, np.float32(1.0), np.clip(ramp, 0.0, 1.0)).astype(np.float32)
+
+
+def fill_frame(frame: np.ndarray, options: ForegroundOptions) -> np.ndarray:
+    """What the frame shows outside the kept region (uint8, the frame's shape)."""
+    if options.fill == "black":
+        return np.zeros_like(frame)
+    if options.fill == "grey":
+        return np.full_like(frame, 128)
+    if options.fill == "blur":
+        sigma = float(options.fill_scale)
+        return cv2.GaussianBlur(frame, (0, 0), sigmaX=sigma, sigmaY=sigma,
+                                borderType=cv2.BORDER_REPLICATE)
+    height, width = frame.shape[:2]
+    small = (max(1, width // options.fill_scale), max(1, height // options.fill_scale))
+    shrunk = cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
+    return cv2.resize(shrunk, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def compose(frame: np.ndarray, mask: np.ndarray, options: ForegroundOptions) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 with the kept ``mask`` and the options' feather and fill."""
+    if options.feather == 0:
+        if options.fill == "black":
+            result = np.zeros_like(frame)
+        else:
+            result = fill_frame(frame, options)
+        result[mask] = frame[mask]
+        return result
+    weight = weights(mask, options.feather)[..., None]
+    background = fill_frame(frame, options).astype(np.float32)
+    blended = weight * frame.astype(np.float32) + (1.0 - weight) * background
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def foreground_frames(
+    frames: Iterable[np.ndarray],
+    frames_boxes: Sequence[np.ndarray],
+    options: ForegroundOptions,
+) -> Iterator[np.ndarray]:
+    """The foreground of each frame: ``frames`` (BGR uint8) with their ``frames_boxes``."""
+    boxes_per_frame = held_boxes(frames_boxes, options.hold) if options.hold > 1 else iter(frames_boxes)
+    for frame, boxes in zip(frames, boxes_per_frame, strict=True):
+        height, width = frame.shape[:2]
+        yield compose(frame, region_mask(boxes, width, height, options), options)
