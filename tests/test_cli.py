@@ -108,3 +108,23 @@ def test_registries_are_listed():
         "detectron2", "hog", "oracle", "torchvision", "yolo-fastest"
     ]
     assert invoke("codecs").stdout.split() == ["ffv1", "vtm", "vvenc", "x265"]
+
+
+def test_detect_as_vcmd_and_every_stage_reads_it(tmp_path, sequence):
+    run = tmp_path / "run"
+    result = invoke("detect", sequence, "--detector", "oracle", "-o", run / "detections.vcmd",
+                    "--format-option", "step=0.25", "--no-progress")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(invoke("detections", "stats", run / "detections.vcmd").stdout)
+    assert (stats["format"], stats["frames"], stats["boxes"]) == ("vcmd", 6, 6)
+    record = read_run_record(run / "detections.vcmd")
+    assert (record["parameters"]["format"], record["parameters"]["format_options"]) == (
+        "vcmd", {"step": 0.25})
+    assert record["parameters"]["video"] == str(sequence)  # named here, not in the file
+    # No --like: the frame rate comes from the file's header (seqinfo.ini's 7 fps).
+    result = invoke("track", run / "detections.vcmd", "-o", run / "tracks.txt")
+    assert result.exit_code == 0, result.output
+    assert read_run_record(run / "tracks.txt")["parameters"]["fps"] == 7.0
+    result = invoke("foreground", sequence, run / "detections.vcmd", "-o", run / "fg.mkv",
+                    "--no-progress")
+    assert result.exit_code == 0, result.output

@@ -147,7 +147,7 @@ def detect_video(
                 frames.append(FrameDetections(frame_number, boxes, scores))
             bar.update(len(batch))
     seconds = time.perf_counter() - start
-    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path))
+    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path), fps=info.fps)
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d dropped (non-finite or empty), %.1f s, %.2f frames/s",
         detector.name, info.path, len(frames), sequence.count, dropped_total, seconds,
