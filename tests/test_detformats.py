@@ -368,7 +368,7 @@ def test_writer_refuses_what_the_format_cannot_hold(tmp_path):
         (DetectionSequence(10, 10, []), {}, "at least one frame"),
         (DetectionSequence(10, 10, [FrameDetections(2)]), {}, "numbered 2"),
         (DetectionSequence(10, 10, frame), {"step": 3}, "step 3 px is not one of"),
-        (DetectionSequence(10, 10, frame), {"score_bits": 17}, "score bits must be 1..16"),
+        (DetectionSequence(10, 10, frame), {"score_bits": 17}, "score bits must be an integer 1..16"),
         (DetectionSequence(10, 10, [FrameDetections(1, [[0, 0, 1, 1]], [1.5])]), {}, "scores"),
         (DetectionSequence(10, 10, [FrameDetections(1, [[0, 0, 3e9, 1]], [1])]), {}, "beyond"),
         (DetectionSequence(10, 10, [FrameDetections(1, [[0, 0, np.nan, 1]], [1])]), {}, "finite"),

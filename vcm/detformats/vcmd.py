@@ -137,8 +137,8 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
         exponent = step_exponent(step)
     except ValueError as error:
         raise VcmError(f"{label}: {error}") from None
-    if score_bits not in SCORE_BITS:
-        raise VcmError(f"{label}: score bits must be 1..16, got {score_bits!r}")
+    if not isinstance(score_bits, int) or score_bits not in SCORE_BITS:
+        raise VcmError(f"{label}: score bits must be an integer 1..16, got {score_bits!r}")
     _check_sequence(sequence, label)
     counts = np.array([len(frame) for frame in sequence.frames], dtype=np.int64)
     boxes = np.concatenate([frame.boxes for frame in sequence.frames]).reshape(-1, 4)
@@ -152,10 +152,7 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
     units = quantise_boxes(boxes, step)
     levels = quantise_scores(scores, score_bits)
 
-    starts = np.cumsum(counts) - counts
-    frame_of_box = np.repeat(np.arange(len(counts)), counts)
-    previous_start = (starts - np.concatenate([[0], counts[:-1]]))[frame_of_box]
-    previous_count = np.concatenate([[0], counts[:-1]])[frame_of_box]
+    _, _, previous_start, previous_count = frame_layout(counts)
     references = best_previous_boxes(units, previous_start, previous_count)
     matched = references > 0
     residuals = units[matched] - units[previous_start[matched] + references[matched] - 1]
@@ -171,6 +168,8 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
         (2**score_bits - 1) - levels,
     ])
     payload = encode_varints(values)
+    if len(payload) >= 2**32:
+        raise VcmError(f"{label}: {len(payload)} payload bytes, more than the format holds")
     coder, body = CODER_STORED, payload
     # A dictionary no larger than the payload needs: the same bytes, less set-up time.
     dictionary = min(LZMA_DICTIONARY, max(4096, 1 << (len(payload) - 1).bit_length()))
@@ -253,6 +252,17 @@ def decode_vcmd(data: bytes, *, label: str = "<vcmd>") -> DetectionSequence:
         for number, start, end in zip(range(1, frame_count + 1), starts, ends)
     ]
     return DetectionSequence(width, height, frames, fps=fps_numerator / fps_denominator)
+
+
+def frame_layout(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where boxes sit, from the per-frame box counts (F,): each frame's first box index (F,),
+    and per box (N,) its frame index, the index of its previous frame's first box and that
+    frame's box count (0 in the first frame)."""
+    starts = np.cumsum(counts) - counts
+    previous_counts = np.concatenate([[0], counts[:-1]])
+    frame_of_box = np.repeat(np.arange(len(counts)), counts)
+    previous_start = (starts - previous_counts)[frame_of_box]
+    return starts, frame_of_box, previous_start, previous_counts[frame_of_box]
 
 
 def best_previous_boxes(units: np.ndarray, previous_start: np.ndarray,
@@ -394,9 +404,7 @@ def _decode_values(values: np.ndarray, frame_count: int, label: str
         raise VcmError(f"{label}: corrupt: {len(values)} payload values, but {frame_count} "
                        f"frames of {box_count} boxes need {frame_count + 6 * box_count}")
     references = values[frame_count:frame_count + box_count]
-    starts = np.cumsum(counts) - counts
-    frame_of_box = np.repeat(np.arange(frame_count), counts)
-    previous_count = np.concatenate([[0], counts[:-1]])[frame_of_box]
+    starts, frame_of_box, previous_start, previous_count = frame_layout(counts)
     bad = np.flatnonzero(references > previous_count)
     if len(bad):
         frame = int(frame_of_box[bad[0]])
@@ -419,7 +427,6 @@ def _decode_values(values: np.ndarray, frame_count: int, label: str
     sums[matched] = residuals
     x1, y1 = unzigzag(new[0]), unzigzag(new[1])
     sums[~matched] = np.column_stack([x1, y1, x1 + new[2] + 1, y1 + new[3] + 1])
-    previous_start = (starts - np.concatenate([[0], counts[:-1]]))[frame_of_box]
     pointer = np.where(matched, previous_start + references - 1, -1)
     while (pointer >= 0).any():
         linked = pointer >= 0
