@@ -26,9 +26,9 @@ def point_inputs(wildcards):
         "pose_eval": f"{folder}/pose_eval.json",
         "track_eval": f"{folder}/track_eval.json",
         "runs": [
-            f"{folder}/pose_detections{DETECTIONS_EXTENSION}.run.json",
+            f"{folder}/pose_detections.zip.run.json",
             f"{folder}/pose.json.run.json",
-            f"{folder}/track_detections{DETECTIONS_EXTENSION}.run.json",
+            f"{folder}/track_detections.zip.run.json",
             f"{folder}/tracks.txt.run.json",
         ],
         "codec_records": [f"{folder}/original.{extension}.json", f"{folder}/decoded.mkv.json"],

@@ -21,29 +21,30 @@ def task_detector(wildcards):
     return config["single_task"][wildcards.task]
 
 
+# The task's own detections stay on this machine (they are not sent, not counted in BPP), so
+# they keep the 2-decimal voc-zip whatever `detections: format` says: the single-task
+# baselines do not change with the multitask pipeline's detection format.
 rule detect_single:
     input:
         "results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
     output:
-        detections="results/single/{sequence}/{codec}/qp{qp}/{task}_detections" + DETECTIONS_EXTENSION,
-        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections"
-        + DETECTIONS_EXTENSION + ".run.json",
+        zip="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip",
+        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip.run.json",
     params:
         name=lambda wildcards: task_detector(wildcards)["name"],
         score=lambda wildcards: task_detector(wildcards).get("score", 0.6),
         options=lambda wildcards: option_flags(task_detector(wildcards).get("options")),
-        format=DETECTIONS_FLAGS,
     log:
         "logs/detect/single/{sequence}/{codec}/qp{qp}/{task}.log",
     shell:
         "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
-        "{params.format:q} -o {output.detections:q} --no-progress > {log:q} 2>&1"
+        "-o {output.zip:q} --no-progress > {log:q} 2>&1"
 
 
 rule pose_single:
     input:
         video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections" + DETECTIONS_EXTENSION,
+        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections.zip",
     output:
         poses="results/single/{sequence}/{codec}/qp{qp}/pose.json",
         run="results/single/{sequence}/{codec}/qp{qp}/pose.json.run.json",
@@ -59,7 +60,7 @@ rule pose_single:
 
 rule track_single:
     input:
-        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections" + DETECTIONS_EXTENSION,
+        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections.zip",
         video=sequence_input,
     output:
         tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
