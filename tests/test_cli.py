@@ -9,12 +9,8 @@ from typer.testing import CliRunner
 
 from vcm.cli import app
 from vcm.datasets.mot import SequenceInfo, write_seqinfo
-from vcm.detections import (
-    DetectionSequence,
-    FrameDetections,
-    read_detections_zip,
-    write_detections_zip,
-)
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import read_detections_zip, write_detections_zip
 from vcm.runrecord import read_run_record
 from vcm.video import open_video
 
@@ -51,7 +47,7 @@ def test_front_end_chain(tmp_path, sequence):
     assert result.exit_code == 0, result.output
     detections = read_detections_zip(run / "detections.zip")
     assert len(detections) == 6
-    assert set(read_run_record(run / "detections.zip")["seconds"]) == {"detect", "zip"}
+    assert set(read_run_record(run / "detections.zip")["seconds"]) == {"detect", "write"}
     np.testing.assert_array_equal(detections.frames[2].boxes, [[7, 10, 23, 26]])
 
     result = invoke("foreground", sequence, run / "detections.zip", "-o", run / "foreground.mkv",
@@ -102,7 +98,7 @@ def test_foreground_score_leaves_low_boxes_black(tmp_path, sequence):
         (["detect", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.zip"], "corrupt.mkv: not a readable video"),
         (["detect", "{tmp}/empty.mp4", "-o", "{tmp}/out.zip"], "empty.mp4: empty file"),
         (["encode", "{seq}", "--qp", "99", "-o", "{tmp}/out.266"], "QP 99 is out of range 0..63"),
-        (["foreground", "{seq}", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.mkv"], "corrupt.mkv: not a readable zip"),
+        (["foreground", "{seq}", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.mkv"], "corrupt.mkv: not a detection file"),
         (["bpp", "{tmp}/missing.266", "--like", "{seq}"], "missing.266: file does not exist"),
     ],
 )
@@ -141,3 +137,23 @@ def test_registries_are_listed():
         "detectron2", "hog", "oracle", "torchvision", "yolo-fastest"
     ]
     assert invoke("codecs").stdout.split() == ["ffv1", "vtm", "vvenc", "x265"]
+
+
+def test_detect_as_vcmd_and_every_stage_reads_it(tmp_path, sequence):
+    run = tmp_path / "run"
+    result = invoke("detect", sequence, "--detector", "oracle", "-o", run / "detections.vcmd",
+                    "--format-option", "step=0.25", "--no-progress")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(invoke("detections", "stats", run / "detections.vcmd").stdout)
+    assert (stats["format"], stats["frames"], stats["boxes"]) == ("vcmd", 6, 6)
+    record = read_run_record(run / "detections.vcmd")
+    assert (record["parameters"]["format"], record["parameters"]["format_options"]) == (
+        "vcmd", {"step": 0.25})
+    assert record["parameters"]["video"] == str(sequence)  # named here, not in the file
+    # No --like: the frame rate comes from the file's header (seqinfo.ini's 7 fps).
+    result = invoke("track", run / "detections.vcmd", "-o", run / "tracks.txt")
+    assert result.exit_code == 0, result.output
+    assert read_run_record(run / "tracks.txt")["parameters"]["fps"] == 7.0
+    result = invoke("foreground", sequence, run / "detections.vcmd", "-o", run / "fg.mkv",
+                    "--no-progress")
+    assert result.exit_code == 0, result.output

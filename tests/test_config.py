@@ -36,6 +36,10 @@ def _broken(tmp_path, change):
         (lambda c: c["single_task"]["track"].update(name="jde"), "single_task/track/name: unknown detector 'jde'"),
         (lambda c: c["codecs"].update(vtm2={}), "codecs/vtm2: unknown codec 'vtm2'"),
         (lambda c: c.pop("pose"), "'pose' is a required property"),
+        (lambda c: c["detections"].update(format="xml"),
+         "detections/format: unknown detection format 'xml'"),
+        (lambda c: c["detections"]["options"].update(quality=9),
+         "detections/options: vcmd has no option 'quality'"),
     ],
 )
 def test_a_wrong_key_or_value_is_named(tmp_path, change, message):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vcm.detections import DetectionSequence, FrameDetections, write_detections_zip
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.errors import VcmError
 from vcm.foreground import pixel_rectangles, render_foreground, write_foreground_video
 from vcm.video import open_video

@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from vcm.datasets.mot import MAX_FRAMES, read_mot_txt
-from vcm.detections import (
-    DetectionSequence, FrameDetections, read_detections_zip, write_detections_zip,
-)
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import read_detections_zip, write_detections_zip
 from vcm.metrics.tracking import evaluate_tracking, tracking_accumulator
 from vcm.tracks import FrameTracks, TrackSequence
 from vcm.video import open_video

@@ -41,7 +41,36 @@ def test_point_adds_up_times_as_the_paper_does():
     assert (results["pose_ap"], results["mota"], results["idf1"], results["bpp"]) == (0.61, 0.7, 0.8, 0.5)
     assert results["hota"] == 0.65
     assert results["original_bpp"] == 12.0
-    assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
+    assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32,
+                               "detections_format": ""}
+    # Single-task sends no detection file: all of its BPP is video.
+    assert (results["video_bpp"], results["detections_bpp"]) == (0.5, 0.0)
+    assert results["bpp_vcmd"] == results["bpp_voc_zip"] == 0.5
+
+
+# 100 x 50 pixels x 4 frames = 20,000 pixels; 2,000 bytes of video and a 500-byte vcmd file of
+# 100 boxes, which would take 10,000 bytes as voc-zip.
+SPLIT_BPP = {"bytes": 2500, "bits": 20000, "width": 100, "height": 50, "frames": 4, "bpp": 1.0}
+DETECTIONS = {"format": "vcmd", "frames": 4, "boxes": 100, "bytes": 500,
+              "bytes_by_format": {"vcmd": 500, "voc-zip": 10000}}
+
+
+def test_point_splits_bpp_into_video_and_detections():
+    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=32,
+                         bpp=SPLIT_BPP, detections=DETECTIONS)
+    results = {metric: values[0] for metric, values in record["results"].items()}
+    assert results["video_bpp"] == 2000 * 8 / 20000 == 0.8
+    assert results["detections_bpp"] == 500 * 8 / 20000 == 0.2
+    assert results["bytes_per_box"] == 5.0
+    assert results["bpp_vcmd"] == 1.0
+    assert results["bpp_voc_zip"] == (2000 + 10000) * 8 / 20000 == 4.8
+    assert record["point"]["detections_format"] == "vcmd"
+
+
+def test_point_refuses_a_detection_file_larger_than_the_bpp_bytes():
+    with pytest.raises(VcmError, match="not among the BPP record's 2500 bytes"):
+        build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=32, bpp=SPLIT_BPP,
+                    detections={**DETECTIONS, "bytes": 2501})
 
 
 def test_missing_evaluations_are_null_in_strict_json(tmp_path):

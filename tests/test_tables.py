@@ -6,6 +6,7 @@ from pytest import approx
 
 from vcm.errors import VcmError
 from vcm.tables import (
+    formats_table,
     bpp_table,
     hota_table,
     markdown,
@@ -207,3 +208,27 @@ def test_markdown_writes_nan_and_escapes_pipes():
 def test_header_cannot_close_the_markdown_comment(tmp_path):
     paths = write_tables(hand_made_summary(), tmp_path, header="a --> b")
     assert paths[1].read_text().splitlines()[:3] == ["<!--", "a - -> b", "-->"]
+
+
+def test_formats_table_bpp_per_format_and_bytes_per_box():
+    summary = hand_made_summary()
+    # Sequence a, multitask: 10 x 10 pixels x 8 frames = 800 pixels, 4 boxes; the vcmd file
+    # sent is 5 bytes (0.05 BPP, 1.25 bytes per box), as voc-zip it would be 400 (4.0 BPP).
+    summary[["width", "height", "frames"]] = [10, 10, 8]
+    summary["boxes"] = math.nan
+    summary["video_bpp"] = summary["bpp"]
+    summary["bpp_vcmd"] = summary["bpp"]
+    summary["bpp_voc_zip"] = summary["bpp"]
+    sent = (summary["sequence"] == "a") & (summary["pipeline"] == "multitask")
+    summary.loc[sent, "boxes"] = 4
+    summary.loc[sent, "video_bpp"] = summary.loc[sent, "bpp"] - 0.05
+    summary.loc[sent, "bpp_voc_zip"] = summary.loc[sent, "video_bpp"] + 4.0
+
+    table = formats_table(summary)
+
+    assert list(table.columns) == ["a video", "a vcmd", "a voc-zip"]
+    assert table.loc[22].tolist() == approx([0.25, 0.3, 4.25])
+    assert table.loc[47].tolist() == approx([0.01, 0.06, 4.01])
+    assert math.isnan(table.loc["bytes per box", "a video"])
+    assert table.loc["bytes per box", ["a vcmd", "a voc-zip"]].tolist() == approx([1.25, 100.0])
+    assert formats_table(hand_made_summary()).empty  # a summary from before detection columns

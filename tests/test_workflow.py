@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vcm.detformats import read_detections
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -59,15 +61,26 @@ def test_paper_properties_hold(sweep):
 def test_numbers_trace_to_files(sweep):
     workdir, rows = sweep
     results = workdir / "results"
-    zip_bytes = (results / "detections/tiny/detections.zip").stat().st_size
+    # ci.yaml sends the detections as vcmd: the file's extension follows the format.
+    detections_file = results / "detections/tiny/detections.vcmd"
+    detections_bytes = detections_file.stat().st_size
+    boxes = read_detections(detections_file).count
     for row in rows:
         folder = results / row["pipeline"] / "tiny" / "vvenc" / f"qp{row['qp']}"
         if row["pipeline"] == "multitask":
-            expected_bytes = (folder / "foreground.266").stat().st_size + zip_bytes
+            video_bytes = (folder / "foreground.266").stat().st_size
+            sent = detections_bytes
+            assert row["detections_format"] == "vcmd"
+            assert float(row["bytes_per_box"]) == float(f"{detections_bytes / boxes:.6g}")
         else:
-            expected_bytes = (folder / "original.266").stat().st_size
+            video_bytes = (folder / "original.266").stat().st_size
+            sent = 0
+            assert row["detections_format"] == "" and row["bytes_per_box"] == ""
+        expected_bytes = video_bytes + sent
         assert int(row["bytes"]) == expected_bytes
         assert float(row["bpp"]) == float(f"{expected_bytes * 8 / (320 * 240 * 12):.6g}")
+        assert float(row["video_bpp"]) == float(f"{video_bytes * 8 / (320 * 240 * 12):.6g}")
+        assert float(row["detections_bpp"]) == float(f"{sent * 8 / (320 * 240 * 12):.6g}")
         pose = json.loads((folder / "pose_eval.json").read_text())
         assert float(row["pose_ap"]) == float(f"{pose['AP']:.6g}")
     track = json.loads((results / "multitask/tiny/track_eval.json").read_text())
@@ -82,7 +95,7 @@ def test_report_tables_plots_and_manifest(sweep):
     assert len(manifest["config_sha256"]) == 64
     assert {"hog", "blazepose"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table6_mota", "table7_time", "bd_pose_ap",
-                  "bd_mota", "paper_comparison"):
+                  "bd_mota", "paper_comparison", "detection_formats", "bd_rate_by_format"):
         markdown = (results / "tables" / "vvenc" / f"{table}.md").read_text()
         assert manifest["config_sha256"] in markdown  # every table carries the manifest
     for plot in ("fig5_pose_ap_vs_qp", "fig6_mota_vs_qp", "bpp_vs_qp", "pose_ap_vs_bpp"):

@@ -163,9 +163,11 @@ def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
     """Every backend ``config`` names: ``(kind, registry, name, config key, options)``."""
     from vcm.codecs import CODECS
     from vcm.detectors import DETECTORS
+    from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
     from vcm.pose import POSE_ESTIMATORS
     from vcm.trackers import TRACKERS
 
+    detections = config.get("detections") or {}
     return [
         ("detector", DETECTORS, config["detector"]["name"], "detector/name",
          config["detector"].get("options") or {}),
@@ -177,6 +179,8 @@ def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
            entry.get("options") or {}) for task, entry in config["single_task"].items()],
         *[("codec", CODECS, codec, f"codecs/{codec}", options or {})
           for codec, options in config["codecs"].items()],
+        ("detection format", DETECTION_FORMATS, detections.get("format", DEFAULT_FORMAT),
+         "detections/format", detections.get("options") or {}),
     ]
 
 
@@ -211,8 +215,23 @@ def backend_problems(config: dict) -> list[str]:
                 build_codec(codec, **(options or {})).check_tools()
             except VcmError as error:
                 problems.append(f"codecs/{codec}: {error}")
+    problems += detection_format_problems(config)
     problems += missing_model_files(config)
     return problems
+
+
+def detection_format_problems(config: dict) -> list[str]:
+    """A line for each option of the config's detection format that the format does not take."""
+    from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
+
+    detections = config.get("detections") or {}
+    format_name = detections.get("format", DEFAULT_FORMAT)
+    if format_name not in DETECTION_FORMATS.names():
+        return []  # named by backend_problems
+    detection_format = DETECTION_FORMATS.build(format_name)
+    return [f"detections/options: {detection_format.name} has no option {option!r} "
+            f"(options: {', '.join(detection_format.options) or 'none'})"
+            for option in sorted(set(detections.get("options") or {}) - set(detection_format.options))]
 
 
 def check_runnable(config: dict, *, source: str = "config") -> None:

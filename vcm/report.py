@@ -58,7 +58,7 @@ def write_report(
     from vcm.manifest import build_manifest, manifest_header
     from vcm.plots import write_plots
     from vcm.published import paper_comparison, paper_results
-    from vcm.tables import has_values, write_table, write_tables
+    from vcm.tables import bd_rate_by_format, formats_table, has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
     folder = output.parent
@@ -77,6 +77,20 @@ def write_report(
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
                 caption=bd_caption(metric, codec),
+                header=header,
+            )
+        formats = formats_table(summary, codec=codec)
+        if not formats.empty:
+            written += write_table(
+                formats, tables, "detection_formats",
+                caption=f"Multitask BPP by QP with the detections in each format ({codec}); "
+                "video = the coded foreground alone; last row: bytes per box",
+                header=header,
+            )
+            written += write_table(
+                bd_rate_by_format(summary, codec=codec), tables, "bd_rate_by_format",
+                caption=f"BD-rate (%) of multitask against single-task with the multitask "
+                f"BPP of each detection format ({codec}); task metrics as measured",
                 header=header,
             )
         written += write_table(

@@ -191,10 +191,71 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
 METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table6_mota": "mota", "table6b_hota": "hota"}
 """The metric each per-task table shows; a table whose metric has no value is not written."""
 
+
+def formats_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Detection formats compared on the same sweep: multitask BPP by QP (index ``qp``) with
+    the sweep's detections sent in each registered format (``bpp_<format>`` of the points),
+    columns ``"<sequence> video"`` (the coded foreground alone) and ``"<sequence> <format>"``;
+    a last row ``"bytes per box"`` gives each format's bytes per detected box. Empty when the
+    summary has no multitask point with a detection file."""
+    from vcm.points import FORMAT_BPP_COLUMNS, format_bpp_column
+    from vcm.detformats import DETECTION_FORMATS
+
+    rows = select_codec(summary, codec)
+    columns = ["video_bpp", "boxes", "width", "height", "frames", *FORMAT_BPP_COLUMNS]
+    if not set(columns) <= set(rows.columns):
+        return pd.DataFrame(index=pd.Index([], name="qp"))
+    rows = rows[(rows["pipeline"] == "multitask") & rows["boxes"].notna()]
+    table = {}
+    per_box = {}
+    for sequence, points in rows.groupby("sequence", sort=True):
+        points = points.sort_values("qp").set_index("qp")
+        table[f"{sequence} video"] = points["video_bpp"].astype(float)
+        per_box[f"{sequence} video"] = math.nan
+        pixels = points[["width", "height", "frames"]].astype(float).prod(axis=1)
+        for name in DETECTION_FORMATS.names():
+            bpp = points[format_bpp_column(name)].astype(float)
+            table[f"{sequence} {name}"] = bpp
+            detection_bytes = (bpp - points["video_bpp"].astype(float)) * pixels / 8
+            per_box[f"{sequence} {name}"] = float((detection_bytes / points["boxes"]).mean())
+    result = pd.DataFrame(table)
+    result.index = result.index.astype(object)
+    result.index.name = "qp"
+    if not result.empty:
+        result.loc["bytes per box"] = per_box
+    return result
+
+
+def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """BD-rate (percent) of multitask against single-task for pose AP and MOTA with the
+    multitask BPP of each detection format (``bpp_<format>``): index the sequences and
+    ``average``, columns ``"<format> pose_ap"``, ``"<format> mota"``. The task metrics are the
+    sweep's own (measured with its format); only the rate changes with the format."""
+    from vcm.bdrate import bd_table
+    from vcm.detformats import DETECTION_FORMATS
+    from vcm.points import format_bpp_column
+
+    rows = select_codec(summary, codec)
+    columns = {}
+    for name in DETECTION_FORMATS.names():
+        column = format_bpp_column(name)
+        if column not in rows.columns:
+            continue
+        with_format = rows.copy()
+        multitask = with_format["pipeline"] == "multitask"
+        with_format.loc[multitask, "bpp"] = with_format.loc[multitask, column]
+        for metric in ("pose_ap", "mota"):
+            if has_values(with_format, metric):  # a task no sequence has ground truth for
+                columns[f"{name} {metric}"] = bd_table(with_format, metric, codec=codec)["bd_rate_percent"]
+    table = pd.DataFrame(columns)
+    table.index.name = "sequence"
+    return table
+
+
 TABLES = {
     "table4_bpp": (
         bpp_table,
-        "Table 4. Bits per pixel by QP (multitask: zipped XML + coded foreground; single: coded "
+        "Table 4. Bits per pixel by QP (multitask: detection file + coded foreground; single: coded "
         "original), and the multitask saving against the uncompressed original in percent.",
     ),
     "table5_pose": (

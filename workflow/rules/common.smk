@@ -2,6 +2,7 @@
 # extensions, option flags, and the list of points the sweep measures.
 from vcm.codecs import CODECS
 from vcm.config import ground_truth, sequence_path
+from vcm.detformats import DEFAULT_FORMAT, get_format
 
 PIPELINES = ["multitask", "single"]
 
@@ -56,6 +57,25 @@ def sweep_points():
         for codec in config["codecs"]
         for qp in config["qps"]
     ]
+
+
+wildcard_constraints:
+    # Starts with a letter or digit: a sequence named `.` or `..` would point outside results/.
+    sequence=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    codec=r"[A-Za-z0-9_-]+",
+    qp=r"\d+",
+    extension=r"[a-z0-9]+",
+    pipeline=r"multitask|single",
+    task=r"pose|track",
+
+
+DETECTIONS = config.get("detections", {})
+DETECTIONS_FORMAT = DETECTIONS.get("format", DEFAULT_FORMAT)
+# The detection file's extension follows its format: detections.vcmd, detections.zip.
+DETECTIONS_EXTENSION = get_format(DETECTIONS_FORMAT).extension
+DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
+                    *option_flags(DETECTIONS.get("options"), "--format-option")]
+SHARED_DETECTIONS = "results/detections/{sequence}/detections" + DETECTIONS_EXTENSION
 
 
 wildcard_constraints:

@@ -10,8 +10,11 @@ def point_inputs(wildcards):
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
     sequence = wildcards.sequence
+    shared = SHARED_DETECTIONS.format(sequence=sequence)
+    sent = {}  # the detection file whose bytes the multitask BPP counts (single-task sends none)
     if wildcards.pipeline == "multitask":
-        detect = [f"results/detections/{sequence}/detections.zip.run.json"]
+        detect = [f"{shared}.run.json"]
+        sent = {"detections": shared}
         evaluations = {"pose": f"{folder}/pose_eval.json",
                        "track": f"results/multitask/{sequence}/track_eval.json"}
         task_runs = {"pose": [f"{folder}/pose.json.run.json"],
@@ -30,6 +33,7 @@ def point_inputs(wildcards):
         **{f"{task}_eval": evaluations[task] for task in tasks},
         "runs": detect + [path for task in tasks for path in task_runs[task]],
         "codec_records": [coded, f"{folder}/decoded.mkv.json"],
+        **sent,
     }
 
 
@@ -51,6 +55,9 @@ rule point:
         "results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json",
     params:
         evaluations=lambda wildcards, input: evaluation_flags(input),
+        detections=lambda wildcards, input: repeated(
+            "--detections", [input.detections] if "detections" in input.keys() else []
+        ),
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
     log:
@@ -58,8 +65,8 @@ rule point:
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
-        "{params.evaluations:q} {params.runs:q} {params.codec_records:q} -o {output:q} "
-        "> {log:q} 2>&1"
+        "{params.evaluations:q} {params.runs:q} {params.codec_records:q} {params.detections:q} "
+        "-o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():
