@@ -136,3 +136,65 @@ def test_foreground_frames_is_deterministic_with_odd_sizes():
 def test_bad_options_are_errors(options):
     with pytest.raises(VcmError, match="foreground option"):
         ForegroundOptions(**options)
+
+
+# -- through the CLI: `vcm foreground -p ...` ------------------------------------------------
+
+
+def test_cli_foreground_variant_keeps_the_grown_region(tmp_path):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+    from vcm.detections import DetectionSequence, FrameDetections
+    from vcm.detformats import write_detections
+    from vcm.runrecord import read_run_record
+    from vcm.video import open_video, write_lossless_video
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(1, 256, (24, 32, 3), dtype=np.uint8) for _ in range(4)]
+    video = tmp_path / "clip.mkv"
+    write_lossless_video(iter(frames), video, width=32, height=24, fps=5)
+    boxes = [[[10, 8, 14, 12]], [[12, 8, 16, 12]], [], [[2, 2, 4, 4]]]
+    sequence = DetectionSequence(32, 24, [
+        FrameDetections(number, box, [0.9] * len(box)) for number, box in enumerate(boxes, 1)
+    ])
+    write_detections(sequence, tmp_path / "d.vcmd", format="vcmd")
+    output = tmp_path / "fg.mkv"
+    result = CliRunner().invoke(app, ["foreground", str(video), str(tmp_path / "d.vcmd"),
+                                      "-p", "margin_px=1", "-p", "hold=2", "-p", "fill=grey",
+                                      "-o", str(output), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rendered = list(open_video(output))
+    # Frames 1-2 keep the union of both boxes grown by 1 px: columns 9..16, rows 7..12.
+    expected = np.zeros((24, 32), dtype=bool)
+    expected[7:13, 9:17] = True
+    for index in (0, 1):
+        np.testing.assert_array_equal(rendered[index][expected], frames[index][expected])
+        assert (rendered[index][~expected] == 128).all()
+    # Frames 3-4: frame 4's box grown by 1 px: columns 1..4, rows 1..4.
+    expected = np.zeros((24, 32), dtype=bool)
+    expected[1:5, 1:5] = True
+    np.testing.assert_array_equal(rendered[2][expected], frames[2][expected])
+    assert (rendered[2][~expected] == 128).all()
+    assert read_run_record(output)["parameters"]["variant"] == {
+        "margin": 0.0, "margin_px": 1, "hold": 2, "align": 1, "feather": 0, "fill": "grey",
+        "fill_scale": 8,
+    }
+
+
+@pytest.mark.parametrize("option, message", [
+    ("fill=pink", "foreground option: fill must be one of black, grey, blur, downscale"),
+    ("colour=1", "foreground: unknown foreground option 'colour'"),
+    ("hold=0", "foreground option: hold must be an integer in 1..10000 frames"),
+])
+def test_cli_foreground_refuses_bad_variant_options(tmp_path, option, message):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    result = CliRunner().invoke(app, ["foreground", str(tmp_path / "v.mkv"), str(tmp_path / "d.vcmd"),
+                                      "-p", option, "-o", str(tmp_path / "fg.mkv")])
+    assert result.exit_code == 1
+    assert [line for line in result.output.splitlines() if line.startswith("error:")][0].startswith(
+        f"error: {message}")
+    assert list(tmp_path.iterdir()) == []

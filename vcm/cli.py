@@ -306,20 +306,30 @@ def foreground(
     score: Annotated[float, typer.Option(
         min=0, max=1, help="Keep only boxes scoring at least this (a zip detected at a lower "
         "score for BYTE tracking keeps its low-score boxes out of the foreground).")] = 0.0,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Foreground variant option key=value, repeatable: "
+                     "margin (fraction of the box), margin_px, hold (frames), align (pixels), "
+                     "feather (pixels), fill (black|grey|blur|downscale), fill_scale."),
+    ] = None,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
-    """Black out everything outside the detected boxes; write the result losslessly."""
+    """Black out everything outside the detected boxes (or a variant: -p); write it losslessly."""
     from vcm.foreground import write_foreground_video
+    from vcm.masking import ForegroundOptions
 
-    logs.log_run("foreground", video=video, detections=detections, output=output, score=score)
+    variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
+    logs.log_run("foreground", video=video, detections=detections, output=output, score=score,
+                 variant=variant.describe())
     from vcm.runrecord import write_run_record
 
-    result = write_foreground_video(video, detections, output, min_score=score, log_path=log,
-                                    progress=progress)
+    result = write_foreground_video(video, detections, output, min_score=score,
+                                    options=variant, log_path=log, progress=progress)
     write_run_record(output, "foreground",
                      {"render": result.render_seconds, "foreground": result.total_seconds},
-                     video=video, detections=detections, frames=result.frames)
+                     video=video, detections=detections, frames=result.frames,
+                     variant=variant.describe())
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 

@@ -68,6 +68,17 @@ class ForegroundOptions:
         """True for the paper's foreground: boxes as they are, black elsewhere."""
         return replace(self, fill_scale=ForegroundOptions.fill_scale) == ForegroundOptions()
 
+    @classmethod
+    def from_options(cls, options: dict | None, *, source: str = "foreground") -> ForegroundOptions:
+        """Build from ``{name: value}`` (``-p`` options or a config's ``foreground:``); an
+        unknown name is a :class:`VcmError` naming ``source`` and the known ones."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise VcmError(f"{source}: unknown foreground option {unknown[0]!r}; options: "
+                           f"{', '.join(cls.__dataclass_fields__)}")
+        return cls(**options)
+
     def describe(self) -> dict:
         """The options as a plain dict, for run records and the manifest."""
         return asdict(self)

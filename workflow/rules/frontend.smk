@@ -43,11 +43,14 @@ rule foreground:
     output:
         video="results/foreground/{sequence}/foreground.mkv",
         run="results/foreground/{sequence}/foreground.mkv.run.json",
+    params:
+        # The foreground variant (README, "Foreground variants"); none: the paper's.
+        variant=option_flags(config.get("foreground")),
     log:
         "logs/foreground/{sequence}.log",
     shell:
-        "vcm foreground {input.video:q} {input.detections:q} -o {output.video:q} --no-progress "
-        "> {log:q} 2>&1"
+        "vcm foreground {input.video:q} {input.detections:q} {params.variant:q} "
+        "-o {output.video:q} --no-progress > {log:q} 2>&1"
 
 
 rule encode_foreground:
