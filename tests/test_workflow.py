@@ -269,8 +269,9 @@ def test_pets_sweep_on_real_footage(tmp_path, mirror):
     multitask, single = rows[:2], rows[2:]
     assert multitask[0]["mota"] == multitask[1]["mota"]
     assert multitask[0]["hota"] == multitask[1]["hota"]
-    # yolo-fastest body 416 at 0.6 with the iou tracker on PETS09 (README, "Measured").
-    assert float(multitask[0]["mota"]) == pytest.approx(0.832, abs=0.002)
+    # yolo-fastest body 416 at 0.6 with the iou tracker on PETS09, boxes sent as vcmd on its
+    # 1-pixel grid (README, "Real footage"; 0.8323 with the unquantised boxes).
+    assert float(multitask[0]["mota"]) == pytest.approx(0.8355, abs=0.002)
     assert float(single[1]["mota"]) < float(single[0]["mota"])
     tables = workdir / "results" / "tables" / "vvenc"
     assert (tables / "table6_mota.md").is_file() and (tables / "bd_mota.md").is_file()
