@@ -371,11 +371,13 @@ Options = Annotated[
 
 
 def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
-    """Build a detector, pose estimator or tracker by registry name with CLI options."""
+    """Build a detector, pose estimator, segmenter or tracker by registry name with CLI options."""
     if kind == "detector":
         from vcm.detectors import DETECTORS as registry
     elif kind == "pose estimator":
         from vcm.pose import POSE_ESTIMATORS as registry
+    elif kind == "segmenter":
+        from vcm.segmenters import SEGMENTERS as registry
     else:
         from vcm.trackers import TRACKERS as registry
     options = {**defaults, **parse_options(pairs, kind)}
@@ -394,6 +396,21 @@ def run_pose(source, detections, estimator, output: Path, progress: bool,
     seconds = time.perf_counter() - start
     write_pose_results(poses, output)
     typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
+    return seconds
+
+
+def run_segmentation(source, detections, segmenter, output: Path, progress: bool,
+                     detections_label: str = "detections") -> float:
+    """Segment and write masks; return the seconds spent segmenting."""
+    from vcm.masks import write_mask_results
+    from vcm.segmenters import segment_video
+
+    start = time.perf_counter()
+    masks = segment_video(source, detections, segmenter, progress=progress,
+                          detections_label=detections_label)
+    seconds = time.perf_counter() - start
+    write_mask_results(masks, output)
+    typer.echo(f"wrote {output}: {len(masks)} masks in {seconds:.2f} s", err=True)
     return seconds
 
 
@@ -435,6 +452,39 @@ def pose(
     seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
     write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
                      estimator=backend.describe())
+
+
+@app.command("segment")
+@handles_errors
+def segment(
+    video: Annotated[Path, typer.Argument(help="Decoded foreground (or any) video: the pixels.")],
+    detections: Annotated[Path, typer.Argument(help="Detections zip: the person boxes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
+    segmenter: Annotated[str, typer.Option(help="Segmenter name (see `vcm segmenters`).")] = "mediapipe",
+    option: Options = None,
+    progress: Progress = True,
+) -> None:
+    """Person masks prompted by the boxes of the detections zip (no detector of its own)."""
+    from vcm.detections import read_detections_zip
+    from vcm.runrecord import write_run_record
+    from vcm.video import open_video
+
+    source = open_video(video)
+    boxes = read_detections_zip(detections)
+    backend = build_named("segmenter", segmenter, option)
+    logs.log_run("segment", video=video, detections=detections, segmenter=backend.describe())
+    seconds = run_segmentation(source, boxes, backend, output, progress,
+                               detections_label=str(detections))
+    write_run_record(output, "segment", {"segment": seconds}, video=video,
+                     detections=detections, segmenter=backend.describe())
+
+
+@app.command("segmenters")
+def list_segmenters() -> None:
+    """List the registered segmenter names."""
+    from vcm.segmenters import SEGMENTERS
+
+    typer.echo("\n".join(SEGMENTERS.names()))
 
 
 @app.command("track")
@@ -516,6 +566,37 @@ def single_task_pose(
     )
 
 
+@single_app.command("segment")
+@handles_errors
+def single_task_segment(
+    video: Annotated[Path, typer.Argument(help="Original video or sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
+    codec: CodecName = "vvenc",
+    qp: QP = 32,
+    detector: DetectorName = "hog",
+    score: Score = 0.6,
+    segmenter: Annotated[str, typer.Option(help="Segmenter name.")] = "mediapipe",
+    detector_option: DetectorOptions = None,
+    segmenter_option: Annotated[
+        Optional[list[str]], typer.Option("--segmenter-option", help="Segmenter option key=value.")
+    ] = None,
+    codec_option: CodecOptions = None,
+    workdir: Workdir = None,
+    progress: Progress = True,
+) -> None:
+    """Segmentation baseline: code the original, decode, detect with its own detector, segment."""
+    from vcm.single_task import run_single_task
+
+    backend = build_named("segmenter", segmenter, segmenter_option)
+    run_single_task(
+        video, output, stage="single-task segment", step="segment",
+        task=lambda decoded, boxes: run_segmentation(decoded, boxes, backend, output, progress),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        detector=build_named("detector", detector, detector_option), score=score,
+        workdir=workdir, progress=progress, segmenter=backend.describe(),
+    )
+
+
 @single_app.command("track")
 @handles_errors
 def single_task_track(
@@ -578,6 +659,22 @@ def evaluate_pose(
                                       sigmas=HIEVE_KEYPOINT_SIGMAS), output)
         return
     print_json(evaluate_keypoints(gt, results), output)
+
+
+@evaluate_app.command("segm")
+@handles_errors
+def evaluate_segm(
+    results: Annotated[Path, typer.Argument(help="COCO instance results JSON (`vcm segment`).")],
+    gt: Annotated[Path, typer.Option(help="COCO instances ground truth with polygon or RLE masks (image_id = frame).")],
+    output: JsonOutput = None,
+) -> None:
+    """Print COCO mask AP, AP50, AP75, APs/m/l, AR1, AR10, AR, ARs/m/l (mask IoU) as JSON."""
+    from vcm.masks import image_sizes, read_instance_ground_truth, read_mask_results
+    from vcm.metrics.segmentation import evaluate_masks
+
+    ground_truth = read_instance_ground_truth(gt)
+    masks = read_mask_results(results, image_sizes=image_sizes(ground_truth))
+    print_json(evaluate_masks(ground_truth, masks), output)
 
 
 @evaluate_app.command("track")
