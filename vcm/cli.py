@@ -25,8 +25,11 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Sample data: synthesize and inspect sequences.", no_args_is_help=True)
 models_app = typer.Typer(help="The model store: list and fetch named model files.", no_args_is_help=True)
+detections_app = typer.Typer(help="Detections files and detections carried in bitstreams.",
+                             no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
+app.add_typer(detections_app, name="detections")
 
 EXIT_ERROR = 1
 
@@ -247,6 +250,11 @@ def encode(
         typer.Option("--option", "-p", help="Codec option key=value, repeatable "
                      "(e.g. preset=medium, intra_period=64)."),
     ] = None,
+    embed: Annotated[
+        Optional[Path],
+        typer.Option(help="Detections of VIDEO to carry inside the bitstream as annotated "
+                     "regions SEI messages (H.274; VVC and HEVC codecs)."),
+    ] = None,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -254,10 +262,39 @@ def encode(
     from vcm.codecs import encode_video
 
     options = parse_options(option, "codec")
-    logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options)
+    detections = None
+    if embed is not None:
+        from vcm.detections import read_detections_zip
+
+        detections = read_detections_zip(embed)
+    logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options,
+                 embed=embed)
     result = encode_video(video, output, codec=codec, qp=qp, log_path=log, progress=progress,
-                          **options)
+                          detections=detections, detections_file=str(embed or ""), **options)
     typer.echo(f"wrote {output}: {result.bytes} bytes in {result.seconds:.2f} s", err=True)
+    if result.embedded_detections is not None:
+        embedded = result.embedded_detections
+        typer.echo(f"embedded {embedded['boxes']} boxes in {embedded['sei_units']} SEI NAL units "
+                   f"({embedded['sei_bytes']} bytes)", err=True)
+
+
+@detections_app.command("extract")
+@handles_errors
+def detections_extract(
+    bitstream: Annotated[Path, typer.Argument(help="VVC/HEVC bitstream with annotated regions SEIs.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Detections zip to write.")],
+) -> None:
+    """Read the person boxes carried in a bitstream's annotated regions SEI messages.
+
+    The frame size recorded is the original one from the sidecar ``<bitstream>.json`` if
+    there is one, else the stream's cropped picture size."""
+    from vcm.bitstream import extract_detections
+    from vcm.detections import write_detections_zip
+
+    logs.log_run("detections extract", bitstream=bitstream, output=output)
+    detections = extract_detections(bitstream)
+    write_detections_zip(detections, output)
+    typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
 
 
 @app.command("decode")
@@ -286,7 +323,9 @@ def list_codecs() -> None:
 @app.command("bpp")
 @handles_errors
 def bpp(
-    files: Annotated[list[Path], typer.Argument(help="Bitstream and any side files (detections zip).")],
+    files: Annotated[list[Path], typer.Argument(
+        help="Bitstream and any side files (detections zip); only the bitstream when it "
+        "carries the detections (`vcm encode --embed`).")],
     like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
     output: JsonOutput = None,
 ) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vcm.codecs.base import Codec, build_codec, padded_size
+from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_version, run_command
 from vcm.fileio import atomic_output, work_folder
@@ -64,6 +65,9 @@ class EncodeResult:
             is piped into them).
         ffmpeg_version: first line of ``ffmpeg -version``.
         vcm_version: installed version of the vcm package.
+        embedded_detections: ``None``, or what was embedded as annotated regions SEIs
+            (``vcm.bitstream.EmbedRecord.to_dict()`` plus ``detections``, the file as given);
+            ``bytes`` then counts the SEIs too.
     """
 
     bitstream: str
@@ -82,6 +86,7 @@ class EncodeResult:
     encode_seconds: float
     ffmpeg_version: str
     vcm_version: str
+    embedded_detections: dict | None = None
 
     @property
     def seconds(self) -> float:
@@ -153,6 +158,8 @@ def encode_video(
     qp: int,
     log_path: Path | None = None,
     progress: bool = True,
+    detections: DetectionSequence | None = None,
+    detections_file: str = "",
     **codec_options,
 ) -> EncodeResult:
     """Encode ``input_video`` (any video :func:`vcm.video.open_video` reads) into ``output``.
@@ -163,6 +170,10 @@ def encode_video(
     output are appended to ``log_path`` if given. A progress bar over the frames piped goes
     to stderr unless ``progress`` is false.
 
+    ``detections`` (of the input video, from ``detections_file``), if given, are embedded
+    into the bitstream as annotated regions SEI messages (:mod:`vcm.bitstream`; VVC and HEVC
+    codecs only) before it gets its final name.
+
     Raises :class:`VcmError` for an unreadable input, an unknown codec or option, a QP out
     of the codec's range, or a failing command (with the tail of its log).
     """
@@ -171,6 +182,11 @@ def encode_video(
     coder.check_qp(qp)
     source = open_video(input_video)
     info = source.info
+    if detections is not None:
+        if coder.extension not in (".266", ".265"):
+            raise VcmError(f"{codec}: only VVC and HEVC bitstreams can carry detections")
+        detections.check_fits(info.width, info.height, info.frames,
+                              label=detections_file or "detections", video=str(input_video))
     padded_width, padded_height = padded_size(info.width, info.height)
     with atomic_output(output) as bitstream:
         with work_folder(output) as work:
@@ -193,6 +209,13 @@ def encode_video(
                 f"{input_video}: {frames.count} frames decoded but the video declares {info.frames}"
             )
         _check_written(bitstream, output, f"the {codec} encoder")
+        embedded = None
+        if detections is not None:
+            from vcm.bitstream import embed_into_stream
+
+            data, record = embed_into_stream(bitstream.read_bytes(), detections, name=str(output))
+            bitstream.write_bytes(data)
+            embedded = {**record.to_dict(), "detections": detections_file}
         result = EncodeResult(
             bitstream=output.name,
             input=str(input_video),
@@ -210,6 +233,7 @@ def encode_video(
             encode_seconds=seconds,
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
+            embedded_detections=embedded,
         )
         # The sidecar goes first: a bitstream under its final name always has one.
         result.write(sidecar_path(output))

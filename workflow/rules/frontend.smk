@@ -87,6 +87,8 @@ rule decode:
         "vcm decode {input:q} -o {output.video:q} > {log:q} 2>&1"
 
 
+# vcm bpp counts exactly the files it is given: here the bitstream and the detections file.
+# A bitstream that carries the detections (vcm encode --embed) is counted alone.
 rule bits_per_pixel_multitask:
     input:
         bitstream=CODED_INPUT["multitask"],
