@@ -12,6 +12,6 @@ from vcm.segmenters.base import (
     build_segmenter,
     segment_video,
 )
-from vcm.segmenters import box, mediapipe_backend  # noqa: F401  (registration)
+from vcm.segmenters import box, detectron2_mask, mediapipe_backend  # noqa: F401  (registration)
 
 __all__ = ["SEGMENTERS", "SegmentByFrame", "Segmenter", "build_segmenter", "segment_video"]
