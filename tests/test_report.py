@@ -43,9 +43,32 @@ def test_point_adds_up_times_as_the_paper_does():
     assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
 
 
+def test_point_with_a_third_task_keeps_the_two_task_total():
+    runs = [
+        {"seconds": {"detect": 2.0, "zip": 0.1}},   # pose's own detector
+        {"seconds": {"pose": 3.0}},
+        {"seconds": {"detect": 1.5, "zip": 0.1}},   # tracking's own detector
+        {"seconds": {"track": 0.25}},
+        {"seconds": {"segment": 1.25}},
+    ]
+    record = build_point(
+        sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+        segm_evaluation={"AP": 0.42, "AP50": 0.7}, run_records=runs,
+        segment_detect_records=[{"seconds": {"detect": 1.75, "zip": 0.1}}],
+    )
+    results = {metric: values[0] for metric, values in record["results"].items()}
+    # Three detectors 2.0 + 1.5 + 1.75 s; the third and segmentation's 1.25 s are the third
+    # task's, so the two-task total is the paper's 3.5 + 3.0 + 0.25 s.
+    assert results["detect_s"] == 5.25 and results["segment_detect_s"] == 1.75
+    assert results["segment_s"] == 1.25 and results["segm_ap"] == 0.42
+    assert results["total_s"] == 5.25 + 3.0 + 0.25 + 1.25
+    assert results["total_two_tasks_s"] == 3.5 + 3.0 + 0.25
+
+
 def test_missing_evaluations_are_nan():
     record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP)
     assert math.isnan(record["results"]["pose_ap"][0]) and math.isnan(record["results"]["mota"][0])
+    assert math.isnan(record["results"]["segm_ap"][0]) and record["results"]["segment_s"] == [0.0]
 
 
 def test_summary_has_one_row_per_point_in_order(tmp_path):

@@ -748,14 +748,22 @@ def point(
     track_eval: Annotated[
         Optional[Path], typer.Option(help="`vcm evaluate track` output.")
     ] = None,
+    segm_eval: Annotated[
+        Optional[Path], typer.Option(help="`vcm evaluate segm` output.")
+    ] = None,
     run: Annotated[
         Optional[list[Path]], typer.Option(help="Run records (*.run.json), repeatable.")
+    ] = None,
+    segment_detect_run: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Run records of a detector only segmentation needed (single-task); "
+                     "kept out of the two-task total. Repeatable."),
     ] = None,
     codec_record: Annotated[
         Optional[list[Path]], typer.Option(help="Encoder/decoder sidecars (*.json), repeatable.")
     ] = None,
 ) -> None:
-    """Gather one measured point (BPP, pose AP, MOTA, seconds) into one results record."""
+    """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.fileio import atomic_output
     from vcm.points import build_point, load_record
 
@@ -766,7 +774,10 @@ def point(
         bpp=load_record(bpp, "BPP record"),
         pose_evaluation=load_record(pose_eval, "pose evaluation") if pose_eval else None,
         track_evaluation=load_record(track_eval, "tracking evaluation") if track_eval else None,
+        segm_evaluation=load_record(segm_eval, "segmentation evaluation") if segm_eval else None,
         run_records=[load_record(path, "run record") for path in run or []],
+        segment_detect_records=[load_record(path, "run record")
+                                for path in segment_detect_run or []],
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
     )
     with atomic_output(output) as temporary:

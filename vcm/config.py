@@ -29,7 +29,7 @@ def validate_config(config: object, *, source: str = "config") -> dict:
 
 def check_backends(config: dict, *, source: str = "config") -> None:
     """Raise one :class:`VcmError` listing every problem with the backends the config names:
-    a detector, pose estimator, tracker or codec that is not registered, a backend whose
+    a detector, pose estimator, tracker, segmenter or codec that is not registered, a backend whose
     framework is not installed (its ``requirements``), a codec whose programs are missing or
     whose options are wrong. Each line names the config key and says what to install."""
     from vcm.codecs import CODECS
@@ -37,6 +37,7 @@ def check_backends(config: dict, *, source: str = "config") -> None:
     from vcm.detectors import DETECTORS
     from vcm.frameworks import install_commands, missing_requirements
     from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
     named = [
@@ -47,6 +48,9 @@ def check_backends(config: dict, *, source: str = "config") -> None:
           for task, entry in config["single_task"].items()],
         *[("codec", CODECS, codec, f"codecs/{codec}") for codec in config["codecs"]],
     ]
+    if "segment" in config:
+        named.append(("segmenter", SEGMENTERS, config["segment"]["segmenter"],
+                      "segment/segmenter"))
     problems = []
     needed_by: dict[str, list[str]] = {}  # missing module -> the config keys that need it
     for kind, registry, name, where in named:

@@ -20,13 +20,14 @@ from matplotlib.figure import Figure
 
 from vcm.fileio import atomic_output
 from vcm.published import BPP_REDUCTION_KEY, QP_KEY, drop_key
-from vcm.tables import AVERAGE, per_qp, select_codec
+from vcm.tables import AVERAGE, has_values, per_qp, select_codec
 
 PANEL_INCHES = (4.0, 3.2)
 DPI = 100
 MAX_COLUMNS = 3
 STYLE = {"multitask": {"color": "C0", "marker": "o"}, "single": {"color": "C1", "marker": "s"}}
-METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA", "bpp": "bits per pixel"}
+METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA",
+                 "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel"}
 
 SAVE_RC = {"svg.hashsalt": "vcm", "pdf.compression": 6}
 """rc settings for saving: a fixed SVG hash salt, and PDF compression pinned so a changed
@@ -49,19 +50,23 @@ def write_plots(
 
 def figures(summary: pd.DataFrame, published: dict | None = None, codec: str | None = None) -> dict[str, Figure]:
     """Every figure of ``summary`` by file stem: ``bpp_vs_qp``, ``fig5_pose_ap_vs_qp``,
-    ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``bpp_reduction_vs_qp`` and
-    ``change_vs_qp``; a figure whose column is absent from the summary is left out.
+    ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``segm_ap_vs_qp``,
+    ``segm_ap_vs_bpp``, ``bpp_reduction_vs_qp`` and ``change_vs_qp``; a figure whose column is
+    absent from the summary (or, for mask AP, has no value) is left out.
     ``published`` (a results record such as :func:`vcm.published.paper_results`) adds the
     paper's values to the last two."""
     rows = select_codec(summary, codec)
     result = {"bpp_vs_qp": figure_metric_vs_qp(rows, "bpp")}
-    for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota")):
-        if metric in rows.columns:
+    for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota"),
+                         ("segm_ap_vs_qp", "segm_ap")):
+        if metric in rows.columns and (metric != "segm_ap" or has_values(rows, metric)):
             result[name] = figure_metric_vs_qp(rows, metric)
             result[f"{metric}_vs_bpp"] = figure_rate_accuracy(rows, metric)
     if "original_bpp" in rows.columns:
         result["bpp_reduction_vs_qp"] = figure_bpp_reduction(rows, published)
     metrics = [metric for metric in ("pose_ap", "mota") if metric in rows.columns]
+    if has_values(rows, "segm_ap"):
+        metrics.append("segm_ap")
     if metrics:
         result["change_vs_qp"] = figure_relative_change(rows, metrics, published)
     return result

@@ -1,12 +1,15 @@
 """One measured point of a sweep (sequence, pipeline, codec, QP) in the results shape every vcm
 tool reads: ``{"name", "description", "point": {...}, "results": {metric: [value]}}``.
 
-A point gathers what the stages wrote: the ``vcm bpp`` record, the pose and tracking
-evaluations, the run records (``*.run.json``: seconds per step) and the codec sidecars
-(``encode_seconds``/``decode_seconds``). Times follow the paper (see
+A point gathers what the stages wrote: the ``vcm bpp`` record, the pose, tracking and
+segmentation evaluations, the run records (``*.run.json``: seconds per step) and the codec
+sidecars (``encode_seconds``/``decode_seconds``). Times follow the paper (see
 :mod:`vcm.metrics.timing`): ``detect_s`` is the sum of every detector run the pipeline needs
-(one shared run for multitask, one per task for single-task), and ``total_s`` is
-``detect_s + pose_s + track_s``; codec time is kept apart.
+(one shared run for multitask, one per task for single-task), ``total_s`` is
+``detect_s + pose_s + track_s + segment_s`` (every task the point ran) and
+``total_two_tasks_s`` the paper's two tasks alone: ``total_s`` less segmentation and the
+detector run only segmentation needed (``segment_detect_s``, 0 for multitask); codec time is
+kept apart.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ ORIGINAL_BPP = 12.0
 
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1",
-    "detect_s", "pose_s", "track_s", "encode_s", "decode_s", "total_s", "original_bpp",
-    "frames", "width", "height",
+    "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
+    "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
 ]
 """Columns of ``results/summary.csv``, in order."""
 
@@ -55,10 +58,17 @@ def build_point(
     bpp: dict,
     pose_evaluation: dict | None = None,
     track_evaluation: dict | None = None,
+    segm_evaluation: dict | None = None,
     run_records: list[dict] = (),
+    segment_detect_records: list[dict] = (),
     codec_records: list[dict] = (),
 ) -> dict:
-    """Assemble one point record; a metric whose evaluation is absent is NaN."""
+    """Assemble one point record; a metric whose evaluation is absent is NaN.
+
+    ``run_records`` are the run records of every stage the point ran except
+    ``segment_detect_records``: those of a detector run that only segmentation needed (the
+    single-task segmentation baseline's own detector), counted in ``detect_s`` and in
+    ``segment_detect_s``."""
     try:
         values = {
             "bpp": float(bpp["bpp"]),
@@ -72,11 +82,17 @@ def build_point(
     values["pose_ap"] = float(pose_evaluation["AP"]) if pose_evaluation else math.nan
     values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
     values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
-    for step in ("detect", "pose", "track"):
-        values[f"{step}_s"] = _seconds(list(run_records), step)
+    values["segm_ap"] = float(segm_evaluation["AP"]) if segm_evaluation else math.nan
+    runs = list(run_records) + list(segment_detect_records)
+    for step in ("detect", "pose", "track", "segment"):
+        values[f"{step}_s"] = _seconds(runs, step)
+    values["segment_detect_s"] = _seconds(list(segment_detect_records), "detect")
     values["encode_s"] = sum(float(record.get("encode_seconds", 0.0)) for record in codec_records)
     values["decode_s"] = sum(float(record.get("decode_seconds", 0.0)) for record in codec_records)
-    values["total_s"] = values["detect_s"] + values["pose_s"] + values["track_s"]
+    values["total_s"] = (values["detect_s"] + values["pose_s"] + values["track_s"]
+                         + values["segment_s"])
+    values["total_two_tasks_s"] = (values["total_s"] - values["segment_s"]
+                                   - values["segment_detect_s"])
     values["original_bpp"] = ORIGINAL_BPP
     return {
         "name": f"{sequence} {pipeline} {codec} qp{qp}",

@@ -58,7 +58,7 @@ def write_report(
     from vcm.manifest import build_manifest, manifest_header
     from vcm.plots import write_plots
     from vcm.published import paper_comparison, paper_results
-    from vcm.tables import write_table, write_tables
+    from vcm.tables import has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
     folder = output.parent
@@ -71,7 +71,9 @@ def write_report(
     for codec in sorted(summary["codec"].unique()):
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
-        for metric in ("pose_ap", "mota"):
+        for metric in ("pose_ap", "mota", "segm_ap"):
+            if metric == "segm_ap" and not has_values(summary, metric):
+                continue
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
                 caption=f"BD-rate and BD-{metric} of multitask against single-task ({codec})",

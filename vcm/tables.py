@@ -28,6 +28,9 @@ AVERAGE = "average"
 DROP_ROW = "drop %"
 KEY_COLUMNS = ["sequence", "pipeline", "codec", "qp"]
 STAGE_COLUMNS = ["detect_s", "pose_s", "track_s", "total_s"]
+THIRD_TASK_COLUMNS = ["segment_s", "total_two_tasks_s"]
+"""Table 7 columns of the third task (segmentation), shown when the sweep ran it."""
+RATIO_ROW = "multitask / single"
 CODEC_STAGE_COLUMNS = ["encode_s", "decode_s"]
 
 Formatter = Callable[[object, str, float], str]
@@ -65,6 +68,11 @@ def require_columns(summary: pd.DataFrame, columns: list[str]) -> None:
     missing = [column for column in columns if column not in summary.columns]
     if missing:
         raise VcmError(f"summary lacks column(s): {', '.join(missing)}")
+
+
+def has_values(summary: pd.DataFrame, column: str) -> bool:
+    """True if ``summary`` has ``column`` with at least one number (not all NaN)."""
+    return column in summary.columns and bool(summary[column].notna().any())
 
 
 def pipelines_of(summary: pd.DataFrame) -> list[str]:
@@ -151,6 +159,12 @@ def pose_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return metric_table(summary, "pose_ap", codec)
 
 
+def segm_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 5b: person mask AP (COCO mask AP, 0..1) by QP, multitask and single-task; see
+    :func:`metric_table`."""
+    return metric_table(summary, "segm_ap", codec)
+
+
 def mota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 6: MOTA (at most 1) by QP, multitask and single-task; see :func:`metric_table`."""
     return metric_table(summary, "mota", codec)
@@ -160,17 +174,32 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
 
     Columns: ``detect_s``, ``pose_s``, ``track_s``, ``total_s`` (the paper's total, codec
-    excluded), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
-    reported apart), and ``points`` (summary rows averaged). NaN times are skipped.
+    excluded), then, when the sweep ran segmentation (some ``segment_s`` > 0), ``segment_s``
+    and ``total_two_tasks_s`` (pose and tracking alone; ``total_s`` then counts all three
+    tasks), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
+    reported apart), and ``points`` (summary rows averaged). NaN times are skipped. With both
+    pipelines a last row ``multitask / single`` holds the ratio of their mean times: with
+    two tasks (``total_two_tasks_s``) and with three (``total_s``) the paper's claim that
+    sharing one detection pays more with more tasks can be read off directly.
     """
     rows = select_codec(summary, codec)
     require_columns(rows, STAGE_COLUMNS)
-    columns = STAGE_COLUMNS + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
+    third_task = ("segment_s" in rows.columns
+                  and (rows["segment_s"].astype(float).fillna(0) > 0).any())
+    stage_columns = list(STAGE_COLUMNS)
+    if third_task:
+        require_columns(rows, THIRD_TASK_COLUMNS)
+        stage_columns[3:3] = ["segment_s"]
+        stage_columns.append("total_two_tasks_s")
+    columns = stage_columns + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
     records = {}
     for pipeline in pipelines_of(rows):
         points = rows[rows["pipeline"] == pipeline]
         records[pipeline] = {**points[columns].astype(float).mean().to_dict(), "points": len(points)}
     table = pd.DataFrame.from_dict(records, orient="index", columns=columns + ["points"])
+    if {"multitask", "single"} <= set(records):
+        ratio = table.loc["multitask", columns] / table.loc["single", columns]
+        table.loc[RATIO_ROW] = {**ratio.to_dict(), "points": math.nan}
     table.index.name = "pipeline"
     return table
 
@@ -186,6 +215,11 @@ TABLES = {
         "Table 5. Pose mAP (COCO keypoint AP, 0..1) by QP; last row: fall from the lowest to the "
         "highest QP in percent of the lowest-QP value.",
     ),
+    "table5b_segm": (
+        segm_table,
+        "Table 5b. Person mask AP (COCO mask AP, 0..1; the third task) by QP; last row: fall "
+        "from the lowest to the highest QP in percent of the lowest-QP value.",
+    ),
     "table6_mota": (
         mota_table,
         "Table 6. MOTA by QP; last row: fall from the lowest to the highest QP in percent of the "
@@ -193,8 +227,9 @@ TABLES = {
     ),
     "table7_time": (
         time_table,
-        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s, codec "
-        "time (encode_s, decode_s) apart.",
+        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s "
+        "(+ segment_s when segmentation ran; total_two_tasks_s: pose and tracking alone), codec "
+        "time (encode_s, decode_s) apart; last row: multitask time / single-task time.",
     ),
 }
 """File stem -> (table function, caption)."""
@@ -205,9 +240,12 @@ def write_tables(
 ) -> list[Path]:
     """Write Tables 4-7 of ``summary`` into ``folder`` as ``<stem>.csv`` and ``<stem>.md``
     (stems in :data:`TABLES`), each atomically; ``header`` (e.g. the run manifest: versions,
-    config hash) heads every file. Returns the paths, CSV before Markdown, in table order."""
+    config hash) heads every file. Table 5b (mask AP) is written only when the summary has a
+    mask AP. Returns the paths, CSV before Markdown, in table order."""
     paths = []
     for stem, (function, caption) in TABLES.items():
+        if function is segm_table and not has_values(summary, "segm_ap"):
+            continue
         paths += write_table(function(summary, codec), folder, stem, caption=caption, header=header)
     return paths
 

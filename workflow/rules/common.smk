@@ -4,6 +4,9 @@ from vcm.codecs import CODECS
 
 PIPELINES = ["multitask", "single"]
 
+# Segmentation is the optional third task: a config with a `segment` section runs it.
+SEGMENTATION = "segment" in config
+
 
 def sequence_input(wildcards):
     """The VIDEO argument for a sequence: its configured path, or the synthesized folder."""
@@ -21,6 +24,11 @@ def pose_ground_truth(wildcards):
 def track_ground_truth(wildcards):
     entry = config["sequences"][wildcards.sequence]
     return entry.get("track_gt", f"{sequence_input(wildcards)}/gt/gt.txt")
+
+
+def segm_ground_truth(wildcards):
+    entry = config["sequences"][wildcards.sequence]
+    return entry.get("segm_gt", f"{sequence_input(wildcards)}/gt/instances.json")
 
 
 def codec_extension(codec):
@@ -64,4 +72,4 @@ wildcard_constraints:
     qp=r"\d+",
     extension=r"[a-z0-9]+",
     pipeline=r"multitask|single",
-    task=r"pose|track",
+    task=r"pose|track|segment",

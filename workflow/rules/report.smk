@@ -5,6 +5,27 @@ from pathlib import Path
 
 def point_inputs(wildcards):
     """Everything a point's record reads, by pipeline."""
+    inputs = two_task_point_inputs(wildcards)
+    if SEGMENTATION:
+        folder = point_folder(wildcards)
+        inputs["segm_eval"] = f"{folder}/segm_eval.json"
+        inputs["runs"].append(f"{folder}/masks.json.run.json")
+        if wildcards.pipeline == "single":
+            inputs["segment_detect_runs"] = [f"{folder}/segment_detections.zip.run.json"]
+    return inputs
+
+
+def segmentation_flags(input):
+    """`vcm point` words for the third task: its evaluation and its own detector's run."""
+    if not SEGMENTATION:
+        return []
+    return ["--segm-eval", input.segm_eval] + repeated(
+        "--segment-detect-run", input.get("segment_detect_runs", [])
+    )
+
+
+def two_task_point_inputs(wildcards):
+    """What a point of the paper's two tasks (pose, tracking) reads, by pipeline."""
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
     if wildcards.pipeline == "multitask":
@@ -41,13 +62,14 @@ rule point:
     params:
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
+        segmentation=lambda wildcards, input: segmentation_flags(input),
     log:
         "logs/point/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
         "--pose-eval {input.pose_eval:q} --track-eval {input.track_eval:q} {params.runs:q} "
-        "{params.codec_records:q} -o {output:q} > {log:q} 2>&1"
+        "{params.segmentation:q} {params.codec_records:q} -o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():
