@@ -13,10 +13,12 @@ if not config:
 
 
 validate(config, "vcm/schemas/config.schema.yaml")
-# Fail before any job runs if a named backend is not registered (e.g. its package is missing).
-from vcm.config import check_backends
+# Fail before any job runs if a named backend is not registered (e.g. its package is missing),
+# or an option or QP is one its backend refuses.
+from vcm.config import check_backend_options, check_backends
 
 check_backends(config, source="sweep config")
+check_backend_options(config, source="sweep config")
 
 
 include: "workflow/rules/common.smk"

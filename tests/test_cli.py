@@ -76,7 +76,7 @@ def test_front_end_chain(tmp_path, sequence):
     [
         (["detect", "{tmp}/missing.mp4", "-o", "{tmp}/out.zip"], "missing.mp4: file does not exist"),
         (["detect", "{seq}", "--detector", "nope", "-o", "{tmp}/out.zip"], "unknown detector 'nope'"),
-        (["detect", "{seq}", "-p", "bogus=1", "-o", "{tmp}/out.zip"], "unexpected keyword argument 'bogus'"),
+        (["detect", "{seq}", "-p", "bogus=1", "-o", "{tmp}/out.zip"], "detector hog: unknown option 'bogus'"),
         (["detect", "{tmp}/corrupt.mkv", "-o", "{tmp}/out.zip"], "corrupt.mkv: not a readable video"),
         (["detect", "{tmp}/empty.mp4", "-o", "{tmp}/out.zip"], "empty.mp4: empty file"),
         (["encode", "{seq}", "--qp", "99", "-o", "{tmp}/out.266"], "QP 99 is out of range 0..63"),

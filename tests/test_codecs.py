@@ -259,10 +259,13 @@ def test_ffv1_accepts_any_qp():
 def test_unknown_codec_and_option():
     with pytest.raises(VcmError, match="unknown codec 'h264'"):
         build_codec("h264")
-    with pytest.raises(VcmError, match="vvenc has no option crf"):
+    with pytest.raises(VcmError, match="codec vvenc: unknown option 'crf'; its options are: "
+                                       "intra_period, preset, threads"):
         build_codec("vvenc", crf=20)
-    with pytest.raises(VcmError, match="intra_period must be a positive integer"):
+    with pytest.raises(VcmError, match="codec x265: option intra_period must be at least 1, got 0"):
         build_codec("x265", intra_period=0)
+    with pytest.raises(VcmError, match="codec ffv1: unknown option 'preset'; it takes none"):
+        build_codec("ffv1", preset="fast")
 
 
 # -- encoding and decoding ----------------------------------------------------------------
@@ -381,17 +384,33 @@ def test_black_is_limited_range(coded):
 
 # -- failures -----------------------------------------------------------------------------
 
-def test_failing_encoder_leaves_nothing(coded, tmp_path):
+def test_failing_encoder_leaves_nothing(coded, tmp_path, monkeypatch):
     output_folder = tmp_path / "out"
     log_path = tmp_path / "encode.log"
+    # An ffmpeg that reads a little, complains and fails, as a real encoder does on bad input.
+    failing = tmp_path / "failing-ffmpeg"
+    failing.write_text("#!/bin/sh\nhead -c 100 > /dev/null\necho 'encoder gave up' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("VCM_FFMPEG", str(failing))
     with pytest.raises(VcmError) as raised:
         encode_video(coded["clip"], output_folder / "a.266", codec="vvenc", qp=30,
-                     preset="nonsense", log_path=log_path, progress=False)
+                     log_path=log_path, progress=False)
     message = str(raised.value)
-    assert "failed with exit code" in message and str(log_path) in message
-    assert 'Unable to parse "preset" option value "nonsense"' in message
+    assert "failed with exit code 3" in message and str(log_path) in message
+    assert "encoder gave up" in message
     assert not output_folder.exists()  # the folder made for the output went with it
     assert "libvvenc" in log_path.read_text()
+
+
+def test_an_unknown_preset_is_refused_before_anything_runs(coded, tmp_path):
+    output_folder = tmp_path / "out"
+    log_path = tmp_path / "encode.log"
+    with pytest.raises(VcmError, match="codec vvenc: option preset must be one of faster, fast, "
+                                       "medium, slow, slower; got 'nonsense'"):
+        encode_video(coded["clip"], output_folder / "a.266", codec="vvenc", qp=30,
+                     preset="nonsense", log_path=log_path, progress=False)
+    assert not log_path.exists()
+    assert not output_folder.exists() or list(output_folder.iterdir()) == []
 
 
 def test_vtm_missing_is_a_clear_error(coded, tmp_path, monkeypatch):

@@ -210,9 +210,9 @@ def test_oracle_jitter_scales_with_box_size(mot_sequence):
 
 
 def test_oracle_rejects_bad_arguments(mot_sequence, tmp_path):
-    with pytest.raises(VcmError, match="drop must be a probability"):
+    with pytest.raises(VcmError, match="option drop must be at most 1, got 1.5"):
         build_detector("oracle", sequence=mot_sequence, drop=1.5)
-    with pytest.raises(VcmError, match="jitter must be >= 0"):
+    with pytest.raises(VcmError, match="option jitter must be at least 0, got -0.1"):
         build_detector("oracle", sequence=mot_sequence, jitter=-0.1)
     with pytest.raises(VcmError, match="gt.txt: file does not exist"):
         build_detector("oracle", sequence=tmp_path / "nowhere")
@@ -319,7 +319,7 @@ def test_yolo_fastest_describe_and_blank_frame(mirror_environment):
 
 
 def test_yolo_fastest_rejects_bad_arguments(mirror_environment):
-    with pytest.raises(VcmError, match="unknown yolo-fastest variant 'tiny'"):
+    with pytest.raises(VcmError, match="option variant must be one of body, coco, coco-xl; got 'tiny'"):
         build_detector("yolo-fastest", variant="tiny")
     with pytest.raises(VcmError, match="multiple of 32, got 300"):
         build_detector("yolo-fastest", input_size=300)
@@ -359,5 +359,5 @@ def test_hog_runs_on_one_thread_by_default_and_restores_opencv_threads():
     frame = np.full((160, 96, 3), 128, np.uint8)
     detector.detect(frame, 1)
     assert cv2.getNumThreads() == previous
-    with pytest.raises(ValueError, match="threads must be at least 1"):
+    with pytest.raises(VcmError, match="detector hog: option threads must be at least 1, got 0"):
         build_detector("hog", threads=0)

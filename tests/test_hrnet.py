@@ -155,7 +155,8 @@ def test_describe_names_config_weights_and_device(estimator):
 
 
 def test_options_are_checked():
-    with pytest.raises(VcmError, match="'coco' or 'random'"):
+    with pytest.raises(VcmError, match="pose estimator hrnet: option weights must be one of "
+                                       "coco, random; got 'imagenet'"):
         build_pose_estimator("hrnet", weights="imagenet")
-    with pytest.raises(VcmError, match="at least 1"):
+    with pytest.raises(VcmError, match="option crops_per_batch must be at least 1"):
         build_pose_estimator("hrnet", weights="random", crops_per_batch=0)

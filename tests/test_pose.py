@@ -150,6 +150,9 @@ def test_blazepose_rejects_a_non_positive_aspect():
 
     with pytest.raises(ValueError, match="aspect must be positive, got 0"):
         BlazePoseEstimator(aspect=0)
+    with pytest.raises(VcmError, match="pose estimator blazepose: option aspect must be at "
+                                       "least 0.1, got 0"):
+        build_pose_estimator("blazepose", aspect=0)
 
 
 def test_unknown_estimator_is_an_error():

@@ -128,9 +128,11 @@ def test_coco_weights_load_from_the_store(tmp_path):
 
 
 def test_options_are_checked():
-    with pytest.raises(VcmError, match="unknown torchvision model 'resnet'"):
+    with pytest.raises(VcmError, match="detector torchvision: option model must be one of "
+                                       ".*; got 'resnet'"):
         build_detector("torchvision", model="resnet", weights="random")
-    with pytest.raises(VcmError, match="'coco' or 'random'"):
+    with pytest.raises(VcmError, match="option weights must be one of coco, random; "
+                                       "got 'imagenet'"):
         build_detector("torchvision", model=MOBILENET, weights="imagenet")
 
 

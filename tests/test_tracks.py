@@ -71,7 +71,7 @@ def test_empty_file_gives_no_frames(tmp_path: Path) -> None:
         ("1,1,0,0,5,5,1,-1,-1,-1\n\n1,-1,0,0,5,5,1,-1,-1,-1\n", 3, "track id"),
         ("1,1,0,0,5,0,1,-1,-1,-1\n", 1, "width and height"),
         ("1,1,0,0,5,5,1,-1,-1,-1\n2,1,0,0,5,5,1,-1,-1,-1\n1,1,9,9,5,5,1,-1,-1,-1\n", 3, "repeated"),
-        ("0,1,0,0,5,5,1,-1,-1,-1\n", 1, "frame must be a positive integer"),
+        ("0,1,0,0,5,5,1,-1,-1,-1\n", 1, "frame must be a whole number in 1..1000000"),
     ],
 )
 def test_malformed_row_names_file_and_line(

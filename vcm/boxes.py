@@ -5,6 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(N, 4) float64 boxes cut to a ``width`` x ``height`` frame: x to [0, width], y to
+    [0, height]. Done in float, so any finite coordinate (1e308 included) clips exactly; a box
+    wholly outside the frame becomes empty (area 0)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    limits = np.array([width, height, width, height], dtype=np.float64)
+    return np.clip(boxes, 0.0, limits)
+
+
 def box_areas(boxes: np.ndarray) -> np.ndarray:
     """Areas in square pixels of (N, 4) boxes; an inverted box has area 0."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -84,21 +85,35 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
-    """``["key=value", ...]`` -> dict, values parsed as YAML scalars (numbers, booleans, text)."""
-    import yaml
+    """``["key=value", ...]`` -> dict, values parsed as YAML (numbers, booleans, text, short
+    lists such as ``padding=[8,8]``); malformed or oversized YAML is a :class:`VcmError`."""
+    from vcm.config import MAX_OPTION_YAML_NODES, load_yaml
 
     options: dict[str, Any] = {}
     for pair in pairs or []:
         key, separator, value = pair.partition("=")
         if not separator or not key:
             raise VcmError(f"{what} option {pair!r} is not of the form key=value")
-        options[key.replace("-", "_")] = yaml.safe_load(value) if value else ""
+        key = key.replace("-", "_")
+        if _PLAIN_NUMBER.fullmatch(value.strip()):
+            # YAML 1.1 reads 1e9 (no dot) as text; on a command line it is a number.
+            options[key] = float(value) if any(c in value for c in ".eE") else int(value)
+            continue
+        options[key] = (
+            load_yaml(value, source=f"{what} option {key}", max_nodes=MAX_OPTION_YAML_NODES)
+            if value else ""
+        )
     return options
 
 
+_PLAIN_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def build_backend(registry, name: str, options: dict[str, Any]):
-    """Build ``name`` from ``registry``; an option the backend does not take is a VcmError."""
+    """Build ``name`` from ``registry``; an option the backend does not take, or a value out of
+    its declared range (the backend's ``option_schema``), is a VcmError."""
     factory = registry.get(name)
+    registry.check_options(name, options)
     try:
         return factory(**options)
     except TypeError as error:

@@ -6,3 +6,10 @@ class VcmError(Exception):
 
     The message is shown to the user as is, so it names the file and the problem.
     """
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr`` of a value read from a user's file or command line, for an error message; cut
+    to ``limit`` characters, since the value may be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -24,9 +25,16 @@ BITEXACT_MATROSKA = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_meta
 
 
 def ffmpeg_executable() -> str:
-    """The ffmpeg to use: ``$VCM_FFMPEG`` if set, else the static build inside imageio-ffmpeg."""
+    """The ffmpeg to use: ``$VCM_FFMPEG`` if set, else the static build inside imageio-ffmpeg.
+
+    ``$VCM_FFMPEG`` is a path or a name on ``PATH``; one that names no executable file raises
+    :class:`VcmError`."""
     configured = os.environ.get("VCM_FFMPEG")
     if configured:
+        found = shutil.which(configured)
+        if found is None or not os.path.isfile(found):
+            raise VcmError(f"VCM_FFMPEG={configured}: not an executable file (unset it to use "
+                           "the ffmpeg that comes with imageio-ffmpeg)")
         return configured
     import imageio_ffmpeg
 
@@ -35,9 +43,14 @@ def ffmpeg_executable() -> str:
 
 def ffmpeg_version() -> str:
     """First line of ``ffmpeg -version``, for run logs and manifests."""
-    completed = subprocess.run(
-        [ffmpeg_executable(), "-hide_banner", "-version"], capture_output=True, text=True
-    )
+    executable = ffmpeg_executable()
+    try:
+        completed = subprocess.run(
+            [executable, "-hide_banner", "-version"], capture_output=True, text=True,
+            errors="replace",
+        )
+    except OSError as error:
+        raise VcmError(f"{executable}: cannot run it ({error.strerror})") from None
     return completed.stdout.splitlines()[0] if completed.stdout else "unknown"
 
 
@@ -87,6 +100,9 @@ def run_command(
             )
         except FileNotFoundError as error:
             raise VcmError(f"{what}: executable not found: {argv[0]}") from error
+        except OSError as error:
+            # Not executable (permissions), or not a program the kernel can run.
+            raise VcmError(f"{what}: cannot run {argv[0]} ({error.strerror})") from None
         broken_pipe = False
         try:
             if frames is not None:

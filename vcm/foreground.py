@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
+from vcm.boxes import clip_boxes
 from vcm.detections import read_detections_zip
 from vcm.fileio import atomic_output
 from vcm.video import open_video, write_lossless_video
@@ -26,14 +27,14 @@ LOG = logging.getLogger(__name__)
 
 def pixel_rectangles(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """Integer pixel ranges ``(c0, r0, c1, r1)`` (end exclusive) that ``boxes`` (N, 4) cover."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    # Clipped in float first: converting a coordinate past int64 (1e19, 1e308) to int
+    # overflows, and the box would silently vanish.
+    boxes = clip_boxes(boxes, width, height)
     rectangles = np.empty((len(boxes), 4), dtype=np.int64)
     rectangles[:, 0] = np.floor(boxes[:, 0])
     rectangles[:, 1] = np.floor(boxes[:, 1])
     rectangles[:, 2] = np.ceil(boxes[:, 2])
     rectangles[:, 3] = np.ceil(boxes[:, 3])
-    rectangles[:, [0, 2]] = np.clip(rectangles[:, [0, 2]], 0, width)
-    rectangles[:, [1, 3]] = np.clip(rectangles[:, [1, 3]], 0, height)
     return rectangles
 
 

@@ -26,8 +26,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 from vcm.fileio import atomic_output
+from vcm.jsonio import load_json  # noqa: F401  (callers read keypoint JSON through here)
 
 COCO_KEYPOINT_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -52,6 +53,13 @@ COCO_KEYPOINT_SIGMAS = np.array(
 
 PERSON_CATEGORY_ID = 1
 """COCO's category id for ``person``, the only category results may carry."""
+
+MAX_JSON_INTEGER = 2**53
+"""Largest magnitude of an id in keypoint JSON: every integer up to it is exact in a JSON
+reader's float64, and pycocotools keeps ids in numpy int64."""
+
+MAX_KEYPOINTS = 1000
+"""Most keypoints per person accepted (COCO has 17, HiEve 14, whole-body layouts 133)."""
 
 
 @dataclass(frozen=True)
@@ -172,19 +180,6 @@ def read_pose_results(path: str | Path) -> list[PersonPose]:
     return poses
 
 
-def load_json(path: Path) -> object:
-    """Parse the JSON file at ``path``; a missing file or invalid JSON raises :class:`VcmError`."""
-    if not path.exists():
-        raise VcmError(f"{path}: file does not exist")
-    if not path.is_file():
-        raise VcmError(f"{path}: not a file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise VcmError(f"{path}: not valid JSON ({error})") from None
-
-
 def ground_truth_coco(
     people: Sequence[PersonPose],
     *,
@@ -241,13 +236,28 @@ def ground_truth_coco(
     return {"images": images, "annotations": annotations, "categories": [category]}
 
 
-def keypoints_from_flat(values: object, count: int, name: str = "keypoints") -> np.ndarray:
-    """A float64 (count, 3) array from a flat list of ``3 * count`` finite numbers.
+def box_from_coco_bbox(values: object) -> np.ndarray:
+    """The ``x1, y1, x2, y2`` box (pixels) of a COCO ``bbox`` ``[x, y, width, height]`` of 4
+    finite numbers with width and height 0 or more; else ``ValueError``."""
+    x, y, width, height = finite_numbers(values, "bbox", length=4)
+    if width < 0 or height < 0:
+        raise ValueError(f"bbox width and height must be 0 or more, got {width}, {height}")
+    return np.array([x, y, x + width, y + height])
+
+
+def keypoints_from_flat(
+    values: object, count: int | None = None, name: str = "keypoints"
+) -> np.ndarray:
+    """A float64 (K, 3) array from a flat list of ``3 * K`` finite numbers, where K is
+    ``count`` if given, else any count from 1 to :data:`MAX_KEYPOINTS`.
 
     Raises ``ValueError`` (its message starting with ``name``) for anything else.
     """
-    numbers = _numbers(values, name, length=3 * count)
-    return np.array(numbers, dtype=np.float64).reshape(count, 3)
+    numbers = finite_numbers(values, name, length=None if count is None else 3 * count)
+    if count is None and (not numbers or len(numbers) % 3 or len(numbers) > 3 * MAX_KEYPOINTS):
+        raise ValueError(f"{name} must hold 3K numbers (x, y, score), 0 < K <= "
+                         f"{MAX_KEYPOINTS}, got {len(numbers)}")
+    return np.array(numbers, dtype=np.float64).reshape(-1, 3)
 
 
 def _pose_from_entry(entry: object) -> PersonPose:
@@ -256,45 +266,42 @@ def _pose_from_entry(entry: object) -> PersonPose:
     for key in ("image_id", "keypoints", "score"):
         if key not in entry:
             raise ValueError(f"missing {key!r}")
-    image_id = _integer(entry["image_id"], "image_id")
+    image_id = whole_number(entry["image_id"], "image_id")
     if image_id < 0:
         raise ValueError(f"image_id must be 0 or more, got {image_id}")
     if "category_id" in entry and entry["category_id"] != PERSON_CATEGORY_ID:
         raise ValueError(
             f"category_id must be {PERSON_CATEGORY_ID} (person), got {entry['category_id']!r}"
         )
-    values = _numbers(entry["keypoints"], "keypoints")
-    if not values or len(values) % 3:
-        raise ValueError(f"keypoints must hold 3K numbers (x, y, score), got {len(values)}")
-    score = _numbers([entry["score"]], "score")[0]
-    box = None
-    if "bbox" in entry:
-        x, y, width, height = _numbers(entry["bbox"], "bbox", length=4)
-        if width < 0 or height < 0:
-            raise ValueError(f"bbox width and height must be 0 or more, got {width}, {height}")
-        box = np.array([x, y, x + width, y + height])
-    track_id = _integer(entry["track_id"], "track_id") if "track_id" in entry else -1
-    keypoints = np.array(values, dtype=np.float64).reshape(-1, 3)
+    keypoints = keypoints_from_flat(entry["keypoints"])
+    score = finite_numbers([entry["score"]], "score")[0]
+    box = box_from_coco_bbox(entry["bbox"]) if "bbox" in entry else None
+    track_id = whole_number(entry["track_id"], "track_id") if "track_id" in entry else -1
     return PersonPose(image_id, keypoints, score, box, track_id)
 
 
-def _integer(value: object, name: str) -> int:
-    # JSON has one number type; accept 7.0 but not 7.5, and never a boolean.
+def whole_number(value: object, name: str) -> int:
+    """``value`` as an int if it is a JSON integer (7 or 7.0, never a boolean) of magnitude at
+    most :data:`MAX_JSON_INTEGER`; else ``ValueError`` starting with ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ValueError(f"{name} must be an integer, got {shown(value)}")
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise ValueError(f"{name} must be an integer, got {value!r}")
+    if abs(value) > MAX_JSON_INTEGER:
+        raise ValueError(f"{name} must be at most {MAX_JSON_INTEGER} in magnitude, got {value!r}")
     return int(value)
 
 
-def _numbers(values: object, name: str, *, length: int | None = None) -> list[float]:
+def finite_numbers(values: object, name: str, *, length: int | None = None) -> list[float]:
+    """``values`` as floats if it is a JSON list of finite numbers (of ``length`` items if
+    given); else ``ValueError`` starting with ``name``."""
     if not isinstance(values, list):
         raise ValueError(f"{name} must be a list of numbers, got {type(values).__name__}")
     if length is not None and len(values) != length:
         raise ValueError(f"{name} must hold {length} numbers, got {len(values)}")
     for value in values:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{name} must hold numbers, got {value!r}")
+            raise ValueError(f"{name} must hold numbers, got {shown(value)}")
         if not math.isfinite(value):
             raise ValueError(f"{name} must hold finite numbers, got {value!r}")
     return [float(value) for value in values]

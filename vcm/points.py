@@ -14,11 +14,11 @@ kept apart.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from vcm.errors import VcmError
+from vcm.jsonio import load_json
 from vcm.metrics.timing import codec_seconds
 
 ORIGINAL_BPP = 12.0
@@ -34,12 +34,7 @@ SUMMARY_COLUMNS = [
 
 def load_record(path: Path, what: str) -> dict:
     """A JSON object from ``path``; a missing or malformed file is a :class:`VcmError`."""
-    if not path.is_file():
-        raise VcmError(f"{path}: file does not exist")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise VcmError(f"{path}: malformed {what} ({error})") from None
+    record = load_json(path, what=what)
     if not isinstance(record, dict):
         raise VcmError(f"{path}: malformed {what} (not a JSON object)")
     return record

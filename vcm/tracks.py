@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vcm.datasets.mot import read_mot_txt
+from vcm.datasets.mot import read_mot_txt, text_lines
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 
@@ -39,9 +39,9 @@ class FrameTracks:
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0,)))
 
     def __post_init__(self) -> None:
-        ids = np.asarray(self.ids, dtype=np.int64).reshape(-1)
-        boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        ids = _shaped(self.ids, np.int64, (-1,))
+        boxes = _shaped(self.boxes, np.float64, (-1, 4))
+        scores = _shaped(self.scores, np.float64, (-1,))
         if not len(ids) == len(boxes) == len(scores):
             raise ValueError(
                 f"frame {self.frame}: {len(ids)} ids, {len(boxes)} boxes and {len(scores)} scores"
@@ -54,6 +54,23 @@ class FrameTracks:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _shaped(values: object, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` as an array of ``dtype`` and ``shape`` (-1: any length); an array that
+    already is one is kept as is, so frames can share one empty array (no copy per frame)."""
+    array = np.asarray(values, dtype=dtype)
+    if array.ndim == len(shape) and all(want in (-1, have) for want, have in
+                                        zip(shape, array.shape)):
+        return array
+    return array.reshape(shape)
+
+
+_NO_IDS = np.zeros((0,), dtype=np.int64)
+_NO_BOXES = np.zeros((0, 4))
+_NO_SCORES = np.zeros((0,))
+for _empty in (_NO_IDS, _NO_BOXES, _NO_SCORES):
+    _empty.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -137,9 +154,13 @@ def read_tracks_txt(path: str | Path, *, num_frames: int | None = None) -> Track
     frames = []
     for number in range(1, last + 1):
         take = by_frame[starts[number - 1] : starts[number]]
-        frames.append(
-            FrameTracks(number, rows.ids[take], rows.boxes[take], rows.confidence[take])
-        )
+        if len(take):
+            frames.append(
+                FrameTracks(number, rows.ids[take], rows.boxes[take], rows.confidence[take])
+            )
+        else:
+            # Frames without rows share one set of empty arrays: memory grows with the rows.
+            frames.append(FrameTracks(number, _NO_IDS, _NO_BOXES, _NO_SCORES))
     return TrackSequence(frames, source=path.stem)
 
 
@@ -153,11 +174,10 @@ def _reject_first(path: Path, bad: np.ndarray, problem: str) -> None:
 
 def _line_of_row(path: Path, row: int) -> int:
     """1-based line number of the ``row``-th (0-based) row: read_mot_txt skips blank lines."""
-    with open(path, encoding="utf-8") as handle:
-        seen = -1
-        for line_number, line in enumerate(handle, start=1):
-            if line.strip():
-                seen += 1
-                if seen == row:
-                    return line_number
+    seen = -1
+    for line_number, line in enumerate(text_lines(path), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return line_number
     raise AssertionError(f"{path} has no row {row}")

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from vcm.errors import VcmError
 from vcm.ffmpeg import BITEXACT_MATROSKA, ffmpeg_executable
-from vcm.registry import Registry
+from vcm.registry import THREADS, Option, Registry
 
 # The sample format every encoder is fed and every decoded video is stored in.
 CODED_PIXEL_FORMAT = "yuv420p"
@@ -43,6 +43,7 @@ class Codec:
     name: ClassVar[str]
     extension: ClassVar[str]
     qp_range: ClassVar[tuple[int, int] | None]
+    option_schema: ClassVar[dict[str, Option]] = {}
 
     def options(self) -> dict:
         """The keyword arguments this codec was built with, for the sidecar JSON."""
@@ -54,13 +55,9 @@ class Codec:
 
     def check_qp(self, qp: int) -> None:
         """Raise :class:`VcmError` unless ``qp`` is an integer inside :attr:`qp_range`."""
-        if isinstance(qp, bool) or not isinstance(qp, int):
-            raise VcmError(f"{self.name}: QP must be an integer, got {qp!r}")
-        if self.qp_range is None:
-            return
-        lowest, highest = self.qp_range
-        if not lowest <= qp <= highest:
-            raise VcmError(f"{self.name}: QP {qp} is out of range {lowest}..{highest}")
+        problem = qp_problem(self.qp_range, qp)
+        if problem:
+            raise VcmError(f"{self.name}: {problem}")
 
     def encode_argv(
         self,
@@ -104,16 +101,21 @@ def build_codec(name: str, **options) -> Codec:
 
     Raises :class:`VcmError` for an unknown name or option.
     """
-    factory = CODECS.get(name)
-    known = {field.name for field in dataclasses.fields(factory)}  # type: ignore[arg-type]
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise VcmError(
-            f"codec {name} has no option {', '.join(unknown)}; "
-            f"its options are: {', '.join(sorted(known))}"
-        )
-    return factory(**options)
+    return CODECS.build(name, **options)
 
+
+def qp_problem(qp_range: tuple[int, int] | None, qp: object) -> str | None:
+    """Why a codec of inclusive ``qp_range`` (``None``: QP ignored) cannot code at ``qp``, or
+    ``None`` when it can."""
+    if isinstance(qp, bool) or not isinstance(qp, int):
+        return f"QP must be an integer, got {qp!r}"
+    if qp_range is not None and not qp_range[0] <= qp <= qp_range[1]:
+        return f"QP {qp} is out of range {qp_range[0]}..{qp_range[1]}"
+    return None
+
+
+INTRA_PERIOD = Option(int, low=1, high=100_000, help="frames between intra pictures")
+"""The intra-period option the lossy codecs share."""
 
 def padded_size(width: int, height: int) -> tuple[int, int]:
     """``(width, height)`` rounded up to even numbers, the size the encoders are given."""

@@ -18,12 +18,15 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from vcm.codecs.base import Codec, build_codec, padded_size
+from vcm.codecs.base import CODECS, Codec, build_codec, padded_size
+from vcm.datasets.mot import MAX_FPS, MAX_FRAME_SIDE, MAX_FRAMES
 from vcm.detections import DetectionSequence
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 from vcm.ffmpeg import ffmpeg_version, run_command
 from vcm.fileio import atomic_output, work_folder
+from vcm.jsonio import load_json
 from vcm.logs import package_version
+from vcm.registry import Option
 from vcm.video import count_frames, open_video
 
 LOG = logging.getLogger(__name__)
@@ -373,8 +376,68 @@ def _write_json(record: dict, path: Path) -> None:
 
 
 def _read_json(cls, path: Path):
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**record)
-    except (OSError, ValueError, TypeError) as error:
-        raise VcmError(f"{path}: not a valid {cls.__name__} sidecar ({error})") from None
+    """The ``cls`` record (:class:`EncodeResult` or :class:`DecodeResult`) in the sidecar at
+    ``path``, every field checked (:func:`_sidecar_problem`): a sidecar may come from anyone."""
+    record = load_json(path)
+    problem = _sidecar_problem(cls, record)
+    if problem:
+        raise VcmError(f"{path}: not a valid {cls.__name__} sidecar ({problem})")
+    return cls(**record)
+
+
+def _sidecar_problem(cls, record: object) -> str | None:
+    """Why ``record`` is not a valid ``cls`` sidecar, or ``None``.
+
+    Exactly the record's fields, each of its declared type: whole numbers where ints are
+    declared (frame sizes 1..MAX_FRAME_SIDE, counts 0..MAX_FRAMES or more for bytes), finite
+    non-negative seconds, a frame rate in (0, MAX_FPS], a registered codec whose options pass
+    its schema, argv a list of lists of text.
+    """
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    fields = {field.name: field.type for field in dataclasses.fields(cls)}
+    # Fields with a default came later; sidecars written before them may lack them.
+    required = {field.name for field in dataclasses.fields(cls)
+                if field.default is dataclasses.MISSING}
+    missing, extra = sorted(required - set(record)), sorted(set(record) - set(fields))
+    if missing or extra:
+        return (f"missing {', '.join(missing) or 'nothing'}, unexpected "
+                f"{', '.join(shown(key) for key in extra) or 'nothing'}")
+    for name, declared in fields.items():
+        if name not in record:
+            continue
+        value = record[name]
+        if value is None and declared.endswith("| None"):
+            continue
+        option = _SIDECAR_FIELDS.get(name) or _SIDECAR_TYPES[declared.removesuffix(" | None")]
+        problem = option.problem(value)
+        if problem:
+            return f"{name} {problem}"
+    if record["codec"] not in CODECS.names():
+        return f"unknown codec {shown(record['codec'])}"
+    if not all(isinstance(argv, list) and all(isinstance(part, str) for part in argv)
+               for argv in record["argv"]):
+        return "argv must be a list of lists of text"
+    problems = CODECS.option_problems(record["codec"], record.get("options"))
+    return "; ".join(problems) if problems else None
+
+
+_SIDECAR_TYPES = {
+    "str": Option(str),
+    "int": Option(int),
+    "float": Option(float),
+    "dict": Option(dict),
+    "list[list[str]]": Option(list),
+}
+_SIDECAR_FIELDS = {
+    "width": Option(int, low=1, high=MAX_FRAME_SIDE),
+    "height": Option(int, low=1, high=MAX_FRAME_SIDE),
+    "padded_width": Option(int, low=1, high=MAX_FRAME_SIDE + 1),
+    "padded_height": Option(int, low=1, high=MAX_FRAME_SIDE + 1),
+    "frames": Option(int, low=0, high=MAX_FRAMES),
+    "bytes": Option(int, low=0),
+    "qp": Option(int, low=-100, high=100),
+    "fps": Option(float, above=0.0, high=MAX_FPS),
+    "encode_seconds": Option(float, low=0.0),
+    "decode_seconds": Option(float, low=0.0),
+}

@@ -18,6 +18,7 @@ from typing import ClassVar
 from vcm.codecs.base import (
     CODECS,
     CODED_PIXEL_FORMAT,
+    INTRA_PERIOD,
     Codec,
     check_positive,
     decoder_output_filter,
@@ -29,6 +30,7 @@ from vcm.codecs.base import (
 )
 from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_executable
+from vcm.registry import Option
 
 ENCODER_VARIABLE = "VCM_VTM_ENCODER"
 DECODER_VARIABLE = "VCM_VTM_DECODER"
@@ -52,6 +54,12 @@ class Vtm(Codec):
     name: ClassVar[str] = "vtm"
     extension: ClassVar[str] = ".266"
     qp_range: ClassVar[tuple[int, int] | None] = (0, 63)
+    option_schema: ClassVar[dict[str, Option]] = {
+        "cfg": Option(os.PathLike, optional=True, help="VTM configuration file"),
+        "intra_period": INTRA_PERIOD,
+        "encoder": Option(os.PathLike, optional=True, help="path of EncoderApp"),
+        "decoder": Option(os.PathLike, optional=True, help="path of DecoderApp"),
+    }
 
     cfg: str | None = None
     intra_period: int = 32

@@ -8,12 +8,14 @@ from typing import ClassVar
 
 from vcm.codecs.base import (
     CODECS,
+    INTRA_PERIOD,
     Codec,
     check_positive,
     encoder_input_filter,
     ffmpeg_decode_argv,
     raw_bgr_input_argv,
 )
+from vcm.registry import THREADS, Option
 
 
 @CODECS.register("vvenc")
@@ -31,6 +33,11 @@ class Vvenc(Codec):
     name: ClassVar[str] = "vvenc"
     extension: ClassVar[str] = ".266"
     qp_range: ClassVar[tuple[int, int] | None] = (0, 63)
+    option_schema: ClassVar[dict[str, Option]] = {
+        "preset": Option(str, choices=("faster", "fast", "medium", "slow", "slower")),
+        "intra_period": INTRA_PERIOD,
+        "threads": THREADS,
+    }
 
     preset: str = "faster"
     intra_period: int = 32

@@ -8,12 +8,14 @@ from typing import ClassVar
 
 from vcm.codecs.base import (
     CODECS,
+    INTRA_PERIOD,
     Codec,
     check_positive,
     encoder_input_filter,
     ffmpeg_decode_argv,
     raw_bgr_input_argv,
 )
+from vcm.registry import THREADS, Option
 
 
 @CODECS.register("x265")
@@ -30,6 +32,14 @@ class X265(Codec):
     name: ClassVar[str] = "x265"
     extension: ClassVar[str] = ".265"
     qp_range: ClassVar[tuple[int, int] | None] = (0, 51)
+    option_schema: ClassVar[dict[str, Option]] = {
+        "preset": Option(str, choices=(
+            "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+            "veryslow", "placebo",
+        )),
+        "intra_period": INTRA_PERIOD,
+        "threads": THREADS,
+    }
 
     preset: str = "medium"
     intra_period: int = 32

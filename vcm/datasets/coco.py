@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from vcm.errors import VcmError
 from vcm.keypoints import (
@@ -18,8 +17,10 @@ from vcm.keypoints import (
     PERSON_CATEGORY_ID,
     KeypointGroundTruth,
     PersonPose,
+    box_from_coco_bbox,
     keypoints_from_flat,
     load_json,
+    whole_number,
 )
 
 
@@ -39,10 +40,14 @@ def read_coco_keypoints(path: str | Path) -> KeypointGroundTruth:
     annotations = dataset.get("annotations")
     if not isinstance(images, list) or not isinstance(annotations, list):
         raise VcmError(f"{path}: needs 'images' and 'annotations' lists")
-    try:
-        image_ids = [int(image["id"]) for image in images]
-    except (KeyError, TypeError, ValueError) as error:
-        raise VcmError(f"{path}: an image has no integer 'id' ({error})") from None
+    image_ids = []
+    for index, image in enumerate(images):
+        try:
+            if not isinstance(image, dict):
+                raise ValueError(f"expected an object, got {type(image).__name__}")
+            image_ids.append(whole_number(image.get("id"), "id"))
+        except ValueError as error:
+            raise VcmError(f"{path}: image {index}: {error}") from None
     known = set(image_ids)
     people = []
     for index, annotation in enumerate(annotations):
@@ -51,14 +56,11 @@ def read_coco_keypoints(path: str | Path) -> KeypointGroundTruth:
                 raise ValueError("not an object")
             if annotation.get("category_id", PERSON_CATEGORY_ID) != PERSON_CATEGORY_ID:
                 continue
-            image_id = annotation["image_id"]
+            image_id = whole_number(annotation["image_id"], "image_id")
             if image_id not in known:
                 raise ValueError(f"image_id {image_id!r} is not in 'images'")
             keypoints = keypoints_from_flat(annotation["keypoints"], len(COCO_KEYPOINT_NAMES))
-            box = None
-            if "bbox" in annotation:
-                x, y, width, height = (float(value) for value in annotation["bbox"])
-                box = np.array([x, y, x + width, y + height])
+            box = box_from_coco_bbox(annotation["bbox"]) if "bbox" in annotation else None
         except KeyError as error:
             raise VcmError(f"{path}: annotation {index}: missing {error}") from None
         except (TypeError, ValueError) as error:

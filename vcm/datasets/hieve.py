@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from lxml import etree
 
-from vcm.datasets.mot import MotRows, read_mot_txt
+from vcm.datasets.mot import MAX_FRAME_SIDE, MAX_FRAMES, MAX_ID, MotRows, read_mot_txt
 from vcm.errors import VcmError
 from vcm.keypoints import KeypointGroundTruth, PersonPose, ground_truth_coco, load_json
 
@@ -92,6 +92,8 @@ def parse_hieve_frame(document: dict, *, frame: int) -> list[PersonPose]:
     objects = annotation.get("object", [])
     if isinstance(objects, dict):
         objects = [objects]
+    if not isinstance(objects, list):
+        raise ValueError(f"'object' must be a list of objects, got {type(objects).__name__}")
     people = []
     for index, person in enumerate(objects):
         try:
@@ -114,6 +116,9 @@ def read_hieve_poses(folder: str | Path, *, frames: int | None = None) -> Keypoi
     folder = Path(folder)
     if not folder.is_dir():
         raise VcmError(f"{folder}: folder does not exist")
+    if frames is not None and not 0 < frames <= MAX_FRAMES:
+        raise VcmError(f"{folder}: the frame count must be 1..{MAX_FRAMES}, got {frames}")
+    last_frame = MAX_FRAMES if frames is None else frames
     files = sorted(path for path in folder.iterdir() if path.suffix.lower() in (".xml", ".json"))
     if not files:
         raise VcmError(f"{folder}: no HiEve frame files (000000.xml or 000000.json, ...)")
@@ -123,12 +128,15 @@ def read_hieve_poses(folder: str | Path, *, frames: int | None = None) -> Keypoi
     for path in files:
         if not _FRAME_FILE.fullmatch(path.stem):
             raise VcmError(f"{path}: file name is not a 0-based frame index like 000000")
+        # Checked before any work: the image list grows with the last frame number.
         frame = int(path.stem) + 1
+        if frame > last_frame:
+            past = f"the video's {frames} frames" if frames is not None else (
+                f"{MAX_FRAMES} frames (give the video's frame count)")
+            raise VcmError(f"{path}: frame {frame} is past {past}")
         if frame in seen:
             raise VcmError(f"{path}: frame {frame} also comes from {seen[frame].name}")
         seen[frame] = path
-        if frames is not None and frame > frames:
-            raise VcmError(f"{path}: frame {frame} is past the video's {frames} frames")
         document = _read_xml(path) if path.suffix.lower() == ".xml" else load_json(path)
         try:
             people.extend(parse_hieve_frame(document, frame=frame))
@@ -157,6 +165,8 @@ def _person(person: dict, frame: int) -> PersonPose:
     if not isinstance(box_parts, dict):
         raise ValueError("'bndbox' must be an object")
     x_min, y_min, x_max, y_max = (float(box_parts[key]) for key in _BOX_KEYS)
+    if not np.isfinite([x_min, y_min, x_max, y_max]).all():
+        raise ValueError("bndbox values must be finite numbers")
     if x_max < x_min or y_max < y_min:
         raise ValueError(f"empty box {x_min:g},{y_min:g},{x_max:g},{y_max:g}")
     parts = {_part_name(key): value for key, value in box_parts.items() if key not in _BOX_KEYS}
@@ -175,6 +185,8 @@ def _person(person: dict, frame: int) -> PersonPose:
     keypoints[keypoints[:, 2] == 0, :2] = 0.0
     match = _TRACK_NAME.fullmatch(str(person.get("name", "")).strip())
     track_id = int(match.group(1)) if match else -1
+    if track_id > MAX_ID:
+        raise ValueError(f"track number in {person['name']!r} is past {MAX_ID}")
     box = np.array([x_min, y_min, x_max + 1, y_max + 1])
     return PersonPose(frame, keypoints, 1.0, box, track_id)
 
@@ -184,10 +196,20 @@ def _part_name(key: str) -> str:
 
 
 def _frame_size(document: dict) -> tuple[int, int] | None:
+    """The frame ``(width, height)`` in pixels a frame document gives, or ``None``; a size
+    that is not a whole number in 1..:data:`~vcm.datasets.mot.MAX_FRAME_SIDE` is a
+    ``ValueError``."""
     size = document.get("annotation", document).get("size")
     if not isinstance(size, dict) or "width" not in size or "height" not in size:
         return None
-    return int(size["width"]), int(size["height"])
+    sides = []
+    for key in ("width", "height"):
+        text = str(size[key]).strip()
+        if not (re.fullmatch(r"[0-9]{1,6}", text) and 0 < int(text) <= MAX_FRAME_SIDE):
+            raise ValueError(f"size {key} must be a whole number in 1..{MAX_FRAME_SIDE}, "
+                             f"got {size[key]!r}")
+        sides.append(int(text))
+    return sides[0], sides[1]
 
 
 def _read_xml(path: Path) -> dict:
@@ -259,5 +281,8 @@ def coco_poses_to_hieve(poses: list[PersonPose]) -> list[PersonPose]:
 
 def is_hieve_layout(dataset: dict) -> bool:
     """Whether a COCO keypoint ground-truth dict uses HiEve's 14 keypoints (by their names)."""
-    categories = dataset.get("categories") or [{}]
-    return tuple(categories[0].get("keypoints", ())) == HIEVE_KEYPOINT_NAMES
+    categories = dataset.get("categories")
+    if not (isinstance(categories, list) and categories and isinstance(categories[0], dict)):
+        return False
+    names = categories[0].get("keypoints")
+    return isinstance(names, list) and tuple(names) == HIEVE_KEYPOINT_NAMES

@@ -21,6 +21,7 @@ import numpy as np
 
 from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
+from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, Option
 from vcm.frameworks import describe_device, require, seeded, select_device
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
@@ -144,6 +145,15 @@ class Detectron2Detector:
 
     name = "detectron2"
     requirements = ("torch", "detectron2")
+    option_schema = {
+        "config": Option(str, choices=CONFIGS, help="model zoo config"),
+        "weights": Option(str, choices=WEIGHTS_SOURCES),
+        "seed": SEED,
+        "device": DEVICE,
+        "frames_per_batch": FRAMES_PER_BATCH,
+        "min_score": Option(float, low=0.0, high=1.0, help="ROI heads' score threshold"),
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from vcm.detectors.base import DETECTORS, non_maximum_suppression
+from vcm.registry import THREADS, Option
 
 # OpenCV's default people detector is trained on INRIA 64x128 windows in which the person is
 # about 96 pixels tall and 32 wide, with 16-pixel margins all round. The detector returns
@@ -48,6 +49,17 @@ class HogDetector:
     """
 
     name = "hog"
+    option_schema = {
+        "win_stride": Option(int, low=1, high=512, length=2, help="window step (x, y) in pixels"),
+        "padding": Option(int, low=0, high=512, length=2, help="window padding (x, y) in pixels"),
+        # A factor of 1 or less would never shrink the pyramid.
+        "scale": Option(float, above=1.0, high=4.0, help="factor between pyramid levels"),
+        "hit_threshold": Option(float, low=-100.0, high=100.0, help="minimum SVM margin"),
+        "group_threshold": Option(int, low=0, high=100, help="OpenCV grouping (neighbours - 1)"),
+        "nms_iou": Option(float, low=0.0, high=1.0, help="NMS IoU"),
+        "trim_window": Option(bool, help="trim the training margins from the window"),
+        "threads": THREADS,
+    }
 
     def __init__(
         self,

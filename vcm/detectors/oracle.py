@@ -6,6 +6,7 @@ It gives an upper bound for the pipeline (perfect detections) and, with ``jitter
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from vcm.datasets.mot import read_mot_txt
 from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
+from vcm.registry import SEED, Option
 from vcm.store import file_sha256
 
 PEDESTRIAN_CLASS = 1
@@ -42,6 +44,12 @@ class OracleDetector:
     """
 
     name = "oracle"
+    option_schema = {
+        "sequence": Option(os.PathLike, help="MOTChallenge sequence folder with gt/gt.txt"),
+        "jitter": Option(float, low=0.0, high=10.0, help="noise, fraction of box size"),
+        "drop": Option(float, low=0.0, high=1.0, help="probability of dropping a box"),
+        "seed": SEED,
+    }
 
     def __init__(
         self, *, sequence: str | Path, jitter: float = 0.0, drop: float = 0.0, seed: int = 0

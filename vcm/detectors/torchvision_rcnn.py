@@ -14,6 +14,7 @@ import numpy as np
 
 from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
+from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.frameworks import describe_device, require, seeded, select_device
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
@@ -59,6 +60,18 @@ class TorchvisionDetector:
 
     name = "torchvision"
     requirements = ("torch", "torchvision")
+    option_schema = {
+        "model": Option(str, choices=tuple(WEIGHTS), help="torchvision model name"),
+        "weights": Option(str, choices=("coco", "random")),
+        "seed": SEED,
+        "device": DEVICE,
+        "frames_per_batch": FRAMES_PER_BATCH,
+        "min_score": Option(float, low=0.0, high=1.0, help="the model's own score threshold"),
+        "min_size": Option(int, low=32, high=8192, help="internal resize, short side (pixels)"),
+        "max_size": Option(int, low=32, high=8192, help="internal resize, long side (pixels)"),
+        "threads": THREADS,
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import numpy as np
 
 from vcm.detectors.base import DETECTORS, non_maximum_suppression
 from vcm.errors import VcmError
+from vcm.registry import THREADS, Option
 from vcm.store import ModelStore, file_sha256
 
 MODEL = "yolo-fastest"
@@ -39,6 +40,14 @@ class YoloFastestDetector:
     """
 
     name = "yolo-fastest"
+    option_schema = {
+        "variant": Option(str, choices=tuple(VARIANTS)),
+        "input_size": Option(int, low=32, high=4096, multiple_of=32,
+                             help="network input side in pixels"),
+        "nms_iou": Option(float, low=0.0, high=1.0, help="NMS IoU"),
+        "threads": THREADS,
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,

@@ -18,14 +18,18 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 from vcm.keypoints import (
     COCO_KEYPOINT_SIGMAS,
     PERSON_CATEGORY_ID,
     KeypointGroundTruth,
     PersonPose,
+    box_from_coco_bbox,
+    finite_numbers,
+    keypoints_from_flat,
     load_json,
     read_pose_results,
+    whole_number,
 )
 
 KEYPOINT_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -149,39 +153,83 @@ def object_keypoint_similarity(
 
 
 def _complete_ground_truth(dataset: dict, label: str) -> dict:
-    """A copy of ``dataset`` with the fields COCOeval needs filled in where missing."""
-    if not isinstance(dataset.get("images", []), list) or not isinstance(
-        dataset.get("annotations", []), list
-    ):
-        raise VcmError(f"{label}: 'images' and 'annotations' must be lists")
-    completed = {
-        "images": [dict(image) for image in dataset.get("images", [])],
-        "annotations": [],
-        "categories": copy.deepcopy(dataset.get("categories") or [
-            {"id": PERSON_CATEGORY_ID, "name": "person", "supercategory": "person"}
-        ]),
-    }
-    for index, image in enumerate(completed["images"]):
-        if not isinstance(image.get("id"), int) or isinstance(image["id"], bool):
-            raise VcmError(f"{label}: image {index} has no integer 'id'")
-    for index, annotation in enumerate(dataset.get("annotations", [])):
-        annotation = dict(annotation)
-        try:
-            keypoints = np.asarray(annotation["keypoints"], dtype=np.float64).reshape(-1, 3)
-            annotation["image_id"] = int(annotation["image_id"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise VcmError(
-                f"{label}: annotation {index}: bad keypoints or image_id ({error})"
-            ) from None
-        annotation.setdefault("id", index + 1)
-        annotation.setdefault("category_id", PERSON_CATEGORY_ID)
-        annotation.setdefault("iscrowd", 0)
-        annotation.setdefault("num_keypoints", int(np.count_nonzero(keypoints[:, 2] > 0)))
-        if "area" not in annotation:
-            x, y, width, height = annotation.get("bbox", [0, 0, 0, 0])
-            annotation["area"] = float(width) * float(height)
-        completed["annotations"].append(annotation)
+    """A checked copy of ``dataset`` with the fields COCOeval needs filled in where missing.
+
+    Raises :class:`VcmError` naming ``label`` and the entry for anything pycocotools could
+    trip on: entries that are not objects, ids that are not integers, keypoints that are not
+    3K finite numbers with one K for all (the person category's keypoint count if it names
+    them), a ``bbox``, ``area`` or ``iscrowd`` of the wrong type.
+    """
+    images = dataset.get("images", [])
+    annotations = dataset.get("annotations", [])
+    categories = dataset.get("categories") or [
+        {"id": PERSON_CATEGORY_ID, "name": "person", "supercategory": "person"}
+    ]
+    for key, value in (("images", images), ("annotations", annotations),
+                       ("categories", categories)):
+        if not isinstance(value, list):
+            raise VcmError(f"{label}: '{key}' must be a list, got {type(value).__name__}")
+    completed: dict = {"images": [], "annotations": [], "categories": []}
+    keypoint_count = None
+    try:
+        for index, category in enumerate(categories):
+            where = f"category {index}"
+            _require_object(category)
+            whole_number(category.get("id"), "id")
+            names = category.get("keypoints", [])
+            if not (isinstance(names, list) and all(isinstance(name, str) for name in names)):
+                raise ValueError("keypoints must be a list of names")
+            if category["id"] == PERSON_CATEGORY_ID and names:
+                keypoint_count = len(names)
+            completed["categories"].append(copy.deepcopy(category))
+        for index, image in enumerate(images):
+            where = f"image {index}"
+            _require_object(image)
+            completed["images"].append({**image, "id": whole_number(image.get("id"), "id")})
+        for index, annotation in enumerate(annotations):
+            where = f"annotation {index}"
+            _require_object(annotation)
+            completed["annotations"].append(_complete_annotation(annotation, index))
+            count = len(annotation["keypoints"]) // 3
+            if keypoint_count is None:
+                keypoint_count = count
+            elif count != keypoint_count:
+                raise ValueError(f"{count} keypoints, but the ground truth has {keypoint_count}")
+    except KeyError as error:
+        raise VcmError(f"{label}: {where}: missing {error}") from None
+    except ValueError as error:
+        raise VcmError(f"{label}: {where}: {error}") from None
     return completed
+
+
+def _require_object(entry: object) -> None:
+    if not isinstance(entry, dict):
+        raise ValueError(f"expected an object, got {type(entry).__name__}")
+
+
+def _complete_annotation(annotation: dict, index: int) -> dict:
+    """A checked copy of one ground-truth annotation with COCOeval's fields filled in."""
+    annotation = dict(annotation)
+    keypoints = keypoints_from_flat(annotation["keypoints"])
+    annotation["image_id"] = whole_number(annotation["image_id"], "image_id")
+    annotation["id"] = whole_number(annotation.get("id", index + 1), "id")
+    annotation["category_id"] = whole_number(
+        annotation.get("category_id", PERSON_CATEGORY_ID), "category_id")
+    if annotation.get("iscrowd", 0) not in (0, 1):
+        raise ValueError(f"iscrowd must be 0 or 1, got {shown(annotation['iscrowd'])}")
+    annotation.setdefault("iscrowd", 0)
+    annotation["num_keypoints"] = whole_number(
+        annotation.get("num_keypoints", int(np.count_nonzero(keypoints[:, 2] > 0))),
+        "num_keypoints")
+    bbox = box_from_coco_bbox(annotation["bbox"]) if "bbox" in annotation else None
+    if "area" in annotation:
+        (area,) = finite_numbers([annotation["area"]], "area")
+        if area < 0:
+            raise ValueError(f"area must be 0 or more, got {area}")
+    else:
+        annotation["area"] = 0.0 if bbox is None else float(
+            (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]))
+    return annotation
 
 
 def _keypoint_count(dataset: dict, results: Sequence[PersonPose]) -> int:

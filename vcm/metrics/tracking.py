@@ -66,18 +66,26 @@ def mota(fn: int, fp: int, idsw: int, gt: int) -> float:
 def tracking_accumulator(
     gt: MotRows, tracks: TrackSequence, *, iou_threshold: float = 0.5
 ) -> mm.MOTAccumulator:
-    """Per-frame motmetrics events of ``tracks`` against ``gt`` over frames 1..last of either."""
+    """Per-frame motmetrics events of ``tracks`` against ``gt`` over the frames where either
+    has a box.
+
+    A frame with neither adds no event, so the work grows with the rows, not with the frame
+    numbers (a lone row at frame 10^6 costs one frame); motmetrics' ``num_frames`` then counts
+    only those frames (:func:`evaluate_tracking` reports :func:`frame_count` instead).
+    """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
     max_distance = 1.0 - iou_threshold
-    tracks_by_frame = {frame.frame: frame for frame in tracks.frames}
-    last = max([0, *tracks_by_frame, *gt.frame.tolist()])
+    tracks_by_frame = {frame.frame: frame for frame in tracks.frames if len(frame)}
+    numbers = np.union1d(gt.frame, np.fromiter(tracks_by_frame, dtype=np.int64))
     order = np.argsort(gt.frame, kind="stable")
-    starts = np.searchsorted(gt.frame[order], np.arange(1, last + 2))
+    sorted_frames = gt.frame[order]
+    starts = np.searchsorted(sorted_frames, numbers, side="left")
+    ends = np.searchsorted(sorted_frames, numbers, side="right")
     has_classes = gt.classes != -1
     accumulator = mm.MOTAccumulator(auto_id=False)
-    for number in range(1, last + 1):
-        rows = order[starts[number - 1] : starts[number]]
+    for number, start, end in zip(numbers.tolist(), starts, ends):
+        rows = order[start:end]
         frame_tracks = tracks_by_frame.get(number, FrameTracks(number))
         track_ids, track_boxes = frame_tracks.ids, _xywh(frame_tracks.boxes)
         gt_boxes = _xywh(gt.boxes[rows])
@@ -91,6 +99,11 @@ def tracking_accumulator(
         distances = mm.distances.iou_matrix(gt_boxes[counted], track_boxes, max_iou=max_distance)
         accumulator.update(gt.ids[rows][counted], track_ids, distances, frameid=number)
     return accumulator
+
+
+def frame_count(gt: MotRows, tracks: TrackSequence) -> int:
+    """Frames evaluated: 1..the last frame of either the tracks record or the ground truth."""
+    return max([0, *(frame.frame for frame in tracks.frames), *gt.frame.tolist()])
 
 
 def evaluate_tracking(
@@ -111,6 +124,7 @@ def evaluate_tracking(
     values = summary.loc["sequence"]
     result: dict[str, float | int] = {}
     counts = {name: int(values[name]) for name in COUNT_METRICS}
+    counts["num_frames"] = frame_count(gt, tracks)
     result["mota"] = mota(
         counts["num_misses"], counts["num_false_positives"], counts["num_switches"],
         counts["num_objects"],

@@ -9,7 +9,9 @@ arguments, with
 * ``estimate(frame_bgr, boxes, scores) -> list[np.ndarray | None]``: for each of the N person
   boxes (N, 4) ``x1, y1, x2, y2`` in pixels of ``frame_bgr`` (H, W, 3 uint8 BGR) with detector
   scores (N,), a float array (K, 3) of ``x, y`` in pixels of that frame and a keypoint
-  confidence in [0, 1], or ``None`` where the crop shows no pose;
+  confidence in [0, 1], or ``None`` where the crop shows no pose; a backend clips the boxes
+  to the frame (:func:`vcm.boxes.clip_boxes`) before it sizes any crop, so a crop is never
+  larger than the frame times the backend's padding;
 * ``estimate_batch(frames, boxes, scores)``: the same for several frames (lists of per-frame
   arguments); :class:`BatchByFrame` gives the frame-by-frame version;
 * ``describe() -> dict``: model, file checksums and parameters, for the run log.
@@ -28,6 +30,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from vcm.boxes import box_areas, clip_boxes
 from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.keypoints import PersonPose
@@ -204,25 +207,35 @@ def _estimate_batch(
     poses: list[PersonPose],
 ) -> int:
     """Estimate ``frames`` (frame numbers ``frames_before + 1``...), append to ``poses``;
-    return the number of boxes without a pose."""
+    return the number of boxes without a pose.
+
+    The estimator sees each box clipped to the frame; a box with no area inside the frame
+    has no pose and is not handed to it."""
     frame_detections = detections.frames[frames_before:frames_before + len(frames)]
+    clipped = [clip_boxes(detection.boxes, frame.shape[1], frame.shape[0])
+               for frame, detection in zip(frames, frame_detections, strict=True)]
+    inside = [box_areas(boxes) > 0 for boxes in clipped]
     keypoints_per_frame = estimator.estimate_batch(
         frames,
-        [detection.boxes for detection in frame_detections],
-        [detection.scores for detection in frame_detections],
+        [boxes[keep] for boxes, keep in zip(clipped, inside)],
+        [detection.scores[keep] for detection, keep in zip(frame_detections, inside)],
     )
     missing = 0
-    for frame_number, detection, keypoints_list in zip(
+    for frame_number, detection, keep, estimated in zip(
         range(frames_before + 1, frames_before + len(frames) + 1),
         frame_detections,
+        inside,
         keypoints_per_frame,
         strict=True,
     ):
-        if len(keypoints_list) != len(detection):
+        if len(estimated) != int(keep.sum()):
             raise RuntimeError(
-                f"{estimator.name} returned {len(keypoints_list)} poses for "
-                f"{len(detection)} boxes in frame {frame_number}"
+                f"{estimator.name} returned {len(estimated)} poses for "
+                f"{int(keep.sum())} boxes in frame {frame_number}"
             )
+        keypoints_list: list[np.ndarray | None] = [None] * len(detection)
+        for index, keypoints in zip(np.flatnonzero(keep), estimated):
+            keypoints_list[index] = keypoints
         for box, score, keypoints in zip(detection.boxes, detection.scores, keypoints_list):
             if keypoints is None:
                 missing += 1

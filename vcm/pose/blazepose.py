@@ -20,9 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
+from vcm.registry import Option
 from vcm.store import file_sha256
 
 BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
@@ -73,6 +75,13 @@ class BlazePoseEstimator(BatchByFrame):
 
     name = "blazepose"
     keypoint_names = COCO_KEYPOINT_NAMES
+    # Bounded so a crop is at most a few frames in size (see vcm.pose.base.crop_windows).
+    option_schema = {
+        "padding": Option(float, above=0.0, high=4.0, help="crop side / box side"),
+        "min_detection_confidence": Option(float, low=0.0, high=1.0),
+        "model_complexity": Option(int, choices=tuple(LANDMARK_MODELS)),
+        "aspect": Option(float, low=0.1, high=10.0, help="crop width / height"),
+    }
 
     def __init__(
         self,
@@ -131,7 +140,11 @@ class BlazePoseEstimator(BatchByFrame):
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got "
                              f"{frame_bgr.shape} {frame_bgr.dtype}")
-        windows = crop_windows(boxes, padding=self.padding, aspect=self.aspect)
+        height, width = frame_bgr.shape[:2]
+        # Clipped before sizing the crop: a box of 1e6 pixels would otherwise ask for a
+        # crop of terabytes.
+        windows = crop_windows(clip_boxes(boxes, width, height), padding=self.padding,
+                               aspect=self.aspect)
         poses: list[np.ndarray | None] = []
         for window in windows:
             crop, origin = extract_crop(frame_bgr, window)

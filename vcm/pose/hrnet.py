@@ -27,10 +27,12 @@ from typing import Sequence
 
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.frameworks import describe_device, module_available, require, seeded, select_device
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS
+from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
 LOG = logging.getLogger(__name__)
@@ -137,6 +139,16 @@ class HrnetEstimator:
     name = "hrnet"
     keypoint_names = COCO_KEYPOINT_NAMES
     requirements = REQUIREMENTS
+    option_schema = {
+        "weights": Option(str, choices=("coco", "random")),
+        "seed": SEED,
+        "device": DEVICE,
+        "frames_per_batch": FRAMES_PER_BATCH,
+        "crops_per_batch": Option(int, low=1, high=4096, help="crops per forward pass"),
+        "flip_test": Option(bool, optional=True, help="null: the config's setting"),
+        "threads": THREADS,
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,
@@ -203,7 +215,10 @@ class HrnetEstimator:
         samples = []
         counts = []
         for frame, frame_boxes in zip(frames_bgr, boxes, strict=True):
-            frame_boxes = np.asarray(frame_boxes, dtype=np.float32).reshape(-1, 4)
+            # mmpose warps each box to 192x256, so no crop grows with the box; clipping keeps
+            # the warp's scale finite and the person centred as in the frame.
+            frame_boxes = clip_boxes(frame_boxes, frame.shape[1], frame.shape[0]).astype(
+                np.float32)
             counts.append(len(frame_boxes))
             for box in frame_boxes:
                 sample = dict(img=frame, bbox=box[None], bbox_score=np.ones(1, np.float32))

@@ -35,7 +35,7 @@ pixel to widths and heights); ids restart at 1 for every sequence (JDE's counter
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -43,6 +43,7 @@ from scipy.optimize import linear_sum_assignment
 from vcm.boxes import pairwise_iou
 from vcm.detections import FrameDetections
 from vcm.errors import VcmError
+from vcm.registry import Option
 from vcm.trackers import TRACKERS
 from vcm.trackers.kalman import CHI2_INV_95, KalmanFilter, boxes_to_xyah, xyah_to_boxes
 from vcm.tracks import FrameTracks
@@ -139,6 +140,23 @@ class IouTracker:
         std_weight_position: Kalman position noise, as a fraction of box height.
         std_weight_velocity: Kalman velocity noise, as a fraction of box height.
     """
+
+    _COST: ClassVar[Option] = Option(float, low=0.0, high=1.0, help="a 1 - IoU cost")
+    option_schema: ClassVar[dict[str, Option]] = {
+        # A day of 30 fps video: more is surely a typo.
+        "track_buffer": Option(int, low=0, high=30 * 86400, help="frames at 30 fps"),
+        "first_match_cost": _COST,
+        "second_match_cost": _COST,
+        "unconfirmed_match_cost": _COST,
+        "duplicate_cost": _COST,
+        "gating": Option(bool),
+        "min_score": Option(float, low=0.0, high=1.0),
+        "new_track_score": Option(float, low=0.0, high=1.0),
+        "activate_first_frame": Option(bool),
+        "output_kalman_boxes": Option(bool),
+        "std_weight_position": Option(float, above=0.0, high=100.0, help="fraction of height"),
+        "std_weight_velocity": Option(float, above=0.0, high=100.0, help="fraction of height"),
+    }
 
     track_buffer: int = 30
     first_match_cost: float = 0.7
