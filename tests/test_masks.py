@@ -130,7 +130,7 @@ GOOD = {"image_id": 1, "segmentation": {"size": [2, 3], "counts": "2111"}, "scor
     ({"bbox": [-1, 0, 1, 1]}, "outside the 3x2 frame"),
     ({"bbox": [0, 0, -1, 1]}, "width and height must be 0 or more"),
     ({"score": 1.5}, "score must be in [0, 1]"),
-    ({"score": float("nan")}, "score must be a finite number"),
+    ({"score": float("nan")}, "score must hold finite numbers"),
     ({"image_id": True}, "image_id must be an integer"),
     ({"image_id": -2}, "image_id must be 0 or more"),
     ({"category_id": 2}, "category_id must be 1"),

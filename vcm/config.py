@@ -161,6 +161,7 @@ def backend_option_problems(config: dict) -> list[str]:
     from vcm.codecs.base import qp_problem
     from vcm.detectors import DETECTORS
     from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
     named = [
@@ -170,6 +171,8 @@ def backend_option_problems(config: dict) -> list[str]:
         *[(DETECTORS, entry, "name", f"single_task/{task}")
           for task, entry in config["single_task"].items()],
     ]
+    if "segment" in config:
+        named.append((SEGMENTERS, config["segment"], "segmenter", "segment"))
     problems = []
     for registry, entry, name_key, where in named:
         if entry[name_key] in registry.names():

@@ -36,9 +36,16 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 from vcm.fileio import atomic_output
-from vcm.keypoints import PERSON_CATEGORY_ID, coco_bbox, load_json
+from vcm.jsonio import load_json
+from vcm.keypoints import (
+    PERSON_CATEGORY_ID,
+    box_from_coco_bbox,
+    coco_bbox,
+    finite_numbers,
+    whole_number,
+)
 
 MAX_MASK_SIDE = 32768
 """Largest mask width or height accepted (pixels): bounds what one entry may make us decode."""
@@ -158,7 +165,7 @@ def rle_problem(rle: object, size: tuple[int, int] | None = None) -> str | None:
     if (not isinstance(rle_size, list) or len(rle_size) != 2
             or not all(_is_whole(value) and 1 <= value <= MAX_MASK_SIDE for value in rle_size)):
         return (f"segmentation size must be [height, width] in 1..{MAX_MASK_SIDE}, "
-                f"got {_short(rle_size)}")
+                f"got {shown(rle_size)}")
     height, width = (int(value) for value in rle_size)
     if size is not None and (height, width) != tuple(size):
         return (f"mask is {width}x{height} but the image is {size[1]}x{size[0]} "
@@ -294,12 +301,12 @@ def _mask_from_entry(entry: object, image_sizes: Mapping[int, tuple[int, int]] |
     for key in ("image_id", "segmentation", "score"):
         if key not in entry:
             raise ValueError(f"missing {key!r}")
-    image_id = _integer(entry["image_id"], "image_id")
+    image_id = whole_number(entry["image_id"], "image_id")
     if image_id < 0:
         raise ValueError(f"image_id must be 0 or more, got {image_id}")
     if "category_id" in entry and entry["category_id"] != PERSON_CATEGORY_ID:
         raise ValueError(f"category_id must be {PERSON_CATEGORY_ID} (person), got "
-                         f"{_short(entry['category_id'])}")
+                         f"{shown(entry['category_id'])}")
     size = None
     if image_sizes is not None:
         if image_id not in image_sizes:
@@ -310,20 +317,16 @@ def _mask_from_entry(entry: object, image_sizes: Mapping[int, tuple[int, int]] |
         raise ValueError(problem)
     rle = entry["segmentation"]
     height, width = (int(value) for value in rle["size"])
-    score = _finite(entry["score"], "score")
+    [score] = finite_numbers([entry["score"]], "score")
     if not 0.0 <= score <= 1.0:
         raise ValueError(f"score must be in [0, 1], got {score!r}")
     box = None
     if "bbox" in entry:
-        x, y, box_width, box_height = _finite_list(entry["bbox"], "bbox", 4)
-        if box_width < 0 or box_height < 0:
-            raise ValueError(f"bbox width and height must be 0 or more, got "
-                             f"{box_width}, {box_height}")
-        box = np.array([x, y, x + box_width, y + box_height])
+        box = box_from_coco_bbox(entry["bbox"])
         if (box[:2] < -BOX_TOLERANCE).any() or box[2] > width + BOX_TOLERANCE \
                 or box[3] > height + BOX_TOLERANCE:
-            raise ValueError(f"bbox {_short(entry['bbox'])} is outside the {width}x{height} frame")
-    track_id = _integer(entry["track_id"], "track_id") if "track_id" in entry else -1
+            raise ValueError(f"bbox {shown(entry['bbox'])} is outside the {width}x{height} frame")
+    track_id = whole_number(entry["track_id"], "track_id") if "track_id" in entry else -1
     mask = {"size": [height, width], "counts": rle["counts"]}
     return PersonMask(image_id, mask, score, box, track_id)
 
@@ -364,8 +367,12 @@ def read_instance_ground_truth(ground_truth: str | Path | dict, label: str = "")
     sizes: dict[int, tuple[int, int]] = {}
     checked_images = []
     for index, image in enumerate(images):
-        if not isinstance(image, dict) or not _is_whole(image.get("id")):
+        if not isinstance(image, dict) or "id" not in image:
             raise VcmError(f"{label}: image {index} has no integer 'id'")
+        try:
+            whole_number(image["id"], "id")
+        except ValueError as error:
+            raise VcmError(f"{label}: image {index}: {error}") from None
         if not all(_is_whole(image.get(key)) and 1 <= image[key] <= MAX_MASK_SIDE
                    for key in ("width", "height")):
             raise VcmError(f"{label}: image {index} needs whole 'width' and 'height' in "
@@ -404,10 +411,9 @@ def _ground_truth_annotation(annotation: object, sizes: dict[int, tuple[int, int
         raise ValueError(f"expected an object, got {type(annotation).__name__}")
     if annotation.get("category_id", PERSON_CATEGORY_ID) != PERSON_CATEGORY_ID:
         return None
-    image_id = annotation.get("image_id")
-    if not _is_whole(image_id) or int(image_id) not in sizes:
-        raise ValueError(f"image_id {_short(image_id)} is not in 'images'")
-    image_id = int(image_id)
+    image_id = whole_number(annotation.get("image_id"), "image_id")
+    if image_id not in sizes:
+        raise ValueError(f"image_id {image_id} is not in 'images'")
     height, width = sizes[image_id]
     if "segmentation" not in annotation:
         raise ValueError("missing 'segmentation'")
@@ -416,7 +422,7 @@ def _ground_truth_annotation(annotation: object, sizes: dict[int, tuple[int, int
         if not segmentation:
             raise ValueError("segmentation has no polygon")
         for polygon in segmentation:
-            coordinates = _finite_list(polygon, "polygon")
+            coordinates = finite_numbers(polygon, "polygon")
             if len(coordinates) < 6 or len(coordinates) % 2:
                 raise ValueError(f"a polygon needs x, y pairs of at least 3 points, got "
                                  f"{len(coordinates)} numbers")
@@ -432,13 +438,13 @@ def _ground_truth_annotation(annotation: object, sizes: dict[int, tuple[int, int
     completed["category_id"] = PERSON_CATEGORY_ID
     iscrowd = completed.setdefault("iscrowd", 0)
     if iscrowd not in (0, 1) or isinstance(iscrowd, bool):
-        raise ValueError(f"iscrowd must be 0 or 1, got {_short(iscrowd)}")
+        raise ValueError(f"iscrowd must be 0 or 1, got {shown(iscrowd)}")
     if "area" in completed:
-        _finite(completed["area"], "area")
+        finite_numbers([completed["area"]], "area")
     else:
         completed["area"] = float(mask_utils.area(rle))
     if "bbox" in completed:
-        _finite_list(completed["bbox"], "bbox", 4)
+        box_from_coco_bbox(completed["bbox"])
     else:
         completed["bbox"] = [float(value) for value in mask_utils.toBbox(rle)]
     return completed
@@ -452,29 +458,3 @@ def _is_whole(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
-
-
-def _integer(value: object, name: str) -> int:
-    if not _is_whole(value):
-        raise ValueError(f"{name} must be an integer, got {_short(value)}")
-    return int(value)
-
-
-def _finite(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {_short(value)}")
-    return float(value)
-
-
-def _finite_list(values: object, name: str, length: int | None = None) -> list[float]:
-    if not isinstance(values, list):
-        raise ValueError(f"{name} must be a list of numbers, got {type(values).__name__}")
-    if length is not None and len(values) != length:
-        raise ValueError(f"{name} must hold {length} numbers, got {len(values)}")
-    return [_finite(value, name) for value in values]
-
-
-def _short(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, so a hostile value stays one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from vcm.boxes import box_areas
+from vcm.boxes import box_areas, clip_boxes
 from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.masks import PersonMask
@@ -81,12 +81,6 @@ class SegmentByFrame:
             self.segment(frame, frame_boxes, frame_scores)
             for frame, frame_boxes, frame_scores in zip(frames_bgr, boxes, scores, strict=True)
         ]
-
-
-def clip_to_frame(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(N, 4) ``x1, y1, x2, y2`` boxes clipped to a ``width`` x ``height`` frame (pixels)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.clip(boxes, 0, [width, height, width, height])
 
 
 def segment_video(
@@ -147,7 +141,7 @@ def _segment_batch(
     """Segment ``frames`` (frame numbers ``frames_before + 1``...), append to ``masks``;
     return the number of boxes without a mask."""
     frame_detections = detections.frames[frames_before:frames_before + len(frames)]
-    clipped = [clip_to_frame(detection.boxes, frame.shape[1], frame.shape[0])
+    clipped = [clip_boxes(detection.boxes, frame.shape[1], frame.shape[0])
                for frame, detection in zip(frames, frame_detections, strict=True)]
     inside = [box_areas(boxes) > 0 for boxes in clipped]
     per_frame = segmenter.segment_batch(

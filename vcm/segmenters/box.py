@@ -17,6 +17,7 @@ class BoxSegmenter(SegmentByFrame):
     """The mask of each box is every frame pixel whose centre lies inside the box."""
 
     name = "box"
+    option_schema: dict = {}
 
     def segment(
         self, frame_bgr: np.ndarray, boxes: np.ndarray, scores: np.ndarray

@@ -21,6 +21,7 @@ from vcm.detectors.detectron2 import PERSON_CLASS, model_input
 from vcm.errors import VcmError
 from vcm.frameworks import describe_device, require, seeded, select_device
 from vcm.masks import encode_mask
+from vcm.registry import DEVICE, SEED, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
@@ -67,6 +68,14 @@ class Detectron2MaskSegmenter(SegmentByFrame):
 
     name = "detectron2-mask"
     requirements = ("torch", "detectron2")
+    option_schema = {
+        "config": Option(str, choices=CONFIGS),
+        "weights": Option(str, choices=WEIGHTS_SOURCES),
+        "seed": SEED,
+        "device": DEVICE,
+        "threshold": Option(float, above=0.0, high=0.999, help="mask probability, (0, 1)"),
+        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+    }
 
     def __init__(
         self,

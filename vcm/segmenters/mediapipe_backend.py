@@ -25,6 +25,7 @@ import numpy as np
 from vcm.errors import VcmError
 from vcm.masks import encode_mask, paste_window_mask
 from vcm.pose.base import crop_windows, extract_crop
+from vcm.registry import Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
 from vcm.store import file_sha256
 
@@ -59,6 +60,13 @@ class MediaPipeSegmenter(SegmentByFrame):
     """
 
     name = "mediapipe"
+    option_schema = {
+        "model": Option(str, choices=MODELS, help="selfie or pose"),
+        "threshold": Option(float, above=0.0, high=0.999, help="person probability, (0, 1)"),
+        "padding": Option(float, above=0.0, high=4.0, help="crop side / box long side"),
+        "restrict": Option(str, choices=RESTRICTIONS, help="mask pixels inside window or box"),
+        "min_detection_confidence": Option(float, low=0.0, high=1.0),
+    }
 
     def __init__(
         self,
