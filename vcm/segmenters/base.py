@@ -18,19 +18,16 @@ with
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Protocol, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
-from vcm.boxes import box_areas, clip_boxes
+from vcm.boxtasks import outputs_per_box
 from vcm.detections import DetectionSequence
-from vcm.errors import VcmError
 from vcm.masks import PersonMask
 from vcm.registry import Registry
-from vcm.video import VideoSource, frame_batches
+from vcm.video import VideoSource
 
 LOG = logging.getLogger(__name__)
 
@@ -102,69 +99,28 @@ def segment_video(
     box order; boxes without a mask are counted and logged. A progress bar goes to stderr
     unless ``progress`` is false.
     """
-    info = source.info
-    detections.check_fits(info.width, info.height, info.frames,
-                          label=detections_label, video=str(info.path))
-    batch_size = max(1, int(getattr(segmenter, "frames_per_batch", 1)))
+    start = time.perf_counter()
     masks: list[PersonMask] = []
     missing = 0
-    start = time.perf_counter()
-    frame_number = 0
-    with tqdm(total=info.frames, desc=f"segment {segmenter.name}", unit="frame",
-              file=sys.stderr, disable=not progress) as bar:
-        for numbers, batch in frame_batches(source, batch_size):
-            frame_number = numbers[-1]
-            if frame_number > len(detections):
-                raise VcmError(f"{info.path}: has more than the {len(detections)} frames of "
-                               f"{detections_label}")
-            missing += _segment_batch(segmenter, batch, detections, numbers[0] - 1, masks)
-            bar.update(len(batch))
-    if frame_number != len(detections):
-        raise VcmError(f"{info.path}: decoded {frame_number} frames but {detections_label} "
-                       f"has {len(detections)}")
+    for result in outputs_per_box(
+        source, detections, segmenter.segment_batch,
+        frames_per_batch=getattr(segmenter, "frames_per_batch", 1),
+        description=f"segment {segmenter.name}", progress=progress,
+        detections_label=detections_label,
+    ):
+        if result.output is None:
+            missing += 1
+            continue
+        mask = result.output
+        if tuple(mask["size"]) != (source.info.height, source.info.width):
+            raise RuntimeError(f"{segmenter.name} returned a mask of size {mask['size']} for "
+                               f"a {source.info.width}x{source.info.height} frame")
+        masks.append(PersonMask(image_id=result.frame, mask=mask, score=result.score,
+                                box=result.clipped_box))
     seconds = time.perf_counter() - start
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d masks, %d boxes without a mask, %.1f s, %.1f boxes/s",
-        segmenter.name, info.path, frame_number, detections.count, len(masks), missing,
-        seconds, detections.count / seconds if seconds > 0 else float("inf"),
+        segmenter.name, source.info.path, len(detections), detections.count, len(masks),
+        missing, seconds, detections.count / seconds if seconds > 0 else float("inf"),
     )
     return masks
-
-
-def _segment_batch(
-    segmenter: Segmenter,
-    frames: list[np.ndarray],
-    detections: DetectionSequence,
-    frames_before: int,
-    masks: list[PersonMask],
-) -> int:
-    """Segment ``frames`` (frame numbers ``frames_before + 1``...), append to ``masks``;
-    return the number of boxes without a mask."""
-    frame_detections = detections.frames[frames_before:frames_before + len(frames)]
-    clipped = [clip_boxes(detection.boxes, frame.shape[1], frame.shape[0])
-               for frame, detection in zip(frames, frame_detections, strict=True)]
-    inside = [box_areas(boxes) > 0 for boxes in clipped]
-    per_frame = segmenter.segment_batch(
-        frames,
-        [boxes[keep] for boxes, keep in zip(clipped, inside)],
-        [detection.scores[keep] for detection, keep in zip(frame_detections, inside)],
-    )
-    missing = 0
-    for frame_number, frame, detection, boxes, keep, segmented in zip(
-        range(frames_before + 1, frames_before + len(frames) + 1),
-        frames, frame_detections, clipped, inside, per_frame, strict=True,
-    ):
-        if len(segmented) != int(keep.sum()):
-            raise RuntimeError(f"{segmenter.name} returned {len(segmented)} masks for "
-                               f"{int(keep.sum())} boxes in frame {frame_number}")
-        missing += int((~keep).sum())
-        for box, score, mask in zip(boxes[keep], detection.scores[keep], segmented):
-            if mask is None:
-                missing += 1
-                continue
-            if tuple(mask["size"]) != frame.shape[:2]:
-                raise RuntimeError(f"{segmenter.name} returned a mask of size {mask['size']} "
-                                   f"for a frame of {list(frame.shape[:2])}")
-            masks.append(PersonMask(image_id=frame_number, mask=mask, score=float(score),
-                                    box=box))
-    return missing
