@@ -356,7 +356,7 @@ def bpp(
 @models_app.command("list")
 def models_list() -> None:
     """List the named models, their files, and the kind of checksum each file is checked with."""
-    import vcm.detectors, vcm.pose  # noqa: E401, F401  (backends register their models)
+    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS
 
     for name, model in sorted(MODELS.items()):
@@ -371,7 +371,7 @@ def models_fetch(
     name: Annotated[str, typer.Argument(help="Model name (see `vcm models list`).")],
 ) -> None:
     """Download (or find in the mirror) every file of a model and verify its checksum."""
-    import vcm.detectors, vcm.pose  # noqa: E401, F401  (backends register their models)
+    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS, ModelStore
 
     if name not in MODELS:
