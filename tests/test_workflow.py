@@ -87,7 +87,7 @@ def test_report_tables_plots_and_manifest(sweep):
     manifest = json.loads((results / "manifest.json").read_text())
     assert manifest["config"]["qps"] == [22, 47]
     assert len(manifest["config_sha256"]) == 64
-    assert {"hog", "blazepose"} <= set(manifest["backends"])
+    assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
                   "bd_pose_ap", "bd_mota", "bd_segm_ap", "paper_comparison"):
         markdown = (results / "tables" / "vvenc" / f"{table}.md").read_text()
