@@ -5,18 +5,20 @@ HEAVY := .venv-heavy
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install install-torch install-mmpose install-heavy sweep test bench bench-backends clean
+.PHONY: install install-torch install-mmpose install-detectron2 install-heavy sweep test bench \
+	bench-backends clean
 
 install: $(VENV)/.installed
 
 # mediapipe 0.10.21 is installed without its dependencies: it asks for opencv-contrib-python
 # (a GUI build that would overwrite cv2/ of our headless contrib build) and for jax, which
 # mp.solutions.pose never imports. Its other requirements are listed in pyproject.toml.
+# trackeval (HOTA) likewise: it asks for opencv-python. .venv runs on numpy 2.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
+	$(BIN)/pip install --quiet -e '.[dev]' "numpy>=2.3,<3"
+	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21 trackeval==1.3.0
 	$(BIN)/python -c "import cv2, mediapipe; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@
 
@@ -35,32 +37,52 @@ install-torch:
 	$(ENV)/bin/python -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 
 # The mm packages each ask for opencv-python, which would overwrite cv2/: they go in with
-# --no-deps, and the extra `mmpose` in pyproject.toml lists what they import.
+# --no-deps, and the extra `mmpose` in pyproject.toml lists what they import. xtcocotools
+# 1.14.3 (its latest) is compiled against numpy 1 and fails to import on numpy 2, so this
+# environment gets numpy<2 (vcm, MediaPipe and TrackEval run on both).
 install-mmpose: install-torch
-	$(ENV)/bin/pip install --quiet -e '.[mmpose]'
+	$(ENV)/bin/pip install --quiet -e '.[mmpose]' "numpy<2"
 	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
 	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
 
-# The environment the heavy tests run in (marker `heavy`): vcm, torch, torchvision, mmpose.
+# detectron2 is on no registry: built from source (needs torch first; --no-build-isolation
+# builds against it), or a wheel built for this torch. A wheel in the model mirror
+# ($$VCM_MIRROR/wheels, as CI has) is used when there is one.
+DETECTRON2 ?= $(or $(firstword $(wildcard $(VCM_MIRROR)/wheels/detectron2-*.whl)),\
+	git+https://github.com/facebookresearch/detectron2.git)
+# Two traps, hence in the same pip command: detectron2's dependency tensorboard pulls
+# protobuf >= 6, which breaks mediapipe 0.10.21 ('FieldDescriptor' object has no attribute
+# 'label'); detectron2.model_zoo imports pkg_resources, which setuptools 81 removed.
+DETECTRON2_PINS = 'protobuf>=4.25.3,<5' 'setuptools<81'
+
+install-detectron2: install-torch
+	$(ENV)/bin/pip install --quiet --no-build-isolation '$(DETECTRON2)' $(DETECTRON2_PINS)
+	$(ENV)/bin/python -c "import detectron2, detectron2.model_zoo; print('detectron2', detectron2.__version__)"
+
+# The environment the heavy tests run in (markers `heavy` and `detectron2`): vcm, torch,
+# torchvision, mmpose, detectron2.
 install-heavy: $(HEAVY)/.installed
 
 $(HEAVY)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(HEAVY)
 	$(HEAVY)/bin/pip install --quiet --upgrade "pip>=24"
-	$(HEAVY)/bin/pip install --quiet -e '.[dev]'
+	$(HEAVY)/bin/pip install --quiet -e '.[dev]' "numpy<2"
+	$(HEAVY)/bin/pip install --quiet --no-deps trackeval==1.3.0
 	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
+	$(MAKE) --no-print-directory install-detectron2 ENV=$(HEAVY)
 	$(HEAVY)/bin/python -c "import cv2; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
+	$(HEAVY)/bin/python -c "import google.protobuf as p; assert p.__version__ < '5', p.__version__"
 	touch $@
 
 # The workflow's rules call `vcm`, so the venv's bin/ goes first on PATH.
 sweep: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
-# Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. Tests
-# marked detectron2 need detectron2 itself, which no registry has (README).
+# Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. The
+# vtm tests need VTM's EncoderApp and DecoderApp on PATH (or $$VCM_VTM_ENCODER/_DECODER).
 test: install install-heavy
 	$(BIN)/pytest -m "not heavy and not detectron2"
-	$(HEAVY)/bin/pytest -m heavy
+	$(HEAVY)/bin/pytest -m "heavy or detectron2"
 
 bench: install
 	$(BIN)/python experiments/bench_frontend.py

@@ -13,12 +13,13 @@ if not config:
 
 
 validate(config, "vcm/schemas/config.schema.yaml")
-# Fail before any job runs if a named backend is not registered (e.g. its package is missing),
-# or an option or QP is one its backend refuses.
-from vcm.config import check_backend_options, check_backends
+# Fail before any job runs if an option or QP is one its backend refuses, or anything the
+# config needs is missing (a backend, its package or model files, a codec's programs, a
+# sequence's video or ground truth): the same checks as `vcm config`.
+from vcm.config import check_backend_options, check_runnable
 
-check_backends(config, source="sweep config")
 check_backend_options(config, source="sweep config")
+check_runnable(config, source="sweep config")
 
 
 include: "workflow/rules/common.smk"

@@ -6,10 +6,11 @@ models resize them to 800 on the short side, at most 1333 on the long one); HRNe
 config). Weights are random (the published ones cannot be downloaded here): the networks do
 the same arithmetic, though the number of boxes after the heads, and so the time of the last
 steps, can differ. Each backend runs once to warm up, then ``--repeats`` times; the median is
-printed. A backend whose framework is not installed is listed as such.
+printed. A backend whose framework is not installed, or fails to import, is listed as such.
+``--backends`` picks some (``torchvision``, ``detectron2``, ``hrnet``; default all).
 
 Run: ``make bench-backends`` (or ``.venv-heavy/bin/python experiments/bench_backends.py
---device cuda`` on a GPU machine).
+--device cuda`` on a GPU machine; ``--backends detectron2`` for detectron2 alone).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from vcm.detectors import DETECTORS, build_detector
 from vcm.errors import VcmError
-from vcm.frameworks import missing_requirements
+from vcm.frameworks import require
 from vcm.pose import POSE_ESTIMATORS, build_pose_estimator
 
 DETECTOR_CASES = [
@@ -33,14 +34,18 @@ DETECTOR_CASES = [
 ]
 
 
-def median_seconds(run, repeats: int) -> float:
+def median_seconds(run, repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds (all threads of this process) of ``run()`` after one
+    warm-up call. On a shared machine the wall clock grows with the load; CPU seconds much
+    less."""
     run()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def person_boxes(count: int, width: int, height: int) -> np.ndarray:
@@ -61,6 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--backends", nargs="+", default=["torchvision", "detectron2", "hrnet"])
     args = parser.parse_args()
     if args.threads is not None:
         import torch
@@ -70,34 +76,42 @@ def main() -> None:
 
     print(f"frame {args.width}x{args.height}, device {args.device}, threads "
           f"{args.threads or 'torch default'}, random weights, median of {args.repeats}")
-    print(f"{'backend':<58} {'s/frame':>9} {'frames/s':>9}")
+    print(f"{'backend':<58} {'s/frame':>9} {'frames/s':>9} {'CPU s/frame':>12}")
     for name, options in DETECTOR_CASES:
+        if name not in args.backends:
+            continue
         label = f"{name} " + " ".join(str(value) for value in options.values())
-        missing = missing_requirements(DETECTORS.get(name).requirements)
-        if missing:
-            print(f"{label:<58} not installed ({', '.join(missing)})")
+        try:
+            require(name, DETECTORS.get(name).requirements)
+        except VcmError as error:
+            print(f"{label:<58} not usable: {error}")
             continue
         try:
             detector = build_detector(name, weights="random", device=args.device, **options)
         except VcmError as error:
             print(f"{label:<58} cannot build: {error}")
             continue
-        seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
-        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f}")
+        seconds, cpu_seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
+        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f} {cpu_seconds:12.3f}")
 
-    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9}")
-    missing = missing_requirements(POSE_ESTIMATORS.get("hrnet").requirements)
+    if "hrnet" not in args.backends:
+        return
+    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9} {'CPU s/crop':>12}")
     label = f"hrnet w32 256x192, {args.crops} crops in one batch"
-    if missing:
-        print(f"{label:<58} not installed ({', '.join(missing)})")
+    try:
+        require("hrnet", POSE_ESTIMATORS.get("hrnet").requirements)
+    except VcmError as error:
+        print(f"{label:<58} not usable: {error}")
         return
     estimator = build_pose_estimator("hrnet", weights="random", device=args.device)
     boxes = person_boxes(args.crops, args.width, args.height)
     scores = np.ones(len(boxes))
-    seconds = median_seconds(lambda: estimator.estimate(frame, boxes, scores), args.repeats)
+    seconds, cpu_seconds = median_seconds(
+        lambda: estimator.estimate(frame, boxes, scores), args.repeats
+    )
     per_crop = seconds / args.crops
     print(f"{label + f' (flip test {estimator.flip_test})':<58} {per_crop:9.3f} "
-          f"{1 / per_crop:9.2f}")
+          f"{1 / per_crop:9.2f} {cpu_seconds / args.crops:12.3f}")
 
 
 if __name__ == "__main__":

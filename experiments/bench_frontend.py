@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from vcm.codecs import CODECS, encode_video
-from vcm.detections import write_detections_zip
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.detectors import build_detector, detect_video
 from vcm.errors import VcmError
 from vcm.foreground import render_foreground

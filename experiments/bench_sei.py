@@ -36,7 +36,8 @@ from vcm import logs
 from vcm.bitstream import embed_into_stream, extract_from_stream, quantise_detections
 from vcm.bpp import bits_per_pixel
 from vcm.codecs import encode_video
-from vcm.detections import DetectionSequence, write_detections_zip
+from vcm.detections import DetectionSequence
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.detectors import build_detector, detect_video
 from vcm.errors import VcmError
 from vcm.foreground import write_foreground_video

@@ -9,11 +9,17 @@ scores it against ``gt/gt.txt`` with :func:`vcm.metrics.tracking.evaluate_tracki
 - ``public``: the sequence's public detections ``det/det.txt``, whose column 7 is a score
   (in PETS09-S3MF1 it ranges from about 3e-7 to 0.98), keeping scores >= ``--det-score``
   (default 0.5) as the detection stage would before the tracker.
+- ``--byte``: yolo-fastest (``--variant`` body, ``--input-size`` 416) run once at
+  ``--low-score`` (0.1), then tracked twice: ``plain``, the tracker keeping boxes scoring at
+  least ``--track-score`` (0.6), i.e. what a zip detected at 0.6 holds (the detector applies
+  NMS before any score threshold, so those boxes are the same); ``byte``, the same tracker
+  with BYTE association at ``--track-score`` (ByteTrack's pass over the boxes between).
 
 Prints one JSON object per input on stdout, in the project's results shape.
 
     .venv/bin/python experiments/pets_tracking.py
     .venv/bin/python experiments/pets_tracking.py --det-score 0.3 --gating
+    .venv/bin/python experiments/pets_tracking.py --byte
 
 The sequence defaults to the store's dataset ``PETS09-S3MF1`` (``$VCM_MIRROR/datasets/``).
 """
@@ -29,14 +35,16 @@ from pathlib import Path
 import numpy as np
 
 from vcm.datasets.mot import MotRows, read_mot_txt, read_seqinfo
+from vcm.detectors import build_detector, detect_video
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.metrics.tracking import PEDESTRIAN, evaluate_tracking
 from vcm.store import ModelStore
 from vcm.trackers import TRACKERS, track_sequence
+from vcm.video import open_video
 
 DATASET = "PETS09-S3MF1"
-REPORTED = ("mota", "idf1", "motp", "num_objects", "num_misses", "num_false_positives",
+REPORTED = ("mota", "idf1", "hota", "deta", "assa", "loca", "motp", "num_objects", "num_misses", "num_false_positives",
             "num_switches", "mostly_tracked", "mostly_lost", "precision", "recall")
 
 
@@ -79,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gating", action="store_true", help="iou tracker: Mahalanobis gating")
     parser.add_argument("--activate-first-frame", action="store_true",
                         help="iou tracker: output tracks born in frame 1 at once")
+    parser.add_argument("--byte", action="store_true",
+                        help="yolo-fastest detections tracked without and with BYTE")
+    parser.add_argument("--variant", default="body", help="--byte: yolo-fastest variant")
+    parser.add_argument("--input-size", type=int, default=416, help="--byte: yolo-fastest input")
+    parser.add_argument("--low-score", type=float, default=0.1,
+                        help="--byte: detection score threshold (BYTE's low boxes from here)")
+    parser.add_argument("--track-score", type=float, default=0.6,
+                        help="--byte: the sweep's score threshold and BYTE's track threshold")
     arguments = parser.parse_args(argv)
     try:
         sequence_path = arguments.sequence or ModelStore().dataset(DATASET)
@@ -93,15 +109,31 @@ def main(argv: list[str] | None = None) -> int:
         parameters = {"gating": arguments.gating,
                       "activate_first_frame": arguments.activate_first_frame}
     tracker = TRACKERS.build(arguments.tracker, **parameters)
-    inputs = {
-        "oracle": (oracle_rows(gt), "ground-truth boxes as detections"),
-        "public": (public_rows(det, arguments.det_score),
-                   f"det/det.txt detections with score >= {arguments.det_score} "
-                   f"(scores in the file: {det.confidence.min():.3g}..{det.confidence.max():.3g})"),
-    }
-    for label, (rows, description) in inputs.items():
-        detections = detections_from_rows(rows, width=info.width, height=info.height,
-                                          frames=info.length, source=info.name)
+    runs = []
+    if arguments.byte:
+        detector = build_detector("yolo-fastest", variant=arguments.variant,
+                                  input_size=arguments.input_size)
+        detections = detect_video(open_video(sequence_path), detector,
+                                  score_threshold=arguments.low_score, progress=False)
+        source = (f"yolo-fastest {arguments.variant} {arguments.input_size}, boxes scoring >= "
+                  f"{arguments.low_score}")
+        for label, options in (("plain", {"min_score": arguments.track_score}),
+                               ("byte", {"byte_track_score": arguments.track_score,
+                                         "byte_low_score": arguments.low_score})):
+            runs.append((label, detections, TRACKERS.build("iou", **parameters, **options),
+                         f"{source}; iou tracker {options}"))
+    else:
+        inputs = {
+            "oracle": (oracle_rows(gt), "ground-truth boxes as detections"),
+            "public": (public_rows(det, arguments.det_score),
+                       f"det/det.txt detections with score >= {arguments.det_score} (scores in "
+                       f"the file: {det.confidence.min():.3g}..{det.confidence.max():.3g})"),
+        }
+        for label, (rows, description) in inputs.items():
+            detections = detections_from_rows(rows, width=info.width, height=info.height,
+                                              frames=info.length, source=info.name)
+            runs.append((label, detections, tracker, description))
+    for label, detections, tracker, description in runs:
         start = time.perf_counter()
         tracks = track_sequence(detections, tracker, fps=info.fps)
         seconds = time.perf_counter() - start

@@ -20,12 +20,14 @@ POINTS = [
 
 def hand_made_summary(codec: str = "vvenc") -> pd.DataFrame:
     """The summary of :data:`POINTS` with every column of ``results/summary.csv`` the report
-    stage reads; ``total_s = detect_s + pose_s + track_s``; rows in a shuffled order."""
+    stage reads; ``total_s = detect_s + pose_s + track_s``, ``hota = mota - 0.1``; rows in a
+    shuffled order."""
     rows = []
     for sequence, pipeline, qp, bpp, pose_ap, mota, detect, pose, track, encode, original in POINTS:
         rows.append({
             "sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp, "bpp": bpp,
-            "pose_ap": pose_ap, "mota": mota, "idf1": 0.5, "detect_s": detect, "pose_s": pose,
+            "pose_ap": pose_ap, "mota": mota, "idf1": 0.5, "hota": mota - 0.1,
+            "detect_s": detect, "pose_s": pose,
             "track_s": track, "encode_s": encode, "decode_s": 1.0,
             "total_s": detect + pose + track, "original_bpp": original,
         })

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 from pytest import approx
 
-from vcm.bdrate import bd_quality, bd_quality_with_reason, bd_rate, bd_rate_with_reason, bd_table
+from vcm.bdrate import (
+    bd_caption,
+    bd_quality,
+    bd_quality_with_reason,
+    bd_rate,
+    bd_rate_with_reason,
+    bd_table,
+    crossing_rate,
+    crossing_rate_with_reason,
+)
 from vcm.errors import VcmError
 
 from summaries import hand_made_summary
@@ -141,7 +150,10 @@ def test_bad_arguments_raise():
 def test_bd_table_pose_worked_by_hand():
     table = bd_table(hand_made_summary(), "pose_ap")
     assert table.index.tolist() == ["a", "b", "average"]
-    assert table.columns.tolist() == ["bd_rate_percent", "bd_quality", "points", "note"]
+    assert table.columns.tolist() == ["bd_rate_percent", "bd_quality", "crossing_bpp", "points",
+                                      "note"]
+    # Multitask pose AP changes with QP: no crossing rate.
+    assert table["crossing_bpp"].isna().all()
     # Two QPs: PCHIP is a straight line, and a line's mean over an interval is its midpoint.
     # a, BD-rate: see test_two_points_pchip_is_linear.
     assert table.loc["a", "bd_rate_percent"] == approx(100 * (2**-1.5 - 1))
@@ -165,7 +177,10 @@ def test_bd_table_pose_worked_by_hand():
 def test_bd_table_mota_constant_multitask(caplog):
     table = bd_table(hand_made_summary(), "mota")
     assert math.isnan(table.loc["a", "bd_rate_percent"])
-    assert table.loc["a", "note"].startswith("BD-rate: test quality is constant (0.75)")
+    assert table.loc["a", "note"] == (
+        "BD-rate: multitask mota is constant (0.75) over QP, so no rate gives equal quality; "
+        "bd_quality is the gain at equal rate, crossing_bpp the single-task rate of equal mota"
+    )
     assert math.isnan(table.loc["average", "bd_rate_percent"])
     assert table.loc["average", "note"] == "bd_rate_percent: 2 of 2 sequences undefined"
     # Multitask MOTA is flat (0.75 for a, 0.5 for b); single-task is a line over log10 rate,
@@ -176,9 +191,51 @@ def test_bd_table_mota_constant_multitask(caplog):
     assert table.loc["a", "bd_quality"] == approx(expected_a)
     assert table.loc["b", "bd_quality"] == approx(expected_b)
     assert table.loc["average", "bd_quality"] == approx((expected_a + expected_b) / 2)
-    assert "a mota: BD-rate: test quality is constant" in caplog.text
+    assert "a mota: BD-rate: multitask mota is constant" in caplog.text
+    # Crossing: single-task MOTA is the same line over log10 rate. a: 0.4 + 0.4 (x - log10
+    # 0.12) = 0.75 at x = log10 0.12 + 0.875; b: 0.45 + 0.15 (x - log10 0.24) = 0.5 at
+    # x = log10 0.24 + 1/3. Multitask a and b reach the same MOTA at 0.06 and 0.048 BPP.
+    assert table.loc["a", "crossing_bpp"] == approx(0.12 * 10**0.875)
+    assert table.loc["b", "crossing_bpp"] == approx(0.24 * 10 ** (1 / 3))
+    assert math.isnan(table.loc["average", "crossing_bpp"])
 
+
+def test_crossing_rate_takes_the_lowest_crossing_of_a_bent_curve():
+    # Single-task MOTA rises then falls (as the synthetic sample's does): four points of the
+    # parabola -0.5 x^2 + 0.1 x + 0.8 over x = log10 rate = -1, 0, 0.5, 1 (MOTA 0.2, 0.8,
+    # 0.725, 0.4). The cubic fit is that parabola; it reaches 0.5 at x = 0.1 -+ sqrt(0.61),
+    # and the lower root is the answer.
+    rates, mota_values = [0.1, 1.0, 10**0.5, 10.0], [0.2, 0.8, 0.725, 0.4]
+    crossing = crossing_rate(rates, mota_values, 0.5, method="cubic")
+    assert crossing == approx(10 ** (0.1 - math.sqrt(0.61)))
+    # PCHIP keeps each piece between its ends: the lowest crossing lies between 0.1 and 1.
+    pchip = crossing_rate(rates, mota_values, 0.5)
+    assert 0.1 < pchip < 1.0
+    # Never reached, or reached already at the lowest rate: NaN and why.
+    value, reason = crossing_rate_with_reason(rates, mota_values, 0.9)
+    assert math.isnan(value)
+    assert reason == "single-task stays below 0.9 at every rate measured (at most 0.8)"
+    value, reason = crossing_rate_with_reason(rates[:1], mota_values[:1], 0.5)
+    assert reason == "single-task curve has 1 finite points; pchip needs at least 2"
+    value, reason = crossing_rate_with_reason(rates, mota_values, 0.1)
+    assert math.isnan(value)
+    assert reason == "single-task is above 0.1 already at its lowest rate 0.1"
+    assert crossing_rate(rates, mota_values, 0.2) == approx(0.1)
+
+
+def test_bd_caption_says_why_mota_has_no_bd_rate():
+    caption = bd_caption("mota", "vvenc")
+    assert "BD-rate cannot exist" in caption and "crossing_bpp" in caption
 
 def test_bd_table_unknown_metric():
     with pytest.raises(VcmError, match="summary has no column 'psnr'"):
         bd_table(hand_made_summary(), "psnr")
+
+
+def test_bd_table_leaves_out_a_sequence_without_the_metric():
+    # Issue 10: b has no tracking ground truth (track_gt: null).
+    summary = hand_made_summary()
+    summary.loc[summary["sequence"] == "b", "mota"] = float("nan")
+    table = bd_table(summary, "mota")
+    assert table.index.tolist() == ["a", "average"]
+    assert table.loc["average", "bd_quality"] == approx(table.loc["a", "bd_quality"])

@@ -47,7 +47,8 @@ from vcm.bitstream.annotated_regions import (
 from vcm.bitstream.bits import BitstreamError, BitWriter
 from vcm.cli import app
 from vcm.codecs import build_codec, encode_video
-from vcm.detections import DetectionSequence, FrameDetections, read_detections_zip, write_detections_zip
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import read_detections_zip, write_detections_zip
 from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_executable
 from vcm.video import write_lossless_video

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vcm.codecs.vtm import vtm_frame_rate, vvc_level
 from vcm.codecs import (
     CODECS,
     DecodeResult,
@@ -184,11 +185,19 @@ def test_x265_encode_and_decode_argv():
     ]]
 
 
-def test_vtm_encode_and_decode_argv():
+def test_vvenc_params_follow_the_intra_period():
+    argv = build_codec("vvenc", intra_period=16, params="GOPSize=16:POC0IDR=1").encode_argv(
+        width=64, height=48, fps=25, frames=6, qp=32, output=Path("a.266"), workdir=Path("w"),
+    )[0]
+    assert argv[argv.index("-vvenc-params") + 1] == "intraperiod=16:GOPSize=16:POC0IDR=1"
+
+
+def test_vtm_encode_and_decode_argv(tmp_path):
     ffmpeg = ffmpeg_executable()
+    cfg = tmp_path / "my.cfg"
+    cfg.write_text("GOPSize : 1\n")
     codec = build_codec(
-        "vtm", cfg="cfg/encoder_randomaccess_vtm.cfg",
-        encoder="/opt/vtm/EncoderApp", decoder="/opt/vtm/DecoderApp",
+        "vtm", cfg=str(cfg), encoder="/opt/vtm/EncoderApp", decoder="/opt/vtm/DecoderApp",
     )
     assert codec.encode_argv(
         width=65, height=49, fps=29.97, frames=6, qp=32, output=Path("out/a.266"),
@@ -202,12 +211,13 @@ def test_vtm_encode_and_decode_argv():
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "work/input.yuv",
         ],
         [
-            "/opt/vtm/EncoderApp", "-c", "cfg/encoder_randomaccess_vtm.cfg",
-            "-i", "work/input.yuv", "-b", "out/a.266",
-            "--SourceWidth=66", "--SourceHeight=50", "--FrameRate=30",
+            "/opt/vtm/EncoderApp", "-c", str(cfg),
+            "-i", "work/input.yuv", "-b", "out/a.266", "--ReconFile=",
+            # 29.97 as VTM 23 takes it; level 1 holds 66x50 (3300 luma samples) at 29.97/s.
+            "--SourceWidth=66", "--SourceHeight=50", "--FrameRate=2997:100",
             "--FramesToBeEncoded=6", "--InputChromaFormat=420",
             "--InputBitDepth=8", "--InternalBitDepth=10", "--IntraPeriod=32", "--QP=32",
-            "--ConformanceWindowMode=1",
+            "--Level=1", "--ConformanceWindowMode=1",
         ],
     ]
     assert codec.decode_argv(
@@ -227,16 +237,76 @@ def test_vtm_encode_and_decode_argv():
     ]
 
 
-def test_vtm_executables_from_environment(monkeypatch):
-    monkeypatch.setenv("VCM_VTM_ENCODER", "/env/EncoderApp")
+def test_vtm_executables_from_environment_and_cfg_beside_them(monkeypatch, tmp_path):
+    # A VTM checkout built with cmake: binaries in bin/umake/gcc-12.2/x86_64/release/, VTM's
+    # cfg/ five levels up; the binaries reached through a link elsewhere.
+    release = tmp_path / "VTM" / "bin" / "umake" / "gcc-12.2" / "x86_64" / "release"
+    release.mkdir(parents=True)
+    (tmp_path / "VTM" / "cfg").mkdir()
+    cfg = tmp_path / "VTM" / "cfg" / "encoder_randomaccess_vtm.cfg"
+    cfg.write_text("GOPSize : 16\n")
+    (release / "EncoderApp").write_text("")
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "EncoderApp").symlink_to(release / "EncoderApp")
+    monkeypatch.setenv("VCM_VTM_ENCODER", str(tmp_path / "links" / "EncoderApp"))
     monkeypatch.setenv("VCM_VTM_DECODER", "/env/DecoderApp")
     codec = build_codec("vtm")
-    assert codec.encoder_executable() == "/env/EncoderApp"
+    assert codec.encoder_executable() == str(tmp_path / "links" / "EncoderApp")
     assert codec.decoder_executable() == "/env/DecoderApp"
+    assert codec.cfg_file() == cfg
     argv = codec.encode_argv(
         width=64, height=48, fps=25, frames=6, qp=22, output=Path("a.266"), workdir=Path("w"),
     )[1]
-    assert argv[:5] == ["/env/EncoderApp", "-i", "w/input.yuv", "-b", "a.266"]
+    assert argv[:7] == [str(tmp_path / "links" / "EncoderApp"), "-c", str(cfg),
+                        "-i", "w/input.yuv", "-b", "a.266"]
+    assert "--FrameRate=25:1" in argv and "--Level=1" in argv
+
+
+def test_vtm_without_cfg_is_a_clear_error(monkeypatch, tmp_path):
+    (tmp_path / "EncoderApp").write_text("")
+    monkeypatch.setenv("VCM_VTM_ENCODER", str(tmp_path / "EncoderApp"))
+    monkeypatch.setenv("VCM_VTM_DECODER", str(tmp_path / "DecoderApp"))
+    with pytest.raises(VcmError, match="encoder_randomaccess_vtm.cfg not found.*cfg=PATH"):
+        build_codec("vtm").encode_argv(
+            width=64, height=48, fps=25, frames=6, qp=22, output=Path("a.266"),
+            workdir=Path("w"),
+        )
+    with pytest.raises(VcmError, match="missing.cfg: VTM configuration file does not exist"):
+        build_codec("vtm", cfg=str(tmp_path / "missing.cfg")).check_tools()
+
+
+@pytest.mark.parametrize(
+    ("fps", "expected"),
+    [(25, "25:1"), (7.0, "7:1"), (29.97, "2997:100"), (30000 / 1001, "30000:1001"),
+     (0.2, "1:5"), (0.4, "2:5")],
+)
+def test_vtm_frame_rate_is_a_fraction(fps, expected):
+    assert vtm_frame_rate(fps) == expected
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "fps", "level"),
+    [
+        (160, 96, 30, "1"),        # 15360 samples, 460800 /s <= 552960
+        (192, 192, 30, "2"),       # 36864 samples fit level 1, 1105920 /s do not
+        (768, 576, 7, "3"),        # PETS09: 442368 samples > 245760 (level 2.1)
+        (1920, 1080, 30, "4"),     # 2073600 samples, 62208000 /s <= 66846720
+        (1920, 1080, 60, "4.1"),
+        (3840, 2160, 60, "5.1"),
+        # 8704 samples, but one side longer than sqrt(8 x 122880) = 991 (level 2); level
+        # 2.1 allows sqrt(8 x 245760) = 1402.
+        (8, 1088, 1, "2.1"),
+    ],
+)
+def test_vtm_level_is_the_lowest_that_holds_the_video(width, height, fps, level):
+    assert vvc_level(width, height, fps) == level
+
+
+def test_vtm_level_option_is_checked():
+    assert build_codec("vtm", level="5.1").level == "5.1"
+    with pytest.raises(VcmError, match=r"codec vtm: option level must be one of 1, 2, 2\.1, .*, "
+                                       r"6\.2; got '7'"):
+        build_codec("vtm", level="7")
 
 
 @pytest.mark.parametrize(
@@ -260,7 +330,7 @@ def test_unknown_codec_and_option():
     with pytest.raises(VcmError, match="unknown codec 'h264'"):
         build_codec("h264")
     with pytest.raises(VcmError, match="codec vvenc: unknown option 'crf'; its options are: "
-                                       "intra_period, preset, threads"):
+                                       "intra_period, params, preset, threads"):
         build_codec("vvenc", crf=20)
     with pytest.raises(VcmError, match="codec x265: option intra_period must be at least 1, got 0"):
         build_codec("x265", intra_period=0)

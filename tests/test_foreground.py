@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vcm.detections import DetectionSequence, FrameDetections, write_detections_zip
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.errors import VcmError
 from vcm.foreground import pixel_rectangles, render_foreground, write_foreground_video
 from vcm.video import open_video
@@ -71,3 +72,29 @@ def test_detections_for_another_video_are_refused(tmp_path, small_clip):
     with pytest.raises(VcmError, match="detections are for 64x49 frames"):
         write_foreground_video(video, detections_zip, output, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "detections.zip"]
+
+
+def test_foreground_leaves_out_boxes_below_the_score(tmp_path, small_clip):
+    # Each frame holds the 0.9 box of _detections and a 0.3 box (BYTE keeps such low-score
+    # boxes for the tracker); with min_score 0.6 only the 0.9 box is shown.
+    video, frames = small_clip
+    low_box = np.array([[40.0, 30.0, 60.0, 45.0]])
+    detections = _detections(5)
+    with_low = DetectionSequence(
+        detections.width, detections.height,
+        [FrameDetections(frame.frame, np.vstack([frame.boxes, low_box]),
+                         np.append(frame.scores, 0.3)) for frame in detections.frames],
+        source="clip.mkv",
+    )
+    detections_zip = tmp_path / "detections.zip"
+    write_detections_zip(with_low, detections_zip)
+    output = tmp_path / "foreground.mkv"
+    write_foreground_video(video, detections_zip, output, min_score=0.6, progress=False)
+    for number, (original, written) in enumerate(zip(frames, open_video(output)), start=1):
+        inside = np.zeros((49, 65), dtype=bool)
+        inside[10:26, 5 + number : 21 + number] = True
+        np.testing.assert_array_equal(written[inside], original[inside])
+        assert not written[~inside].any()
+    # Without a score, the low box is foreground too.
+    write_foreground_video(video, detections_zip, output, progress=False)
+    assert next(iter(open_video(output)))[30:45, 40:60].any()

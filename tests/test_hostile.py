@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from vcm.datasets.mot import MAX_FRAMES, read_mot_txt
-from vcm.detections import (
-    DetectionSequence, FrameDetections, read_detections_zip, write_detections_zip,
-)
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import read_detections_zip, write_detections_zip
 from vcm.metrics.tracking import evaluate_tracking, tracking_accumulator
 from vcm.tracks import FrameTracks, TrackSequence
 from vcm.video import open_video
@@ -295,7 +294,7 @@ def test_a_json_integer_too_long_to_convert_is_refused(root):
     (["track", "{dets}", "-o", "{out}", "-p", "track_buffer"], "not of the form key=value"),
     (["track", "{dets}", "-o", "{out}", "-p", "bogus=1"], "tracker iou: unknown option 'bogus'"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "padding=-1"],
-     "pose estimator blazepose: option padding must be greater than 0, got -1"),
+     "pose estimator blazepose: option padding must be at least 0, got -1"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "aspect=1e9"], "option aspect must be at most 10"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "model_complexity=3"],
      "option model_complexity must be one of 0, 1, 2"),

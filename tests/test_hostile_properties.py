@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vcm.datasets.mot import MAX_COORDINATE, MAX_FRAMES, read_mot_txt
-from vcm.detections import DetectionSequence, FrameDetections, write_detections_zip
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.errors import VcmError
 
 from hostile import (

@@ -172,3 +172,57 @@ def test_mot16_classes_and_distractors(tmp_path: Path) -> None:
     assert result["num_predictions"] == 2
     assert result["num_false_positives"] == 1
     assert result["mota"] == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------- HOTA (TrackEval)
+# Worked on paper for one_miss_one_fp_one_switch(). TrackEval averages over alpha = 0.05, ...,
+# 0.95 (19 thresholds); a pair is a true positive at alpha when its IoU >= alpha.
+# - alpha <= 0.65 (13 thresholds): the IoU-2/3 pair counts. TP 9, FN 1, FP 1: DetA = 9/11.
+#   Pairs: A-1 5 TPs, TPA 5, FNA 0, FPA 0: 1; B-2 2 TPs, TPA 2, FNA 5 - 2, FPA 0: 2/5; B-4 the
+#   same. AssA = (5 + 2 * 0.4 + 2 * 0.4) / 9; LocA = (8 + 2/3) / 9.
+# - alpha >= 0.70 (6 thresholds): frame 1's A-1 pair is a miss and a false positive. TP 8,
+#   FN 2, FP 2: DetA = 8/12; A-1 TPA 4, FNA 1, FPA 1: 4/6; B-2, B-4 2/5 each.
+#   AssA = (4 * 4/6 + 4 * 0.4) / 8; LocA = 1.
+LOW_DETA, HIGH_DETA = 9 / 11, 8 / 12
+LOW_ASSA, HIGH_ASSA = (5 + 4 * 0.4) / 9, (4 * 4 / 6 + 4 * 0.4) / 8
+LOW_LOCA, HIGH_LOCA = (8 + 2 / 3) / 9, 1.0
+
+
+def over_alphas(low: float, high: float) -> float:
+    return (13 * low + 6 * high) / 19
+
+
+def test_hota_worked_by_hand() -> None:
+    result = evaluate_tracking(two_objects_gt(), one_miss_one_fp_one_switch())
+    assert result["deta"] == pytest.approx(over_alphas(LOW_DETA, HIGH_DETA))
+    assert result["assa"] == pytest.approx(over_alphas(LOW_ASSA, HIGH_ASSA))
+    assert result["loca"] == pytest.approx(over_alphas(LOW_LOCA, HIGH_LOCA))
+    assert result["hota"] == pytest.approx(over_alphas(math.sqrt(LOW_DETA * LOW_ASSA),
+                                                       math.sqrt(HIGH_DETA * HIGH_ASSA)))
+    assert result["hota"] == pytest.approx(0.718288, abs=1e-6)
+
+
+def test_hota_does_not_depend_on_identity_values() -> None:
+    # TrackEval wants identities 0..n-1; vcm renumbers. Same tracks under ids 7, 30, 12, 99.
+    renamed = {1: 7, 2: 30, 3: 12, 4: 99}
+    frames = [
+        FrameTracks(frame.frame, np.array([renamed[int(i)] for i in frame.ids]), frame.boxes,
+                    frame.scores)
+        for frame in one_miss_one_fp_one_switch().frames
+    ]
+    result = evaluate_tracking(two_objects_gt(), TrackSequence(frames))
+    assert result["hota"] == pytest.approx(0.718288, abs=1e-6)
+
+
+def test_hota_of_perfect_tracks_is_one() -> None:
+    tracks = track_frames({frame: [(5, *BOX_A), (6, *BOX_B)] for frame in range(1, 6)}, 5)
+    result = evaluate_tracking(two_objects_gt(), tracks)
+    assert [result[name] for name in ("hota", "deta", "assa", "loca")] == pytest.approx([1] * 4)
+
+
+def test_hota_without_tracks_or_ground_truth() -> None:
+    # TrackEval's convention: nothing detected (or nothing to detect) scores 0, LocA 1.
+    no_tracks = evaluate_tracking(two_objects_gt(), track_frames({}, 5))
+    no_gt = evaluate_tracking(gt_rows([]), track_frames({1: [(1, *BOX_A)]}, 1))
+    for result in (no_tracks, no_gt):
+        assert (result["hota"], result["deta"], result["assa"], result["loca"]) == (0, 0, 0, 1)

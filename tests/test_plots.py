@@ -131,6 +131,20 @@ def test_mask_ap_figures_appear_when_the_summary_has_mask_ap():
     assert average["single"].get_ydata().tolist() == approx([0.4, 0.2375])
     assert [axes.get_title() for axes in made["change_vs_qp"].axes] == [
         "pose mAP (COCO keypoint AP)", "MOTA", "person mask AP (COCO mask AP)"]
+def test_metric_without_values_skips_its_figures_and_a_sequence_without_it_its_panel():
+    # Issue 10: no sequence has tracking ground truth, and b has no pose ground truth.
+    summary = hand_made_summary()
+    summary["mota"] = float("nan")
+    summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
+    made = figures(summary)
+    assert list(made) == [
+        "bpp_vs_qp", "fig5_pose_ap_vs_qp", "pose_ap_vs_bpp", "bpp_reduction_vs_qp", "change_vs_qp",
+    ]
+    titles = [axes.get_title() for axes in made["fig5_pose_ap_vs_qp"].axes]
+    assert titles == ["a", "average"]
+    # The average panel of the rate-accuracy figure is a's alone: BPP 0.06 and 0.3 for multitask.
+    average = _lines(made["pose_ap_vs_bpp"].axes[1])
+    assert sorted(average["multitask"].get_xdata().tolist()) == approx([0.06, 0.3])
 
 
 def test_four_sequences_make_two_rows():

@@ -25,7 +25,13 @@ from vcm.pose import (
     extract_crop,
     person_score,
 )
-from vcm.pose.blazepose import BLAZEPOSE_TO_COCO, BlazePoseEstimator, landmarks_to_coco
+from vcm.datasets.mot import read_mot_txt
+from vcm.pose.blazepose import (
+    BLAZEPOSE_TO_COCO,
+    BlazePoseEstimator,
+    blazepose_windows,
+    landmarks_to_coco,
+)
 from vcm.video import open_video
 
 from clips import MiscountedSource
@@ -60,6 +66,22 @@ def test_crop_window_is_a_padded_square_about_the_box_centre():
     # HRNet's 3:4 window for the same box: height 40 (width 30 >= 20), x 1.25 -> 37.5 x 50.
     windows = crop_windows(np.array([[10, 20, 30, 60]]), padding=1.25, aspect=0.75)
     np.testing.assert_allclose(windows, [[1.25, 15, 38.75, 65]])
+
+
+def test_blazepose_windows_for_each_crop_mode():
+    # Box 20 x 40 centred on (20, 40), padding 0.25 (x 1.25).
+    box = np.array([[10, 20, 30, 60]])
+    # "box": its own 1:2 shape, 25 x 50.
+    np.testing.assert_allclose(blazepose_windows(box, crop="box", padding=0.25),
+                               [[7.5, 15, 32.5, 65]])
+    # "square": the long side 40 -> 50 x 50.
+    np.testing.assert_allclose(blazepose_windows(box, crop="square", padding=0.25),
+                               [[-5, 15, 45, 65]])
+    # Width/height 0.75: width 40 * 0.75 = 30 -> 37.5 x 50.
+    np.testing.assert_allclose(blazepose_windows(box, crop="aspect", aspect=0.75, padding=0.25),
+                               [[1.25, 15, 38.75, 65]])
+    # No padding: the box itself.
+    np.testing.assert_allclose(blazepose_windows(box, crop="box", padding=0.0), box)
 
 
 def test_crop_is_black_outside_the_frame():
@@ -139,20 +161,51 @@ def test_blazepose_blank_crop_has_no_pose(blazepose):
 def test_blazepose_describes_itself(blazepose):
     description = blazepose.describe()
     assert description["name"] == "blazepose"
-    assert description["padding"] == 1.25
-    assert description["aspect"] == 1.0
+    assert description["crop"] == "box"
+    assert description["padding"] == 0.25
     assert "pose_landmark_full.tflite" in description["files"]
     assert "blazepose" in POSE_ESTIMATORS.names()
 
 
-def test_blazepose_rejects_a_non_positive_aspect():
-    from vcm.pose.blazepose import BlazePoseEstimator
+@pytest.mark.parametrize("crop", ["tall", 0.5, True])
+def test_blazepose_rejects_an_unknown_crop(crop):
+    with pytest.raises(ValueError, match="crop must be one of box, square, aspect"):
+        BlazePoseEstimator(crop=crop)
+    with pytest.raises(VcmError, match="pose estimator blazepose: option crop must"):
+        build_pose_estimator("blazepose", crop=crop)
 
+
+def test_blazepose_rejects_a_negative_padding_or_a_non_positive_aspect():
+    with pytest.raises(ValueError, match="padding must be 0 or more, got -0.1"):
+        BlazePoseEstimator(padding=-0.1)
     with pytest.raises(ValueError, match="aspect must be positive, got 0"):
         BlazePoseEstimator(aspect=0)
     with pytest.raises(VcmError, match="pose estimator blazepose: option aspect must be at "
                                        "least 0.1, got 0"):
         build_pose_estimator("blazepose", aspect=0)
+
+
+def test_blazepose_default_crop_keeps_poses_on_their_person_in_a_crowd(blazepose, mirror):
+    # Regression (issue 10): on PETS09-S3MF1 the old square crop takes in the neighbours and
+    # MediaPipe fits one of them. Measured on these frames with ground-truth boxes: square
+    # crops put 5 of 18 poses nearer another person's box, the default box crops 0 of 21.
+    # A pose is on its person when its torso centre (mean of shoulders and hips) is nearest
+    # to its own box's centre.
+    sequence = mirror / "datasets" / "PETS09-S3MF1"
+    gt = read_mot_txt(sequence / "gt" / "gt.txt")
+    found = wrong = 0
+    for frame in (61, 85, 91, 103):
+        boxes = gt.at_frame(frame).boxes
+        image = cv2.imread(str(sequence / "img1" / f"{frame:06d}.jpg"))
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        for own, keypoints in enumerate(blazepose.estimate(image, boxes, np.ones(len(boxes)))):
+            if keypoints is None:
+                continue
+            found += 1
+            torso = keypoints[[5, 6, 11, 12], :2].mean(axis=0)
+            wrong += int(np.argmin(np.linalg.norm(centres - torso, axis=1)) != own)
+    assert wrong == 0
+    assert found >= 18
 
 
 def test_unknown_estimator_is_an_error():

@@ -30,7 +30,7 @@ def test_point_adds_up_times_as_the_paper_does():
     codecs = [{"encode_seconds": 4.0}, {"decode_seconds": 0.5}]
     record = build_point(
         sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
-        pose_evaluation={"AP": 0.61}, track_evaluation={"mota": 0.7, "idf1": 0.8},
+        pose_evaluation={"AP": 0.61}, track_evaluation={"mota": 0.7, "idf1": 0.8, "hota": 0.65},
         run_records=runs, codec_records=codecs,
     )
     results = {metric: values[0] for metric, values in record["results"].items()}
@@ -39,8 +39,13 @@ def test_point_adds_up_times_as_the_paper_does():
     assert results["total_s"] == 3.5 + 3.0 + 0.25
     assert (results["encode_s"], results["decode_s"]) == (4.0, 0.5)
     assert (results["pose_ap"], results["mota"], results["idf1"], results["bpp"]) == (0.61, 0.7, 0.8, 0.5)
+    assert results["hota"] == 0.65
     assert results["original_bpp"] == 12.0
-    assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32}
+    assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32,
+                               "detections_format": ""}
+    # Single-task sends no detection file: all of its BPP is video.
+    assert (results["video_bpp"], results["detections_bpp"]) == (0.5, 0.0)
+    assert results["bpp_vcmd"] == results["bpp_voc_zip"] == 0.5
 
 
 def test_point_with_a_third_task_keeps_the_two_task_total():
@@ -65,10 +70,47 @@ def test_point_with_a_third_task_keeps_the_two_task_total():
     assert results["total_two_tasks_s"] == 3.5 + 3.0 + 0.25
 
 
-def test_missing_evaluations_are_nan():
-    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP)
-    assert math.isnan(record["results"]["pose_ap"][0]) and math.isnan(record["results"]["mota"][0])
-    assert math.isnan(record["results"]["segm_ap"][0]) and record["results"]["segment_s"] == [0.0]
+# 100 x 50 pixels x 4 frames = 20,000 pixels; 2,000 bytes of video and a 500-byte vcmd file of
+# 100 boxes, which would take 10,000 bytes as voc-zip.
+SPLIT_BPP = {"bytes": 2500, "bits": 20000, "width": 100, "height": 50, "frames": 4, "bpp": 1.0}
+DETECTIONS = {"format": "vcmd", "frames": 4, "boxes": 100, "bytes": 500,
+              "bytes_by_format": {"vcmd": 500, "voc-zip": 10000}}
+
+
+def test_point_splits_bpp_into_video_and_detections():
+    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=32,
+                         bpp=SPLIT_BPP, detections=DETECTIONS)
+    results = {metric: values[0] for metric, values in record["results"].items()}
+    assert results["video_bpp"] == 2000 * 8 / 20000 == 0.8
+    assert results["detections_bpp"] == 500 * 8 / 20000 == 0.2
+    assert results["bytes_per_box"] == 5.0
+    assert results["bpp_vcmd"] == 1.0
+    assert results["bpp_voc_zip"] == (2000 + 10000) * 8 / 20000 == 4.8
+    assert record["point"]["detections_format"] == "vcmd"
+
+
+def test_point_refuses_a_detection_file_larger_than_the_bpp_bytes():
+    with pytest.raises(VcmError, match="not among the BPP record's 2500 bytes"):
+        build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=32, bpp=SPLIT_BPP,
+                    detections={**DETECTIONS, "bytes": 2501})
+
+
+def test_missing_evaluations_are_null_in_strict_json(tmp_path):
+    # Regression (issue 10): point.json wrote a bare NaN, which strict JSON readers refuse.
+    record = build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=22, bpp=BPP,
+                         track_evaluation={"mota": math.nan, "idf1": 0.0, "hota": 0.0})
+    text = json.dumps(record, allow_nan=False)
+    results = json.loads(text)["results"]
+    assert results["pose_ap"] == [None] and results["mota"] == [None]
+    assert results["segm_ap"] == [None] and results["segment_s"] == [0.0]
+    assert results["idf1"] == [0.0]
+    # The summary reads null as NaN, in a float column.
+    folder = tmp_path / "multitask" / "s" / "vvenc" / "qp22"
+    folder.mkdir(parents=True)
+    (folder / "point.json").write_text(text)
+    table = collect_points(tmp_path)
+    assert math.isnan(table.loc[0, "pose_ap"]) and math.isnan(table.loc[0, "mota"])
+    assert table["pose_ap"].dtype == float
 
 
 def test_summary_has_one_row_per_point_in_order(tmp_path):

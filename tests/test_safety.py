@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from vcm.cli import app
-from vcm.detections import DetectionSequence, FrameDetections, write_detections_zip
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import write_detections_zip
 from vcm.ffmpeg import ffmpeg_executable
 from vcm.synth import synthesize_sequence
 

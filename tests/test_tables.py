@@ -7,7 +7,9 @@ from pytest import approx
 from vcm.errors import VcmError
 from vcm.tables import (
     DROP_ROW,
+    formats_table,
     bpp_table,
+    hota_table,
     markdown,
     mota_table,
     per_qp,
@@ -57,6 +59,17 @@ def test_mota_table_constant_multitask_drops_zero():
     assert drop["a single"] == approx(50.0)
     assert drop["b single"] == approx(25.0)
     assert drop["average single"] == approx(100 * (0.7 - 0.425) / 0.7)
+
+
+def test_hota_table_by_qp():
+    # hota = mota - 0.1: a single 0.7 -> 0.3, b single 0.5 -> 0.35; multitask constant.
+    table = hota_table(hand_made_summary())
+    assert table.loc[22, "a single"] == approx(0.7)
+    assert table.loc[47, "average single"] == approx((0.3 + 0.35) / 2)
+    drop = table.loc["drop %"]
+    assert drop["a multitask"] == approx(0.0) and drop["b multitask"] == approx(0.0)
+    assert drop["a single"] == approx(100 * 0.4 / 0.7)
+    assert drop["average single"] == approx(100 * (0.6 - 0.325) / 0.6)
 
 
 def test_time_table_means_per_pipeline():
@@ -114,12 +127,23 @@ def test_average_leaves_out_a_sequence_missing_at_some_qp(caplog):
     assert "average of single pose_ap leaves out b" in caplog.text
 
 
-def test_nan_metric_is_left_out_of_the_average():
+def test_sequence_without_a_metric_is_left_out_of_its_table():
+    # Issue 10: b has no pose ground truth (pose_gt: null), so no pose AP at any point.
     summary = hand_made_summary()
     summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
     table = pose_table(summary)
+    assert table.columns.tolist() == ["a multitask", "a single", "average multitask",
+                                      "average single"]
     assert table.loc[[22, 47], "average multitask"].tolist() == approx([0.8, 0.7])
-    assert math.isnan(table.loc["drop %", "b multitask"])
+    # b's other metrics are untouched.
+    assert "b multitask" in mota_table(summary).columns
+
+
+def test_write_tables_skips_a_metric_no_sequence_has(tmp_path):
+    summary = hand_made_summary()
+    summary["pose_ap"] = float("nan")
+    names = [path.name for path in write_tables(summary, tmp_path)]
+    assert "table5_pose.csv" not in names and "table6_mota.csv" in names
 
 
 def test_only_one_pipeline_present():
@@ -177,7 +201,8 @@ def test_write_tables_csv_and_markdown(tmp_path):
     names = [path.name for path in paths]
     assert names == [
         "table4_bpp.csv", "table4_bpp.md", "table5_pose.csv", "table5_pose.md",
-        "table6_mota.csv", "table6_mota.md", "table7_time.csv", "table7_time.md",
+        "table6_mota.csv", "table6_mota.md", "table6b_hota.csv", "table6b_hota.md",
+        "table7_time.csv", "table7_time.md",
     ]
     assert all(path.is_file() for path in paths)
     assert not [path for path in (tmp_path / "tables").iterdir() if "partial" in path.name]
@@ -221,3 +246,27 @@ def test_markdown_writes_nan_and_escapes_pipes():
 def test_header_cannot_close_the_markdown_comment(tmp_path):
     paths = write_tables(hand_made_summary(), tmp_path, header="a --> b")
     assert paths[1].read_text().splitlines()[:3] == ["<!--", "a - -> b", "-->"]
+
+
+def test_formats_table_bpp_per_format_and_bytes_per_box():
+    summary = hand_made_summary()
+    # Sequence a, multitask: 10 x 10 pixels x 8 frames = 800 pixels, 4 boxes; the vcmd file
+    # sent is 5 bytes (0.05 BPP, 1.25 bytes per box), as voc-zip it would be 400 (4.0 BPP).
+    summary[["width", "height", "frames"]] = [10, 10, 8]
+    summary["boxes"] = math.nan
+    summary["video_bpp"] = summary["bpp"]
+    summary["bpp_vcmd"] = summary["bpp"]
+    summary["bpp_voc_zip"] = summary["bpp"]
+    sent = (summary["sequence"] == "a") & (summary["pipeline"] == "multitask")
+    summary.loc[sent, "boxes"] = 4
+    summary.loc[sent, "video_bpp"] = summary.loc[sent, "bpp"] - 0.05
+    summary.loc[sent, "bpp_voc_zip"] = summary.loc[sent, "video_bpp"] + 4.0
+
+    table = formats_table(summary)
+
+    assert list(table.columns) == ["a video", "a vcmd", "a voc-zip"]
+    assert table.loc[22].tolist() == approx([0.25, 0.3, 4.25])
+    assert table.loc[47].tolist() == approx([0.01, 0.06, 4.01])
+    assert math.isnan(table.loc["bytes per box", "a video"])
+    assert table.loc["bytes per box", ["a vcmd", "a voc-zip"]].tolist() == approx([1.25, 100.0])
+    assert formats_table(hand_made_summary()).empty  # a summary from before detection columns

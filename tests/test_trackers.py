@@ -301,3 +301,67 @@ def test_empty_frames_and_frame_order() -> None:
         tracker.init_state(0)
     with pytest.raises(ValueError, match="first_match_cost"):
         IouTracker(first_match_cost=1.5)
+
+
+# BYTE association (ByteTrack's pass over low-score boxes)
+
+
+def scored(boxes_by_frame: list[list[tuple]]) -> DetectionSequence:
+    """Detections of frames 1..N from ``(x1, y1, x2, y2, score)`` rows per frame."""
+    frames = [
+        FrameDetections(number, np.array(rows, dtype=np.float64).reshape(-1, 5)[:, :4],
+                        np.array(rows, dtype=np.float64).reshape(-1, 5)[:, 4])
+        for number, rows in enumerate(boxes_by_frame, start=1)
+    ]
+    return DetectionSequence(640, 480, frames, source="test")
+
+
+def occluded_walker(low_score: float) -> DetectionSequence:
+    """A walker at 2 px per frame, scoring 0.9 except in frames 4-5 (``low_score``, as when
+    partly hidden)."""
+    return scored([[(*walker(frame, x0=20, speed=2),
+                     low_score if frame in (4, 5) else 0.9)] for frame in range(1, 9)])
+
+
+def test_byte_keeps_a_track_through_low_score_boxes() -> None:
+    # Without BYTE (the zip cut at 0.6 by the tracker's min_score) frames 4-5 have no box:
+    # the track is lost there and re-found at frame 6. With BYTE at 0.6 the 0.3 boxes are
+    # matched in the low-score pass and output with their own score.
+    plain = track_sequence(occluded_walker(0.3), IouTracker(min_score=0.6), fps=30)
+    assert [frame.ids.tolist() for frame in plain] == [[], [1], [1], [], [], [1], [1], [1]]
+    byte = track_sequence(occluded_walker(0.3), IouTracker(byte_track_score=0.6), fps=30)
+    assert [frame.ids.tolist() for frame in byte] == [[], [1], [1], [1], [1], [1], [1], [1]]
+    np.testing.assert_array_equal(byte.frames[4].boxes, [walker(5, x0=20, speed=2)])
+    assert byte.frames[4].scores.tolist() == [0.3]
+
+
+def test_byte_ignores_boxes_below_its_low_score() -> None:
+    # 0.05 is below byte_low_score 0.1: frames 4-5 are empty for the tracker.
+    byte = track_sequence(occluded_walker(0.05), IouTracker(byte_track_score=0.6), fps=30)
+    assert [frame.ids.tolist() for frame in byte] == [[], [1], [1], [], [], [1], [1], [1]]
+
+
+def test_byte_low_score_boxes_neither_start_nor_confirm_tracks() -> None:
+    # A person seen only at 0.4 never becomes a track; one born at 0.9 in frame 1 and seen at
+    # 0.4 in frame 2 is not confirmed (only confirmed tracks take part in the BYTE pass) and
+    # is removed; without BYTE both would be tracks.
+    low_person = [(*walker(frame, x0=300, speed=-2), 0.4) for frame in range(1, 6)]
+    late = [(*walker(frame, x0=20, speed=2), 0.9 if frame == 1 else 0.4) for frame in range(1, 6)]
+    detections = scored([[low, later] for low, later in zip(low_person, late)])
+    assert track_sequence(detections, IouTracker(byte_track_score=0.6), fps=30).count == 0
+    assert track_sequence(detections, IouTracker(), fps=30).track_ids.tolist() == [1, 2]
+
+
+def test_byte_starts_tracks_only_above_track_score_plus_a_tenth() -> None:
+    # ByteTrack's det_thresh: 0.65 is a high-score box (>= 0.6) but below 0.6 + 0.1.
+    frames = [[walker(frame, x0=20, speed=2)] for frame in range(1, 5)]
+    for score, count in ((0.65, 0), (0.75, 3)):
+        tracks = track_sequence(sequence(frames, score=score),
+                                IouTracker(byte_track_score=0.6), fps=30)
+        assert tracks.count == count, score
+
+
+@pytest.mark.parametrize("track_score, low_score", [(0.1, 0.1), (0.05, 0.1), (1.5, 0.1)])
+def test_byte_scores_must_be_ordered(track_score: float, low_score: float) -> None:
+    with pytest.raises(ValueError, match="BYTE needs 0 <= byte_low_score < byte_track_score"):
+        IouTracker(byte_track_score=track_score, byte_low_score=low_score)

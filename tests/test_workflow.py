@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vcm.detformats import read_detections
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -64,15 +66,26 @@ def test_paper_properties_hold(sweep):
 def test_numbers_trace_to_files(sweep):
     workdir, rows = sweep
     results = workdir / "results"
-    zip_bytes = (results / "detections/tiny/detections.zip").stat().st_size
+    # ci.yaml sends the detections as vcmd: the file's extension follows the format.
+    detections_file = results / "detections/tiny/detections.vcmd"
+    detections_bytes = detections_file.stat().st_size
+    boxes = read_detections(detections_file).count
     for row in rows:
         folder = results / row["pipeline"] / "tiny" / "vvenc" / f"qp{row['qp']}"
         if row["pipeline"] == "multitask":
-            expected_bytes = (folder / "foreground.266").stat().st_size + zip_bytes
+            video_bytes = (folder / "foreground.266").stat().st_size
+            sent = detections_bytes
+            assert row["detections_format"] == "vcmd"
+            assert float(row["bytes_per_box"]) == float(f"{detections_bytes / boxes:.6g}")
         else:
-            expected_bytes = (folder / "original.266").stat().st_size
+            video_bytes = (folder / "original.266").stat().st_size
+            sent = 0
+            assert row["detections_format"] == "" and row["bytes_per_box"] == ""
+        expected_bytes = video_bytes + sent
         assert int(row["bytes"]) == expected_bytes
         assert float(row["bpp"]) == float(f"{expected_bytes * 8 / (320 * 240 * 12):.6g}")
+        assert float(row["video_bpp"]) == float(f"{video_bytes * 8 / (320 * 240 * 12):.6g}")
+        assert float(row["detections_bpp"]) == float(f"{sent * 8 / (320 * 240 * 12):.6g}")
         pose = json.loads((folder / "pose_eval.json").read_text())
         assert float(row["pose_ap"]) == float(f"{pose['AP']:.6g}")
         segm = json.loads((folder / "segm_eval.json").read_text())
@@ -89,7 +102,8 @@ def test_report_tables_plots_and_manifest(sweep):
     assert len(manifest["config_sha256"]) == 64
     assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
-                  "bd_pose_ap", "bd_mota", "bd_segm_ap", "paper_comparison"):
+                  "bd_pose_ap", "bd_mota", "bd_segm_ap", "paper_comparison", "detection_formats",
+                  "bd_rate_by_format"):
         markdown = (results / "tables" / "vvenc" / f"{table}.md").read_text()
         assert manifest["config_sha256"] in markdown  # every table carries the manifest
     time_table = (results / "tables" / "vvenc" / "table7_time.md").read_text()
@@ -194,3 +208,82 @@ def test_ci_sweep_through_the_cluster_generic_executor(sweep, tmp_path):
     for cluster_row, local_row in zip(rows, local_rows, strict=True):
         for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
             assert cluster_row[column] == local_row[column]
+
+
+PARTIAL_GROUND_TRUTH_CONFIG = """
+sequences:
+  posed: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 1}, track_gt: null}
+  tracked: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 2}, pose_gt: null}
+detector: {name: hog, score: 0.6, options: {}}
+pose: {estimator: blazepose, options: {}}
+track: {tracker: iou, options: {}}
+single_task:
+  pose: {name: hog, score: 0.6, options: {}}
+  track: {name: hog, score: 0.6, options: {}}
+codecs:
+  vvenc: {preset: faster, intra_period: 32}
+qps: [22, 47]
+"""
+
+
+def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
+    # Issue 10: `pose_gt: null` / `track_gt: null` skip that task; the sweep completes,
+    # point.json says null (strict JSON), and each table shows each metric where it exists.
+    config = tmp_path / "partial.yaml"
+    config.write_text(PARTIAL_GROUND_TRUTH_CONFIG)
+    workdir = tmp_path / "sweep"
+    bin_dir = Path(sys.executable).parent
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
+        capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = workdir / "results"
+    for name in ("track_eval.json", "tracks.txt", "track_detections.zip"):
+        assert not list(results.glob(f"*/posed/**/{name}")), name
+    for name in ("pose_eval.json", "pose.json", "pose_detections.zip"):
+        assert not list(results.glob(f"*/tracked/**/{name}")), name
+    assert list(results.glob("*/posed/**/pose.json")) and list(results.glob("*/tracked/tracks.txt"))
+    point = json.loads((results / "multitask/tracked/vvenc/qp22/point.json").read_text(),
+                       parse_constant=lambda name: pytest.fail(f"bare {name} in point.json"))
+    assert point["results"]["pose_ap"] == [None] and point["results"]["pose_s"] == [0.0]
+    assert point["results"]["mota"][0] is not None and point["results"]["track_s"][0] > 0
+    tables = results / "tables" / "vvenc"
+    pose = (tables / "table5_pose.csv").read_text()
+    mota = (tables / "table6_mota.csv").read_text()
+    assert "posed multitask" in pose and "tracked" not in pose
+    assert "tracked multitask" in mota and "posed" not in mota
+    bd_mota = (tables / "bd_mota.csv").read_text()
+    assert "tracked" in bd_mota and "posed" not in bd_mota
+
+
+def test_pets_sweep_on_real_footage(tmp_path, mirror):
+    # Issue 10: configs/pets.yaml, tracking only (PETS09 has no pose ground truth), at its
+    # two QPs. Multitask boxes come from the original: one MOTA/HOTA for both QPs.
+    workdir = tmp_path / "sweep"
+    bin_dir = Path(sys.executable).parent
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(REPOSITORY / "configs" / "pets.yaml"),
+         "--cores", "2"],
+        capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    with open(workdir / "results" / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["pipeline"], int(row["qp"])) for row in rows] == [
+        ("multitask", 22), ("multitask", 47), ("single", 22), ("single", 47)]
+    assert all(row["pose_ap"] == "" and float(row["pose_s"]) == 0 for row in rows)
+    multitask, single = rows[:2], rows[2:]
+    assert multitask[0]["mota"] == multitask[1]["mota"]
+    assert multitask[0]["hota"] == multitask[1]["hota"]
+    # yolo-fastest body 416 at 0.6 with the iou tracker on PETS09 (README, "Measured").
+    assert float(multitask[0]["mota"]) == pytest.approx(0.832, abs=0.002)
+    assert float(single[1]["mota"]) < float(single[0]["mota"])
+    tables = workdir / "results" / "tables" / "vvenc"
+    assert (tables / "table6_mota.md").is_file() and (tables / "bd_mota.md").is_file()
+    assert not (tables / "table5_pose.md").exists() and not (tables / "bd_pose_ap.md").exists()
+    assert (workdir / "results" / "plots" / "vvenc" / "fig6_mota_vs_qp.png").is_file()

@@ -7,6 +7,12 @@ whose ``cubic`` result is the classic VCEG-M33 polynomial fit; this module adds 
 sweep data needs (too few points, repeated or constant accuracy, non-overlapping ranges,
 non-finite values) and turns those into NaN with a logged reason instead of an exception or a
 meaningless number.
+
+Multitask tracking takes its boxes from the original video, so its MOTA is the same at every
+QP: a BD-rate (rate difference at equal quality) cannot exist. For such a flat test curve the
+figures that do exist are the BD-quality (BD-MOTA: the mean accuracy difference at equal rate)
+and the crossing rate: the BPP at which the single-task curve reaches the multitask value
+(:func:`crossing_rate`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import warnings
 import bjontegaard
 import numpy as np
 import pandas as pd
+from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
+from scipy.optimize import brentq
 
 from vcm.errors import VcmError
 from vcm.tables import select_codec
@@ -89,26 +97,90 @@ def bd_quality_with_reason(
     return _call(bjontegaard.bd_psnr, anchor, test, method, order=0), ""
 
 
+def crossing_rate(rate_anchor, quality_anchor, level: float, *, method: str = "pchip") -> float:
+    """The lowest rate at which the anchor curve reaches quality ``level``, in the rates' unit.
+
+    The curve is interpolated over log10 rate as the BD-quality integral does (PCHIP, Akima,
+    or a cubic polynomial fit), within the measured rates only. NaN, with the reason logged,
+    when the curve never reaches ``level`` there (see :func:`crossing_rate_with_reason`).
+    """
+    value, reason = crossing_rate_with_reason(rate_anchor, quality_anchor, level, method=method)
+    if reason:
+        LOG.warning("crossing rate undefined: %s", reason)
+    return value
+
+
+def crossing_rate_with_reason(
+    rate_anchor, quality_anchor, level: float, *, method: str = "pchip"
+) -> tuple[float, str]:
+    """:func:`crossing_rate` and why it is NaN ("" when it is a number), without logging."""
+    anchor, _, reason = _prepare(rate_anchor, quality_anchor, rate_anchor, quality_anchor, method)
+    if reason:
+        return math.nan, reason.replace("anchor", "single-task", 1)
+    rates, qualities = anchor
+    if np.unique(rates).size < rates.size:
+        return math.nan, "single-task curve repeats a rate"
+    order = np.argsort(rates)
+    log_rates, qualities = np.log10(rates[order]), qualities[order]
+    if method == "cubic":
+        curve = np.poly1d(np.polyfit(log_rates, qualities, 3))
+    elif method == "akima" and len(log_rates) > 2:
+        curve = Akima1DInterpolator(log_rates, qualities)
+    else:  # PCHIP; Akima on two points is the same straight line
+        curve = PchipInterpolator(log_rates, qualities)
+    # The first sign change of curve - level on a fine grid brackets the lowest crossing.
+    grid = np.linspace(log_rates[0], log_rates[-1], 2001)
+    difference = curve(grid) - level
+    reached = np.flatnonzero(difference >= 0)
+    if not len(reached):
+        return math.nan, (f"single-task stays below {level:g} at every rate measured "
+                          f"(at most {qualities.max():g})")
+    first = reached[0]
+    if first == 0:
+        if difference[0] == 0:
+            return float(rates.min()), ""
+        return math.nan, (f"single-task is above {level:g} already at its lowest rate "
+                          f"{rates.min():g}")
+    root = brentq(lambda x: float(curve(x)) - level, grid[first - 1], grid[first])
+    return float(10.0**root), ""
+
+
 def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec: str | None = None) -> pd.DataFrame:
     """BD-rate and BD-quality of the multitask pipeline (test) against single-task (anchor)
     for ``metric`` ("pose_ap" or "mota") against ``bpp``, one row per sequence plus "average".
 
     Columns: ``bd_rate_percent`` (percent of the single-task rate), ``bd_quality`` (in the
-    metric's unit), ``points`` (QPs used, multitask/single) and ``note`` (why a value is NaN;
-    empty otherwise). The average row is the mean of the sequences' values, as the JVET CTC
-    averages per-sequence BD-rates; it is NaN when any sequence's value is. ``codec`` picks the
-    codec when the summary holds several.
+    metric's unit), ``crossing_bpp`` (only where the multitask value is the same at every QP,
+    as MOTA is: the single-task BPP of that value, :func:`crossing_rate`; else NaN),
+    ``points`` (QPs used, multitask/single) and ``note`` (why a value is NaN, or what a flat
+    multitask curve means; empty otherwise). The average row is the mean of the sequences'
+    values, as the JVET CTC averages per-sequence BD-rates; it is NaN when any sequence's value
+    is. ``codec`` picks the codec when the summary holds several. Sequences without any value
+    of ``metric`` (no ground truth for that task) are left out.
     """
     if metric not in summary.columns:
         raise VcmError(f"summary has no column {metric!r}")
     table = select_codec(summary, codec)
     rows = {}
     for sequence, points in table.groupby("sequence", sort=True):
+        if not points[metric].notna().any():
+            continue
         anchor = points[points["pipeline"] == ANCHOR_PIPELINE].sort_values("qp")
         test = points[points["pipeline"] == TEST_PIPELINE].sort_values("qp")
         curves = (anchor["bpp"], anchor[metric], test["bpp"], test[metric])
         rate, rate_reason = bd_rate_with_reason(*curves, method=method)
         quality, quality_reason = bd_quality_with_reason(*curves, method=method)
+        crossing = math.nan
+        flat = _constant(test[metric])
+        if flat is not None:
+            crossing, crossing_reason = crossing_rate_with_reason(
+                anchor["bpp"], anchor[metric], flat, method=method
+            )
+            rate_reason = (f"multitask {metric} is constant ({flat:g}) over QP, so no rate "
+                           f"gives equal quality; bd_quality is the gain at equal rate, "
+                           f"crossing_bpp the single-task rate of equal {metric}")
+            if crossing_reason:
+                rate_reason += f" (crossing_bpp: {crossing_reason})"
         notes = [f"BD-rate: {rate_reason}"] if rate_reason else []
         notes += [f"BD-quality: {quality_reason}"] if quality_reason else []
         for note in notes:
@@ -116,10 +188,12 @@ def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec
         rows[sequence] = {
             "bd_rate_percent": rate,
             "bd_quality": quality,
+            "crossing_bpp": crossing,
             "points": f"{len(test)}/{len(anchor)}",
             "note": "; ".join(notes),
         }
-    result = pd.DataFrame.from_dict(rows, orient="index", columns=["bd_rate_percent", "bd_quality", "points", "note"])
+    columns = ["bd_rate_percent", "bd_quality", "crossing_bpp", "points", "note"]
+    result = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     average_notes = [
         f"{column}: {int(result[column].isna().sum())} of {len(result)} sequences undefined"
         for column in ("bd_rate_percent", "bd_quality")
@@ -128,11 +202,35 @@ def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec
     result.loc["average"] = {
         "bd_rate_percent": result["bd_rate_percent"].mean(skipna=False),
         "bd_quality": result["bd_quality"].mean(skipna=False),
+        # A BPP at which one sequence's curve crosses its own value: a mean over sequences
+        # would be the rate of no sequence.
+        "crossing_bpp": math.nan,
         "points": "",
         "note": "; ".join(average_notes),
     }
     result.index.name = "sequence"
     return result
+
+
+def bd_caption(metric: str, codec: str) -> str:
+    """The caption of :func:`bd_table`'s file for ``metric``, saying what its columns mean."""
+    return (
+        f"BD-rate and BD-{metric} of multitask against single-task ({codec}): bd_rate_percent "
+        f"the rate difference at equal {metric} (negative: multitask needs fewer bits), "
+        f"bd_quality the mean {metric} difference at equal rate. Where multitask {metric} is "
+        f"the same at every QP (as MOTA is: its boxes come from the original), BD-rate cannot "
+        f"exist; crossing_bpp is then the single-task BPP at which it reaches the multitask "
+        f"{metric}, to compare with the multitask BPP (Table 4)."
+    )
+
+
+def _constant(values: pd.Series) -> float | None:
+    """The value of a curve whose finite values are all equal (at least two), else None."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) >= 2 and np.unique(finite).size == 1:
+        return float(finite[0])
+    return None
 
 
 def _prepare(rate_anchor, quality_anchor, rate_test, quality_test, method: str):

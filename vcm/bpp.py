@@ -2,7 +2,7 @@
 
 BPP = (bytes of every file the receiver gets) x 8 / (width x height x frames), with width and
 height of the original, unpadded video. For the multitask pipeline the files are the coded
-foreground bitstream and the zipped detections.
+foreground bitstream and the detection file (any format, see :mod:`vcm.detformats`).
 """
 
 from __future__ import annotations

@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Sample data: synthesize and inspect sequences.", no_args_is_help=True)
 models_app = typer.Typer(help="The model store: list and fetch named model files.", no_args_is_help=True)
-detections_app = typer.Typer(help="Detections files and detections carried in bitstreams.",
-                             no_args_is_help=True)
+detections_app = typer.Typer(
+    help="Detection files: convert between formats, measure them, read them out of bitstreams.",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(detections_app, name="detections")
@@ -110,13 +112,14 @@ _PLAIN_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def build_backend(registry, name: str, options: dict[str, Any]):
-    """Build ``name`` from ``registry``; an option the backend does not take, or a value out of
-    its declared range (the backend's ``option_schema``), is a VcmError."""
+    """Build ``name`` from ``registry``; an option the backend does not take, a value out of
+    its declared range (the backend's ``option_schema``), or a value it refuses when built,
+    is a VcmError."""
     factory = registry.get(name)
     registry.check_options(name, options)
     try:
         return factory(**options)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise VcmError(f"{registry.kind} {name!r}: {error}") from None
 
 
@@ -184,11 +187,23 @@ def data_hieve_pose(
                f"{len(ground_truth.image_ids)} frames", err=True)
 
 
+DetectionFormatName = Annotated[
+    Optional[str],
+    typer.Option("--format", help="Detection format: vcmd or voc-zip (see `vcm detections "
+                 "formats`) [default: from the output's extension, .zip voc-zip, else vcmd].")
+]
+FormatOptions = Annotated[
+    Optional[list[str]],
+    typer.Option("--format-option", help="Detection format option key=value, repeatable "
+                 "(vcmd: step=1 pixels, 0.25 to 2; score_bits=8)."),
+]
+
+
 @app.command("detect")
 @handles_errors
 def detect(
     video: Annotated[Path, typer.Argument(help="Video file or MOTChallenge sequence folder.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Zip of per-frame XML to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Detection file to write (.vcmd or .zip).")],
     detector: Annotated[str, typer.Option(help="Detector name (see `vcm detectors`).")] = "hog",
     score: Annotated[float, typer.Option(min=0, max=1, help="Keep boxes with score >= this.")] = 0.6,
     option: Annotated[
@@ -196,11 +211,13 @@ def detect(
         typer.Option("--option", "-p", help="Detector option key=value, repeatable "
                      "(e.g. variant=coco, input_size=416, jitter=0.05)."),
     ] = None,
+    detection_format: DetectionFormatName = None,
+    format_option: FormatOptions = None,
     progress: Progress = True,
 ) -> None:
-    """Detect persons in every frame once; write them as zipped Pascal-VOC XML."""
-    from vcm.detections import write_detections_zip
+    """Detect persons in every frame once; write them in a detection format (vcmd, voc-zip)."""
     from vcm.detectors import DETECTORS, detect_video
+    from vcm.detformats import format_for_output
     from vcm.video import open_video
 
     source = open_video(video)
@@ -208,19 +225,68 @@ def detect(
     if detector == "oracle":
         options.setdefault("sequence", video)
     backend = build_backend(DETECTORS, detector, options)
+    written_format = format_for_output(output, detection_format)
+    format_options = parse_options(format_option, "detection format")
     logs.log_run("detect", video=video, output=output, detector=backend.describe(),
-                 score=score, frames=source.info.frames)
+                 score=score, frames=source.info.frames, format=written_format.name,
+                 format_options=format_options)
     from vcm.runrecord import write_run_record
 
     start = time.perf_counter()
     detections = detect_video(source, backend, score_threshold=score, progress=progress)
     detect_seconds = time.perf_counter() - start
-    write_detections_zip(detections, output)
-    zip_seconds = time.perf_counter() - start - detect_seconds
-    write_run_record(output, "detect", {"detect": detect_seconds, "zip": zip_seconds},
+    written_format.write(detections, output, **format_options)
+    write_seconds = time.perf_counter() - start - detect_seconds
+    write_run_record(output, "detect", {"detect": detect_seconds, "write": write_seconds},
                      video=video, detector=backend.describe(), score=score,
-                     frames=len(detections), boxes=detections.count)
+                     frames=len(detections), boxes=detections.count,
+                     format=written_format.name, format_options=format_options)
     typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
+
+
+@detections_app.command("convert")
+@handles_errors
+def detections_convert(
+    source: Annotated[Path, typer.Argument(help="Detection file in any format.")],
+    output: Annotated[Path, typer.Argument(help="Detection file to write.")],
+    detection_format: DetectionFormatName = None,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Format option key=value, repeatable "
+                     "(vcmd: step=1 pixels, 0.25 to 2; score_bits=8)."),
+    ] = None,
+) -> None:
+    """Convert a detection file to another format (any to any); boxes as the target holds them."""
+    from vcm.detformats import format_for_output, read_detections
+
+    written_format = format_for_output(output, detection_format)
+    options = parse_options(option, "detection format")
+    logs.log_run("detections convert", source=source, output=output,
+                 format=written_format.name, options=options)
+    sequence = read_detections(source)
+    written_format.write(sequence, output, **options)
+    typer.echo(f"wrote {output}: {sequence.count} boxes in {len(sequence)} frames, "
+               f"{output.stat().st_size} bytes", err=True)
+
+
+@detections_app.command("stats")
+@handles_errors
+def detections_stats(
+    file: Annotated[Path, typer.Argument(help="Detection file in any format.")],
+) -> None:
+    """Print JSON: format, frames, boxes, bytes and bytes_per_box of a detection file."""
+    from vcm.detformats import detection_stats
+
+    print_json(detection_stats(file))
+
+
+@detections_app.command("formats")
+def detections_formats() -> None:
+    """List the registered detection formats and their file extensions."""
+    from vcm.detformats import all_formats
+
+    for detection_format in all_formats():
+        typer.echo(f"{detection_format.name}\t{detection_format.extension}")
 
 
 @app.command("detectors")
@@ -235,18 +301,22 @@ def list_detectors() -> None:
 @handles_errors
 def foreground(
     video: Annotated[Path, typer.Argument(help="The original video the detections came from.")],
-    detections: Annotated[Path, typer.Argument(help="Detections zip from `vcm detect`.")],
+    detections: Annotated[Path, typer.Argument(help="Detection file from `vcm detect` (any format).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    score: Annotated[float, typer.Option(
+        min=0, max=1, help="Keep only boxes scoring at least this (a zip detected at a lower "
+        "score for BYTE tracking keeps its low-score boxes out of the foreground).")] = 0.0,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
     """Black out everything outside the detected boxes; write the result losslessly."""
     from vcm.foreground import write_foreground_video
 
-    logs.log_run("foreground", video=video, detections=detections, output=output)
+    logs.log_run("foreground", video=video, detections=detections, output=output, score=score)
     from vcm.runrecord import write_run_record
 
-    result = write_foreground_video(video, detections, output, log_path=log, progress=progress)
+    result = write_foreground_video(video, detections, output, min_score=score, log_path=log,
+                                    progress=progress)
     write_run_record(output, "foreground",
                      {"render": result.render_seconds, "foreground": result.total_seconds},
                      video=video, detections=detections, frames=result.frames)
@@ -279,9 +349,9 @@ def encode(
     options = parse_options(option, "codec")
     detections = None
     if embed is not None:
-        from vcm.detections import read_detections_zip
+        from vcm.detformats import read_detections
 
-        detections = read_detections_zip(embed)
+        detections = read_detections(embed)
     logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options,
                  embed=embed)
     result = encode_video(video, output, codec=codec, qp=qp, log_path=log, progress=progress,
@@ -297,18 +367,21 @@ def encode(
 @handles_errors
 def detections_extract(
     bitstream: Annotated[Path, typer.Argument(help="VVC/HEVC bitstream with annotated regions SEIs.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Detections zip to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Detection file to write (.vcmd or .zip).")],
+    detection_format: DetectionFormatName = None,
 ) -> None:
     """Read the person boxes carried in a bitstream's annotated regions SEI messages.
 
     The frame size recorded is the original one from the sidecar ``<bitstream>.json`` if
     there is one, else the stream's cropped picture size."""
     from vcm.bitstream import extract_detections
-    from vcm.detections import write_detections_zip
+    from vcm.detformats import format_for_output
 
-    logs.log_run("detections extract", bitstream=bitstream, output=output)
+    written_format = format_for_output(output, detection_format)
+    logs.log_run("detections extract", bitstream=bitstream, output=output,
+                 format=written_format.name)
     detections = extract_detections(bitstream)
-    write_detections_zip(detections, output)
+    written_format.write(detections, output)
     typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
 
 
@@ -317,13 +390,19 @@ def detections_extract(
 def decode(
     bitstream: Annotated[Path, typer.Argument(help="Bitstream from `vcm encode`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Lossless FFV1 .mkv to write.")],
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-p", help="Codec option key=value, repeatable, over the "
+                     "sidecar's (e.g. decoder=PATH for vtm)."),
+    ] = None,
     log: LogFile = None,
 ) -> None:
     """Decode a bitstream back to frames of the original size (lossless FFV1 .mkv)."""
     from vcm.codecs import decode_video
 
-    logs.log_run("decode", bitstream=bitstream, output=output)
-    result = decode_video(bitstream, output, log_path=log)
+    options = parse_options(option, "codec")
+    logs.log_run("decode", bitstream=bitstream, output=output, options=options)
+    result = decode_video(bitstream, output, log_path=log, codec_options=options)
     typer.echo(f"wrote {output} in {result.seconds:.2f} s", err=True)
 
 
@@ -339,7 +418,7 @@ def list_codecs() -> None:
 @handles_errors
 def bpp(
     files: Annotated[list[Path], typer.Argument(
-        help="Bitstream and any side files (detections zip); only the bitstream when it "
+        help="Bitstream and any side files (the detection file); only the bitstream when it "
         "carries the detections (`vcm encode --embed`).")],
     like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
     output: JsonOutput = None,
@@ -488,19 +567,19 @@ def run_tracking(detections, tracker, fps: float, output: Path) -> float:
 @handles_errors
 def pose(
     video: Annotated[Path, typer.Argument(help="Decoded foreground (or any) video: the pixels.")],
-    detections: Annotated[Path, typer.Argument(help="Detections zip: the person boxes.")],
+    detections: Annotated[Path, typer.Argument(help="Detection file (any format): the person boxes.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint results JSON.")],
     estimator: Annotated[str, typer.Option(help="Pose estimator name.")] = "blazepose",
     option: Options = None,
     progress: Progress = True,
 ) -> None:
-    """Top-down pose estimation with boxes from the detections zip (no detector of its own)."""
-    from vcm.detections import read_detections_zip
+    """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
+    from vcm.detformats import read_detections
     from vcm.runrecord import write_run_record
     from vcm.video import open_video
 
     source = open_video(video)
-    boxes = read_detections_zip(detections)
+    boxes = read_detections(detections)
     backend = build_named("pose estimator", estimator, option)
     logs.log_run("pose", video=video, detections=detections, estimator=backend.describe())
     seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
@@ -512,19 +591,19 @@ def pose(
 @handles_errors
 def segment(
     video: Annotated[Path, typer.Argument(help="Decoded foreground (or any) video: the pixels.")],
-    detections: Annotated[Path, typer.Argument(help="Detections zip: the person boxes.")],
+    detections: Annotated[Path, typer.Argument(help="Detections file (any format): the person boxes.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
     segmenter: Annotated[str, typer.Option(help="Segmenter name (see `vcm segmenters`).")] = "mediapipe",
     option: Options = None,
     progress: Progress = True,
 ) -> None:
-    """Person masks prompted by the boxes of the detections zip (no detector of its own)."""
-    from vcm.detections import read_detections_zip
+    """Person masks prompted by the boxes of the detections file (no detector of its own)."""
+    from vcm.detformats import read_detections
     from vcm.runrecord import write_run_record
     from vcm.video import open_video
 
     source = open_video(video)
-    boxes = read_detections_zip(detections)
+    boxes = read_detections(detections)
     backend = build_named("segmenter", segmenter, option)
     logs.log_run("segment", video=video, detections=detections, segmenter=backend.describe())
     seconds = run_segmentation(source, boxes, backend, output, progress,
@@ -544,27 +623,28 @@ def list_segmenters() -> None:
 @app.command("track")
 @handles_errors
 def track(
-    detections: Annotated[Path, typer.Argument(help="Detections zip from `vcm detect`.")],
+    detections: Annotated[Path, typer.Argument(help="Detection file from `vcm detect` (any format).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="MOTChallenge tracks txt.")],
     tracker: Annotated[str, typer.Option(help="Tracker name.")] = "iou",
     fps: Annotated[
         Optional[float],
-        typer.Option(min=0.001, help="Frame rate; scales the lost-track buffer [default: --like's, else 30]."),
+        typer.Option(min=0.001, help="Frame rate; scales the lost-track buffer [default: --like's, "
+                     "else the detection file's, else 30]."),
     ] = None,
     like: Annotated[
         Optional[Path], typer.Option(help="The video the detections came from (for its frame rate).")
     ] = None,
     option: Options = None,
 ) -> None:
-    """Associate the boxes of the detections zip across frames (no detector of its own)."""
-    from vcm.detections import read_detections_zip
+    """Associate the boxes of the detection file across frames (no detector of its own)."""
+    from vcm.detformats import read_detections
     from vcm.runrecord import write_run_record
     from vcm.trackers import TRACKERS
     from vcm.video import open_video
 
-    boxes = read_detections_zip(detections)
+    boxes = read_detections(detections)
     if fps is None:
-        fps = open_video(like).info.fps if like is not None else 30.0
+        fps = open_video(like).info.fps if like is not None else (boxes.fps or 30.0)
     options = parse_options(option, "tracker")
     backend = build_backend(TRACKERS, tracker, options)
     logs.log_run("track", detections=detections, tracker=tracker, fps=fps, options=options)
@@ -739,7 +819,8 @@ def evaluate_track(
     iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
     output: JsonOutput = None,
 ) -> None:
-    """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics, IoU distance) as JSON."""
+    """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics) and HOTA, DetA, AssA, LocA
+    (TrackEval) as JSON."""
     from vcm.datasets.mot import read_mot_txt
     from vcm.metrics.tracking import evaluate_tracking
     from vcm.tracks import read_tracks_txt
@@ -777,8 +858,14 @@ def point(
     codec_record: Annotated[
         Optional[list[Path]], typer.Option(help="Encoder/decoder sidecars (*.json), repeatable.")
     ] = None,
+    detections: Annotated[
+        Optional[Path],
+        typer.Option(help="The detection file counted in the BPP record (multitask): splits "
+                     "the BPP into video and detections and compares formats."),
+    ] = None,
 ) -> None:
     """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
+    from vcm.detformats import detections_record
     from vcm.fileio import atomic_output
     from vcm.points import build_point, load_record
 
@@ -794,9 +881,10 @@ def point(
         segment_detect_records=[load_record(path, "run record")
                                 for path in segment_detect_run or []],
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
+        detections=detections_record(detections) if detections else None,
     )
     with atomic_output(output) as temporary:
-        temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        temporary.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @app.command("config")

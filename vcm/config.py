@@ -1,5 +1,7 @@
 """Sweep configuration: the one JSON schema that Snakemake and the CLI both validate against,
-and a check that every backend a config names is registered."""
+where each sequence and its ground truth live (the workflow's rules ask here too), and a check
+that everything a config needs is here: its backends registered and installed, their options,
+its codecs' programs, its sequences' videos and ground truth, its backends' model files."""
 
 from __future__ import annotations
 
@@ -90,6 +92,58 @@ def _count_yaml_nodes(
     return total
 
 
+GROUND_TRUTH = {"pose": ("pose_gt", "gt/keypoints.json"), "track": ("track_gt", "gt/gt.txt")}
+"""For each task: its config key, and the default file under the sequence folder."""
+
+
+def sequence_path(name: str, entry: dict) -> str:
+    """The VIDEO argument of sequence ``name``: its ``path``, the mirror's folder of its
+    ``dataset`` (:class:`VcmError` if there is none), or its synthesized folder."""
+    if "path" in entry:
+        return entry["path"]
+    if "dataset" in entry:
+        from vcm.store import ModelStore
+
+        return str(ModelStore().dataset(entry["dataset"]))
+    return f"data/synthetic/{name}"
+
+
+def ground_truth(name: str, entry: dict, task: str) -> str | None:
+    """The ground-truth file of ``task`` ("pose" or "track") for sequence ``name``, or None
+    where the config says the sequence has none (``pose_gt: null``, ``track_gt: null``)."""
+    key, default = GROUND_TRUTH[task]
+    if key in entry:
+        return entry[key]
+    return f"{sequence_path(name, entry)}/{default}"
+
+
+def sequence_problems(config: dict) -> list[str]:
+    """One line per sequence whose video or ground truth is missing on disk. Synthesized
+    sequences are left out: the sweep writes them, ground truth included."""
+    problems = []
+    for name, entry in config["sequences"].items():
+        if "synth" in entry:
+            continue
+        try:
+            path = sequence_path(name, entry)
+        except VcmError as error:
+            problems.append(f"sequences/{name}: {error}")
+            continue
+        missing = [] if Path(path).exists() else [f"{path} (path)"]
+        keys = []
+        for task, (key, _) in GROUND_TRUTH.items():
+            truth = ground_truth(name, entry, task)
+            if truth is not None and not Path(truth).is_file():
+                missing.append(f"{truth} ({key})")
+                keys.append(f"`{key}: null`")
+        hint = f" (for ground truth the sequence does not have: {' / '.join(keys)})" if keys else ""
+        if any("(pose_gt)" in item for item in missing):
+            hint += "; HiEve pose files convert with: vcm data hieve-pose FOLDER -o FILE"
+        if missing:
+            problems.append(f"sequences/{name}: missing {', '.join(missing)}{hint}")
+    return problems
+
+
 def validate_config(config: object, *, source: str = "config") -> dict:
     """Validate ``config`` against :data:`SCHEMA_PATH`; raise :class:`VcmError` naming
     ``source``, the offending key path and the problem. Returns ``config``."""
@@ -105,30 +159,47 @@ def validate_config(config: object, *, source: str = "config") -> dict:
     return config
 
 
-def check_backends(config: dict, *, source: str = "config") -> None:
-    """Raise one :class:`VcmError` listing every problem with the backends the config names:
-    a detector, pose estimator, tracker, segmenter or codec that is not registered, a backend whose
-    framework is not installed (its ``requirements``), a codec whose programs are missing or
-    whose options are wrong. Each line names the config key and says what to install."""
+def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
+    """Every backend ``config`` names: ``(kind, registry, name, config key, options)``."""
     from vcm.codecs import CODECS
-    from vcm.codecs.base import build_codec
     from vcm.detectors import DETECTORS
-    from vcm.frameworks import install_commands, missing_requirements
+    from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
     from vcm.pose import POSE_ESTIMATORS
     from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
-    named = [
-        ("detector", DETECTORS, config["detector"]["name"], "detector/name"),
-        ("pose estimator", POSE_ESTIMATORS, config["pose"]["estimator"], "pose/estimator"),
-        ("tracker", TRACKERS, config["track"]["tracker"], "track/tracker"),
-        *[("detector", DETECTORS, entry["name"], f"single_task/{task}/name")
-          for task, entry in config["single_task"].items()],
-        *[("codec", CODECS, codec, f"codecs/{codec}") for codec in config["codecs"]],
+    detections = config.get("detections") or {}
+    backends = [
+        ("detector", DETECTORS, config["detector"]["name"], "detector/name",
+         config["detector"].get("options") or {}),
+        ("pose estimator", POSE_ESTIMATORS, config["pose"]["estimator"], "pose/estimator",
+         config["pose"].get("options") or {}),
+        ("tracker", TRACKERS, config["track"]["tracker"], "track/tracker",
+         config["track"].get("options") or {}),
+        *[("detector", DETECTORS, entry["name"], f"single_task/{task}/name",
+           entry.get("options") or {}) for task, entry in config["single_task"].items()],
+        *[("codec", CODECS, codec, f"codecs/{codec}", options or {})
+          for codec, options in config["codecs"].items()],
+        ("detection format", DETECTION_FORMATS, detections.get("format", DEFAULT_FORMAT),
+         "detections/format", detections.get("options") or {}),
     ]
     if "segment" in config:
-        named.append(("segmenter", SEGMENTERS, config["segment"]["segmenter"],
-                      "segment/segmenter"))
+        backends.append(("segmenter", SEGMENTERS, config["segment"]["segmenter"],
+                         "segment/segmenter", config["segment"].get("options") or {}))
+    return backends
+
+
+def backend_problems(config: dict) -> list[str]:
+    """One line for each thing that stops the config's backends from running here: a
+    detector, pose estimator, tracker or codec that is not registered, a backend whose
+    framework is not installed or fails to import (its ``requirements``), a codec whose
+    programs are missing or whose options are wrong, and the model files of
+    :func:`missing_model_files`. Each line names the config key and says what to install or fetch."""
+    from vcm.codecs import CODECS
+    from vcm.codecs.base import build_codec
+    from vcm.frameworks import install_commands, missing_requirements
+
+    named = [entry[:4] for entry in named_backends(config)]
     problems = []
     needed_by: dict[str, list[str]] = {}  # missing module -> the config keys that need it
     for kind, registry, name, where in named:
@@ -142,15 +213,90 @@ def check_backends(config: dict, *, source: str = "config") -> None:
         keys = list(dict.fromkeys(key for module in modules for key in needed_by[module]))
         problems.append(f"not installed: {', '.join(modules)} (for {', '.join(keys)}); "
                         f"install: {command}")
+    problems += broken_frameworks(config)
     for codec, options in config["codecs"].items():
         if codec in CODECS.names():
             try:
                 build_codec(codec, **(options or {})).check_tools()
             except VcmError as error:
                 problems.append(f"codecs/{codec}: {error}")
+    problems += detection_format_problems(config)
+    problems += missing_model_files(config)
+    return problems
+
+
+def detection_format_problems(config: dict) -> list[str]:
+    """A line for each option of the config's detection format that the format does not take."""
+    from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
+
+    detections = config.get("detections") or {}
+    format_name = detections.get("format", DEFAULT_FORMAT)
+    if format_name not in DETECTION_FORMATS.names():
+        return []  # named by backend_problems
+    detection_format = DETECTION_FORMATS.build(format_name)
+    return [f"detections/options: {detection_format.name} has no option {option!r} "
+            f"(options: {', '.join(detection_format.options) or 'none'})"
+            for option in sorted(set(detections.get("options") or {}) - set(detection_format.options))]
+
+
+def check_runnable(config: dict, *, source: str = "config") -> None:
+    """Raise one :class:`VcmError` listing everything that stops ``config`` from running
+    here (:func:`backend_problems`, then :func:`sequence_problems`), so a sweep fails before
+    any job runs, with every missing piece and what installs or makes it in one message."""
+    problems = backend_problems(config) + sequence_problems(config)
     if problems:
         raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
             f"- {problem}" for problem in problems))
+
+
+def broken_frameworks(config: dict) -> list[str]:
+    """A line for each installed framework the config's backends need that fails to import
+    (:func:`vcm.frameworks.broken_requirements`), with the command that reinstalls it."""
+    from vcm.frameworks import broken_requirements, install_hint, missing_requirements
+
+    needed_by: dict[str, list[str]] = {}
+    for _, registry, name, where, _ in named_backends(config):
+        if name in registry.names():
+            modules = getattr(registry.get(name), "requirements", ())
+            present = [module for module in modules if module not in missing_requirements(modules)]
+            for module in present:
+                needed_by.setdefault(module, []).append(f"{where} {name}")
+    return [f"{module} is installed but {problem} (for {', '.join(needed_by[module])}); "
+            f"reinstall: {install_hint(module)}"
+            for module, problem in broken_requirements(needed_by).items()]
+
+
+def missing_model_files(config: dict) -> list[str]:
+    """The model files the config's backends need (their ``model_files(**options)``) that
+    are neither in the model store's mirror nor in its cache."""
+    from vcm.store import ModelStore
+
+    store = ModelStore.from_environment(progress=False)
+    problems = []
+    seen = set()
+    for _, registry, name, where, options in named_backends(config):
+        backend = registry.get(name) if name in registry.names() else None
+        model_files = getattr(backend, "model_files", None)
+        if model_files is None:
+            continue
+        try:
+            needed = model_files(**options)
+        except (TypeError, VcmError):
+            continue  # a wrong option: the backend's option check reports it
+        for model, filename in needed:
+            if (model, filename) in seen:
+                continue
+            seen.add((model, filename))
+            mirror = store.mirror_path(model, filename)
+            if (mirror is not None and mirror.is_file()) or store.cache_path(
+                    model, filename).is_file():
+                continue
+            places = f"the cache {store.cache_path(model, filename)}"
+            if mirror is not None:
+                places = f"the mirror {mirror} or {places}"
+            problems.append(f"{where} {name}: model file {model}/{filename} is not in "
+                            f"{places}; fetch: vcm models fetch {model}")
+    return problems
 
 
 def backend_option_problems(config: dict) -> list[str]:
@@ -216,5 +362,5 @@ def load_config(path: Path) -> dict:
     config = read_config_text(path)
     validate_config(config, source=str(path))
     check_backend_options(config, source=str(path))
-    check_backends(config, source=str(path))
+    check_runnable(config, source=str(path))
     return config

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vcm.boxes import clip_boxes
-from vcm.detections import read_detections_zip
+from vcm.detformats import read_detections
 from vcm.fileio import atomic_output
 from vcm.video import open_video, write_lossless_video
 
@@ -59,18 +59,25 @@ class ForegroundResult:
 
 def write_foreground_video(
     video: Path,
-    detections_zip: Path,
+    detections_file: Path,
     output: Path,
     *,
+    min_score: float = 0.0,
     log_path: Path | None = None,
     progress: bool = True,
 ) -> ForegroundResult:
-    """Write the foreground of ``video`` given ``detections_zip`` to ``output`` (FFV1 in mkv)."""
+    """Write the foreground of ``video`` given ``detections_file`` (any detection format) to
+    ``output`` (FFV1 in mkv).
+
+    Only boxes scoring at least ``min_score`` are kept: a detections file written for BYTE
+    association also holds low-score boxes, which the tracker uses but the foreground must not
+    show.
+    """
     start = time.perf_counter()
     source = open_video(video)
-    detections = read_detections_zip(detections_zip)
+    detections = read_detections(detections_file)
     info = source.info
-    detections.check_fits(info.width, info.height, info.frames, label=str(detections_zip),
+    detections.check_fits(info.width, info.height, info.frames, label=str(detections_file),
                           video=str(info.path))
     render_seconds = 0.0
 
@@ -82,7 +89,9 @@ def write_foreground_video(
         )
         for frame, frame_detections in zip(frames, detections.frames, strict=True):
             tick = time.perf_counter()
-            foreground = render_foreground(frame, frame_detections.boxes)
+            foreground = render_foreground(
+                frame, frame_detections.boxes[frame_detections.scores >= min_score]
+            )
             render_seconds += time.perf_counter() - tick
             yield foreground
 
@@ -93,7 +102,8 @@ def write_foreground_video(
         )
     total_seconds = time.perf_counter() - start
     LOG.info(
-        "foreground: %d frames, %d boxes, render %.3f s, total %.3f s -> %s",
-        info.frames, detections.count, render_seconds, total_seconds, output,
+        "foreground: %d frames, %d boxes (scores >= %g of them kept), render %.3f s, "
+        "total %.3f s -> %s",
+        info.frames, detections.count, min_score, render_seconds, total_seconds, output,
     )
     return ForegroundResult(info.frames, render_seconds, total_seconds)

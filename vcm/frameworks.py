@@ -3,12 +3,14 @@
 The paper-grade backends (``torchvision`` and ``detectron2`` detectors, ``hrnet`` pose) are
 always registered, so a config that names them validates everywhere; they import their
 framework only when built. :func:`missing_requirements` tells, without importing anything,
-which modules are absent, and :func:`require` turns that into one error that says how to
+which modules are absent; :func:`broken_requirements` imports the few whose presence is not
+enough (:data:`IMPORT_CHECKS`); :func:`require` turns both into one error that says how to
 install them (README, "Paper-grade backends").
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -22,10 +24,17 @@ INSTALL_HINTS = {
     "mmcv": "make install-mmpose",
     "mmengine": "make install-mmpose",
     "mmdet": "make install-mmpose",
+    # detectron2's dependency tensorboard pulls protobuf >= 6, which breaks mediapipe
+    # 0.10.21; its model_zoo imports pkg_resources, which setuptools 81 removed.
     "detectron2": "pip install --no-build-isolation "
-                  "'git+https://github.com/facebookresearch/detectron2.git' (after torch)",
+                  "'git+https://github.com/facebookresearch/detectron2.git' "
+                  "'protobuf>=4.25.3,<5' 'setuptools<81' (after torch)",
 }
 """For each optional top-level module, the command that installs it."""
+
+IMPORT_CHECKS = {"detectron2": "detectron2.model_zoo"}
+"""Modules that can be present yet fail to import, and the submodule whose import is the check
+(``detectron2.model_zoo`` imports ``pkg_resources``, gone in setuptools >= 81)."""
 
 
 def module_available(module: str) -> bool:
@@ -43,6 +52,25 @@ def module_available(module: str) -> bool:
 def missing_requirements(modules: Iterable[str]) -> list[str]:
     """The modules of ``modules`` that cannot be imported, in the given order."""
     return [module for module in modules if not module_available(module)]
+
+
+def import_problem(module: str) -> str | None:
+    """Why the installed ``module`` fails to import its :data:`IMPORT_CHECKS` submodule, or
+    ``None`` (also when it is absent or has no check). Importing it loads the framework."""
+    probe = IMPORT_CHECKS.get(module)
+    if probe is None or not module_available(module):
+        return None
+    try:
+        importlib.import_module(probe)
+    except Exception as error:  # an install can break any way: each is the same problem
+        return f"importing {probe} fails ({type(error).__name__}: {error})"
+    return None
+
+
+def broken_requirements(modules: Iterable[str]) -> dict[str, str]:
+    """The modules of ``modules`` that are installed but fail to import, with the reason."""
+    problems = {module: import_problem(module) for module in modules}
+    return {module: problem for module, problem in problems.items() if problem is not None}
 
 
 def install_hint(module: str) -> str:
@@ -71,12 +99,22 @@ def install_lines(missing: Iterable[str]) -> str:
                      for command, modules in install_commands(missing).items())
 
 
+def broken_message(backend: str, broken: dict[str, str]) -> str:
+    """What of ``broken`` (module -> reason) fails for ``backend`` and how to reinstall it."""
+    reasons = "; ".join(f"{module} is installed but {reason}" for module, reason in broken.items())
+    return f"{backend}: {reasons}; reinstall: {install_lines(broken)}"
+
+
 def require(backend: str, modules: Iterable[str]) -> None:
     """Raise :class:`VcmError` naming every module of ``modules`` that is missing for
-    ``backend`` and how to install it."""
+    ``backend``, or installed but failing to import, and how to install it."""
+    modules = list(modules)
     missing = missing_requirements(modules)
     if missing:
         raise VcmError(requirement_message(backend, missing))
+    broken = broken_requirements(modules)
+    if broken:
+        raise VcmError(broken_message(backend, broken))
 
 
 def select_device(device: str) -> Any:

@@ -14,7 +14,7 @@ from vcm.logs import package_version
 
 PACKAGES = [
     "numpy", "opencv-contrib-python-headless", "imageio-ffmpeg", "mediapipe", "pandas",
-    "scipy", "pycocotools", "motmetrics", "lxml", "snakemake", "bjontegaard",
+    "scipy", "pycocotools", "motmetrics", "trackeval", "lxml", "snakemake", "bjontegaard",
     "torch", "torchvision", "detectron2", "mmengine", "mmcv", "mmcv-lite", "mmdet", "mmpose",
 ]
 """Python packages whose versions the manifest records."""
@@ -45,6 +45,34 @@ def backends_used(results: Path) -> dict[str, dict]:
     return backends
 
 
+SIDECAR_FIELDS = {"bitstream", "codec", "qp", "options", "argv"}
+"""Keys that make a JSON file under the results an encoder's sidecar (vcm.codecs)."""
+
+
+def codecs_used(results: Path) -> dict[str, dict]:
+    """Every codec found in the bitstream sidecars under ``results``: its options and the
+    programs and files it used beyond ffmpeg (``tools``: VTM's version, its cfg's sha256),
+    keyed by codec name; a second set of options or tools of the same codec by ``name 2``..."""
+    codecs: dict[str, dict] = {}
+    for path in sorted(results.glob("**/*.json")):
+        if path.name.endswith(".run.json"):
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not SIDECAR_FIELDS <= record.keys():
+            continue
+        description = {"codec": record["codec"], "options": record["options"],
+                       "tools": record.get("tools", {})}
+        if description in codecs.values():
+            continue
+        same_codec = sum(1 for entry in codecs.values() if entry["codec"] == record["codec"])
+        key = record["codec"] if same_codec == 0 else f"{record['codec']} {same_codec + 1}"
+        codecs[key] = description
+    return codecs
+
+
 def build_manifest(results: Path, config: dict | None = None) -> dict:
     """The manifest of the sweep whose results are in ``results``."""
     return {
@@ -53,6 +81,7 @@ def build_manifest(results: Path, config: dict | None = None) -> dict:
         "packages": {name: package_version(name) for name in PACKAGES},
         "ffmpeg": ffmpeg_version(),
         "backends": backends_used(results),
+        "codecs": codecs_used(results),
         "config_sha256": config_sha256(config) if config is not None else None,
         "config": config,
         "machine": {
@@ -72,6 +101,20 @@ def manifest_header(manifest: dict) -> str:
         f"vcm {manifest['vcm']}, Python {manifest['python']}; {packages}",
         f"{manifest['ffmpeg']}",
         f"backends: {', '.join(sorted(manifest['backends'])) or 'none recorded'}; "
+        f"codecs: {codec_summary(manifest.get('codecs', {})) or 'none recorded'}; "
         f"config sha256 {config_hash}",
         f"machine: {manifest['machine']['system']}, {manifest['machine']['cpus']} CPUs",
     ])
+
+
+def codec_summary(codecs: dict[str, dict]) -> str:
+    """``vtm (EncoderApp 23.13, cfg sha256 3079...)``-style names of the codecs used."""
+    parts = []
+    for name, description in sorted(codecs.items()):
+        tools = description.get("tools", {})
+        details = [f"{program} {tool['version']}" for program, tool in tools.items()
+                   if "version" in tool]
+        details += [f"{program} sha256 {tool['sha256'][:12]}" for program, tool in tools.items()
+                    if "sha256" in tool]
+        parts.append(f"{name} ({', '.join(details)})" if details else name)
+    return ", ".join(parts)

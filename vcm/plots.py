@@ -52,21 +52,21 @@ def figures(summary: pd.DataFrame, published: dict | None = None, codec: str | N
     """Every figure of ``summary`` by file stem: ``bpp_vs_qp``, ``fig5_pose_ap_vs_qp``,
     ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``segm_ap_vs_qp``,
     ``segm_ap_vs_bpp``, ``bpp_reduction_vs_qp`` and ``change_vs_qp``; a figure whose column is
-    absent from the summary (or, for mask AP, has no value) is left out.
+    absent from the summary, or has no value (no sequence has that task's ground truth, or the
+    sweep did not run segmentation), is left out; a sequence without values of a metric has no
+    panel in its figures.
     ``published`` (a results record such as :func:`vcm.published.paper_results`) adds the
     paper's values to the last two."""
     rows = select_codec(summary, codec)
     result = {"bpp_vs_qp": figure_metric_vs_qp(rows, "bpp")}
     for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota"),
                          ("segm_ap_vs_qp", "segm_ap")):
-        if metric in rows.columns and (metric != "segm_ap" or has_values(rows, metric)):
+        if has_values(rows, metric):
             result[name] = figure_metric_vs_qp(rows, metric)
             result[f"{metric}_vs_bpp"] = figure_rate_accuracy(rows, metric)
     if "original_bpp" in rows.columns:
         result["bpp_reduction_vs_qp"] = figure_bpp_reduction(rows, published)
-    metrics = [metric for metric in ("pose_ap", "mota") if metric in rows.columns]
-    if has_values(rows, "segm_ap"):
-        metrics.append("segm_ap")
+    metrics = [metric for metric in ("pose_ap", "mota", "segm_ap") if has_values(rows, metric)]
     if metrics:
         result["change_vs_qp"] = figure_relative_change(rows, metrics, published)
     return result
@@ -102,9 +102,12 @@ def figure_metric_vs_qp(summary: pd.DataFrame, metric: str, codec: str | None = 
 
 def figure_rate_accuracy(summary: pd.DataFrame, metric: str, codec: str | None = None) -> Figure:
     """``metric`` against bits per pixel (log axis), points joined in QP order: one panel per
-    sequence and ``average`` (average accuracy against average BPP), one line per pipeline."""
-    rates = per_qp(summary, "bpp", codec)
-    accuracy = per_qp(summary, metric, codec)
+    sequence and ``average`` (average accuracy against average BPP, both over the sequences
+    that have ``metric``), one line per pipeline."""
+    rows = select_codec(summary, codec)
+    rows = rows[rows["sequence"].isin(rows.loc[rows[metric].notna(), "sequence"])]
+    rates = per_qp(rows, "bpp")
+    accuracy = per_qp(rows, metric)
     figure, panels = _panels(_sequences(accuracy))
     for sequence, axes in panels.items():
         for pipeline in _pipelines(accuracy):

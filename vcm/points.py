@@ -1,8 +1,9 @@
 """One measured point of a sweep (sequence, pipeline, codec, QP) in the results shape every vcm
 tool reads: ``{"name", "description", "point": {...}, "results": {metric: [value]}}``.
 
-A point gathers what the stages wrote: the ``vcm bpp`` record, the pose, tracking and
-segmentation evaluations, the run records (``*.run.json``: seconds per step) and the codec
+A point gathers what the stages wrote: the ``vcm bpp`` record, the detection file that was
+sent (its format, boxes and bytes, and its bytes in every other format), the pose, tracking
+and segmentation evaluations, the run records (``*.run.json``: seconds per step) and the codec
 sidecars (``encode_seconds``/``decode_seconds``). Times follow the paper (see
 :mod:`vcm.metrics.timing`): ``detect_s`` is the sum of every detector run the pipeline needs
 (one shared run for multitask, one per task for single-task), ``total_s`` is
@@ -10,6 +11,10 @@ sidecars (``encode_seconds``/``decode_seconds``). Times follow the paper (see
 ``total_two_tasks_s`` the paper's two tasks alone: ``total_s`` less segmentation and the
 detector run only segmentation needed (``segment_detect_s``, 0 for multitask); codec time is
 kept apart.
+
+A metric that was not measured (the sequence has no ground truth for that task) or has no
+value (MOTA without ground-truth boxes) is ``null``: the record is strict JSON, and the
+summary reads it as NaN.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from vcm.detformats import DETECTION_FORMATS
 from vcm.errors import VcmError
 from vcm.jsonio import load_json
 from vcm.metrics.timing import codec_seconds
@@ -24,10 +30,25 @@ from vcm.metrics.timing import codec_seconds
 ORIGINAL_BPP = 12.0
 """Bits per pixel of the uncompressed original as the codecs take it: 8-bit yuv420p."""
 
+def format_bpp_column(name: str) -> str:
+    """The summary column of the BPP a point would have with detection format ``name``."""
+    return "bpp_" + name.replace("-", "_")
+
+
+FORMAT_BPP_COLUMNS = [format_bpp_column(name) for name in DETECTION_FORMATS.names()]
+
+DETECTION_COLUMNS = [
+    "video_bpp", "detections_bpp", "detections_format", "boxes", "bytes_per_box",
+    *FORMAT_BPP_COLUMNS,
+]
+"""The BPP split and the detection file's cost. Records written before these existed read
+as NaN (and format ``""``)."""
+
 SUMMARY_COLUMNS = [
-    "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1",
+    "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
     "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
     "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
+    *DETECTION_COLUMNS,
 ]
 """Columns of ``results/summary.csv``, in order."""
 
@@ -57,13 +78,22 @@ def build_point(
     run_records: list[dict] = (),
     segment_detect_records: list[dict] = (),
     codec_records: list[dict] = (),
+    detections: dict | None = None,
 ) -> dict:
-    """Assemble one point record; a metric whose evaluation is absent is NaN.
+    """Assemble one point record; a metric whose evaluation is absent, and any value that is
+    not a finite number, is None (``null`` in the JSON file).
 
     ``run_records`` are the run records of every stage the point ran except
     ``segment_detect_records``: those of a detector run that only segmentation needed (the
     single-task segmentation baseline's own detector), counted in ``detect_s`` and in
-    ``segment_detect_s``."""
+    ``segment_detect_s``.
+
+    ``detections`` is the :func:`vcm.detformats.detections_record` of the detection file among
+    the BPP record's files (multitask), or None when no detection file is sent (single-task,
+    or detections inside the bitstream). It splits ``bpp`` into ``video_bpp`` and
+    ``detections_bpp`` and gives ``bytes_per_box`` and, per registered format ``f``,
+    ``bpp_f``: the BPP with the same detections sent in ``f`` (default options).
+    """
     try:
         values = {
             "bpp": float(bpp["bpp"]),
@@ -77,6 +107,7 @@ def build_point(
     values["pose_ap"] = float(pose_evaluation["AP"]) if pose_evaluation else math.nan
     values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
     values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
+    values["hota"] = float(track_evaluation["hota"]) if track_evaluation else math.nan
     values["segm_ap"] = float(segm_evaluation["AP"]) if segm_evaluation else math.nan
     runs = list(run_records) + list(segment_detect_records)
     for step in ("detect", "pose", "track", "segment"):
@@ -89,22 +120,59 @@ def build_point(
     values["total_two_tasks_s"] = (values["total_s"] - values["segment_s"]
                                    - values["segment_detect_s"])
     values["original_bpp"] = ORIGINAL_BPP
+    values.update(_detection_values(values, detections, sequence, pipeline, codec, qp))
+    detections_format = detections["format"] if detections else ""
     return {
         "name": f"{sequence} {pipeline} {codec} qp{qp}",
         "description": (
             f"{pipeline} pipeline on {sequence}, {codec} at QP {qp}; times in seconds, codec "
             f"time ({codec_seconds(values['encode_s'], values['decode_s']):.3f} s) apart"
         ),
-        "point": {"sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp},
-        "results": {metric: [value] for metric, value in values.items()},
+        "point": {"sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp,
+                  "detections_format": detections_format},
+        "results": {metric: [_finite_or_none(value)] for metric, value in values.items()},
+    }
+
+
+def _finite_or_none(value: float | int) -> float | int | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _detection_values(values: dict, detections: dict | None, *where) -> dict:
+    pixels = values["width"] * values["height"] * values["frames"]
+    if not detections:
+        return {"video_bpp": values["bpp"], "detections_bpp": 0.0, "boxes": math.nan,
+                "bytes_per_box": math.nan,
+                **{column: values["bpp"] for column in FORMAT_BPP_COLUMNS}}
+    try:
+        sent = int(detections["bytes"])
+        boxes = int(detections["boxes"])
+        by_format = {name: int(size) for name, size in detections["bytes_by_format"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise VcmError(f"detections record of {' '.join(map(str, where))}: missing {error}") from None
+    if sent > values["bytes"]:
+        raise VcmError(f"detections record of {' '.join(map(str, where))}: the detection file "
+                       f"({sent} bytes) is not among the BPP record's {values['bytes']} bytes")
+    video_bytes = values["bytes"] - sent
+    return {
+        "video_bpp": video_bytes * 8 / pixels,
+        "detections_bpp": sent * 8 / pixels,
+        "boxes": boxes,
+        "bytes_per_box": sent / boxes if boxes else math.nan,
+        **{format_bpp_column(name): (video_bytes + size) * 8 / pixels
+           for name, size in by_format.items()},
     }
 
 
 def summary_row(point: dict, *, source: Path) -> dict:
-    """The ``summary.csv`` row of a point record read from ``source``."""
+    """The ``summary.csv`` row of a point record read from ``source``; ``null`` is NaN."""
     try:
         row = dict(point["point"])
-        row.update({metric: values[0] for metric, values in point["results"].items()})
+        row.update({metric: math.nan if values[0] is None else values[0]
+                    for metric, values in point["results"].items()})
+        row.setdefault("detections_format", "")
+        for column in DETECTION_COLUMNS:
+            row.setdefault(column, math.nan)
         return {column: row[column] for column in SUMMARY_COLUMNS}
     except (KeyError, TypeError, IndexError) as error:
         raise VcmError(f"{source}: malformed point record (missing {error})") from None

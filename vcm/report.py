@@ -54,11 +54,11 @@ def write_report(
     comparison with published values) and the plots next to ``output``; return the summary
     and the paths written besides it. Tables and plots cover one codec each, in
     ``tables/<codec>/`` and ``plots/<codec>/``."""
-    from vcm.bdrate import bd_table
+    from vcm.bdrate import bd_caption, bd_table
     from vcm.manifest import build_manifest, manifest_header
     from vcm.plots import write_plots
     from vcm.published import paper_comparison, paper_results
-    from vcm.tables import has_values, write_table, write_tables
+    from vcm.tables import bd_rate_by_format, formats_table, has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
     folder = output.parent
@@ -72,11 +72,25 @@ def write_report(
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
         for metric in ("pose_ap", "mota", "segm_ap"):
-            if metric == "segm_ap" and not has_values(summary, metric):
-                continue
+            if not has_values(summary[summary["codec"] == codec], metric):
+                continue  # no sequence has this task's ground truth (or no segmentation ran)
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
-                caption=f"BD-rate and BD-{metric} of multitask against single-task ({codec})",
+                caption=bd_caption(metric, codec),
+                header=header,
+            )
+        formats = formats_table(summary, codec=codec)
+        if not formats.empty:
+            written += write_table(
+                formats, tables, "detection_formats",
+                caption=f"Multitask BPP by QP with the detections in each format ({codec}); "
+                "video = the coded foreground alone; last row: bytes per box",
+                header=header,
+            )
+            written += write_table(
+                bd_rate_by_format(summary, codec=codec), tables, "bd_rate_by_format",
+                caption=f"BD-rate (%) of multitask against single-task with the multitask "
+                f"BPP of each detection format ({codec}); task metrics as measured",
                 header=header,
             )
         written += write_table(

@@ -4,7 +4,9 @@ The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.point
 table here is for one codec. Column names are ``"<sequence> <pipeline>"`` with ``average`` as
 the sequence of the mean over sequences. An average covers only the sequences that have a
 value at every QP where the pipeline has any, so that it never mixes different sets of
-sequences from one QP to the next; the sequences left out are logged.
+sequences from one QP to the next; the sequences left out are logged. A sequence without any
+value of a metric (no ground truth for that task: ``pose_gt: null``, ``track_gt: null``) is
+left out of that metric's table, and a metric no sequence has gets no table.
 """
 
 from __future__ import annotations
@@ -63,16 +65,16 @@ def select_codec(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFram
     return rows
 
 
+def has_values(summary: pd.DataFrame, column: str) -> bool:
+    """Whether ``summary`` has ``column`` with at least one value (not all NaN)."""
+    return column in summary.columns and bool(summary[column].notna().any())
+
+
 def require_columns(summary: pd.DataFrame, columns: list[str]) -> None:
     """Raise :class:`VcmError` naming the ``columns`` the summary lacks."""
     missing = [column for column in columns if column not in summary.columns]
     if missing:
         raise VcmError(f"summary lacks column(s): {', '.join(missing)}")
-
-
-def has_values(summary: pd.DataFrame, column: str) -> bool:
-    """True if ``summary`` has ``column`` with at least one number (not all NaN)."""
-    return column in summary.columns and bool(summary[column].notna().any())
 
 
 def pipelines_of(summary: pd.DataFrame) -> list[str]:
@@ -84,12 +86,12 @@ def pipelines_of(summary: pd.DataFrame) -> list[str]:
 def per_qp(summary: pd.DataFrame, column: str, codec: str | None = None) -> pd.DataFrame:
     """``column`` by QP: index ``qp`` (ascending ints), columns a MultiIndex
     ``(pipeline, sequence)`` with the sequences sorted and ``average`` last in each pipeline.
-    Missing points are NaN."""
+    Sequences without any value of ``column`` are left out; other missing points are NaN."""
     rows = select_codec(summary, codec)
     require_columns(rows, [column])
     wide = rows.pivot(index="qp", columns=["pipeline", "sequence"], values=column).sort_index()
     wide.index = wide.index.astype(int)
-    sequences = sorted(rows["sequence"].unique())
+    sequences = sorted(rows.loc[rows[column].notna(), "sequence"].unique())
     blocks = {}
     for pipeline in pipelines_of(rows):
         block = wide[pipeline].reindex(columns=sequences).astype(float)
@@ -170,6 +172,12 @@ def mota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return metric_table(summary, "mota", codec)
 
 
+def hota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 6b: HOTA (0..1, TrackEval) by QP, multitask and single-task; see
+    :func:`metric_table`."""
+    return metric_table(summary, "hota", codec)
+
+
 def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
 
@@ -204,10 +212,75 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return table
 
 
+METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table5b_segm": "segm_ap", "table6_mota": "mota",
+                   "table6b_hota": "hota"}
+"""The metric each per-task table shows; a table whose metric has no value is not written."""
+
+
+def formats_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Detection formats compared on the same sweep: multitask BPP by QP (index ``qp``) with
+    the sweep's detections sent in each registered format (``bpp_<format>`` of the points),
+    columns ``"<sequence> video"`` (the coded foreground alone) and ``"<sequence> <format>"``;
+    a last row ``"bytes per box"`` gives each format's bytes per detected box. Empty when the
+    summary has no multitask point with a detection file."""
+    from vcm.points import FORMAT_BPP_COLUMNS, format_bpp_column
+    from vcm.detformats import DETECTION_FORMATS
+
+    rows = select_codec(summary, codec)
+    columns = ["video_bpp", "boxes", "width", "height", "frames", *FORMAT_BPP_COLUMNS]
+    if not set(columns) <= set(rows.columns):
+        return pd.DataFrame(index=pd.Index([], name="qp"))
+    rows = rows[(rows["pipeline"] == "multitask") & rows["boxes"].notna()]
+    table = {}
+    per_box = {}
+    for sequence, points in rows.groupby("sequence", sort=True):
+        points = points.sort_values("qp").set_index("qp")
+        table[f"{sequence} video"] = points["video_bpp"].astype(float)
+        per_box[f"{sequence} video"] = math.nan
+        pixels = points[["width", "height", "frames"]].astype(float).prod(axis=1)
+        for name in DETECTION_FORMATS.names():
+            bpp = points[format_bpp_column(name)].astype(float)
+            table[f"{sequence} {name}"] = bpp
+            detection_bytes = (bpp - points["video_bpp"].astype(float)) * pixels / 8
+            per_box[f"{sequence} {name}"] = float((detection_bytes / points["boxes"]).mean())
+    result = pd.DataFrame(table)
+    result.index = result.index.astype(object)
+    result.index.name = "qp"
+    if not result.empty:
+        result.loc["bytes per box"] = per_box
+    return result
+
+
+def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """BD-rate (percent) of multitask against single-task for pose AP and MOTA with the
+    multitask BPP of each detection format (``bpp_<format>``): index the sequences and
+    ``average``, columns ``"<format> pose_ap"``, ``"<format> mota"``. The task metrics are the
+    sweep's own (measured with its format); only the rate changes with the format."""
+    from vcm.bdrate import bd_table
+    from vcm.detformats import DETECTION_FORMATS
+    from vcm.points import format_bpp_column
+
+    rows = select_codec(summary, codec)
+    columns = {}
+    for name in DETECTION_FORMATS.names():
+        column = format_bpp_column(name)
+        if column not in rows.columns:
+            continue
+        with_format = rows.copy()
+        multitask = with_format["pipeline"] == "multitask"
+        with_format.loc[multitask, "bpp"] = with_format.loc[multitask, column]
+        for metric in ("pose_ap", "mota"):
+            if has_values(with_format, metric):  # a task no sequence has ground truth for
+                columns[f"{name} {metric}"] = bd_table(with_format, metric, codec=codec)["bd_rate_percent"]
+    table = pd.DataFrame(columns)
+    table.index.name = "sequence"
+    return table
+
+
 TABLES = {
     "table4_bpp": (
         bpp_table,
-        "Table 4. Bits per pixel by QP (multitask: zipped XML + coded foreground; single: coded "
+        "Table 4. Bits per pixel by QP (multitask: detection file + coded foreground; single: coded "
         "original), and the multitask saving against the uncompressed original in percent.",
     ),
     "table5_pose": (
@@ -225,6 +298,11 @@ TABLES = {
         "Table 6. MOTA by QP; last row: fall from the lowest to the highest QP in percent of the "
         "lowest-QP value.",
     ),
+    "table6b_hota": (
+        hota_table,
+        "Table 6b (not in the paper). HOTA (TrackEval: mean over IoU thresholds 0.05-0.95 of "
+        "sqrt(DetA x AssA)) by QP; last row: fall from the lowest to the highest QP in percent.",
+    ),
     "table7_time": (
         time_table,
         "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s "
@@ -240,11 +318,17 @@ def write_tables(
 ) -> list[Path]:
     """Write Tables 4-7 of ``summary`` into ``folder`` as ``<stem>.csv`` and ``<stem>.md``
     (stems in :data:`TABLES`), each atomically; ``header`` (e.g. the run manifest: versions,
-    config hash) heads every file. Table 5b (mask AP) is written only when the summary has a
-    mask AP. Returns the paths, CSV before Markdown, in table order."""
+    config hash) heads every file. A task table whose metric has no value for this codec
+    (no sequence has that ground truth, or the sweep did not run segmentation) is skipped and
+    logged. Returns the paths, CSV before Markdown, in table order."""
     paths = []
+    rows = select_codec(summary, codec)
     for stem, (function, caption) in TABLES.items():
-        if function is segm_table and not has_values(summary, "segm_ap"):
+        metric = METRIC_OF_TABLE.get(stem)
+        # Table 5b needs the third task: a summary of the paper's two has no mask AP at all.
+        if metric is not None and (metric in rows.columns or stem == "table5b_segm") \
+                and not has_values(rows, metric):
+            LOG.info("%s: no sequence has %s; table not written", stem, metric)
             continue
         paths += write_table(function(summary, codec), folder, stem, caption=caption, header=header)
     return paths

@@ -53,6 +53,15 @@ class Codec:
         """Raise :class:`VcmError` if a program this codec runs is missing (ffmpeg's codecs
         come with imageio-ffmpeg; external encoders override this)."""
 
+    def encoder_tools(self) -> dict:
+        """Versions of the programs and files the encoder uses beyond ffmpeg (whose version
+        every sidecar records), for the sidecar's ``tools``; external encoders override this."""
+        return {}
+
+    def decoder_tools(self) -> dict:
+        """Like :meth:`encoder_tools`, for the decoder."""
+        return {}
+
     def check_qp(self, qp: int) -> None:
         """Raise :class:`VcmError` unless ``qp`` is an integer inside :attr:`qp_range`."""
         problem = qp_problem(self.qp_range, qp)

@@ -71,6 +71,8 @@ class EncodeResult:
         embedded_detections: ``None``, or what was embedded as annotated regions SEIs
             (``vcm.bitstream.EmbedRecord.to_dict()`` plus ``detections``, the file as given);
             ``bytes`` then counts the SEIs too.
+        tools: the codec's programs and files other than ffmpeg, with their versions or
+            SHA-256 (VTM: ``EncoderApp`` and its cfg); empty for ffmpeg's own codecs.
     """
 
     bitstream: str
@@ -90,6 +92,7 @@ class EncodeResult:
     ffmpeg_version: str
     vcm_version: str
     embedded_detections: dict | None = None
+    tools: dict = dataclasses.field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -124,6 +127,8 @@ class DecodeResult:
         ffmpeg_version: first line of ``ffmpeg -version``.
         vcm_version: installed version of the vcm package.
         frames: frames in the decoded video (``None`` in sidecars written before it was kept).
+        tools: the decoder's programs other than ffmpeg and their versions (VTM's
+            ``DecoderApp``); empty for ffmpeg's own decoders.
     """
 
     output: str
@@ -137,6 +142,7 @@ class DecodeResult:
     ffmpeg_version: str
     vcm_version: str
     frames: int | None = None
+    tools: dict = dataclasses.field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -237,6 +243,7 @@ def encode_video(
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
             embedded_detections=embedded,
+            tools=coder.encoder_tools(),
         )
         # The sidecar goes first: a bitstream under its final name always has one.
         result.write(sidecar_path(output))
@@ -257,6 +264,7 @@ def decode_video(
     height: int | None = None,
     fps: float | None = None,
     codec: str | None = None,
+    codec_options: dict | None = None,
 ) -> DecodeResult:
     """Decode ``bitstream`` into ``output``: lossless FFV1 ``yuv420p`` in Matroska.
 
@@ -269,7 +277,9 @@ def decode_video(
     ``<output>.json`` atomically.
 
     ``codec`` overrides the sidecar's, e.g. ``"vvenc"`` decodes a VTM bitstream with
-    ffmpeg's VVC decoder instead of ``DecoderApp``.
+    ffmpeg's VVC decoder instead of ``DecoderApp``. ``codec_options`` override the
+    sidecar's options, e.g. ``{"decoder": PATH}`` for VTM (the sidecar keeps no program
+    paths, so a bitstream moved to another machine decodes with that machine's programs).
 
     Raises :class:`VcmError` for a missing bitstream, an unknown codec or a failing command.
     """
@@ -294,7 +304,7 @@ def decode_video(
                 f"{bitstream}: no sidecar {sidecar_path(bitstream).name} and an unknown "
                 f"suffix (known: {known}); name the codec"
             )
-    coder: Codec = build_codec(codec, **options)
+    coder: Codec = build_codec(codec, **{**options, **(codec_options or {})})
     with atomic_output(output) as decoded:
         with work_folder(output) as work:
             argvs = coder.decode_argv(
@@ -321,6 +331,7 @@ def decode_video(
             decode_seconds=seconds,
             ffmpeg_version=ffmpeg_version(),
             vcm_version=package_version("vcm"),
+            tools=coder.decoder_tools(),
         )
         result.write(sidecar_path(output))
     LOG.info("%s: decoded %s to %s in %.2f s", codec, bitstream, output, seconds)

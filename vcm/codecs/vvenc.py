@@ -28,6 +28,9 @@ class Vvenc(Codec):
         intra_period: frames between intra (random-access) pictures; 32 matches VTM's
             random-access configuration at 30 frames/s (libvvenc's own default is one second).
         threads: encoder threads; ``None`` leaves ffmpeg's default.
+        params: further VVenC settings as ``key=value`` pairs joined by ``:`` (VVenC's
+            ``vvencFFapp`` option names, e.g. ``"alf=0:sao=0"``), appended to
+            ``-vvenc-params`` after ``intraperiod``; ``None``: none.
     """
 
     name: ClassVar[str] = "vvenc"
@@ -37,11 +40,14 @@ class Vvenc(Codec):
         "preset": Option(str, choices=("faster", "fast", "medium", "slow", "slower")),
         "intra_period": INTRA_PERIOD,
         "threads": THREADS,
+        "params": Option(str, optional=True, pattern=r"[A-Za-z0-9_]+=[^:\s]+(:[A-Za-z0-9_]+=[^:\s]+)*",
+                         help="further VVenC settings KEY=VALUE:KEY=VALUE (-vvenc-params)"),
     }
 
     preset: str = "faster"
     intra_period: int = 32
     threads: int | None = None
+    params: str | None = None
 
     def __post_init__(self) -> None:
         check_positive(self.name, "intra_period", self.intra_period)
@@ -63,7 +69,9 @@ class Vvenc(Codec):
         if self.threads is not None:
             argv += ["-threads", str(self.threads)]
         argv += [
-            "-vvenc-params", f"intraperiod={self.intra_period}",
+            "-vvenc-params", ":".join(
+                [f"intraperiod={self.intra_period}", *([self.params] if self.params else [])]
+            ),
             "-f", "vvc", str(output),
         ]
         return [argv]

@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vcm.detections import DetectionSequence, FrameDetections, as_written
+from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detformats.voc_zip import as_written
 from vcm.registry import Registry
 from vcm.video import VideoSource, frame_batches
 
@@ -67,7 +68,7 @@ def postprocess(
     In this order: rows with a non-finite box coordinate or score are dropped; rows with
     ``score < score_threshold`` are discarded; boxes are clipped to ``[0, width] x
     [0, height]``; boxes empty after clipping are dropped, judged at the 2-decimal precision the XML file
-    stores (:func:`vcm.detections.as_written`), so every kept box is still a box once written.
+    stores (:func:`vcm.detformats.voc_zip.as_written`), so every kept box is still a box once written.
 
     Returns ``(boxes, scores, dropped)``: float64 arrays (M, 4) and (M,) in the input order,
     and the number of non-finite plus empty rows (rows under the threshold are not counted,
@@ -146,7 +147,7 @@ def detect_video(
                 frames.append(FrameDetections(frame_number, boxes, scores))
             bar.update(len(batch))
     seconds = time.perf_counter() - start
-    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path))
+    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path), fps=info.fps)
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d dropped (non-finite or empty), %.1f s, %.2f frames/s",
         detector.name, info.path, len(frames), sequence.count, dropped_total, seconds,

@@ -155,6 +155,14 @@ class Detectron2Detector:
         "store": Option(ModelStore, optional=True, help="model store (from code only)"),
     }
 
+    @classmethod
+    def model_files(cls, *, config: str = CONFIGS[0], weights: str = "coco",
+                    **_: Any) -> list[tuple[str, str]]:
+        """The model store files ``(model, file name)`` a detector with these options loads."""
+        if weights != "coco" or config not in WEIGHTS_FILES:
+            return []
+        return [(MODEL, WEIGHTS_FILES[config].filename)]
+
     def __init__(
         self,
         *,

@@ -73,6 +73,14 @@ class TorchvisionDetector:
         "store": Option(ModelStore, optional=True, help="model store (from code only)"),
     }
 
+    @classmethod
+    def model_files(cls, *, model: str = "fasterrcnn_resnet50_fpn_v2", weights: str = "coco",
+                    **_: object) -> list[tuple[str, str]]:
+        """The model store files ``(model, file name)`` a detector with these options loads."""
+        if weights != "coco" or model not in WEIGHTS:
+            return []
+        return [(MODEL, WEIGHTS[model].filename)]
+
     def __init__(
         self,
         *,

@@ -49,6 +49,13 @@ class YoloFastestDetector:
         "store": Option(ModelStore, optional=True, help="model store (from code only)"),
     }
 
+    @classmethod
+    def model_files(cls, *, variant: str = "body", **_: object) -> list[tuple[str, str]]:
+        """The model store files ``(model, file name)`` a detector with these options loads."""
+        if variant not in VARIANTS:
+            return []
+        return [(MODEL, f"{VARIANTS[variant]}.{suffix}") for suffix in ("cfg", "weights")]
+
     def __init__(
         self,
         *,

@@ -1,4 +1,4 @@
-"""BlazePose (MediaPipe Pose 0.10.21, CPU) run top-down on square crops around each person box.
+"""BlazePose (MediaPipe Pose 0.10.21, CPU) run top-down on a padded crop around each person box.
 
 MediaPipe Pose finds one person per image: a detector locates the person, then a landmark
 model predicts 33 BlazePose landmarks. Run on the crop of one detection box, it gives that
@@ -51,21 +51,45 @@ def landmarks_to_coco(landmarks: np.ndarray, window_origin: np.ndarray, window_s
     return coco
 
 
+CROP_MODES = ("box", "square", "aspect")
+"""Crop shapes: the box's own, a square, or a fixed width / height (``aspect``)."""
+
+
+def blazepose_windows(
+    boxes: np.ndarray, *, crop: str, padding: float, aspect: float = 0.75
+) -> np.ndarray:
+    """Crop windows (N, 4) ``x1, y1, x2, y2`` in pixels around person boxes (N, 4), same units.
+
+    ``crop`` sets the window's shape before padding: ``"box"`` the box itself (its own
+    aspect ratio), ``"square"`` a square of the box's long side, or ``"aspect"`` the width /
+    height ratio ``aspect``, reached by lengthening the box's short side. ``padding`` is the
+    fraction added to each side length (0.25: 12.5 % margin each side). Windows are centred
+    on the boxes and may extend past the frame.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if crop == "box":
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+        half = (boxes[:, 2:] - boxes[:, :2]) * (1 + padding) / 2
+        return np.column_stack([centre - half, centre + half])
+    return crop_windows(boxes, padding=1 + padding, aspect=1.0 if crop == "square" else aspect)
+
+
 @POSE_ESTIMATORS.register("blazepose")
 class BlazePoseEstimator(BatchByFrame):
-    """MediaPipe Pose on one padded crop per person box (square by default).
+    """MediaPipe Pose on one padded crop per person box (the box's own shape by default).
 
-    Arguments: ``padding`` the crop's size relative to the box's long side (1.25 leaves
-    12.5 % each side, so the detector inside MediaPipe sees the whole person);
-    ``min_detection_confidence`` MediaPipe's person-detector threshold in [0, 1], below
-    which a crop yields no pose; ``model_complexity`` 0 (lite), 1 (full) or 2 (heavy);
-    ``aspect`` the crop's width / height (1.0, square).
+    Arguments: ``crop`` the crop's shape, ``"box"`` (the box's aspect ratio), ``"square"``
+    (the box's long side) or ``"aspect"`` (width / height ``aspect``); ``padding`` the fraction
+    added to the crop's width and height (0.25 leaves 12.5 % each side, so the detector
+    inside MediaPipe sees the whole person); ``min_detection_confidence`` MediaPipe's
+    person-detector threshold in [0, 1], below which a crop yields no pose;
+    ``model_complexity`` 0 (lite), 1 (full) or 2 (heavy).
 
-    Crops are square by default because BlazePose itself works on square crops of the
-    person, and square crops scored best on real COCO images (AP 0.563 against 0.457 at
-    aspect 0.5 on the mirror's coco-keypoints-mini). In crowded scenes of standing people a
-    square crop also holds the neighbours, and a taller one (``aspect`` 0.5) can do better. The crop is cut around the box centre; where it leaves the frame it is
-    black, which matches a foreground video's background.
+    The default (``box``, 0.25) won on real people (README, "Measured";
+    ``experiments/bench_pose.py``): a square crop around a standing person takes in the
+    neighbours beside them, and MediaPipe's own person detector then often fits the wrong
+    one. The crop is cut around the box centre; where it leaves the frame it is black,
+    which matches a foreground video's background.
 
     One MediaPipe graph is built per instance and reused for every crop
     (``static_image_mode=True``: every crop is detected afresh, nothing is tracked between
@@ -77,22 +101,27 @@ class BlazePoseEstimator(BatchByFrame):
     keypoint_names = COCO_KEYPOINT_NAMES
     # Bounded so a crop is at most a few frames in size (see vcm.pose.base.crop_windows).
     option_schema = {
-        "padding": Option(float, above=0.0, high=4.0, help="crop side / box side"),
+        "crop": Option(str, choices=CROP_MODES, help="crop shape: box, square or aspect"),
+        "padding": Option(float, low=0.0, high=3.0,
+                          help="fraction added to the crop's width and height"),
         "min_detection_confidence": Option(float, low=0.0, high=1.0),
         "model_complexity": Option(int, choices=tuple(LANDMARK_MODELS)),
-        "aspect": Option(float, low=0.1, high=10.0, help="crop width / height"),
+        "aspect": Option(float, low=0.1, high=10.0, help="crop width / height with crop=aspect"),
     }
 
     def __init__(
         self,
         *,
-        padding: float = 1.25,
+        crop: str = "box",
+        padding: float = 0.25,
         min_detection_confidence: float = 0.5,
         model_complexity: int = 1,
-        aspect: float = 1.0,
+        aspect: float = 0.75,
     ) -> None:
-        if padding <= 0:
-            raise ValueError(f"padding must be positive, got {padding}")
+        if padding < 0:
+            raise ValueError(f"padding must be 0 or more, got {padding}")
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
         if aspect <= 0:
             raise ValueError(f"aspect must be positive, got {aspect}")
         if not 0.0 <= min_detection_confidence <= 1.0:
@@ -101,6 +130,7 @@ class BlazePoseEstimator(BatchByFrame):
             )
         if model_complexity not in LANDMARK_MODELS:
             raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
+        self.crop = crop
         self.padding = float(padding)
         self.aspect = float(aspect)
         self.min_detection_confidence = float(min_detection_confidence)
@@ -143,8 +173,8 @@ class BlazePoseEstimator(BatchByFrame):
         height, width = frame_bgr.shape[:2]
         # Clipped before sizing the crop: a box of 1e6 pixels would otherwise ask for a
         # crop of terabytes.
-        windows = crop_windows(clip_boxes(boxes, width, height), padding=self.padding,
-                               aspect=self.aspect)
+        windows = blazepose_windows(clip_boxes(boxes, width, height), crop=self.crop,
+                                    padding=self.padding, aspect=self.aspect)
         poses: list[np.ndarray | None] = []
         for window in windows:
             crop, origin = extract_crop(frame_bgr, window)
@@ -169,9 +199,11 @@ class BlazePoseEstimator(BatchByFrame):
             },
             "model_complexity": self.model_complexity,
             "min_detection_confidence": self.min_detection_confidence,
+            "crop": self.crop,
             "padding": self.padding,
             "aspect": self.aspect,
-            "crop": "width/height = aspect around the box centre, black outside the frame",
+            "crop_window": "crop shape grown by padding about the box centre, black outside "
+                           "the frame",
             "keypoint_score": "landmark visibility",
             "landmarks_to_coco": list(BLAZEPOSE_TO_COCO),
         }

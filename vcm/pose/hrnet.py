@@ -150,6 +150,11 @@ class HrnetEstimator:
         "store": Option(ModelStore, optional=True, help="model store (from code only)"),
     }
 
+    @classmethod
+    def model_files(cls, *, weights: str = "coco", **_: object) -> list[tuple[str, str]]:
+        """The model store files ``(model, file name)`` an estimator with these options loads."""
+        return [(MODEL, CHECKPOINTS[CONFIG].filename)] if weights == "coco" else []
+
     def __init__(
         self,
         *,

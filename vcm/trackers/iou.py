@@ -18,6 +18,19 @@ detection box; a pair can match when its cost is at most the step's threshold. P
 5. Every detection still left, if its score is at least ``new_track_score``, starts an
    unconfirmed track with the next id. It is confirmed, and first output, when it is matched
    in the next frame (or at once in frame 1 with ``activate_first_frame``).
+With ``byte_track_score`` set, detections are split as in ByteTrack (Zhang et al., "ByteTrack:
+Multi-Object Tracking by Associating Every Detection Box", ECCV 2022, ``BYTETracker.update``):
+high-score boxes (at least ``byte_track_score``) go through steps 2-5 as above; low-score
+boxes (from ``byte_low_score``, 0.1, up to ``byte_track_score``) take part only in a further
+pass after step 3:
+
+3b. BYTE: the confirmed tracks still unmatched against the low-score boxes (cost at most
+   ``second_match_cost``, ByteTrack's 0.5); the tracks still unmatched become lost. A
+   low-score box matched nowhere is dropped: it neither confirms nor starts a track.
+
+and in step 5 only high-score boxes scoring at least ``byte_track_score + 0.1`` start a track
+(ByteTrack's ``det_thresh``). Without low-score boxes this is the JDE cascade unchanged.
+
 6. A lost track not matched for more than ``max_time_lost`` frames is removed, so a track
    whose detections are missing for up to ``max_time_lost`` consecutive frames keeps its id.
    ``max_time_lost = int(fps * track_buffer / 30)``: JDE's buffer scaled by the frame rate.
@@ -137,6 +150,11 @@ class IouTracker:
         activate_first_frame: confirm tracks born in frame 1 at once, so frame 1 has output
             (FairMOT and ByteTrack do this; JDE does not).
         output_kalman_boxes: output the Kalman-corrected box instead of the matched detection.
+        byte_track_score: None (off), or ByteTrack's track threshold: detections below it are
+            low-score boxes, matched only in the BYTE pass (step 3b), and new tracks need
+            ``byte_track_score + 0.1``. Set it to the sweep's detector score threshold and
+            detect at ``byte_low_score`` so that the detections zip keeps the low boxes.
+        byte_low_score: with BYTE, detections below this are ignored (ByteTrack's 0.1).
         std_weight_position: Kalman position noise, as a fraction of box height.
         std_weight_velocity: Kalman velocity noise, as a fraction of box height.
     """
@@ -154,6 +172,9 @@ class IouTracker:
         "new_track_score": Option(float, low=0.0, high=1.0),
         "activate_first_frame": Option(bool),
         "output_kalman_boxes": Option(bool),
+        "byte_track_score": Option(float, low=0.0, high=1.0, optional=True,
+                                   help="BYTE's track threshold (null: BYTE off)"),
+        "byte_low_score": Option(float, low=0.0, high=1.0, help="BYTE ignores boxes below this"),
         "std_weight_position": Option(float, above=0.0, high=100.0, help="fraction of height"),
         "std_weight_velocity": Option(float, above=0.0, high=100.0, help="fraction of height"),
     }
@@ -168,6 +189,8 @@ class IouTracker:
     new_track_score: float = 0.0
     activate_first_frame: bool = False
     output_kalman_boxes: bool = False
+    byte_track_score: float | None = None
+    byte_low_score: float = 0.1
     std_weight_position: float = 1.0 / 20
     std_weight_velocity: float = 1.0 / 160
     kalman: KalmanFilter = field(init=False, repr=False, compare=False)
@@ -180,6 +203,13 @@ class IouTracker:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a 1 - IoU cost in [0, 1], got {value}")
+        if self.byte_track_score is not None and not (
+            0.0 <= self.byte_low_score < self.byte_track_score <= 1.0
+        ):
+            raise ValueError(
+                f"BYTE needs 0 <= byte_low_score < byte_track_score <= 1, got "
+                f"{self.byte_low_score} and {self.byte_track_score}"
+            )
         kalman = KalmanFilter(self.std_weight_position, self.std_weight_velocity)
         object.__setattr__(self, "kalman", kalman)
 
@@ -218,9 +248,22 @@ class IouTracker:
                 f"expected the detections of frame {frame}, got frame {detections.frame}"
             )
         detection_boxes, detection_scores = detections.boxes, detections.scores
-        if self.min_score > 0:
-            keep = detection_scores >= self.min_score
+        minimum = self.min_score
+        if self.byte_track_score is not None:
+            minimum = max(minimum, self.byte_low_score)
+        if minimum > 0:
+            keep = detection_scores >= minimum
             detection_boxes, detection_scores = detection_boxes[keep], detection_scores[keep]
+        # Indices into detection_boxes: the high-score boxes go through the JDE cascade, the
+        # low-score ones (BYTE only) through step 3b alone.
+        if self.byte_track_score is None:
+            high = np.arange(len(detection_scores))
+            low = _NO_INDICES
+            birth_score = self.new_track_score
+        else:
+            high = np.flatnonzero(detection_scores >= self.byte_track_score)
+            low = np.flatnonzero(detection_scores < self.byte_track_score)
+            birth_score = max(self.new_track_score, self.byte_track_score + 0.1)
         measurements = boxes_to_xyah(detection_boxes)
         table = state.tracks
         kalman = self.kalman
@@ -240,12 +283,13 @@ class IouTracker:
         track_boxes = xyah_to_boxes(means)
 
         # Step 2: first association.
-        cost = 1.0 - pairwise_iou(track_boxes[pool], detection_boxes)
+        cost = 1.0 - pairwise_iou(track_boxes[pool], detection_boxes[high])
         if self.gating and cost.size:
-            distances = kalman.gating_distance(means[pool], covariances[pool], measurements)
+            distances = kalman.gating_distance(means[pool], covariances[pool],
+                                               measurements[high])
             cost[distances > CHI2_INV_95[4]] = np.inf
-        rows, first_detections, free_pool, remaining = _assign(cost, self.first_match_cost)
-        first_tracks = pool[rows]
+        rows, columns, free_pool, free = _assign(cost, self.first_match_cost)
+        first_tracks, first_detections, remaining = pool[rows], high[columns], high[free]
         refound = first_tracks[lost[first_tracks]]
 
         # Step 3: second association.
@@ -254,15 +298,22 @@ class IouTracker:
         cost = 1.0 - pairwise_iou(track_boxes[retry], detection_boxes[remaining])
         rows, columns, free_retry, free = _assign(cost, self.second_match_cost)
         second_tracks, second_detections = retry[rows], remaining[columns]
-        newly_lost = retry[free_retry]
         remaining = remaining[free]
+
+        # Step 3b (BYTE): the tracks still unmatched against the low-score boxes.
+        retry = retry[free_retry]
+        cost = 1.0 - pairwise_iou(track_boxes[retry], detection_boxes[low])
+        rows, columns, free_retry, _ = _assign(cost, self.second_match_cost)
+        second_tracks = np.concatenate([second_tracks, retry[rows]])
+        second_detections = np.concatenate([second_detections, low[columns]])
+        newly_lost = retry[free_retry]
 
         # Steps 4 and 5: confirm unconfirmed tracks, then births.
         cost = 1.0 - pairwise_iou(track_boxes[unconfirmed], detection_boxes[remaining])
         rows, columns, _, free = _assign(cost, self.unconfirmed_match_cost)
         third_tracks, third_detections = unconfirmed[rows], remaining[columns]
         remaining = remaining[free]
-        births = remaining[detection_scores[remaining] >= self.new_track_score]
+        births = remaining[detection_scores[remaining] >= birth_score]
 
         # Kalman update of every matched track at once; step 6: time out lost tracks.
         matched_tracks = np.concatenate([first_tracks, second_tracks, third_tracks])

@@ -1,6 +1,8 @@
 # Helpers shared by the rules: where each sequence and its ground truth live, codec file
 # extensions, option flags, and the list of points the sweep measures.
 from vcm.codecs import CODECS
+from vcm.config import ground_truth, sequence_path
+from vcm.detformats import DEFAULT_FORMAT, get_format
 
 PIPELINES = ["multitask", "single"]
 
@@ -10,20 +12,20 @@ SEGMENTATION = "segment" in config
 
 def sequence_input(wildcards):
     """The VIDEO argument for a sequence: its configured path, or the synthesized folder."""
-    entry = config["sequences"][wildcards.sequence]
-    if "path" in entry:
-        return entry["path"]
-    return f"data/synthetic/{wildcards.sequence}"
+    return sequence_path(wildcards.sequence, config["sequences"][wildcards.sequence])
+
+
+def has_ground_truth(sequence, task):
+    """Whether the config gives ``sequence`` ground truth for ``task`` (not `<task>_gt: null`)."""
+    return ground_truth(sequence, config["sequences"][sequence], task) is not None
 
 
 def pose_ground_truth(wildcards):
-    entry = config["sequences"][wildcards.sequence]
-    return entry.get("pose_gt", f"{sequence_input(wildcards)}/gt/keypoints.json")
+    return ground_truth(wildcards.sequence, config["sequences"][wildcards.sequence], "pose")
 
 
 def track_ground_truth(wildcards):
-    entry = config["sequences"][wildcards.sequence]
-    return entry.get("track_gt", f"{sequence_input(wildcards)}/gt/gt.txt")
+    return ground_truth(wildcards.sequence, config["sequences"][wildcards.sequence], "track")
 
 
 def segm_ground_truth(wildcards):
@@ -63,6 +65,15 @@ def sweep_points():
         for codec in config["codecs"]
         for qp in config["qps"]
     ]
+
+
+DETECTIONS = config.get("detections", {})
+DETECTIONS_FORMAT = DETECTIONS.get("format", DEFAULT_FORMAT)
+# The detection file's extension follows its format: detections.vcmd, detections.zip.
+DETECTIONS_EXTENSION = get_format(DETECTIONS_FORMAT).extension
+DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
+                    *option_flags(DETECTIONS.get("options"), "--format-option")]
+SHARED_DETECTIONS = "results/detections/{sequence}/detections" + DETECTIONS_EXTENSION
 
 
 wildcard_constraints:

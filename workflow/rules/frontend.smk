@@ -22,23 +22,24 @@ rule detect:
     input:
         sequence_input,
     output:
-        zip="results/detections/{sequence}/detections.zip",
-        run="results/detections/{sequence}/detections.zip.run.json",
+        detections=SHARED_DETECTIONS,
+        run=SHARED_DETECTIONS + ".run.json",
     params:
         name=config["detector"]["name"],
         score=config["detector"].get("score", 0.6),
         options=option_flags(config["detector"].get("options")),
+        format=DETECTIONS_FLAGS,
     log:
         "logs/detect/{sequence}.log",
     shell:
         "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
-        "-o {output.zip:q} --no-progress > {log:q} 2>&1"
+        "{params.format:q} -o {output.detections:q} --no-progress > {log:q} 2>&1"
 
 
 rule foreground:
     input:
         video=sequence_input,
-        detections="results/detections/{sequence}/detections.zip",
+        detections=SHARED_DETECTIONS,
     output:
         video="results/foreground/{sequence}/foreground.mkv",
         run="results/foreground/{sequence}/foreground.mkv.run.json",
@@ -81,10 +82,14 @@ rule decode:
     output:
         video="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv",
         sidecar="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv.json",
+    params:
+        # The config's codec options again: program paths (vtm's decoder) are not kept in
+        # the sidecar.
+        options=codec_options,
     log:
         "logs/decode/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
-        "vcm decode {input:q} -o {output.video:q} > {log:q} 2>&1"
+        "vcm decode {input:q} -o {output.video:q} {params.options:q} > {log:q} 2>&1"
 
 
 # vcm bpp counts exactly the files it is given: here the bitstream and the detections file.
@@ -92,7 +97,7 @@ rule decode:
 rule bits_per_pixel_multitask:
     input:
         bitstream=CODED_INPUT["multitask"],
-        detections="results/detections/{sequence}/detections.zip",
+        detections=SHARED_DETECTIONS,
         video=sequence_input,
     output:
         "results/multitask/{sequence}/{codec}/qp{qp}/bpp.json",

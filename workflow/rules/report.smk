@@ -4,7 +4,8 @@ from pathlib import Path
 
 
 def point_inputs(wildcards):
-    """Everything a point's record reads, by pipeline."""
+    """Everything a point's record reads, by pipeline: the paper's two tasks, and the third
+    (segmentation) when the config runs it."""
     inputs = two_task_point_inputs(wildcards)
     if SEGMENTATION:
         folder = point_folder(wildcards)
@@ -19,39 +20,53 @@ def segmentation_flags(input):
     """`vcm point` words for the third task: its evaluation and its own detector's run."""
     if not SEGMENTATION:
         return []
-    return ["--segm-eval", input.segm_eval] + repeated(
-        "--segment-detect-run", input.get("segment_detect_runs", [])
-    )
+    own_detector = input.segment_detect_runs if "segment_detect_runs" in input.keys() else []
+    return ["--segm-eval", input.segm_eval] + repeated("--segment-detect-run", own_detector)
 
 
 def two_task_point_inputs(wildcards):
-    """What a point of the paper's two tasks (pose, tracking) reads, by pipeline."""
+    """What a point of the paper's two tasks (pose, tracking) reads, by pipeline. A task the
+    sequence has no ground truth for (`pose_gt: null`, `track_gt: null`) is neither run nor
+    evaluated: its metric is null and its seconds are 0 in this point."""
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
+    sequence = wildcards.sequence
+    shared = SHARED_DETECTIONS.format(sequence=sequence)
+    sent = {}  # the detection file whose bytes the multitask BPP counts (single-task sends none)
     if wildcards.pipeline == "multitask":
-        return {
-            "bpp": f"{folder}/bpp.json",
-            "pose_eval": f"{folder}/pose_eval.json",
-            "track_eval": f"results/multitask/{wildcards.sequence}/track_eval.json",
-            "runs": [
-                f"results/detections/{wildcards.sequence}/detections.zip.run.json",
-                f"{folder}/pose.json.run.json",
-                f"results/multitask/{wildcards.sequence}/tracks.txt.run.json",
-            ],
-            "codec_records": [f"{folder}/foreground.{extension}.json", f"{folder}/decoded.mkv.json"],
-        }
+        detect = [f"{shared}.run.json"]
+        sent = {"detections": shared}
+        evaluations = {"pose": f"{folder}/pose_eval.json",
+                       "track": f"results/multitask/{sequence}/track_eval.json"}
+        task_runs = {"pose": [f"{folder}/pose.json.run.json"],
+                     "track": [f"results/multitask/{sequence}/tracks.txt.run.json"]}
+        coded = f"{folder}/foreground.{extension}.json"
+    else:
+        detect = []  # each task runs its own detector, counted with the task
+        evaluations = {"pose": f"{folder}/pose_eval.json", "track": f"{folder}/track_eval.json"}
+        task_runs = {task: [f"{folder}/{task}_detections.zip.run.json",
+                            f"{folder}/{'pose.json' if task == 'pose' else 'tracks.txt'}.run.json"]
+                     for task in ("pose", "track")}
+        coded = f"{folder}/original.{extension}.json"
+    tasks = [task for task in ("pose", "track") if has_ground_truth(sequence, task)]
     return {
         "bpp": f"{folder}/bpp.json",
-        "pose_eval": f"{folder}/pose_eval.json",
-        "track_eval": f"{folder}/track_eval.json",
-        "runs": [
-            f"{folder}/pose_detections.zip.run.json",
-            f"{folder}/pose.json.run.json",
-            f"{folder}/track_detections.zip.run.json",
-            f"{folder}/tracks.txt.run.json",
-        ],
-        "codec_records": [f"{folder}/original.{extension}.json", f"{folder}/decoded.mkv.json"],
+        **{f"{task}_eval": evaluations[task] for task in tasks},
+        "runs": detect + [path for task in tasks for path in task_runs[task]],
+        "codec_records": [coded, f"{folder}/decoded.mkv.json"],
+        **sent,
     }
+
+
+def evaluation_flags(input):
+    """["--pose-eval", path, "--track-eval", path] for the evaluations a point has; argv
+    words, shell-quoted by `:q` in the rule."""
+    return [
+        word
+        for task in ("pose", "track")
+        if hasattr(input, f"{task}_eval")
+        for word in repeated(f"--{task}-eval", [getattr(input, f"{task}_eval")])
+    ]
 
 
 rule point:
@@ -60,6 +75,10 @@ rule point:
     output:
         "results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json",
     params:
+        evaluations=lambda wildcards, input: evaluation_flags(input),
+        detections=lambda wildcards, input: repeated(
+            "--detections", [input.detections] if "detections" in input.keys() else []
+        ),
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
         segmentation=lambda wildcards, input: segmentation_flags(input),
@@ -68,8 +87,8 @@ rule point:
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
-        "--pose-eval {input.pose_eval:q} --track-eval {input.track_eval:q} {params.runs:q} "
-        "{params.segmentation:q} {params.codec_records:q} -o {output:q} > {log:q} 2>&1"
+        "{params.evaluations:q} {params.runs:q} {params.segmentation:q} {params.codec_records:q} "
+        "{params.detections:q} -o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():

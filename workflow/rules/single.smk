@@ -21,6 +21,9 @@ def task_detector(wildcards):
     return config["single_task"][wildcards.task]
 
 
+# The task's own detections stay on this machine (they are not sent, not counted in BPP), so
+# they keep the 2-decimal voc-zip whatever `detections: format` says: the single-task
+# baselines do not change with the multitask pipeline's detection format.
 rule detect_single:
     input:
         "results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",

@@ -6,7 +6,7 @@
 rule pose_multitask:
     input:
         video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/detections/{sequence}/detections.zip",
+        detections=SHARED_DETECTIONS,
     output:
         poses="results/multitask/{sequence}/{codec}/qp{qp}/pose.json",
         run="results/multitask/{sequence}/{codec}/qp{qp}/pose.json.run.json",
@@ -23,7 +23,7 @@ rule pose_multitask:
 # The boxes come from the uncompressed original, so tracking runs once per sequence.
 rule track_multitask:
     input:
-        detections="results/detections/{sequence}/detections.zip",
+        detections=SHARED_DETECTIONS,
         video=sequence_input,
     output:
         tracks="results/multitask/{sequence}/tracks.txt",
@@ -41,7 +41,7 @@ rule track_multitask:
 rule segment_multitask:
     input:
         video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/detections/{sequence}/detections.zip",
+        detections=SHARED_DETECTIONS,
     output:
         masks="results/multitask/{sequence}/{codec}/qp{qp}/masks.json",
         run="results/multitask/{sequence}/{codec}/qp{qp}/masks.json.run.json",
