@@ -13,3 +13,16 @@ def moving_square_frames(width: int, height: int, frames: int, seed: int = 0) ->
         frame[10:26, 5 + index : 21 + index] = (30, 200, 250)
         clips.append(frame)
     return clips
+
+
+class MiscountedSource:
+    """A 65x49 video whose header says 5 frames while it decodes ``decoded`` (black) frames."""
+
+    def __init__(self, path, decoded):
+        from vcm.video import VideoInfo
+
+        self.info = VideoInfo(path, 65, 49, 7.0, 5)
+        self._frames = [np.zeros((49, 65, 3), np.uint8)] * decoded
+
+    def __iter__(self):
+        return iter(self._frames)

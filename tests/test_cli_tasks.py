@@ -1,12 +1,14 @@
-"""The task commands (pose, track, single-task, evaluate) called through typer's CliRunner."""
+"""The task commands (pose, track, segment, single-task, evaluate) called through typer's CliRunner."""
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from vcm.cli import app
-from vcm.runrecord import read_run_record
+from vcm.masks import encode_mask
+from vcm.runrecord import read_run_record, run_record_path
 from vcm.synth import synthesize_sequence
 
 runner = CliRunner()
@@ -140,3 +142,121 @@ def test_hieve_ground_truth_converts_and_evaluates_coco_results(tmp_path):
         outcome = invoke("evaluate", "pose", results, "--gt", gt)
         assert outcome.exit_code == 0, outcome.output
         assert json.loads(outcome.stdout)["AP"] == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------- segmentation
+
+
+@pytest.fixture(scope="module")
+def coded(tmp_path_factory, sample):
+    """Oracle detections of the sample and its foreground video coded at QP 27, decoded."""
+    folder = tmp_path_factory.mktemp("coded")
+    detections = folder / "detections.zip"
+    for arguments in [
+        ("detect", sample, "--detector", "oracle", "-o", detections, "--no-progress"),
+        ("foreground", sample, detections, "-o", folder / "foreground.mkv", "--no-progress"),
+        ("encode", folder / "foreground.mkv", "--qp", "27", "-o", folder / "fg.266", "--no-progress"),
+        ("decode", folder / "fg.266", "-o", folder / "decoded.mkv"),
+    ]:
+        result = invoke(*arguments)
+        assert result.exit_code == 0, result.output
+    return folder / "decoded.mkv", detections
+
+
+def test_segment_then_evaluate_beats_the_box_baseline(tmp_path, sample, coded):
+    decoded, detections = coded
+    scores = {}
+    for segmenter in ("mediapipe", "box"):
+        masks = tmp_path / f"{segmenter}.json"
+        result = invoke("segment", decoded, detections, "--segmenter", segmenter, "-o", masks,
+                        "--no-progress")
+        assert result.exit_code == 0, result.output
+        entries = json.loads(masks.read_text())
+        assert entries and {entry["image_id"] for entry in entries} <= set(range(1, 9))
+        assert all(entry["segmentation"]["size"] == [240, 320] for entry in entries)
+        record = read_run_record(masks)
+        assert record["stage"] == "segment" and record["seconds"]["segment"] > 0
+        assert record["parameters"]["segmenter"]["name"] == segmenter
+        evaluation = tmp_path / f"{segmenter}_eval.json"
+        result = invoke("evaluate", "segm", masks, "--gt", sample / "gt" / "instances.json",
+                        "-o", evaluation)
+        assert result.exit_code == 0, result.output
+        scores[segmenter] = json.loads(evaluation.read_text())
+    assert {"AP", "AP50", "AP75", "AR"} <= set(scores["box"])
+    assert scores["mediapipe"]["AP"] > scores["box"]["AP"] + 0.1
+
+
+def test_segment_options_reach_the_segmenter(tmp_path, coded):
+    decoded, detections = coded
+    masks = tmp_path / "masks.json"
+    result = invoke("segment", decoded, detections, "-p", "model=pose", "-p", "threshold=0.4",
+                    "-o", masks, "--no-progress")
+    assert result.exit_code == 0, result.output
+    described = read_run_record(masks)["parameters"]["segmenter"]
+    assert described["threshold"] == 0.4 and "pose" in described["model"]
+
+
+def test_single_task_segment_records_its_steps(tmp_path, sample):
+    masks = tmp_path / "single_masks.json"
+    result = invoke("single-task", "segment", sample, "--codec", "vvenc", "--qp", "32",
+                    "--detector", "oracle", "--detector-option", f"sequence={sample}",
+                    "--segmenter", "mediapipe", "-o", masks, "--workdir", tmp_path / "work",
+                    "--no-progress")
+    assert result.exit_code == 0, result.output
+    record = read_run_record(masks)
+    assert set(record["seconds"]) == {"encode", "decode", "detect", "segment"}
+    assert record["parameters"]["bitstream_bytes"] == \
+        (tmp_path / "work" / "original_vvenc_qp32.266").stat().st_size
+    assert json.loads(masks.read_text())
+
+
+def test_segmenters_are_listed():
+    result = invoke("segmenters")
+    assert result.exit_code == 0 and result.stdout.split() == ["box", "detectron2-mask", "mediapipe"]
+
+
+def good_entry(**change) -> dict:
+    mask = np.zeros((240, 320), dtype=bool)
+    mask[50:120, 100:140] = True
+    return {"image_id": 2, "category_id": 1, "segmentation": encode_mask(mask),
+            "score": 0.8, "bbox": [100, 50, 40, 70], **change}
+
+
+@pytest.mark.parametrize("entry, problem", [
+    (good_entry(segmentation={"size": [240, 320], "counts": "0P"}),
+     "result entry 0: corrupt RLE: the text ends inside a run"),
+    (good_entry(segmentation={"size": [240, 320], "counts": "0" + "1" * 50}),
+     "result entry 0: corrupt RLE: its runs cover"),
+    (good_entry(segmentation=encode_mask(np.ones((120, 160)))),
+     "result entry 0: mask is 160x120 but the image is 320x240"),
+    (good_entry(bbox=[300, 50, 40, 70]), "result entry 0: bbox [300, 50, 40, 70] is outside"),
+    (good_entry(image_id=99), "result entry 0: image_id 99 is not an image of the ground truth"),
+])
+def test_hostile_results_give_one_line_and_no_output(tmp_path, sample, entry, problem):
+    results = tmp_path / "masks.json"
+    results.write_text(json.dumps([entry]))
+    output = tmp_path / "evaluation.json"
+    result = invoke("evaluate", "segm", results, "--gt", sample / "gt" / "instances.json",
+                    "-o", output)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {results}: {problem}")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert not output.exists()
+
+
+def test_bad_segment_inputs_leave_nothing(tmp_path, sample, coded):
+    decoded, detections = coded
+    masks = tmp_path / "masks.json"
+    result = invoke("segment", sample / "img1", detections, "-o", masks, "--no-progress")
+    assert result.exit_code == 1 and result.output.startswith("error: ")
+    result = invoke("segment", decoded, tmp_path / "missing.zip", "-o", masks, "--no-progress")
+    assert result.exit_code == 1 and "missing.zip" in result.output
+    result = invoke("segment", decoded, detections, "--segmenter", "nope", "-o", masks)
+    assert result.exit_code == 1 and "unknown segmenter 'nope'" in result.output
+    result = invoke("segment", decoded, detections, "-p", "threshold=2", "-o", masks)
+    assert result.exit_code == 1 and "threshold" in result.output
+    assert not masks.exists() and not run_record_path(masks).exists()
+    result = invoke("evaluate", "segm", tmp_path / "none.json", "--gt", sample / "gt" / "instances.json")
+    assert result.exit_code == 1 and "none.json: file does not exist" in result.output
+    result = invoke("evaluate", "segm", tmp_path / "none.json", "--gt", sample / "gt" / "gt.txt")
+    assert result.exit_code == 1 and "gt.txt: not valid JSON" in result.output

@@ -36,6 +36,8 @@ def _broken(tmp_path, change):
         (lambda c: c["single_task"]["track"].update(name="jde"), "single_task/track/name: unknown detector 'jde'"),
         (lambda c: c["codecs"].update(vtm2={}), "codecs/vtm2: unknown codec 'vtm2'"),
         (lambda c: c.pop("pose"), "'pose' is a required property"),
+        (lambda c: c["segment"].update(segmenter="sam2"), "segment/segmenter: unknown segmenter 'sam2'"),
+        (lambda c: c["single_task"].pop("segment"), "single_task: 'segment' is a required property"),
         (lambda c: c["detections"].update(format="xml"),
          "detections/format: unknown detection format 'xml'"),
         (lambda c: c["detections"]["options"].update(quality=9),

@@ -298,6 +298,10 @@ def test_a_json_integer_too_long_to_convert_is_refused(root):
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "aspect=1e9"], "option aspect must be at most 10"),
     (["pose", "{seq}", "{dets}", "-o", "{out}", "-p", "model_complexity=3"],
      "option model_complexity must be one of 0, 1, 2"),
+    (["segment", "{seq}", "{dets}", "-o", "{out}", "-p", "threshold=1"],
+     "segmenter mediapipe: option threshold must be at most 0.999, got 1"),
+    (["segment", "{seq}", "{dets}", "-o", "{out}", "-p", "model=sam"],
+     "option model must be one of selfie, pose"),
     (["detect", "{seq}", "-o", "{out}", "-p", "threads=0"],
      "detector hog: option threads must be at least 1, got 0"),
     (["detect", "{seq}", "-o", "{out}", "-p", "win_stride=[8]"], "option win_stride must be a list of 2"),
@@ -418,6 +422,8 @@ def test_an_output_that_cannot_be_a_file_is_refused(root, output):
     (lambda c: c["pose"].update(options={"paddng": 1.2}),
      "pose/options: unknown option 'paddng'"),
     (lambda c: c["pose"].update(options={"padding": -1}), "pose/options: option padding"),
+    (lambda c: c["segment"].update(options={"restrict": "frame"}),
+     "segment/options: option restrict must be one of window, box"),
     (lambda c: c["track"].update(options={"track_buffer": -5}),
      "track/options: option track_buffer must be at least 0"),
     (lambda c: c["detector"].update(options={"threads": 0}), "detector/options: option threads"),
@@ -434,10 +440,11 @@ def test_every_backend_declares_its_options():
     from vcm.codecs import CODECS
     from vcm.detectors import DETECTORS
     from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
     undeclared = [f"{registry.kind} {name}" for registry in (CODECS, DETECTORS, POSE_ESTIMATORS,
-                                                              TRACKERS)
+                                                              SEGMENTERS, TRACKERS)
                   for name in registry.names() if registry.schema(name) is None]
     assert undeclared == []
 

@@ -189,6 +189,72 @@ def test_any_coco_results_are_evaluated_or_refused(base, place, value):
         assert_accepted_or_refused(base, ["evaluate", "pose", results, "--gt", gt], "results")
 
 
+# ------------------------------------------------------------------- COCO instance masks
+
+
+def _masks_ground_truth() -> dict:
+    """Two 8x6 images: a polygon person and an RLE person (column-major runs)."""
+    return {"images": [{"id": 1, "width": 8, "height": 6}, {"id": 2, "width": 8, "height": 6}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5, 1, 5]]},
+                {"id": 2, "image_id": 2, "segmentation": {"size": [6, 8], "counts": [13, 4, 31]},
+                 "iscrowd": 0}]}
+
+
+def _mask_results() -> list:
+    return [{"image_id": 2, "category_id": 1, "score": 0.9, "bbox": [2, 1, 1, 4],
+             "segmentation": {"size": [6, 8], "counts": "=4o0"}}]
+
+
+MASK_GT_PLACES = [
+    ("images",), ("images", 0), ("images", 0, "id"), ("images", 0, "width"),
+    ("annotations",), ("annotations", 0), ("annotations", 0, "segmentation"),
+    ("annotations", 0, "segmentation", 0), ("annotations", 0, "segmentation", 0, 3),
+    ("annotations", 1, "segmentation", "size"), ("annotations", 1, "segmentation", "counts"),
+    ("annotations", 1, "segmentation", "counts", 1), ("annotations", 0, "image_id"),
+    ("annotations", 0, "area"), ("annotations", 0, "bbox"), ("annotations", 1, "iscrowd"),
+]
+MASK_RESULT_PLACES = [
+    (), (0,), (0, "image_id"), (0, "score"), (0, "bbox"), (0, "bbox", 2), (0, "segmentation"),
+    (0, "segmentation", "size"), (0, "segmentation", "size", 0), (0, "segmentation", "counts"),
+    (0, "category_id"), (0, "track_id"),
+]
+
+
+@PROPERTY
+@given(place=st.sampled_from(MASK_GT_PLACES), value=JSON_VALUES)
+def test_any_mask_ground_truth_is_evaluated_or_refused(base, place, value):
+    with Example(base) as folder:
+        gt = folder / "gt.json"
+        gt.write_text(_json_text(_replaced(_masks_ground_truth(), place, value)))
+        results = folder / "masks.json"
+        results.write_text(json.dumps(_mask_results()))
+        assert_accepted_or_refused(base, ["evaluate", "segm", results, "--gt", gt], "gt.json")
+
+
+@PROPERTY
+@given(place=st.sampled_from(MASK_RESULT_PLACES), value=JSON_VALUES)
+def test_any_mask_results_are_evaluated_or_refused(base, place, value):
+    with Example(base) as folder:
+        gt = folder / "gt.json"
+        gt.write_text(json.dumps(_masks_ground_truth()))
+        results = folder / "masks.json"
+        results.write_text(_json_text(_replaced(_mask_results(), place, value)))
+        assert_accepted_or_refused(base, ["evaluate", "segm", results, "--gt", gt], "masks.json")
+
+
+def test_the_mask_examples_themselves_are_valid(base):
+    with Example(base) as folder:
+        gt, results = folder / "gt.json", folder / "masks.json"
+        gt.write_text(json.dumps(_masks_ground_truth()))
+        results.write_text(json.dumps(_mask_results()))
+        result = invoke("evaluate", "segm", results, "--gt", gt)
+        assert result.exit_code == 0, result.output
+        # The result is image 2's person exactly (rows 1-4 of column 2): AP 1 on the one
+        # image with a match, and the polygon person of image 1 is missed: AR 0.5.
+        assert json.loads(result.stdout)["AR"] == pytest.approx(0.5)
+
+
 # ------------------------------------------------------------------- seqinfo.ini
 
 SEQINFO_KEYS = ["name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt"]

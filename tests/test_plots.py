@@ -120,6 +120,17 @@ def test_summary_without_mota_skips_its_figures():
     ]
 
 
+def test_mask_ap_figures_appear_when_the_summary_has_mask_ap():
+    summary = hand_made_summary()
+    summary["segm_ap"] = float("nan")
+    assert "segm_ap_vs_qp" not in figures(summary)
+    summary["segm_ap"] = summary["pose_ap"] / 2
+    made = figures(summary)
+    assert {"segm_ap_vs_qp", "segm_ap_vs_bpp"} <= set(made)
+    average = _lines(made["segm_ap_vs_qp"].axes[2])
+    assert average["single"].get_ydata().tolist() == approx([0.4, 0.2375])
+    assert [axes.get_title() for axes in made["change_vs_qp"].axes] == [
+        "pose mAP (COCO keypoint AP)", "MOTA", "person mask AP (COCO mask AP)"]
 def test_metric_without_values_skips_its_figures_and_a_sequence_without_it_its_panel():
     # Issue 10: no sequence has tracking ground truth, and b has no pose ground truth.
     summary = hand_made_summary()

@@ -32,7 +32,9 @@ from vcm.pose.blazepose import (
     blazepose_windows,
     landmarks_to_coco,
 )
-from vcm.video import VideoInfo, open_video
+from vcm.video import open_video
+
+from clips import MiscountedSource
 
 
 @pytest.fixture(scope="module")
@@ -244,17 +246,6 @@ def clip_detections(frames=5, width=65, height=49):
     if frames >= 5:
         detections[4] = FrameDetections(5, [[30, 5, 40, 45]], [0.6])
     return DetectionSequence(width, height, detections, source="detections.zip")
-
-
-class MiscountedSource:
-    """A video whose header says 5 frames while it decodes ``decoded`` of them."""
-
-    def __init__(self, path, decoded):
-        self.info = VideoInfo(path, 65, 49, 7.0, 5)
-        self._frames = [np.zeros((49, 65, 3), np.uint8)] * decoded
-
-    def __iter__(self):
-        return iter(self._frames)
 
 
 @pytest.mark.parametrize("decoded, message", [

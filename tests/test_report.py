@@ -48,6 +48,28 @@ def test_point_adds_up_times_as_the_paper_does():
     assert results["bpp_vcmd"] == results["bpp_voc_zip"] == 0.5
 
 
+def test_point_with_a_third_task_keeps_the_two_task_total():
+    runs = [
+        {"seconds": {"detect": 2.0, "zip": 0.1}},   # pose's own detector
+        {"seconds": {"pose": 3.0}},
+        {"seconds": {"detect": 1.5, "zip": 0.1}},   # tracking's own detector
+        {"seconds": {"track": 0.25}},
+        {"seconds": {"segment": 1.25}},
+    ]
+    record = build_point(
+        sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+        segm_evaluation={"AP": 0.42, "AP50": 0.7}, run_records=runs,
+        segment_detect_records=[{"seconds": {"detect": 1.75, "zip": 0.1}}],
+    )
+    results = {metric: values[0] for metric, values in record["results"].items()}
+    # Three detectors 2.0 + 1.5 + 1.75 s; the third and segmentation's 1.25 s are the third
+    # task's, so the two-task total is the paper's 3.5 + 3.0 + 0.25 s.
+    assert results["detect_s"] == 5.25 and results["segment_detect_s"] == 1.75
+    assert results["segment_s"] == 1.25 and results["segm_ap"] == 0.42
+    assert results["total_s"] == 5.25 + 3.0 + 0.25 + 1.25
+    assert results["total_two_tasks_s"] == 3.5 + 3.0 + 0.25
+
+
 # 100 x 50 pixels x 4 frames = 20,000 pixels; 2,000 bytes of video and a 500-byte vcmd file of
 # 100 boxes, which would take 10,000 bytes as voc-zip.
 SPLIT_BPP = {"bytes": 2500, "bits": 20000, "width": 100, "height": 50, "frames": 4, "bpp": 1.0}
@@ -80,6 +102,7 @@ def test_missing_evaluations_are_null_in_strict_json(tmp_path):
     text = json.dumps(record, allow_nan=False)
     results = json.loads(text)["results"]
     assert results["pose_ap"] == [None] and results["mota"] == [None]
+    assert results["segm_ap"] == [None] and results["segment_s"] == [0.0]
     assert results["idf1"] == [0.0]
     # The summary reads null as NaN, in a float column.
     folder = tmp_path / "multitask" / "s" / "vvenc" / "qp22"

@@ -9,6 +9,7 @@ import pytest
 import vcm.synth
 from vcm.datasets.mot import read_mot_txt, read_seqinfo
 from vcm.errors import VcmError
+from vcm.masks import decode_mask, read_instance_ground_truth
 from vcm.synth import (
     COCO_KEYPOINT_NAMES, plan_scene, render_frame, synthesize_sequence,
 )
@@ -44,7 +45,8 @@ def test_same_seed_gives_identical_bytes(tmp_path, small_sequence):
 def test_different_seed_gives_different_frames_and_truth(tmp_path, small_sequence):
     other = tmp_path / "other"
     synthesize_sequence(other, fps=12.5, seed=1, **SMALL)
-    for name in ("img1/000001.png", "img1/000005.png", "gt/gt.txt", "gt/keypoints.json"):
+    for name in ("img1/000001.png", "img1/000005.png", "gt/gt.txt", "gt/keypoints.json",
+                 "gt/instances.json"):
         assert (other / name).read_bytes() != (small_sequence / name).read_bytes()
 
 
@@ -53,7 +55,7 @@ def test_layout_and_seqinfo(tmp_path):
     info = synthesize_sequence(output, fps=12.5, seed=3, **SMALL)
 
     assert sorted(files_of(output)) == [
-        ".vcm-output", "gt/gt.txt", "gt/keypoints.json",
+        ".vcm-output", "gt/gt.txt", "gt/instances.json", "gt/keypoints.json",
         "img1/000001.png", "img1/000002.png", "img1/000003.png", "img1/000004.png",
         "img1/000005.png", "seqinfo.ini",
     ]
@@ -110,6 +112,45 @@ def test_keypoints_json_matches_gt(small_sequence):
         assert (keypoints[keypoints[:, 2] == 0, :2] == 0).all()
         for kx, ky, v in keypoints[keypoints[:, 2] > 0]:
             assert x <= kx <= x + w and y <= ky <= y + h
+
+
+def test_instances_json_holds_the_visible_masks(small_sequence):
+    dataset = json.loads((small_sequence / "gt" / "instances.json").read_text())
+    checked = read_instance_ground_truth(small_sequence / "gt" / "instances.json")
+    gt = {(int(r[0]), int(r[1])): [int(v) for v in r[2:6]] for r in gt_rows(small_sequence)}
+    assert [image["id"] for image in dataset["images"]] == [1, 2, 3, 4, 5]
+    assert len(checked["annotations"]) == len(dataset["annotations"]) > 0
+    taken = {frame: np.zeros((180, 320), dtype=bool) for frame in range(1, 6)}
+    for annotation in dataset["annotations"]:
+        mask = decode_mask(annotation["segmentation"])
+        frame = annotation["image_id"]
+        # Visible masks of different people never share a pixel.
+        assert not (taken[frame] & mask).any()
+        taken[frame] |= mask
+        assert annotation["area"] == mask.sum() > 0
+        x, y, w, h = annotation["bbox"]
+        rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert [x, y, w, h] == [columns[0], rows[0], columns[-1] - columns[0] + 1,
+                                rows[-1] - rows[0] + 1]
+        # Inside the whole figure's box of gt.txt.
+        gx, gy, gw, gh = gt[(frame, annotation["track_id"])]
+        assert gx <= x and gy <= y and x + w <= gx + gw and y + h <= gy + gh
+
+
+def test_masks_are_the_figures_pixels_not_hidden_by_others():
+    scene = plan_scene(width=320, height=180, fps=10.0, people=4, seed=0)
+    empty_room, _ = render_frame(replace(scene, walkers=()), 1)
+    hidden = 0
+    for frame in (1, 8, 15, 30):
+        image, people = render_frame(scene, frame)
+        difference = np.abs(image.astype(int) - empty_room.astype(int)).sum(axis=2) > 0
+        for person in people:
+            mask = decode_mask(person.mask)
+            # Drawn pixels (the blur may change a few at the mask's rim, so 98 %).
+            assert difference[mask].mean() > 0.98
+            assert mask.sum() <= person.area
+            hidden += int(mask.sum() < person.area)
+    assert hidden > 0
 
 
 def test_keypoints_lie_on_drawn_figures():

@@ -6,6 +6,7 @@ from pytest import approx
 
 from vcm.errors import VcmError
 from vcm.tables import (
+    DROP_ROW,
     formats_table,
     bpp_table,
     hota_table,
@@ -14,6 +15,7 @@ from vcm.tables import (
     per_qp,
     pose_table,
     relative_drop,
+    segm_table,
     time_table,
     write_tables,
 )
@@ -72,10 +74,46 @@ def test_hota_table_by_qp():
 
 def test_time_table_means_per_pipeline():
     table = time_table(hand_made_summary())
-    assert table.index.tolist() == ["multitask", "single"]
+    assert table.index.tolist() == ["multitask", "single", "multitask / single"]
     assert table.columns.tolist() == ["detect_s", "pose_s", "track_s", "total_s", "encode_s", "decode_s", "points"]
     assert table.loc["multitask"].tolist() == approx([15.0, 3.0, 1.0, 19.0, 5.0, 1.0, 4])
     assert table.loc["single"].tolist() == approx([6.0, 3.0, 2.0, 11.0, 6.0, 1.0, 4])
+    ratio = table.loc["multitask / single"]
+    assert ratio[:-1].tolist() == approx([15 / 6, 1.0, 0.5, 19 / 11, 5 / 6, 1.0])
+    assert math.isnan(ratio["points"])
+
+
+def test_time_table_with_a_third_task_gives_both_ratios():
+    # Segmentation adds 2 s per point to both pipelines; single-task also runs its own
+    # detector for it (2 s on a, 4 s on b), multitask reuses the shared boxes.
+    summary = hand_made_summary()
+    single = summary["pipeline"] == "single"
+    summary["segment_s"] = 2.0
+    summary["segment_detect_s"] = 0.0
+    summary.loc[single, "segment_detect_s"] = summary.loc[single, "sequence"].map({"a": 2.0, "b": 4.0})
+    summary["detect_s"] += summary["segment_detect_s"]
+    summary["total_s"] = summary[["detect_s", "pose_s", "track_s", "segment_s"]].sum(axis=1)
+    summary["total_two_tasks_s"] = summary["total_s"] - summary["segment_s"] - summary["segment_detect_s"]
+    table = time_table(summary)
+    assert table.columns.tolist() == ["detect_s", "pose_s", "track_s", "segment_s", "total_s",
+                                      "total_two_tasks_s", "encode_s", "decode_s", "points"]
+    # multitask: 15 + 3 + 1 + 2 = 21 s with three tasks, 19 with two; single: 9 + 3 + 2 + 2
+    # = 16 with three, 11 with two. The ratio falls from 19/11 to 21/16 with the third task.
+    assert table.loc["multitask", ["total_s", "total_two_tasks_s"]].tolist() == approx([21.0, 19.0])
+    assert table.loc["single", ["detect_s", "total_s", "total_two_tasks_s"]].tolist() == \
+        approx([9.0, 16.0, 11.0])
+    ratio = table.loc["multitask / single"]
+    assert ratio["total_two_tasks_s"] == approx(19 / 11) and ratio["total_s"] == approx(21 / 16)
+
+
+def test_segm_table_only_when_the_summary_has_mask_ap(tmp_path):
+    summary = hand_made_summary()
+    stems = {path.stem for path in write_tables(summary, tmp_path / "two")}
+    assert "table5b_segm" not in stems
+    summary["segm_ap"] = summary["pose_ap"] / 2
+    table = segm_table(summary)
+    assert table.loc[22, "a single"] == approx(0.45) and table.loc[DROP_ROW, "a single"] == approx(100 / 3)
+    assert "table5b_segm" in {path.stem for path in write_tables(summary, tmp_path / "three")}
 
 
 def test_average_leaves_out_a_sequence_missing_at_some_qp(caplog):

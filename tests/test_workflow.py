@@ -52,10 +52,15 @@ def test_paper_properties_hold(sweep):
         assert all(float(row["bpp"]) < float(row["original_bpp"]) / 10 for row in pipeline)
     # Multitask tracking uses the boxes of the original: the same MOTA at every QP.
     assert multitask[0]["mota"] == multitask[1]["mota"]
-    assert float(multitask[0]["total_s"]) == pytest.approx(
-        float(multitask[0]["detect_s"]) + float(multitask[0]["pose_s"]) + float(multitask[0]["track_s"]),
-        rel=1e-5,
-    )
+    for row in multitask + single:
+        tasks = [float(row[f"{step}_s"]) for step in ("detect", "pose", "track", "segment")]
+        assert float(row["total_s"]) == pytest.approx(sum(tasks), rel=1e-5)
+        assert float(row["total_two_tasks_s"]) == pytest.approx(
+            sum(tasks) - float(row["segment_s"]) - float(row["segment_detect_s"]), rel=1e-5)
+        assert float(row["segment_s"]) > 0
+    # Segmentation reuses the shared boxes in multitask, runs its own detector in single-task.
+    assert all(float(row["segment_detect_s"]) == 0 for row in multitask)
+    assert all(float(row["segment_detect_s"]) > 0 for row in single)
 
 
 def test_numbers_trace_to_files(sweep):
@@ -83,6 +88,8 @@ def test_numbers_trace_to_files(sweep):
         assert float(row["detections_bpp"]) == float(f"{sent * 8 / (320 * 240 * 12):.6g}")
         pose = json.loads((folder / "pose_eval.json").read_text())
         assert float(row["pose_ap"]) == float(f"{pose['AP']:.6g}")
+        segm = json.loads((folder / "segm_eval.json").read_text())
+        assert float(row["segm_ap"]) == float(f"{segm['AP']:.6g}")
     track = json.loads((results / "multitask/tiny/track_eval.json").read_text())
     assert float(rows[0]["mota"]) == float(f"{track['mota']:.6g}")
 
@@ -93,12 +100,16 @@ def test_report_tables_plots_and_manifest(sweep):
     manifest = json.loads((results / "manifest.json").read_text())
     assert manifest["config"]["qps"] == [22, 47]
     assert len(manifest["config_sha256"]) == 64
-    assert {"hog", "blazepose"} <= set(manifest["backends"])
-    for table in ("table4_bpp", "table5_pose", "table6_mota", "table7_time", "bd_pose_ap",
-                  "bd_mota", "paper_comparison", "detection_formats", "bd_rate_by_format"):
+    assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
+    for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
+                  "bd_pose_ap", "bd_mota", "bd_segm_ap", "paper_comparison", "detection_formats",
+                  "bd_rate_by_format"):
         markdown = (results / "tables" / "vvenc" / f"{table}.md").read_text()
         assert manifest["config_sha256"] in markdown  # every table carries the manifest
-    for plot in ("fig5_pose_ap_vs_qp", "fig6_mota_vs_qp", "bpp_vs_qp", "pose_ap_vs_bpp"):
+    time_table = (results / "tables" / "vvenc" / "table7_time.md").read_text()
+    assert "total_two_tasks_s" in time_table and "multitask / single" in time_table
+    for plot in ("fig5_pose_ap_vs_qp", "fig6_mota_vs_qp", "bpp_vs_qp", "pose_ap_vs_bpp",
+                 "segm_ap_vs_qp", "segm_ap_vs_bpp"):
         assert (results / "plots" / "vvenc" / f"{plot}.png").stat().st_size > 0
         assert (results / "plots" / "vvenc" / f"{plot}.pdf").stat().st_size > 0
 

@@ -445,7 +445,7 @@ def bpp(
 @models_app.command("list")
 def models_list() -> None:
     """List the named models, their files, and the kind of checksum each file is checked with."""
-    import vcm.detectors, vcm.pose  # noqa: E401, F401  (backends register their models)
+    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS
 
     for name, model in sorted(MODELS.items()):
@@ -460,7 +460,7 @@ def models_fetch(
     name: Annotated[str, typer.Argument(help="Model name (see `vcm models list`).")],
 ) -> None:
     """Download (or find in the mirror) every file of a model and verify its checksum."""
-    import vcm.detectors, vcm.pose  # noqa: E401, F401  (backends register their models)
+    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS, ModelStore
 
     if name not in MODELS:
@@ -514,11 +514,13 @@ Options = Annotated[
 
 
 def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
-    """Build a detector, pose estimator or tracker by registry name with CLI options."""
+    """Build a detector, pose estimator, segmenter or tracker by registry name with CLI options."""
     if kind == "detector":
         from vcm.detectors import DETECTORS as registry
     elif kind == "pose estimator":
         from vcm.pose import POSE_ESTIMATORS as registry
+    elif kind == "segmenter":
+        from vcm.segmenters import SEGMENTERS as registry
     else:
         from vcm.trackers import TRACKERS as registry
     options = {**defaults, **parse_options(pairs, kind)}
@@ -537,6 +539,21 @@ def run_pose(source, detections, estimator, output: Path, progress: bool,
     seconds = time.perf_counter() - start
     write_pose_results(poses, output)
     typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
+    return seconds
+
+
+def run_segmentation(source, detections, segmenter, output: Path, progress: bool,
+                     detections_label: str = "detections") -> float:
+    """Segment and write masks; return the seconds spent segmenting."""
+    from vcm.masks import write_mask_results
+    from vcm.segmenters import segment_video
+
+    start = time.perf_counter()
+    masks = segment_video(source, detections, segmenter, progress=progress,
+                          detections_label=detections_label)
+    seconds = time.perf_counter() - start
+    write_mask_results(masks, output)
+    typer.echo(f"wrote {output}: {len(masks)} masks in {seconds:.2f} s", err=True)
     return seconds
 
 
@@ -578,6 +595,39 @@ def pose(
     seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
     write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
                      estimator=backend.describe())
+
+
+@app.command("segment")
+@handles_errors
+def segment(
+    video: Annotated[Path, typer.Argument(help="Decoded foreground (or any) video: the pixels.")],
+    detections: Annotated[Path, typer.Argument(help="Detections file (any format): the person boxes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
+    segmenter: Annotated[str, typer.Option(help="Segmenter name (see `vcm segmenters`).")] = "mediapipe",
+    option: Options = None,
+    progress: Progress = True,
+) -> None:
+    """Person masks prompted by the boxes of the detections file (no detector of its own)."""
+    from vcm.detformats import read_detections
+    from vcm.runrecord import write_run_record
+    from vcm.video import open_video
+
+    source = open_video(video)
+    boxes = read_detections(detections)
+    backend = build_named("segmenter", segmenter, option)
+    logs.log_run("segment", video=video, detections=detections, segmenter=backend.describe())
+    seconds = run_segmentation(source, boxes, backend, output, progress,
+                               detections_label=str(detections))
+    write_run_record(output, "segment", {"segment": seconds}, video=video,
+                     detections=detections, segmenter=backend.describe())
+
+
+@app.command("segmenters")
+def list_segmenters() -> None:
+    """List the registered segmenter names."""
+    from vcm.segmenters import SEGMENTERS
+
+    typer.echo("\n".join(SEGMENTERS.names()))
 
 
 @app.command("track")
@@ -660,6 +710,37 @@ def single_task_pose(
     )
 
 
+@single_app.command("segment")
+@handles_errors
+def single_task_segment(
+    video: Annotated[Path, typer.Argument(help="Original video or sequence folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
+    codec: CodecName = "vvenc",
+    qp: QP = 32,
+    detector: DetectorName = "hog",
+    score: Score = 0.6,
+    segmenter: Annotated[str, typer.Option(help="Segmenter name.")] = "mediapipe",
+    detector_option: DetectorOptions = None,
+    segmenter_option: Annotated[
+        Optional[list[str]], typer.Option("--segmenter-option", help="Segmenter option key=value.")
+    ] = None,
+    codec_option: CodecOptions = None,
+    workdir: Workdir = None,
+    progress: Progress = True,
+) -> None:
+    """Segmentation baseline: code the original, decode, detect with its own detector, segment."""
+    from vcm.single_task import run_single_task
+
+    backend = build_named("segmenter", segmenter, segmenter_option)
+    run_single_task(
+        video, output, stage="single-task segment", step="segment",
+        task=lambda decoded, boxes: run_segmentation(decoded, boxes, backend, output, progress),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        detector=build_named("detector", detector, detector_option), score=score,
+        workdir=workdir, progress=progress, segmenter=backend.describe(),
+    )
+
+
 @single_app.command("track")
 @handles_errors
 def single_task_track(
@@ -724,6 +805,22 @@ def evaluate_pose(
     print_json(evaluate_keypoints(gt, results), output)
 
 
+@evaluate_app.command("segm")
+@handles_errors
+def evaluate_segm(
+    results: Annotated[Path, typer.Argument(help="COCO instance results JSON (`vcm segment`).")],
+    gt: Annotated[Path, typer.Option(help="COCO instances ground truth with polygon or RLE masks (image_id = frame).")],
+    output: JsonOutput = None,
+) -> None:
+    """Print COCO mask AP, AP50, AP75, APs/m/l, AR1, AR10, AR, ARs/m/l (mask IoU) as JSON."""
+    from vcm.masks import image_sizes, read_instance_ground_truth, read_mask_results
+    from vcm.metrics.segmentation import evaluate_masks
+
+    ground_truth = read_instance_ground_truth(gt)
+    masks = read_mask_results(results, image_sizes=image_sizes(ground_truth))
+    print_json(evaluate_masks(ground_truth, masks), output)
+
+
 @evaluate_app.command("track")
 @handles_errors
 def evaluate_track(
@@ -757,8 +854,16 @@ def point(
     track_eval: Annotated[
         Optional[Path], typer.Option(help="`vcm evaluate track` output.")
     ] = None,
+    segm_eval: Annotated[
+        Optional[Path], typer.Option(help="`vcm evaluate segm` output.")
+    ] = None,
     run: Annotated[
         Optional[list[Path]], typer.Option(help="Run records (*.run.json), repeatable.")
+    ] = None,
+    segment_detect_run: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Run records of a detector only segmentation needed (single-task); "
+                     "kept out of the two-task total. Repeatable."),
     ] = None,
     codec_record: Annotated[
         Optional[list[Path]], typer.Option(help="Encoder/decoder sidecars (*.json), repeatable.")
@@ -769,7 +874,7 @@ def point(
                      "the BPP into video and detections and compares formats."),
     ] = None,
 ) -> None:
-    """Gather one measured point (BPP, pose AP, MOTA, seconds) into one results record."""
+    """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.detformats import detections_record
     from vcm.fileio import atomic_output
     from vcm.points import build_point, load_record
@@ -781,7 +886,10 @@ def point(
         bpp=load_record(bpp, "BPP record"),
         pose_evaluation=load_record(pose_eval, "pose evaluation") if pose_eval else None,
         track_evaluation=load_record(track_eval, "tracking evaluation") if track_eval else None,
+        segm_evaluation=load_record(segm_eval, "segmentation evaluation") if segm_eval else None,
         run_records=[load_record(path, "run record") for path in run or []],
+        segment_detect_records=[load_record(path, "run record")
+                                for path in segment_detect_run or []],
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
         detections=detections_record(detections) if detections else None,
     )

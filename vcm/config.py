@@ -165,10 +165,11 @@ def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
     from vcm.detectors import DETECTORS
     from vcm.detformats import DEFAULT_FORMAT, DETECTION_FORMATS
     from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
     detections = config.get("detections") or {}
-    return [
+    backends = [
         ("detector", DETECTORS, config["detector"]["name"], "detector/name",
          config["detector"].get("options") or {}),
         ("pose estimator", POSE_ESTIMATORS, config["pose"]["estimator"], "pose/estimator",
@@ -182,6 +183,10 @@ def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
         ("detection format", DETECTION_FORMATS, detections.get("format", DEFAULT_FORMAT),
          "detections/format", detections.get("options") or {}),
     ]
+    if "segment" in config:
+        backends.append(("segmenter", SEGMENTERS, config["segment"]["segmenter"],
+                         "segment/segmenter", config["segment"].get("options") or {}))
+    return backends
 
 
 def backend_problems(config: dict) -> list[str]:
@@ -302,6 +307,7 @@ def backend_option_problems(config: dict) -> list[str]:
     from vcm.codecs.base import qp_problem
     from vcm.detectors import DETECTORS
     from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
 
     named = [
@@ -311,6 +317,8 @@ def backend_option_problems(config: dict) -> list[str]:
         *[(DETECTORS, entry, "name", f"single_task/{task}")
           for task, entry in config["single_task"].items()],
     ]
+    if "segment" in config:
+        named.append((SEGMENTERS, config["segment"], "segmenter", "segment"))
     problems = []
     for registry, entry, name_key, where in named:
         if entry[name_key] in registry.names():

@@ -29,13 +29,13 @@ def config_sha256(config: dict) -> str:
 
 
 def backends_used(results: Path) -> dict[str, dict]:
-    """Every detector and pose estimator description found in the run records under
+    """Every detector, pose estimator and segmenter description found in the run records under
     ``results`` (model names, files and their sha256), keyed by their name; a second model
     of the same backend (e.g. detectron2 X101 shared, R50 single-task) by ``name model``."""
     backends: dict[str, dict] = {}
     for path in sorted(results.glob(RUN_RECORD_GLOB)):
         parameters = json.loads(path.read_text(encoding="utf-8")).get("parameters", {})
-        for key in ("detector", "estimator"):
+        for key in ("detector", "estimator", "segmenter"):
             description = parameters.get(key)
             if isinstance(description, dict) and "name" in description:
                 name = description["name"]

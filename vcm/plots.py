@@ -26,7 +26,8 @@ PANEL_INCHES = (4.0, 3.2)
 DPI = 100
 MAX_COLUMNS = 3
 STYLE = {"multitask": {"color": "C0", "marker": "o"}, "single": {"color": "C1", "marker": "s"}}
-METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA", "bpp": "bits per pixel"}
+METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA",
+                 "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel"}
 
 SAVE_RC = {"svg.hashsalt": "vcm", "pdf.compression": 6}
 """rc settings for saving: a fixed SVG hash salt, and PDF compression pinned so a changed
@@ -49,21 +50,23 @@ def write_plots(
 
 def figures(summary: pd.DataFrame, published: dict | None = None, codec: str | None = None) -> dict[str, Figure]:
     """Every figure of ``summary`` by file stem: ``bpp_vs_qp``, ``fig5_pose_ap_vs_qp``,
-    ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``bpp_reduction_vs_qp`` and
-    ``change_vs_qp``; a figure whose column is absent from the summary, or has no value (no
-    sequence has that task's ground truth), is left out; a sequence without values of a
-    metric has no panel in its figures.
+    ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``segm_ap_vs_qp``,
+    ``segm_ap_vs_bpp``, ``bpp_reduction_vs_qp`` and ``change_vs_qp``; a figure whose column is
+    absent from the summary, or has no value (no sequence has that task's ground truth, or the
+    sweep did not run segmentation), is left out; a sequence without values of a metric has no
+    panel in its figures.
     ``published`` (a results record such as :func:`vcm.published.paper_results`) adds the
     paper's values to the last two."""
     rows = select_codec(summary, codec)
     result = {"bpp_vs_qp": figure_metric_vs_qp(rows, "bpp")}
-    for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota")):
+    for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota"),
+                         ("segm_ap_vs_qp", "segm_ap")):
         if has_values(rows, metric):
             result[name] = figure_metric_vs_qp(rows, metric)
             result[f"{metric}_vs_bpp"] = figure_rate_accuracy(rows, metric)
     if "original_bpp" in rows.columns:
         result["bpp_reduction_vs_qp"] = figure_bpp_reduction(rows, published)
-    metrics = [metric for metric in ("pose_ap", "mota") if has_values(rows, metric)]
+    metrics = [metric for metric in ("pose_ap", "mota", "segm_ap") if has_values(rows, metric)]
     if metrics:
         result["change_vs_qp"] = figure_relative_change(rows, metrics, published)
     return result

@@ -2,12 +2,15 @@
 tool reads: ``{"name", "description", "point": {...}, "results": {metric: [value]}}``.
 
 A point gathers what the stages wrote: the ``vcm bpp`` record, the detection file that was
-sent (its format, boxes and bytes, and its bytes in every other format), the pose and tracking
-evaluations, the run records (``*.run.json``: seconds per step) and the codec sidecars
-(``encode_seconds``/``decode_seconds``). Times follow the paper (see
+sent (its format, boxes and bytes, and its bytes in every other format), the pose, tracking
+and segmentation evaluations, the run records (``*.run.json``: seconds per step) and the codec
+sidecars (``encode_seconds``/``decode_seconds``). Times follow the paper (see
 :mod:`vcm.metrics.timing`): ``detect_s`` is the sum of every detector run the pipeline needs
-(one shared run for multitask, one per task for single-task), and ``total_s`` is
-``detect_s + pose_s + track_s``; codec time is kept apart.
+(one shared run for multitask, one per task for single-task), ``total_s`` is
+``detect_s + pose_s + track_s + segment_s`` (every task the point ran) and
+``total_two_tasks_s`` the paper's two tasks alone: ``total_s`` less segmentation and the
+detector run only segmentation needed (``segment_detect_s``, 0 for multitask); codec time is
+kept apart.
 
 A metric that was not measured (the sequence has no ground truth for that task) or has no
 value (MOTA without ground-truth boxes) is ``null``: the record is strict JSON, and the
@@ -43,8 +46,9 @@ as NaN (and format ``""``)."""
 
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
-    "detect_s", "pose_s", "track_s", "encode_s", "decode_s", "total_s", "original_bpp",
-    "frames", "width", "height", *DETECTION_COLUMNS,
+    "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
+    "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
+    *DETECTION_COLUMNS,
 ]
 """Columns of ``results/summary.csv``, in order."""
 
@@ -70,12 +74,19 @@ def build_point(
     bpp: dict,
     pose_evaluation: dict | None = None,
     track_evaluation: dict | None = None,
+    segm_evaluation: dict | None = None,
     run_records: list[dict] = (),
+    segment_detect_records: list[dict] = (),
     codec_records: list[dict] = (),
     detections: dict | None = None,
 ) -> dict:
     """Assemble one point record; a metric whose evaluation is absent, and any value that is
     not a finite number, is None (``null`` in the JSON file).
+
+    ``run_records`` are the run records of every stage the point ran except
+    ``segment_detect_records``: those of a detector run that only segmentation needed (the
+    single-task segmentation baseline's own detector), counted in ``detect_s`` and in
+    ``segment_detect_s``.
 
     ``detections`` is the :func:`vcm.detformats.detections_record` of the detection file among
     the BPP record's files (multitask), or None when no detection file is sent (single-task,
@@ -97,11 +108,17 @@ def build_point(
     values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
     values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
     values["hota"] = float(track_evaluation["hota"]) if track_evaluation else math.nan
-    for step in ("detect", "pose", "track"):
-        values[f"{step}_s"] = _seconds(list(run_records), step)
+    values["segm_ap"] = float(segm_evaluation["AP"]) if segm_evaluation else math.nan
+    runs = list(run_records) + list(segment_detect_records)
+    for step in ("detect", "pose", "track", "segment"):
+        values[f"{step}_s"] = _seconds(runs, step)
+    values["segment_detect_s"] = _seconds(list(segment_detect_records), "detect")
     values["encode_s"] = sum(float(record.get("encode_seconds", 0.0)) for record in codec_records)
     values["decode_s"] = sum(float(record.get("decode_seconds", 0.0)) for record in codec_records)
-    values["total_s"] = values["detect_s"] + values["pose_s"] + values["track_s"]
+    values["total_s"] = (values["detect_s"] + values["pose_s"] + values["track_s"]
+                         + values["segment_s"])
+    values["total_two_tasks_s"] = (values["total_s"] - values["segment_s"]
+                                   - values["segment_detect_s"])
     values["original_bpp"] = ORIGINAL_BPP
     values.update(_detection_values(values, detections, sequence, pipeline, codec, qp))
     detections_format = detections["format"] if detections else ""

@@ -71,9 +71,9 @@ def write_report(
     for codec in sorted(summary["codec"].unique()):
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
-        for metric in ("pose_ap", "mota"):
+        for metric in ("pose_ap", "mota", "segm_ap"):
             if not has_values(summary[summary["codec"] == codec], metric):
-                continue  # no sequence has this task's ground truth
+                continue  # no sequence has this task's ground truth (or no segmentation ran)
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
                 caption=bd_caption(metric, codec),

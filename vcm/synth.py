@@ -30,6 +30,7 @@ from vcm.datasets.mot import SequenceInfo, write_seqinfo
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 from vcm.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from vcm.masks import encode_mask, mask_area, mask_box
 
 # Scene geometry as fractions of the frame height. A person of height H whose feet touch the
 # floor at row y has H = (y - horizon) * _PERSON_OVER_CAMERA_HEIGHT (a camera about 1.3 m
@@ -111,6 +112,8 @@ class PersonTruth:
             2 (visible), 1 (hidden by the figure itself or by another one) or 0 (outside the
             frame; then ``x = y = 0``).
         area: number of frame pixels the figure covers, counting those hidden by others.
+        mask: COCO RLE (:func:`vcm.masks.encode_mask`) of the figure's frame pixels that are
+            not hidden by figures in front: its instance mask (empty when fully hidden).
     """
 
     track_id: int
@@ -118,6 +121,7 @@ class PersonTruth:
     visibility: float
     keypoints: np.ndarray
     area: int
+    mask: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -226,9 +230,10 @@ def synthesize_sequence(
         progress: show a progress bar on stderr.
 
     Writes ``img1/000001.png ...`` (lossless PNG), ``seqinfo.ini``, ``gt/gt.txt`` (MOT16
-    layout ``frame,id,x,y,w,h,1,1,visibility``, one row per person with pixels in the frame)
-    and ``gt/keypoints.json`` (COCO keypoints; ``image_id`` is the 1-based frame number and
-    ``track_id`` the gt.txt id). Returns the written folder's :class:`SequenceInfo`.
+    layout ``frame,id,x,y,w,h,1,1,visibility``, one row per person with pixels in the frame),
+    ``gt/keypoints.json`` (COCO keypoints; ``image_id`` is the 1-based frame number and
+    ``track_id`` the gt.txt id) and ``gt/instances.json`` (COCO instance masks as RLE, see
+    :func:`coco_instances`). Returns the written folder's :class:`SequenceInfo`.
     """
     output = Path(output)
     if frames < 1:
@@ -254,6 +259,10 @@ def synthesize_sequence(
         (folder / "gt" / "gt.txt").write_text(gt_text(truth), encoding="utf-8")
         (folder / "gt" / "keypoints.json").write_text(
             json.dumps(coco_keypoints(truth, info, seed), separators=(",", ":")),
+            encoding="utf-8",
+        )
+        (folder / "gt" / "instances.json").write_text(
+            json.dumps(coco_instances(truth, info, seed), separators=(",", ":")),
             encoding="utf-8",
         )
         write_seqinfo(info, folder / "seqinfo.ini")
@@ -352,17 +361,24 @@ def gt_text(truth: dict[int, list[PersonTruth]]) -> str:
     )
 
 
-def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed: int) -> dict:
-    """COCO keypoint annotations of the sequence: one image per frame (``id`` = frame)."""
-    images, annotations = [], []
-    for frame in sorted(truth):
-        images.append({
+def coco_images(truth: dict[int, list[PersonTruth]], info: SequenceInfo) -> list[dict]:
+    """COCO ``images`` entries of the sequence, one per frame (``id`` = frame number)."""
+    return [
+        {
             "id": frame,
             "file_name": f"{info.image_dir}/{frame:06d}{info.image_ext}",
             "width": info.width,
             "height": info.height,
             "frame_id": frame,
-        })
+        }
+        for frame in sorted(truth)
+    ]
+
+
+def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed: int) -> dict:
+    """COCO keypoint annotations of the sequence: one image per frame (``id`` = frame)."""
+    images, annotations = coco_images(truth, info), []
+    for frame in sorted(truth):
         for person in sorted(truth[frame], key=lambda person: person.track_id):
             keypoints = []
             for x, y, v in person.keypoints:
@@ -389,6 +405,37 @@ def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed
             "keypoints": list(COCO_KEYPOINT_NAMES),
             "skeleton": [list(pair) for pair in COCO_SKELETON],
         }],
+    }
+
+
+def coco_instances(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed: int) -> dict:
+    """COCO instance-segmentation ground truth of the sequence: one image per frame (``id`` =
+    frame), one annotation per person with visible pixels: its exact visible mask as RLE
+    (``segmentation``), ``area`` (visible pixels), ``bbox`` (the visible mask's bounds, which
+    can be smaller than gt.txt's box of the whole figure) and ``track_id``. A person hidden
+    entirely by others has no annotation."""
+    images, annotations = coco_images(truth, info), []
+    for frame in sorted(truth):
+        for person in sorted(truth[frame], key=lambda person: person.track_id):
+            area = mask_area(person.mask)
+            if area == 0:
+                continue
+            x1, y1, x2, y2 = (int(value) for value in mask_box(person.mask))
+            annotations.append({
+                "id": len(annotations) + 1,
+                "image_id": frame,
+                "category_id": 1,
+                "track_id": person.track_id,
+                "segmentation": person.mask,
+                "area": area,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "iscrowd": 0,
+            })
+    return {
+        "info": {"description": "vcm synthetic walking people: instance masks", "seed": seed},
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
     }
 
 
@@ -833,7 +880,8 @@ def _person_truth(figure: _Figure, labels: np.ndarray, origin: tuple[int, int], 
     columns = np.flatnonzero(inside.any(axis=0))
     box = (region[1].start + int(columns[0]), region[0].start + int(rows[0]),
            int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1))
-    visibility = int((owner[region] == index).sum()) / int((labels > 0).sum())
+    visible = owner == index
+    visibility = int(visible[region].sum()) / int((labels > 0).sum())
 
     height, width = owner.shape
     keypoints = np.zeros((len(COCO_KEYPOINT_NAMES), 3))
@@ -846,4 +894,5 @@ def _person_truth(figure: _Figure, labels: np.ndarray, origin: tuple[int, int], 
         part = labels[pixel_row - origin[1], pixel_column - origin[0]]
         seen = owner[pixel_row, pixel_column] == index and part in _KEYPOINT_PARTS[name]
         keypoints[number] = (column + 0.5, row + 0.5, 2 if seen else 1)
-    return PersonTruth(figure.walker.track_id, box, visibility, keypoints, area)
+    return PersonTruth(figure.walker.track_id, box, visibility, keypoints, area,
+                       encode_mask(visible))

@@ -30,6 +30,9 @@ AVERAGE = "average"
 DROP_ROW = "drop %"
 KEY_COLUMNS = ["sequence", "pipeline", "codec", "qp"]
 STAGE_COLUMNS = ["detect_s", "pose_s", "track_s", "total_s"]
+THIRD_TASK_COLUMNS = ["segment_s", "total_two_tasks_s"]
+"""Table 7 columns of the third task (segmentation), shown when the sweep ran it."""
+RATIO_ROW = "multitask / single"
 CODEC_STAGE_COLUMNS = ["encode_s", "decode_s"]
 
 Formatter = Callable[[object, str, float], str]
@@ -158,6 +161,12 @@ def pose_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return metric_table(summary, "pose_ap", codec)
 
 
+def segm_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 5b: person mask AP (COCO mask AP, 0..1) by QP, multitask and single-task; see
+    :func:`metric_table`."""
+    return metric_table(summary, "segm_ap", codec)
+
+
 def mota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 6: MOTA (at most 1) by QP, multitask and single-task; see :func:`metric_table`."""
     return metric_table(summary, "mota", codec)
@@ -173,22 +182,38 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
 
     Columns: ``detect_s``, ``pose_s``, ``track_s``, ``total_s`` (the paper's total, codec
-    excluded), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
-    reported apart), and ``points`` (summary rows averaged). NaN times are skipped.
+    excluded), then, when the sweep ran segmentation (some ``segment_s`` > 0), ``segment_s``
+    and ``total_two_tasks_s`` (pose and tracking alone; ``total_s`` then counts all three
+    tasks), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
+    reported apart), and ``points`` (summary rows averaged). NaN times are skipped. With both
+    pipelines a last row ``multitask / single`` holds the ratio of their mean times: with
+    two tasks (``total_two_tasks_s``) and with three (``total_s``) the paper's claim that
+    sharing one detection pays more with more tasks can be read off directly.
     """
     rows = select_codec(summary, codec)
     require_columns(rows, STAGE_COLUMNS)
-    columns = STAGE_COLUMNS + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
+    third_task = ("segment_s" in rows.columns
+                  and (rows["segment_s"].astype(float).fillna(0) > 0).any())
+    stage_columns = list(STAGE_COLUMNS)
+    if third_task:
+        require_columns(rows, THIRD_TASK_COLUMNS)
+        stage_columns[3:3] = ["segment_s"]
+        stage_columns.append("total_two_tasks_s")
+    columns = stage_columns + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
     records = {}
     for pipeline in pipelines_of(rows):
         points = rows[rows["pipeline"] == pipeline]
         records[pipeline] = {**points[columns].astype(float).mean().to_dict(), "points": len(points)}
     table = pd.DataFrame.from_dict(records, orient="index", columns=columns + ["points"])
+    if {"multitask", "single"} <= set(records):
+        ratio = table.loc["multitask", columns] / table.loc["single", columns]
+        table.loc[RATIO_ROW] = {**ratio.to_dict(), "points": math.nan}
     table.index.name = "pipeline"
     return table
 
 
-METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table6_mota": "mota", "table6b_hota": "hota"}
+METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table5b_segm": "segm_ap", "table6_mota": "mota",
+                   "table6b_hota": "hota"}
 """The metric each per-task table shows; a table whose metric has no value is not written."""
 
 
@@ -263,6 +288,11 @@ TABLES = {
         "Table 5. Pose mAP (COCO keypoint AP, 0..1) by QP; last row: fall from the lowest to the "
         "highest QP in percent of the lowest-QP value.",
     ),
+    "table5b_segm": (
+        segm_table,
+        "Table 5b. Person mask AP (COCO mask AP, 0..1; the third task) by QP; last row: fall "
+        "from the lowest to the highest QP in percent of the lowest-QP value.",
+    ),
     "table6_mota": (
         mota_table,
         "Table 6. MOTA by QP; last row: fall from the lowest to the highest QP in percent of the "
@@ -275,8 +305,9 @@ TABLES = {
     ),
     "table7_time": (
         time_table,
-        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s, codec "
-        "time (encode_s, decode_s) apart.",
+        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s "
+        "(+ segment_s when segmentation ran; total_two_tasks_s: pose and tracking alone), codec "
+        "time (encode_s, decode_s) apart; last row: multitask time / single-task time.",
     ),
 }
 """File stem -> (table function, caption)."""
@@ -288,13 +319,15 @@ def write_tables(
     """Write Tables 4-7 of ``summary`` into ``folder`` as ``<stem>.csv`` and ``<stem>.md``
     (stems in :data:`TABLES`), each atomically; ``header`` (e.g. the run manifest: versions,
     config hash) heads every file. A task table whose metric has no value for this codec
-    (no sequence has that ground truth) is skipped and logged. Returns the paths, CSV before
-    Markdown, in table order."""
+    (no sequence has that ground truth, or the sweep did not run segmentation) is skipped and
+    logged. Returns the paths, CSV before Markdown, in table order."""
     paths = []
     rows = select_codec(summary, codec)
     for stem, (function, caption) in TABLES.items():
         metric = METRIC_OF_TABLE.get(stem)
-        if metric is not None and metric in rows.columns and not has_values(rows, metric):
+        # Table 5b needs the third task: a summary of the paper's two has no mask AP at all.
+        if metric is not None and (metric in rows.columns or stem == "table5b_segm") \
+                and not has_values(rows, metric):
             LOG.info("%s: no sequence has %s; table not written", stem, metric)
             continue
         paths += write_table(function(summary, codec), folder, stem, caption=caption, header=header)

@@ -275,21 +275,26 @@ class Detectron2Detector:
         }
 
     def _model_input(self, frame_bgr: np.ndarray) -> dict:
-        """One frame as the model takes it: ``image`` (3, H', W') float32 tensor resized as
-        ``DefaultPredictor`` does, and the frame's ``height`` and ``width`` for the output."""
-        import torch
-        from detectron2.data.transforms import ResizeTransform
+        return model_input(self.cfg, frame_bgr)
 
-        if self.cfg.INPUT.FORMAT == "RGB":
-            image = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-        else:
-            image = frame_bgr
-        height, width = image.shape[:2]
-        new_height, new_width = shortest_edge_size(
-            height, width, self.cfg.INPUT.MIN_SIZE_TEST, self.cfg.INPUT.MAX_SIZE_TEST
-        )
-        # ResizeTransform is what ResizeShortestEdge returns (PIL bilinear for uint8); built
-        # here directly because ResizeShortestEdge draws its size from numpy's global generator.
-        resized = ResizeTransform(height, width, new_height, new_width).apply_image(image)
-        tensor = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
-        return {"image": tensor, "height": height, "width": width}
+
+def model_input(cfg: Any, frame_bgr: np.ndarray) -> dict:
+    """One frame as a detectron2 model built from ``cfg`` takes it: ``image`` (3, H', W')
+    float32 tensor resized as ``DefaultPredictor`` does, and the frame's ``height`` and
+    ``width`` for the output."""
+    import torch
+    from detectron2.data.transforms import ResizeTransform
+
+    if cfg.INPUT.FORMAT == "RGB":
+        image = np.ascontiguousarray(frame_bgr[:, :, ::-1])
+    else:
+        image = frame_bgr
+    height, width = image.shape[:2]
+    new_height, new_width = shortest_edge_size(
+        height, width, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST
+    )
+    # ResizeTransform is what ResizeShortestEdge returns (PIL bilinear for uint8); built here
+    # directly because ResizeShortestEdge draws its size from numpy's global generator.
+    resized = ResizeTransform(height, width, new_height, new_width).apply_image(image)
+    tensor = torch.as_tensor(resized.astype("float32").transpose(2, 0, 1))
+    return {"image": tensor, "height": height, "width": width}

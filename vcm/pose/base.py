@@ -23,19 +23,16 @@ crops of ``frames_per_batch`` frames into one batch inside ``estimate_batch``.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Protocol, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
-from vcm.boxes import box_areas, clip_boxes
+from vcm.boxtasks import outputs_per_box
 from vcm.detections import DetectionSequence
-from vcm.errors import VcmError
 from vcm.keypoints import PersonPose
 from vcm.registry import Registry
-from vcm.video import VideoSource, frame_batches
+from vcm.video import VideoSource
 
 LOG = logging.getLogger(__name__)
 
@@ -161,91 +158,31 @@ def estimate_video(
     ``estimator.frames_per_batch`` at a time. Returns one :class:`PersonPose` per box with a
     pose (``image_id`` = 1-based frame number, ``box`` = the detection box, ``score`` =
     :func:`person_score`), in frame order then box order; boxes without a pose are counted
-    and logged. A progress bar goes to stderr unless ``progress`` is false.
+    and logged. A progress bar goes to stderr unless ``progress`` is false. The estimator sees
+    each box clipped to the frame; a box with no area inside the frame has no pose and is not
+    handed to it (:func:`vcm.boxtasks.outputs_per_box`).
     """
-    info = source.info
-    detections.check_fits(info.width, info.height, info.frames,
-                          label=detections_label, video=str(info.path))
-    batch_size = max(1, int(getattr(estimator, "frames_per_batch", 1)))
+    start = time.perf_counter()
     poses: list[PersonPose] = []
     missing = 0
-    start = time.perf_counter()
-    frame_number = 0
-    with tqdm(
-        total=info.frames, desc=f"pose {estimator.name}", unit="frame", file=sys.stderr,
-        disable=not progress,
-    ) as bar:
-        for numbers, batch in frame_batches(source, batch_size):
-            frame_number = numbers[-1]
-            if frame_number > len(detections):
-                raise VcmError(
-                    f"{info.path}: has more than the {len(detections)} frames of "
-                    f"{detections_label}"
-                )
-            missing += _estimate_batch(estimator, batch, detections, numbers[0] - 1, poses)
-            bar.update(len(batch))
-    if frame_number != len(detections):
-        raise VcmError(
-            f"{info.path}: decoded {frame_number} frames but {detections_label} has "
-            f"{len(detections)}"
-        )
+    for result in outputs_per_box(
+        source, detections, estimator.estimate_batch,
+        frames_per_batch=getattr(estimator, "frames_per_batch", 1),
+        description=f"pose {estimator.name}", progress=progress,
+        detections_label=detections_label,
+    ):
+        if result.output is None:
+            missing += 1
+            continue
+        keypoints = result.output
+        poses.append(PersonPose(image_id=result.frame, keypoints=keypoints,
+                                score=person_score(keypoints[:, 2], result.score),
+                                box=result.box))
     seconds = time.perf_counter() - start
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d poses, %d boxes without a pose, %.1f s, "
         "%.1f crops/s",
-        estimator.name, info.path, frame_number, detections.count, len(poses), missing,
-        seconds, detections.count / seconds if seconds > 0 else float("inf"),
+        estimator.name, source.info.path, len(detections), detections.count, len(poses),
+        missing, seconds, detections.count / seconds if seconds > 0 else float("inf"),
     )
     return poses
-
-
-def _estimate_batch(
-    estimator: PoseEstimator,
-    frames: list[np.ndarray],
-    detections: DetectionSequence,
-    frames_before: int,
-    poses: list[PersonPose],
-) -> int:
-    """Estimate ``frames`` (frame numbers ``frames_before + 1``...), append to ``poses``;
-    return the number of boxes without a pose.
-
-    The estimator sees each box clipped to the frame; a box with no area inside the frame
-    has no pose and is not handed to it."""
-    frame_detections = detections.frames[frames_before:frames_before + len(frames)]
-    clipped = [clip_boxes(detection.boxes, frame.shape[1], frame.shape[0])
-               for frame, detection in zip(frames, frame_detections, strict=True)]
-    inside = [box_areas(boxes) > 0 for boxes in clipped]
-    keypoints_per_frame = estimator.estimate_batch(
-        frames,
-        [boxes[keep] for boxes, keep in zip(clipped, inside)],
-        [detection.scores[keep] for detection, keep in zip(frame_detections, inside)],
-    )
-    missing = 0
-    for frame_number, detection, keep, estimated in zip(
-        range(frames_before + 1, frames_before + len(frames) + 1),
-        frame_detections,
-        inside,
-        keypoints_per_frame,
-        strict=True,
-    ):
-        if len(estimated) != int(keep.sum()):
-            raise RuntimeError(
-                f"{estimator.name} returned {len(estimated)} poses for "
-                f"{int(keep.sum())} boxes in frame {frame_number}"
-            )
-        keypoints_list: list[np.ndarray | None] = [None] * len(detection)
-        for index, keypoints in zip(np.flatnonzero(keep), estimated):
-            keypoints_list[index] = keypoints
-        for box, score, keypoints in zip(detection.boxes, detection.scores, keypoints_list):
-            if keypoints is None:
-                missing += 1
-                continue
-            poses.append(
-                PersonPose(
-                    image_id=frame_number,
-                    keypoints=keypoints,
-                    score=person_score(keypoints[:, 2], score),
-                    box=box,
-                )
-            )
-    return missing

@@ -6,6 +6,9 @@ from vcm.detformats import DEFAULT_FORMAT, get_format
 
 PIPELINES = ["multitask", "single"]
 
+# Segmentation is the optional third task: a config with a `segment` section runs it.
+SEGMENTATION = "segment" in config
+
 
 def sequence_input(wildcards):
     """The VIDEO argument for a sequence: its configured path, or the synthesized folder."""
@@ -23,6 +26,11 @@ def pose_ground_truth(wildcards):
 
 def track_ground_truth(wildcards):
     return ground_truth(wildcards.sequence, config["sequences"][wildcards.sequence], "track")
+
+
+def segm_ground_truth(wildcards):
+    entry = config["sequences"][wildcards.sequence]
+    return entry.get("segm_gt", f"{sequence_input(wildcards)}/gt/instances.json")
 
 
 def codec_extension(codec):
@@ -59,16 +67,6 @@ def sweep_points():
     ]
 
 
-wildcard_constraints:
-    # Starts with a letter or digit: a sequence named `.` or `..` would point outside results/.
-    sequence=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    codec=r"[A-Za-z0-9_-]+",
-    qp=r"\d+",
-    extension=r"[a-z0-9]+",
-    pipeline=r"multitask|single",
-    task=r"pose|track",
-
-
 DETECTIONS = config.get("detections", {})
 DETECTIONS_FORMAT = DETECTIONS.get("format", DEFAULT_FORMAT)
 # The detection file's extension follows its format: detections.vcmd, detections.zip.
@@ -85,4 +83,4 @@ wildcard_constraints:
     qp=r"\d+",
     extension=r"[a-z0-9]+",
     pipeline=r"multitask|single",
-    task=r"pose|track",
+    task=r"pose|track|segment",

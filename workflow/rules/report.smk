@@ -4,9 +4,30 @@ from pathlib import Path
 
 
 def point_inputs(wildcards):
-    """Everything a point's record reads, by pipeline. A task the sequence has no ground truth
-    for (`pose_gt: null`, `track_gt: null`) is neither run nor evaluated: its metric is null
-    and its seconds are 0 in this point."""
+    """Everything a point's record reads, by pipeline: the paper's two tasks, and the third
+    (segmentation) when the config runs it."""
+    inputs = two_task_point_inputs(wildcards)
+    if SEGMENTATION:
+        folder = point_folder(wildcards)
+        inputs["segm_eval"] = f"{folder}/segm_eval.json"
+        inputs["runs"].append(f"{folder}/masks.json.run.json")
+        if wildcards.pipeline == "single":
+            inputs["segment_detect_runs"] = [f"{folder}/segment_detections.zip.run.json"]
+    return inputs
+
+
+def segmentation_flags(input):
+    """`vcm point` words for the third task: its evaluation and its own detector's run."""
+    if not SEGMENTATION:
+        return []
+    own_detector = input.segment_detect_runs if "segment_detect_runs" in input.keys() else []
+    return ["--segm-eval", input.segm_eval] + repeated("--segment-detect-run", own_detector)
+
+
+def two_task_point_inputs(wildcards):
+    """What a point of the paper's two tasks (pose, tracking) reads, by pipeline. A task the
+    sequence has no ground truth for (`pose_gt: null`, `track_gt: null`) is neither run nor
+    evaluated: its metric is null and its seconds are 0 in this point."""
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
     sequence = wildcards.sequence
@@ -60,13 +81,14 @@ rule point:
         ),
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
+        segmentation=lambda wildcards, input: segmentation_flags(input),
     log:
         "logs/point/{pipeline}/{sequence}/{codec}/qp{qp}.log",
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
-        "{params.evaluations:q} {params.runs:q} {params.codec_records:q} {params.detections:q} "
-        "-o {output:q} > {log:q} 2>&1"
+        "{params.evaluations:q} {params.runs:q} {params.segmentation:q} {params.codec_records:q} "
+        "{params.detections:q} -o {output:q} > {log:q} 2>&1"
 
 
 def sweep_config_file():

@@ -58,6 +58,23 @@ rule pose_single:
         "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
+rule segment_single:
+    input:
+        video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        detections="results/single/{sequence}/{codec}/qp{qp}/segment_detections.zip",
+    output:
+        masks="results/single/{sequence}/{codec}/qp{qp}/masks.json",
+        run="results/single/{sequence}/{codec}/qp{qp}/masks.json.run.json",
+    params:
+        segmenter=config.get("segment", {}).get("segmenter", ""),
+        options=option_flags(config.get("segment", {}).get("options")),
+    log:
+        "logs/segment/single/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm segment {input.video:q} {input.detections:q} --segmenter {params.segmenter:q} "
+        "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
+
+
 rule track_single:
     input:
         detections="results/single/{sequence}/{codec}/qp{qp}/track_detections.zip",

@@ -1,5 +1,5 @@
-# Downstream tasks of the multitask pipeline (paper Fig. 1e) and the evaluation of every
-# task output, multitask or single-task. Evaluations depend on the sequence folder, which
+# Downstream tasks of the multitask pipeline (paper Fig. 1e, plus segmentation when the config
+# has it) and the evaluation of every task output, multitask or single-task. Evaluations depend on the sequence folder, which
 # holds the ground truth (a synthesized folder is one `directory()` output).
 
 
@@ -36,6 +36,37 @@ rule track_multitask:
     shell:
         "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
         "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
+
+
+rule segment_multitask:
+    input:
+        video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        detections=SHARED_DETECTIONS,
+    output:
+        masks="results/multitask/{sequence}/{codec}/qp{qp}/masks.json",
+        run="results/multitask/{sequence}/{codec}/qp{qp}/masks.json.run.json",
+    params:
+        segmenter=config.get("segment", {}).get("segmenter", ""),
+        options=option_flags(config.get("segment", {}).get("options")),
+    log:
+        "logs/segment/multitask/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm segment {input.video:q} {input.detections:q} --segmenter {params.segmenter:q} "
+        "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
+
+
+rule evaluate_segm:
+    input:
+        masks="results/{pipeline}/{sequence}/{codec}/qp{qp}/masks.json",
+        sequence=sequence_input,
+    output:
+        "results/{pipeline}/{sequence}/{codec}/qp{qp}/segm_eval.json",
+    params:
+        gt=segm_ground_truth,
+    log:
+        "logs/evaluate_segm/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+    shell:
+        "vcm evaluate segm {input.masks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_pose:
