@@ -390,3 +390,35 @@ def test_foreground_videos_are_byte_identical(tmp_path, sequence):
         decoded.append((tmp_path / f"{name}.d.mkv").read_bytes())
     assert decoded[0] == decoded[1]
     assert np.frombuffer(outputs[0], np.uint8).size > 0
+
+
+# Defect 7: records a point or report reads -------------------------------------------------
+
+
+@pytest.mark.parametrize("name, text, option, message", [
+    ("pe.json", '{"AP": "high"}', "--pose-eval", "pe.json: malformed pose evaluation (AP must be a number, got 'high')"),
+    ("te.json", '{"mota": true, "idf1": 0.5}', "--track-eval", "te.json: malformed tracking evaluation (mota must be a number, got True)"),
+    ("r.run.json", '{"seconds": {"detect": "x"}}', "--run", "r.run.json: malformed run record (seconds.detect must be a number, got 'x')"),
+    ("r2.run.json", '{"seconds": [1]}', "--run", "r2.run.json: malformed run record (seconds is not an object)"),
+    ("c.json", '{"encode_seconds": "1"}', "--codec-record", "c.json: malformed codec sidecar (encode_seconds must be a number, got '1')"),
+])
+def test_point_names_the_record_with_a_value_that_is_no_number(tmp_path, name, text, option, message):
+    (tmp_path / "bpp.json").write_text('{"bytes": 1, "bits": 8, "width": 1, "height": 1, "frames": 1, "bpp": 8}')
+    (tmp_path / name).write_text(text)
+    before = tree(tmp_path)
+    result = invoke("point", "--sequence", "s", "--pipeline", "single", "--codec", "ffv1", "--qp", "0",
+                    "--bpp", tmp_path / "bpp.json", option, tmp_path / name, "-o", tmp_path / "p.json")
+    assert_one_error_line(result, message)
+    assert tree(tmp_path) == before
+
+
+def test_report_names_a_malformed_run_record(tmp_path):
+    results = tmp_path / "results"
+    (tmp_path / "bpp.json").write_text('{"bytes": 1, "bits": 8, "width": 1, "height": 1, "frames": 1, "bpp": 8}')
+    assert invoke("point", "--sequence", "s", "--pipeline", "single", "--codec", "ffv1", "--qp", "0",
+                  "--bpp", tmp_path / "bpp.json", "-o", results / "single/s/ffv1/qp0/point.json").exit_code == 0
+    (results / "single" / "s" / "a.run.json").write_text('["not", "a", "record"]')
+    before = tree(tmp_path)
+    result = invoke("report", results, "-o", tmp_path / "summary.csv")
+    assert_one_error_line(result, "a.run.json: malformed run record (no parameters object)")
+    assert tree(tmp_path) == before

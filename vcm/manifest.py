@@ -9,7 +9,9 @@ import platform
 from pathlib import Path
 
 import vcm
+from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_version
+from vcm.jsonio import load_json
 from vcm.logs import package_version
 
 PACKAGES = [
@@ -34,7 +36,10 @@ def backends_used(results: Path) -> dict[str, dict]:
     of the same backend (e.g. detectron2 X101 shared, R50 single-task) by ``name model``."""
     backends: dict[str, dict] = {}
     for path in sorted(results.glob(RUN_RECORD_GLOB)):
-        parameters = json.loads(path.read_text(encoding="utf-8")).get("parameters", {})
+        record = load_json(path, what="run record")
+        parameters = record.get("parameters") if isinstance(record, dict) else None
+        if not isinstance(parameters, dict):
+            raise VcmError(f"{path}: malformed run record (no parameters object)")
         for key in ("detector", "estimator", "segmenter"):
             description = parameters.get(key)
             if isinstance(description, dict) and "name" in description:

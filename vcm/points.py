@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 
 from vcm.detformats import DETECTION_FORMATS
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 from vcm.jsonio import load_json
 from vcm.metrics.timing import codec_seconds
 
@@ -54,11 +54,38 @@ SUMMARY_COLUMNS = [
 
 
 def load_record(path: Path, what: str) -> dict:
-    """A JSON object from ``path``; a missing or malformed file is a :class:`VcmError`."""
+    """A JSON object from ``path``; a missing or malformed file is a :class:`VcmError`.
+
+    The fields that :func:`build_point` reads as numbers (:data:`RECORD_NUMBERS` of ``what``)
+    must, where present, be numbers or null (``"seconds.*"``: every value of the object
+    ``seconds``), else the error names ``path`` and the field.
+    """
     record = load_json(path, what=what)
     if not isinstance(record, dict):
         raise VcmError(f"{path}: malformed {what} (not a JSON object)")
+    for key in RECORD_NUMBERS.get(what, ()):
+        if key.endswith(".*"):
+            container = record.get(key[:-2], {})
+            if not isinstance(container, dict):
+                raise VcmError(f"{path}: malformed {what} ({key[:-2]} is not an object)")
+            items = [(f"{key[:-2]}.{name}", value) for name, value in container.items()]
+        else:
+            items = [(key, record[key])] if key in record else []
+        for name, value in items:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise VcmError(f"{path}: malformed {what} ({name} must be a number, got {shown(value)})")
     return record
+
+
+RECORD_NUMBERS = {
+    "BPP record": ("bpp", "bytes", "frames", "width", "height"),
+    "pose evaluation": ("AP",),
+    "segmentation evaluation": ("AP",),
+    "tracking evaluation": ("mota", "idf1", "hota"),
+    "run record": ("seconds.*",),
+    "codec sidecar": ("encode_seconds", "decode_seconds"),
+}
+"""The fields :func:`build_point` reads as numbers from each kind of record."""
 
 
 def _seconds(run_records: list[dict], step: str) -> float:
