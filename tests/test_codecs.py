@@ -507,3 +507,22 @@ def test_unreadable_input(tmp_path, content):
     with pytest.raises(VcmError, match="clip.mkv"):
         encode_video(clip, tmp_path / "out" / "a.265", codec="x265", qp=30, progress=False)
     assert not (tmp_path / "out" / "a.265").exists()
+
+
+def test_a_sidecar_cannot_name_a_program_to_run(coded, tmp_path, monkeypatch):
+    # A hostile (or old) sidecar naming a "decoder" program: decoding must not run it; the
+    # decoder is looked up on this machine instead (here: none, so a clear error).
+    bitstream = tmp_path / "a.266"
+    encoded = encode_video(coded["clip"], bitstream, codec="vvenc", qp=37, progress=False)
+    marker = tmp_path / "ran"
+    program = tmp_path / "evil"
+    program.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    program.chmod(0o755)
+    relabelled = dataclasses.replace(encoded, codec="vtm",
+                                     options={"decoder": str(program), "encoder": str(program)})
+    relabelled.write(sidecar_path(bitstream))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("VCM_VTM_DECODER", raising=False)
+    with pytest.raises(VcmError, match="DecoderApp"):
+        decode_video(bitstream, tmp_path / "out" / "a.mkv")
+    assert not marker.exists()

@@ -31,6 +31,9 @@ from vcm.video import count_frames, open_video
 
 LOG = logging.getLogger(__name__)
 
+PROGRAM_OPTIONS = ("encoder", "decoder")
+"""Codec options that name programs to run; a sidecar's values of them are ignored."""
+
 # The codec that decodes a bitstream without a sidecar, by its suffix. ffmpeg's decoders
 # handle any conforming stream, VTM's included.
 CODEC_BY_EXTENSION = {
@@ -293,6 +296,9 @@ def decode_video(
     if encoded is not None:
         codec = codec or encoded.codec
         options = encoded.options if codec == encoded.codec else {}
+        # A sidecar may come from anyone: programs to run are never taken from it (the
+        # decoder is found on this machine: PATH, environment, or codec_options).
+        options = {key: value for key, value in options.items() if key not in PROGRAM_OPTIONS}
         if width is None:
             width, height = encoded.width, encoded.height
         fps = fps if fps is not None else encoded.fps
