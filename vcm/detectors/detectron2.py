@@ -129,6 +129,49 @@ def _to_numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+def build_zoo_model(
+    config: str,
+    *,
+    weights_path: Path | None,
+    device: Any,
+    seed: int,
+    score_threshold: float | None = None,
+) -> tuple[Any, Any]:
+    """detectron2 model-zoo model ``config`` (e.g. ``COCO-Detection/faster_rcnn_R_50_FPN_3x``)
+    on ``device``, in eval mode, with ``weights_path`` loaded (``None``: random weights drawn
+    under ``seed``) and, if given, ``score_threshold`` as the ROI heads' test threshold.
+    Returns the frozen config and the model."""
+    from detectron2 import model_zoo
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model
+
+    try:
+        config_file = model_zoo.get_config_file(f"{config}.yaml")
+    except RuntimeError as error:
+        raise VcmError(
+            f"this detectron2 install has no model zoo configs ({error}); install it from "
+            "its source tree, which ships detectron2/model_zoo/configs"
+        ) from None
+    cfg = get_cfg()
+    cfg.merge_from_file(config_file)
+    if score_threshold is not None:
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = score_threshold
+    cfg.MODEL.DEVICE = str(device)
+    cfg.MODEL.WEIGHTS = str(weights_path) if weights_path is not None else ""
+    cfg.freeze()
+    if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
+        raise VcmError(f"{config}: unsupported INPUT.FORMAT {cfg.INPUT.FORMAT!r}")
+    # Built under the seed in both cases: random weights are then the same in every run,
+    # and building never moves torch's global generator (the checkpoint overwrites the
+    # initial values anyway).
+    with seeded(seed):
+        model = build_model(cfg)
+    if weights_path is not None:
+        DetectionCheckpointer(model).load(str(weights_path))
+    return cfg, model.eval()
+
+
 @DETECTORS.register("detectron2")
 class Detectron2Detector:
     """Person detection with a detectron2 model zoo Faster R-CNN.
@@ -178,11 +221,6 @@ class Detectron2Detector:
             config=config, weights=weights, frames_per_batch=frames_per_batch, min_score=min_score
         )
         require("the detectron2 detector", self.requirements)
-        from detectron2 import model_zoo
-        from detectron2.checkpoint import DetectionCheckpointer
-        from detectron2.config import get_cfg
-        from detectron2.modeling import build_model
-
         self.config = config
         self.weights = weights
         self.seed = int(seed)
@@ -193,32 +231,10 @@ class Detectron2Detector:
         if weights == "coco":
             store = store if store is not None else ModelStore()
             self.weights_path = store.fetch(MODEL, WEIGHTS_FILES[config].filename)
-
-        try:
-            config_file = model_zoo.get_config_file(f"{config}.yaml")
-        except RuntimeError as error:
-            raise VcmError(
-                f"this detectron2 install has no model zoo configs ({error}); install it from "
-                "its source tree, which ships detectron2/model_zoo/configs"
-            ) from None
-        cfg = get_cfg()
-        cfg.merge_from_file(config_file)
-        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = self.min_score
-        cfg.MODEL.DEVICE = str(self.device)
-        cfg.MODEL.WEIGHTS = str(self.weights_path) if self.weights_path is not None else ""
-        cfg.freeze()
-        self.cfg = cfg
-        if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
-            raise VcmError(f"{config}: unsupported INPUT.FORMAT {cfg.INPUT.FORMAT!r}")
-
-        # Built under the seed in both cases: random weights are then the same in every run,
-        # and building never moves torch's global generator (the checkpoint overwrites the
-        # initial values anyway).
-        with seeded(self.seed):
-            model = build_model(cfg)
-        if self.weights_path is not None:
-            DetectionCheckpointer(model).load(str(self.weights_path))
-        self.model = model.eval()
+        self.cfg, self.model = build_zoo_model(
+            config, weights_path=self.weights_path, device=self.device, seed=self.seed,
+            score_threshold=self.min_score,
+        )
 
     def predict(self, frames_bgr: Sequence[np.ndarray]) -> list[Any]:
         """The model's detectron2 ``Instances`` for each BGR frame, all classes, boxes in

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from vcm.detectors.detectron2 import PERSON_CLASS, model_input
+from vcm.detectors.detectron2 import PERSON_CLASS, build_zoo_model, model_input
 from vcm.errors import VcmError
-from vcm.frameworks import describe_device, require, seeded, select_device
+from vcm.frameworks import describe_device, require, select_device
 from vcm.masks import encode_mask
 from vcm.registry import DEVICE, SEED, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
@@ -96,11 +96,6 @@ class Detectron2MaskSegmenter(SegmentByFrame):
         if not 0.0 < threshold < 1.0:
             raise VcmError(f"detectron2-mask threshold must be in (0, 1), got {threshold!r}")
         require("the detectron2-mask segmenter", self.requirements)
-        from detectron2 import model_zoo
-        from detectron2.checkpoint import DetectionCheckpointer
-        from detectron2.config import get_cfg
-        from detectron2.modeling import build_model
-
         self.config = config
         self.weights = weights
         self.seed = int(seed)
@@ -110,18 +105,9 @@ class Detectron2MaskSegmenter(SegmentByFrame):
         if weights == "coco":
             store = store if store is not None else ModelStore()
             self.weights_path = store.fetch(MODEL, WEIGHTS_FILES[config].filename)
-        cfg = get_cfg()
-        cfg.merge_from_file(model_zoo.get_config_file(f"{config}.yaml"))
-        cfg.MODEL.DEVICE = str(self.device)
-        cfg.MODEL.WEIGHTS = str(self.weights_path) if self.weights_path is not None else ""
-        cfg.freeze()
-        self.cfg = cfg
-        # Built under the seed: random weights are the same in every run.
-        with seeded(self.seed):
-            model = build_model(cfg)
-        if self.weights_path is not None:
-            DetectionCheckpointer(model).load(str(self.weights_path))
-        self.model = model.eval()
+        self.cfg, self.model = build_zoo_model(
+            config, weights_path=self.weights_path, device=self.device, seed=self.seed
+        )
 
     def mask_probabilities(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> Any:
         """The mask head's (N, 28, 28) person probabilities (torch, on the model's device) for
