@@ -122,19 +122,27 @@ def coco_bbox(box: np.ndarray) -> list[float]:
     return [x1, y1, x2 - x1, y2 - y1]
 
 
+def person_result(
+    image_id: int, score: float, box: np.ndarray | None, track_id: int, **prediction
+) -> dict:
+    """A COCO results entry of one person: ``image_id``, category, the ``prediction`` fields
+    (``keypoints``, ``segmentation``), ``score`` (6 decimals), ``bbox`` (2 decimals) when
+    ``box`` is known and ``track_id`` when it is not negative."""
+    entry = {"image_id": image_id, "category_id": PERSON_CATEGORY_ID, **prediction,
+             "score": round(score, 6)}
+    if box is not None:
+        entry["bbox"] = [round(value, 2) for value in coco_bbox(box)]
+    if track_id >= 0:
+        entry["track_id"] = track_id
+    return entry
+
+
 def to_coco_result(pose: PersonPose) -> dict:
     """The COCO results entry of one predicted pose (see the module docstring)."""
-    entry = {
-        "image_id": pose.image_id,
-        "category_id": PERSON_CATEGORY_ID,
-        "keypoints": [round(float(value), 4) for value in pose.keypoints.reshape(-1)],
-        "score": round(pose.score, 6),
-    }
-    if pose.box is not None:
-        entry["bbox"] = [round(value, 2) for value in coco_bbox(pose.box)]
-    if pose.track_id >= 0:
-        entry["track_id"] = pose.track_id
-    return entry
+    return person_result(
+        pose.image_id, pose.score, pose.box, pose.track_id,
+        keypoints=[round(float(value), 4) for value in pose.keypoints.reshape(-1)],
+    )
 
 
 def write_pose_results(results: Iterable[PersonPose], path: str | Path) -> None:

@@ -42,8 +42,8 @@ from vcm.jsonio import load_json
 from vcm.keypoints import (
     PERSON_CATEGORY_ID,
     box_from_coco_bbox,
-    coco_bbox,
     finite_numbers,
+    person_result,
     whole_number,
 )
 
@@ -245,17 +245,10 @@ def pycocotools_rle(rle: Mapping) -> dict:
 
 def to_coco_result(person: PersonMask) -> dict:
     """The COCO results entry of one predicted mask (see the module docstring)."""
-    entry = {
-        "image_id": person.image_id,
-        "category_id": PERSON_CATEGORY_ID,
-        "segmentation": {"size": list(person.size), "counts": _text_counts(person.mask)},
-        "score": round(person.score, 6),
-    }
-    if person.box is not None:
-        entry["bbox"] = [round(value, 2) for value in coco_bbox(person.box)]
-    if person.track_id >= 0:
-        entry["track_id"] = person.track_id
-    return entry
+    return person_result(
+        person.image_id, person.score, person.box, person.track_id,
+        segmentation={"size": list(person.size), "counts": _text_counts(person.mask)},
+    )
 
 
 def write_mask_results(results: Iterable[PersonMask], path: str | Path) -> None:
