@@ -268,19 +268,27 @@ def keypoints_from_flat(
     return np.array(numbers, dtype=np.float64).reshape(-1, 3)
 
 
-def _pose_from_entry(entry: object) -> PersonPose:
+def person_result_image_id(entry: object, prediction: str) -> int:
+    """The ``image_id`` of a COCO results entry of one person (the reading twin of
+    :func:`person_result`): ``entry`` must be an object with ``image_id`` (0 or more),
+    ``prediction`` (``keypoints``, ``segmentation``) and ``score``, and a ``category_id``, if
+    any, of person; else ``ValueError`` saying what is wrong."""
     if not isinstance(entry, dict):
         raise ValueError(f"expected an object, got {type(entry).__name__}")
-    for key in ("image_id", "keypoints", "score"):
+    for key in ("image_id", prediction, "score"):
         if key not in entry:
             raise ValueError(f"missing {key!r}")
     image_id = whole_number(entry["image_id"], "image_id")
     if image_id < 0:
         raise ValueError(f"image_id must be 0 or more, got {image_id}")
     if "category_id" in entry and entry["category_id"] != PERSON_CATEGORY_ID:
-        raise ValueError(
-            f"category_id must be {PERSON_CATEGORY_ID} (person), got {entry['category_id']!r}"
-        )
+        raise ValueError(f"category_id must be {PERSON_CATEGORY_ID} (person), got "
+                         f"{shown(entry['category_id'])}")
+    return image_id
+
+
+def _pose_from_entry(entry: object) -> PersonPose:
+    image_id = person_result_image_id(entry, "keypoints")
     keypoints = keypoints_from_flat(entry["keypoints"])
     score = finite_numbers([entry["score"]], "score")[0]
     box = box_from_coco_bbox(entry["bbox"]) if "bbox" in entry else None

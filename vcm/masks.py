@@ -44,6 +44,7 @@ from vcm.keypoints import (
     box_from_coco_bbox,
     finite_numbers,
     person_result,
+    person_result_image_id,
     whole_number,
 )
 
@@ -289,17 +290,7 @@ def read_mask_results(
 
 
 def _mask_from_entry(entry: object, image_sizes: Mapping[int, tuple[int, int]] | None):
-    if not isinstance(entry, dict):
-        raise ValueError(f"expected an object, got {type(entry).__name__}")
-    for key in ("image_id", "segmentation", "score"):
-        if key not in entry:
-            raise ValueError(f"missing {key!r}")
-    image_id = whole_number(entry["image_id"], "image_id")
-    if image_id < 0:
-        raise ValueError(f"image_id must be 0 or more, got {image_id}")
-    if "category_id" in entry and entry["category_id"] != PERSON_CATEGORY_ID:
-        raise ValueError(f"category_id must be {PERSON_CATEGORY_ID} (person), got "
-                         f"{shown(entry['category_id'])}")
+    image_id = person_result_image_id(entry, "segmentation")
     size = None
     if image_sizes is not None:
         if image_id not in image_sizes:
