@@ -5,6 +5,16 @@ HEAVY := .venv-heavy
 BIN := $(VENV)/bin
 CORES ?= 2
 
+# The local mirror of models, data and tools (README, "Models, data and the mirror"):
+# $VCM_MIRROR, else ../shared/mirror beside the checkout where there is one.
+VCM_MIRROR ?= $(wildcard $(abspath $(CURDIR)/../shared/mirror))
+ifneq ($(VCM_MIRROR),)
+export VCM_MIRROR
+endif
+# A VTM build in the mirror (tools/vtm, with VTM's cfg/) is used as a user's own build is:
+# on PATH, for the `vtm` tests. Without one, VTM must be on PATH already (or those tests fail).
+TEST_PATH := $(if $(wildcard $(VCM_MIRROR)/tools/vtm/EncoderApp),$(VCM_MIRROR)/tools/vtm:)$(PATH)
+
 .PHONY: install install-torch install-mmpose install-detectron2 install-heavy sweep test bench \
 	bench-backends clean
 
@@ -81,8 +91,8 @@ sweep: install
 # Everything but the heavy backends in .venv, then the heavy backends in .venv-heavy. The
 # vtm tests need VTM's EncoderApp and DecoderApp on PATH (or $$VCM_VTM_ENCODER/_DECODER).
 test: install install-heavy
-	$(BIN)/pytest -m "not heavy and not detectron2"
-	$(HEAVY)/bin/pytest -m "heavy or detectron2"
+	PATH="$(TEST_PATH)" $(BIN)/pytest -m "not heavy and not detectron2"
+	PATH="$(TEST_PATH)" $(HEAVY)/bin/pytest -m "heavy or detectron2"
 
 bench: install
 	$(BIN)/python experiments/bench_frontend.py
