@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vcm.bdrate import bd_rate
+from vcm.experiment.bdrate import bd_rate
 from vcm.codecs import decode_video, encode_video
 from vcm.datasets.mot import read_mot_txt
 from vcm.ffmpeg import ffmpeg_executable

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pytest import approx
 
-from vcm.bdrate import (
+from vcm.experiment.bdrate import (
     bd_caption,
     bd_quality,
     bd_quality_with_reason,
@@ -102,7 +102,7 @@ def test_missing_point_is_left_out():
 
 
 def test_too_few_points_for_cubic_is_nan(caplog):
-    with caplog.at_level(logging.WARNING, logger="vcm.bdrate"):
+    with caplog.at_level(logging.WARNING, logger="vcm.experiment.bdrate"):
         value = bd_rate(RATES[:3], ACCURACY[:3], RATES[:3], ACCURACY[:3], method="cubic")
     assert math.isnan(value)
     assert "anchor curve has 3 finite points; cubic needs at least 4" in caplog.text

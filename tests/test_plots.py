@@ -2,7 +2,7 @@ import matplotlib.image
 import pandas as pd
 from pytest import approx
 
-from vcm.plots import (
+from vcm.experiment.plots import (
     figure_bpp_reduction,
     figures,
     figure_metric_vs_qp,
@@ -11,7 +11,7 @@ from vcm.plots import (
     save_figure,
     write_plots,
 )
-from vcm.published import paper_results
+from vcm.experiment.published import paper_results
 
 from summaries import hand_made_summary
 

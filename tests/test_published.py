@@ -3,7 +3,7 @@ import math
 
 from pytest import approx
 
-from vcm.published import PAPER_RESULTS, drop_key, paper_comparison, paper_results
+from vcm.experiment.published import PAPER_RESULTS, drop_key, paper_comparison, paper_results
 
 from summaries import hand_made_summary
 

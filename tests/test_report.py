@@ -4,8 +4,8 @@ import math
 import pytest
 
 from vcm.errors import VcmError
-from vcm.points import SUMMARY_COLUMNS, build_point
-from vcm.report import collect_points, write_summary
+from vcm.experiment.points import SUMMARY_COLUMNS, build_point
+from vcm.experiment.report import collect_points, write_summary
 
 BPP = {"bytes": 1920, "bits": 15360, "width": 64, "height": 48, "frames": 10, "bpp": 0.5}
 
@@ -154,7 +154,7 @@ def test_no_results(tmp_path):
 
 
 def test_manifest_lists_each_model_of_a_backend(tmp_path):
-    from vcm.manifest import backends_used
+    from vcm.experiment.manifest import backends_used
 
     def record(path, **parameters):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ import pytest
 from pytest import approx
 
 from vcm.errors import VcmError
-from vcm.tables import (
+from vcm.experiment.tables import (
     DROP_ROW,
     formats_table,
     bpp_table,

@@ -203,7 +203,7 @@ def test_ci_sweep_with_vtm_completes(tmp_path):
 
 
 def test_manifest_lists_each_codec_once_per_options_and_tools(tmp_path):
-    from vcm.manifest import codec_summary, codecs_used
+    from vcm.experiment.manifest import codec_summary, codecs_used
 
     def sidecar(path, codec, options, tools=None):
         path.parent.mkdir(parents=True, exist_ok=True)

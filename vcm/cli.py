@@ -489,7 +489,7 @@ def report(
 ) -> None:
     """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots."""
     from vcm.config import load_config
-    from vcm.report import write_report
+    from vcm.experiment.report import write_report
 
     output = output or results / "summary.csv"
     settings = load_config(config) if config is not None else None
@@ -877,7 +877,7 @@ def point(
     """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.detformats import detections_record
     from vcm.fileio import atomic_output
-    from vcm.points import build_point, load_record
+    from vcm.experiment.points import build_point, load_record
 
     if pipeline not in ("multitask", "single"):
         raise VcmError(f"pipeline must be multitask or single, got {pipeline!r}")

@@ -10,7 +10,7 @@ import copy
 
 import pandas as pd
 
-from vcm.tables import AVERAGE, DROP_ROW, bpp_table, metric_table, select_codec
+from vcm.experiment.tables import AVERAGE, DROP_ROW, bpp_table, metric_table, select_codec
 
 QP_KEY = "qp"
 BPP_REDUCTION_KEY = "multitask_bpp_reduction_percent"

@@ -1,7 +1,7 @@
 """Collect the points of a sweep into one table, ``results/summary.csv``.
 
 A point's record is ``results/<pipeline>/<sequence>/<codec>/qp<qp>/point.json`` (see
-:mod:`vcm.points`), written by ``vcm point``.
+:mod:`vcm.experiment.points`), written by ``vcm point``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.points import SUMMARY_COLUMNS, load_record, summary_row
+from vcm.experiment.points import SUMMARY_COLUMNS, load_record, summary_row
 
 POINT_GLOB = "*/*/*/qp*/point.json"
 
@@ -32,7 +32,7 @@ def point_records(results: Path, only: list[Path] | None = None) -> list[Path]:
 
 def collect_points(results: Path, only: list[Path] | None = None) -> pd.DataFrame:
     """One row per point record (see :func:`point_records`), sorted by sequence, pipeline,
-    codec, qp, with the columns :data:`vcm.points.SUMMARY_COLUMNS`."""
+    codec, qp, with the columns :data:`vcm.experiment.points.SUMMARY_COLUMNS`."""
     rows = [
         summary_row(load_record(path, "point record"), source=path)
         for path in point_records(results, only)
@@ -54,11 +54,11 @@ def write_report(
     comparison with published values) and the plots next to ``output``; return the summary
     and the paths written besides it. Tables and plots cover one codec each, in
     ``tables/<codec>/`` and ``plots/<codec>/``."""
-    from vcm.bdrate import bd_caption, bd_table
-    from vcm.manifest import build_manifest, manifest_header
-    from vcm.plots import write_plots
-    from vcm.published import paper_comparison, paper_results
-    from vcm.tables import bd_rate_by_format, formats_table, has_values, write_table, write_tables
+    from vcm.experiment.bdrate import bd_caption, bd_table
+    from vcm.experiment.manifest import build_manifest, manifest_header
+    from vcm.experiment.plots import write_plots
+    from vcm.experiment.published import paper_comparison, paper_results
+    from vcm.experiment.tables import bd_rate_by_format, formats_table, has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
     folder = output.parent

@@ -4,7 +4,7 @@ rate-accuracy curves, and our summary percentages beside the paper's.
 Every figure is a plain :class:`matplotlib.figure.Figure` (no pyplot, no display), written as
 PNG and PDF with fixed metadata so that the same summary gives the same bytes. Per-sequence
 figures have one panel per sequence and an ``average`` panel (averages as in
-:mod:`vcm.tables`); in each panel one line per pipeline. Published values, where given, are
+:mod:`vcm.experiment.tables`); in each panel one line per pipeline. Published values, where given, are
 dashed and labelled ``paper``.
 """
 
@@ -19,8 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from vcm.fileio import atomic_output
-from vcm.published import BPP_REDUCTION_KEY, QP_KEY, drop_key
-from vcm.tables import AVERAGE, has_values, per_qp, select_codec
+from vcm.experiment.published import BPP_REDUCTION_KEY, QP_KEY, drop_key
+from vcm.experiment.tables import AVERAGE, has_values, per_qp, select_codec
 
 PANEL_INCHES = (4.0, 3.2)
 DPI = 100
@@ -55,7 +55,7 @@ def figures(summary: pd.DataFrame, published: dict | None = None, codec: str | N
     absent from the summary, or has no value (no sequence has that task's ground truth, or the
     sweep did not run segmentation), is left out; a sequence without values of a metric has no
     panel in its figures.
-    ``published`` (a results record such as :func:`vcm.published.paper_results`) adds the
+    ``published`` (a results record such as :func:`vcm.experiment.published.paper_results`) adds the
     paper's values to the last two."""
     rows = select_codec(summary, codec)
     result = {"bpp_vs_qp": figure_metric_vs_qp(rows, "bpp")}

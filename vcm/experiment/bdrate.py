@@ -28,7 +28,7 @@ from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 from scipy.optimize import brentq
 
 from vcm.errors import VcmError
-from vcm.tables import select_codec
+from vcm.experiment.tables import select_codec
 
 LOG = logging.getLogger(__name__)
 

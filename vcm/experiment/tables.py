@@ -1,6 +1,6 @@
 """The paper's result tables (Tables 4-7) from the sweep summary, and their CSV/Markdown files.
 
-The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.points`). Every
+The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.experiment.points`). Every
 table here is for one codec. Column names are ``"<sequence> <pipeline>"`` with ``average`` as
 the sequence of the mean over sequences. An average covers only the sequences that have a
 value at every QP where the pipeline has any, so that it never mixes different sets of
@@ -223,7 +223,7 @@ def formats_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFra
     columns ``"<sequence> video"`` (the coded foreground alone) and ``"<sequence> <format>"``;
     a last row ``"bytes per box"`` gives each format's bytes per detected box. Empty when the
     summary has no multitask point with a detection file."""
-    from vcm.points import FORMAT_BPP_COLUMNS, format_bpp_column
+    from vcm.experiment.points import FORMAT_BPP_COLUMNS, format_bpp_column
     from vcm.detformats import DETECTION_FORMATS
 
     rows = select_codec(summary, codec)
@@ -256,9 +256,9 @@ def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.Dat
     multitask BPP of each detection format (``bpp_<format>``): index the sequences and
     ``average``, columns ``"<format> pose_ap"``, ``"<format> mota"``. The task metrics are the
     sweep's own (measured with its format); only the rate changes with the format."""
-    from vcm.bdrate import bd_table
+    from vcm.experiment.bdrate import bd_table
     from vcm.detformats import DETECTION_FORMATS
-    from vcm.points import format_bpp_column
+    from vcm.experiment.points import format_bpp_column
 
     rows = select_codec(summary, codec)
     columns = {}
