@@ -84,7 +84,8 @@ $(HEAVY)/.installed: pyproject.toml
 	$(HEAVY)/bin/python -c "import google.protobuf as p; assert p.__version__ < '5', p.__version__"
 	touch $@
 
-# The workflow's rules call `vcm`, so the venv's bin/ goes first on PATH.
+# The workflow's rules call `vcm`, so the venv's bin/ goes first on PATH. Results go to
+# results/default/ (results/<config name>/ for --configfile).
 sweep: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
@@ -100,5 +101,6 @@ bench: install
 bench-backends: install-heavy
 	$(HEAVY)/bin/python experiments/bench_backends.py
 
+# Each config's results folder (results/<config name>/, logs inside), never results/README.md.
 clean:
-	rm -rf results/* logs .snakemake data/synthetic
+	rm -rf results/*/ .snakemake data/synthetic

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from vcm.detformats import read_detections
@@ -30,7 +31,7 @@ def sweep(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("sweep")
     completed = snakemake(workdir)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    with open(workdir / "results" / "summary.csv") as handle:
+    with open(workdir / "results" / "ci" / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     return workdir, rows
 
@@ -65,9 +66,9 @@ def test_paper_properties_hold(sweep):
 
 def test_numbers_trace_to_files(sweep):
     workdir, rows = sweep
-    results = workdir / "results"
+    results = workdir / "results" / "ci"  # results/<config name>
     # ci.yaml sends the detections as vcmd: the file's extension follows the format.
-    detections_file = results / "detections/tiny/detections.vcmd"
+    detections_file = results / "detections/tiny/score0.6/detections.vcmd"
     detections_bytes = detections_file.stat().st_size
     boxes = read_detections(detections_file).count
     for row in rows:
@@ -96,9 +97,12 @@ def test_numbers_trace_to_files(sweep):
 
 def test_report_tables_plots_and_manifest(sweep):
     workdir, _ = sweep
-    results = workdir / "results"
+    results = workdir / "results" / "ci"
     manifest = json.loads((results / "manifest.json").read_text())
     assert manifest["config"]["qps"] == [22, 47]
+    assert manifest["results"] == "results/ci"
+    assert manifest["multitask_pipelines"] == {
+        "multitask": {"variant": "", "score": 0.6, "foreground": {}}}
     assert len(manifest["config_sha256"]) == 64
     assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
@@ -116,9 +120,9 @@ def test_report_tables_plots_and_manifest(sweep):
 
 def test_logs_and_nothing_left_to_do(sweep):
     workdir, _ = sweep
-    for rule in ("synthesize/tiny", "detect/tiny", "foreground/tiny", "track/multitask/tiny",
-                 "summary"):
-        assert (workdir / "logs" / f"{rule}.log").is_file()
+    for rule in ("synthesize/tiny", "detect/tiny/score0.6", "foreground/multitask/tiny",
+                 "track/multitask/tiny", "summary"):
+        assert (workdir / "results" / "ci" / "logs" / f"{rule}.log").is_file()
     again = snakemake(workdir, "--dry-run")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -127,6 +131,9 @@ def test_logs_and_nothing_left_to_do(sweep):
 def test_a_changed_qp_reruns_only_what_depends_on_it(sweep, tmp_path):
     workdir, _ = sweep
     config = (REPOSITORY / "configs" / "ci.yaml").read_text().replace("qps: [22, 47]", "qps: [22, 37]")
+    # Another file name would be another results folder (results/ci_qp37): the `results`
+    # key keeps this one's.
+    config += "results: results/ci\n"
     changed = tmp_path / "ci_qp37.yaml"
     changed.write_text(config)
     bin_dir = Path(sys.executable).parent
@@ -166,13 +173,13 @@ def test_a_sweep_killed_during_an_encode_resumes(sweep, tmp_path, signal_name):
     # Kill the whole process group (snakemake, vcm, ffmpeg) once an encoder is running.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if list((tmp_path / "logs" / "encode").rglob("*.log")):
+        if list((tmp_path / "results" / "ci" / "logs" / "encode").rglob("*.log")):
             break
         time.sleep(0.05)
     assert process.poll() is None, "the sweep finished before an encode could be interrupted"
     os.killpg(process.pid, getattr(signal, signal_name))
     process.wait()
-    assert not (tmp_path / "results" / "summary.csv").exists()
+    assert not (tmp_path / "results" / "ci" / "summary.csv").exists()
     if signal_name == "SIGKILL":
         unlocked = subprocess.run(argv + ["--unlock"], env=environment, capture_output=True)
         assert unlocked.returncode == 0
@@ -180,7 +187,7 @@ def test_a_sweep_killed_during_an_encode_resumes(sweep, tmp_path, signal_name):
     resumed = subprocess.run(argv + ["--rerun-incomplete"], env=environment,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    with open(tmp_path / "results" / "summary.csv") as handle:
+    with open(tmp_path / "results" / "ci" / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     for resumed_row, clean_row in zip(rows, clean_rows, strict=True):
         for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
@@ -203,7 +210,7 @@ def test_ci_sweep_through_the_cluster_generic_executor(sweep, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "cluster-generic" in completed.stdout + completed.stderr
-    with open(tmp_path / "results" / "summary.csv") as handle:
+    with open(tmp_path / "results" / "ci" / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     for cluster_row, local_row in zip(rows, local_rows, strict=True):
         for column in ("sequence", "pipeline", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1"):
@@ -240,7 +247,7 @@ def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    results = workdir / "results"
+    results = workdir / "results" / "partial"
     for name in ("track_eval.json", "tracks.txt", "track_detections.zip"):
         assert not list(results.glob(f"*/posed/**/{name}")), name
     for name in ("pose_eval.json", "pose.json", "pose_detections.zip"):
@@ -272,19 +279,106 @@ def test_pets_sweep_on_real_footage(tmp_path, mirror):
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    with open(workdir / "results" / "summary.csv") as handle:
+    with open(workdir / "results" / "pets" / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["pipeline"], int(row["qp"])) for row in rows] == [
-        ("multitask", 22), ("multitask", 47), ("single", 22), ("single", 47)]
+        (pipeline, qp) for pipeline in ("multitask", "multitask-score0.4", "multitask-score0.5",
+                                        "multitask-score0.7", "single") for qp in (22, 47)]
     assert all(row["pose_ap"] == "" and float(row["pose_s"]) == 0 for row in rows)
-    multitask, single = rows[:2], rows[2:]
+    multitask, single = rows[:2], rows[-2:]
     assert multitask[0]["mota"] == multitask[1]["mota"]
     assert multitask[0]["hota"] == multitask[1]["hota"]
     # yolo-fastest body 416 at 0.6 with the iou tracker on PETS09, boxes sent as vcmd on its
     # 1-pixel grid (README, "Real footage"; 0.8323 with the unquantised boxes).
     assert float(multitask[0]["mota"]) == pytest.approx(0.8355, abs=0.002)
     assert float(single[1]["mota"]) < float(single[0]["mota"])
-    tables = workdir / "results" / "tables" / "vvenc"
+    # The score study: fewer boxes sent at a higher score, at every step.
+    study = pd.read_csv(workdir / "results/pets/tables/vvenc/score_study.csv", comment="#",
+                        index_col=0)
+    assert list(study.index) == [f"pets09-s3mf1 {score}" for score in (0.4, 0.5, 0.6, 0.7)]
+    assert study["boxes"].is_monotonic_decreasing and study["boxes"].nunique() == 4
+    assert (workdir / "results/pets/plots/vvenc/score_study.png").is_file()
+    tables = workdir / "results" / "pets" / "tables" / "vvenc"
     assert (tables / "table6_mota.md").is_file() and (tables / "bd_mota.md").is_file()
     assert not (tables / "table5_pose.md").exists() and not (tables / "bd_pose_ap.md").exists()
-    assert (workdir / "results" / "plots" / "vvenc" / "fig6_mota_vs_qp.png").is_file()
+    assert (workdir / "results" / "pets" / "plots" / "vvenc" / "fig6_mota_vs_qp.png").is_file()
+
+
+VARIANTS_CONFIG = """
+sequences:
+  walk: {synth: {frames: 8, width: 320, height: 240, fps: 10, people: 2, seed: 1}}
+detector: {name: hog, score: 0.6, options: {}}
+pose: {estimator: blazepose, options: {}}
+track: {tracker: iou, options: {}}
+single_task:
+  pose: {name: hog, score: 0.6, options: {}}
+  track: {name: hog, score: 0.6, options: {}}
+codecs:
+  vvenc: {preset: faster, intra_period: 32}
+qps: [22, 47]
+variants:
+  grey: {foreground: {fill: grey, margin: 0.25}}
+score_study: [0.3, 0.6]
+"""
+
+
+def test_variants_and_two_configs_one_after_the_other(tmp_path):
+    # Issues 10 (one results folder per config, the score study) and 13 (variants as
+    # pipelines): sweep a config with a foreground variant and a score study, then another
+    # config in the same working directory; the first one's results stay as they were.
+    workdir = tmp_path / "sweep"
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+    def sweep(name, text):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(text)
+        completed = subprocess.run(
+            [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+             "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
+            capture_output=True, text=True, env=environment)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        return workdir / "results" / name
+
+    first = sweep("variants", VARIANTS_CONFIG)
+    with open(first / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted({row["pipeline"] for row in rows}) == [
+        "multitask", "multitask-grey", "multitask-score0.3", "single"]
+    facts = {row["pipeline"]: (row["variant"], row["score"], row["foreground"]) for row in rows}
+    assert facts == {"multitask": ("", "0.6", "paper"),
+                     "multitask-grey": ("grey", "0.6", "margin=0.25,fill=grey"),
+                     "multitask-score0.3": ("score0.3", "0.3", "paper"),
+                     "single": ("", "", "")}
+    # One detector run per score, shared by the variants at that score; each file holds
+    # only boxes at or above its score.
+    runs = sorted(path.parent.name for path in (first / "detections" / "walk").glob("*/*.vcmd"))
+    assert runs == ["score0.3", "score0.6"]
+    for score in (0.3, 0.6):
+        detections = read_detections(first / f"detections/walk/score{score:g}/detections.vcmd")
+        scores = [float(value) for frame in detections.frames for value in frame.scores]
+        assert scores and min(scores) >= score - 1 / 255  # vcmd keeps scores to 8 bits
+    low = read_detections(first / "detections/walk/score0.3/detections.vcmd").count
+    high = read_detections(first / "detections/walk/score0.6/detections.vcmd").count
+    assert low >= high
+    boxes = {row["pipeline"]: int(float(row["boxes"])) for row in rows if row["boxes"]}
+    assert boxes == {"multitask": high, "multitask-grey": high, "multitask-score0.3": low}
+    # The variant renders its own foreground: a grey background costs other bytes.
+    grey = [row for row in rows if row["pipeline"] == "multitask-grey"]
+    paper = [row for row in rows if row["pipeline"] == "multitask"]
+    assert [row["bytes"] for row in grey] != [row["bytes"] for row in paper]
+    assert all(float(row["foreground_s"]) > 0 for row in grey + paper)
+    tables = first / "tables" / "vvenc"
+    variants = pd.read_csv(tables / "variants.csv", comment="#", index_col=0)
+    assert list(variants.index) == ["multitask walk", "multitask-grey walk", "multitask-score0.3 walk"]
+    assert "pose_ap BD-rate % vs paper" in variants.columns
+    study = pd.read_csv(tables / "score_study.csv", comment="#", index_col=0)
+    assert list(study.index) == ["walk 0.3", "walk 0.6"]
+    assert list(study["boxes"]) == [low, high]
+    assert (first / "plots" / "vvenc" / "score_study.png").stat().st_size > 0
+    before = {path: path.read_bytes() for path in first.rglob("*") if path.is_file()}
+
+    second = sweep("partial", PARTIAL_GROUND_TRUTH_CONFIG)
+    assert (second / "summary.csv").is_file() and (second / "manifest.json").is_file()
+    after = {path: path.read_bytes() for path in first.rglob("*") if path.is_file()}
+    assert after == before

@@ -844,7 +844,8 @@ def evaluate_track(
 def point(
     output: Annotated[Path, typer.Option("--output", "-o", help="Point record JSON to write.")],
     sequence: Annotated[str, typer.Option(help="Sequence name.")],
-    pipeline: Annotated[str, typer.Option(help="multitask or single.")],
+    pipeline: Annotated[str, typer.Option(
+        help="multitask, multitask-<variant> (a sweep's variant) or single.")],
     codec: Annotated[str, typer.Option(help="Codec name.")],
     qp: Annotated[int, typer.Option(help="Quantization parameter.")],
     bpp: Annotated[Path, typer.Option(help="`vcm bpp` record.")],
@@ -873,14 +874,23 @@ def point(
         typer.Option(help="The detection file counted in the BPP record (multitask): splits "
                      "the BPP into video and detections and compares formats."),
     ] = None,
+    variant: Annotated[str, typer.Option(
+        help="The multitask variant's name in the sweep config (empty: the config's own).")] = "",
+    score: Annotated[Optional[float], typer.Option(
+        min=0, max=1, help="The shared detector's score threshold (multitask).")] = None,
+    foreground_run: Annotated[
+        Optional[Path],
+        typer.Option(help="Run record of `vcm foreground` (multitask): its variant options and "
+                     "rendering seconds (kept apart from the task times)."),
+    ] = None,
 ) -> None:
     """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.detformats import detections_record
     from vcm.fileio import atomic_output
     from vcm.experiment.points import build_point, load_record
 
-    if pipeline not in ("multitask", "single"):
-        raise VcmError(f"pipeline must be multitask or single, got {pipeline!r}")
+    if not re.fullmatch(r"single|multitask(-[A-Za-z0-9][A-Za-z0-9_.-]*)?", pipeline):
+        raise VcmError(f"pipeline must be multitask, multitask-<variant> or single, got {pipeline!r}")
     record = build_point(
         sequence=sequence, pipeline=pipeline, codec=codec, qp=qp,
         bpp=load_record(bpp, "BPP record"),
@@ -892,6 +902,8 @@ def point(
                                 for path in segment_detect_run or []],
         codec_records=[load_record(path, "codec sidecar") for path in codec_record or []],
         detections=detections_record(detections) if detections else None,
+        variant=variant, score=score,
+        foreground_record=load_record(foreground_run, "run record") if foreground_run else None,
     )
     with atomic_output(output) as temporary:
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")

@@ -335,8 +335,9 @@ def backend_option_problems(config: dict) -> list[str]:
 
 
 def check_backend_options(config: dict, *, source: str = "config") -> None:
-    """Raise one :class:`VcmError` listing :func:`backend_option_problems`, if any."""
-    problems = backend_option_problems(config)
+    """Raise one :class:`VcmError` listing :func:`backend_option_problems` and
+    :func:`variant_problems`, if any."""
+    problems = backend_option_problems(config) + variant_problems(config)
     if problems:
         raise VcmError(f"{source}: options the sweep cannot run:\n" + "\n".join(
             f"- {problem}" for problem in problems))
@@ -364,3 +365,87 @@ def load_config(path: Path) -> dict:
     check_backend_options(config, source=str(path))
     check_runnable(config, source=str(path))
     return config
+
+
+MULTITASK = "multitask"
+"""The multitask pipeline of the config's own ``detector`` score and ``foreground``; each
+variant (``variants:``, ``score_study:``) is another multitask pipeline, ``multitask-<name>``."""
+
+SINGLE = "single"
+"""The single-task baselines' pipeline."""
+
+
+def results_root(config: dict, config_file: str | Path | None) -> str:
+    """The folder a sweep of ``config`` writes: its ``results`` key, else
+    ``results/<config file name without extension>`` (``results/default`` for
+    configs/default.yaml), so two configs swept one after the other keep both results."""
+    if config.get("results"):
+        return str(config["results"]).rstrip("/")
+    stem = Path(config_file).stem if config_file else "default"
+    return f"results/{stem}"
+
+
+def score_label(score: float) -> str:
+    """A detector score as it appears in names and paths: ``0.6``, ``0.45``, ``0``."""
+    return f"{float(score):g}"
+
+
+def multitask_variants(config: dict) -> dict[str, dict]:
+    """Every multitask pipeline of ``config``, in order: ``{pipeline: {"score": float,
+    "foreground": {option: value}, "variant": name}}``.
+
+    ``multitask`` has the config's ``detector`` score and ``foreground``; each entry of
+    ``variants`` (``{name: {score?, foreground?}}``) is ``multitask-<name>``, taking a key it
+    gives in place of the config's (a variant's ``foreground`` replaces the whole section);
+    each score of ``score_study`` other than the detector's is ``multitask-score<score>`` with
+    the config's foreground. Raises :class:`VcmError` when two pipelines would be the same
+    (same score and foreground) or a name is given twice."""
+    base_score = float(config["detector"].get("score", 0.6))
+    base_foreground = dict(config.get("foreground") or {})
+    pipelines = {MULTITASK: {"variant": "", "score": base_score, "foreground": base_foreground}}
+    named = dict(config.get("variants") or {})
+    for score in config.get("score_study") or []:
+        if float(score) == base_score:
+            continue  # the config's own multitask pipeline is that point of the study
+        name = f"score{score_label(score)}"
+        if name in named:
+            raise VcmError(f"variants/{name}: the name of score_study's {score_label(score)} "
+                           "point; choose another")
+        named[name] = {"score": float(score)}
+    seen = {(base_score, _frozen(base_foreground)): MULTITASK}
+    for name, entry in named.items():
+        entry = entry or {}
+        variant = {
+            "variant": name,
+            "score": float(entry.get("score", base_score)),
+            "foreground": dict(entry["foreground"] if "foreground" in entry else base_foreground),
+        }
+        key = (variant["score"], _frozen(variant["foreground"]))
+        if key in seen:
+            raise VcmError(f"variants/{name}: the same score and foreground as {seen[key]}")
+        seen[key] = f"{MULTITASK}-{name}"
+        pipelines[f"{MULTITASK}-{name}"] = variant
+    return pipelines
+
+
+def _frozen(options: dict) -> tuple:
+    return tuple(sorted((key, repr(value)) for key, value in options.items()))
+
+
+def variant_problems(config: dict) -> list[str]:
+    """A line for each multitask variant the sweep cannot run: two pipelines that are the
+    same, or a foreground option the renderer refuses."""
+    from vcm.masking import ForegroundOptions
+
+    try:
+        pipelines = multitask_variants(config)
+    except VcmError as error:
+        return [str(error)]
+    problems = []
+    for pipeline, variant in pipelines.items():
+        where = f"variants/{variant['variant']}/foreground" if variant["variant"] else "foreground"
+        try:
+            ForegroundOptions.from_options(variant["foreground"], source=where)
+        except VcmError as error:
+            problems.append(str(error) if str(error).startswith(where) else f"{where}: {error}")
+    return problems

@@ -145,9 +145,13 @@ def crossing_rate_with_reason(
     return float(10.0**root), ""
 
 
-def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec: str | None = None) -> pd.DataFrame:
-    """BD-rate and BD-quality of the multitask pipeline (test) against single-task (anchor)
-    for ``metric`` ("pose_ap" or "mota") against ``bpp``, one row per sequence plus "average".
+def bd_table(
+    summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec: str | None = None,
+    test: str = TEST_PIPELINE, anchor: str = ANCHOR_PIPELINE,
+) -> pd.DataFrame:
+    """BD-rate and BD-quality of the ``test`` pipeline (default multitask) against the
+    ``anchor`` (default single-task) for ``metric`` ("pose_ap" or "mota") against ``bpp``,
+    one row per sequence plus "average".
 
     Columns: ``bd_rate_percent`` (percent of the single-task rate), ``bd_quality`` (in the
     metric's unit), ``crossing_bpp`` (only where the multitask value is the same at every QP,
@@ -165,20 +169,20 @@ def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec
     for sequence, points in table.groupby("sequence", sort=True):
         if not points[metric].notna().any():
             continue
-        anchor = points[points["pipeline"] == ANCHOR_PIPELINE].sort_values("qp")
-        test = points[points["pipeline"] == TEST_PIPELINE].sort_values("qp")
-        curves = (anchor["bpp"], anchor[metric], test["bpp"], test[metric])
+        anchor_points = points[points["pipeline"] == anchor].sort_values("qp")
+        test_points = points[points["pipeline"] == test].sort_values("qp")
+        curves = (anchor_points["bpp"], anchor_points[metric], test_points["bpp"], test_points[metric])
         rate, rate_reason = bd_rate_with_reason(*curves, method=method)
         quality, quality_reason = bd_quality_with_reason(*curves, method=method)
         crossing = math.nan
-        flat = _constant(test[metric])
+        flat = _constant(test_points[metric])
         if flat is not None:
             crossing, crossing_reason = crossing_rate_with_reason(
-                anchor["bpp"], anchor[metric], flat, method=method
+                anchor_points["bpp"], anchor_points[metric], flat, method=method
             )
-            rate_reason = (f"multitask {metric} is constant ({flat:g}) over QP, so no rate "
+            rate_reason = (f"{test} {metric} is constant ({flat:g}) over QP, so no rate "
                            f"gives equal quality; bd_quality is the gain at equal rate, "
-                           f"crossing_bpp the single-task rate of equal {metric}")
+                           f"crossing_bpp the {anchor} rate of equal {metric}")
             if crossing_reason:
                 rate_reason += f" (crossing_bpp: {crossing_reason})"
         notes = [f"BD-rate: {rate_reason}"] if rate_reason else []
@@ -189,7 +193,7 @@ def bd_table(summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec
             "bd_rate_percent": rate,
             "bd_quality": quality,
             "crossing_bpp": crossing,
-            "points": f"{len(test)}/{len(anchor)}",
+            "points": f"{len(test_points)}/{len(anchor_points)}",
             "note": "; ".join(notes),
         }
     columns = ["bd_rate_percent", "bd_quality", "crossing_bpp", "points", "note"]

@@ -79,7 +79,11 @@ def codecs_used(results: Path) -> dict[str, dict]:
 
 
 def build_manifest(results: Path, config: dict | None = None) -> dict:
-    """The manifest of the sweep whose results are in ``results``."""
+    """The manifest of the sweep whose results are in ``results``: versions, backends and
+    codecs used, the config (its sha256 and its multitask pipelines, the variants resolved:
+    :func:`vcm.config.multitask_variants`), the results folder and the machine."""
+    from vcm.config import multitask_variants
+
     return {
         "vcm": vcm.__version__,
         "python": platform.python_version(),
@@ -89,6 +93,8 @@ def build_manifest(results: Path, config: dict | None = None) -> dict:
         "codecs": codecs_used(results),
         "config_sha256": config_sha256(config) if config is not None else None,
         "config": config,
+        "multitask_pipelines": multitask_variants(config) if config is not None else None,
+        "results": str(results),
         "machine": {
             "system": platform.platform(),
             "processor": platform.machine(),

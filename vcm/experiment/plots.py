@@ -11,6 +11,7 @@ dashed and labelled ``paper``.
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -21,13 +22,17 @@ from matplotlib.figure import Figure
 from vcm.fileio import atomic_output
 from vcm.experiment.published import BPP_REDUCTION_KEY, QP_KEY, drop_key
 from vcm.experiment.tables import AVERAGE, has_values, per_qp, select_codec
+from vcm.experiment.variants import STUDY_METRICS, study_rows
 
 PANEL_INCHES = (4.0, 3.2)
 DPI = 100
 MAX_COLUMNS = 3
 STYLE = {"multitask": {"color": "C0", "marker": "o"}, "single": {"color": "C1", "marker": "s"}}
 METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA",
-                 "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel"}
+                 "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel",
+                 "idf1": "IDF1", "hota": "HOTA"}
+FLAT_STUDY_METRICS = ("mota", "idf1", "hota")
+"""Metrics of the score study that a multitask pipeline has once per sequence (any QP)."""
 
 SAVE_RC = {"svg.hashsalt": "vcm", "pdf.compression": 6}
 """rc settings for saving: a fixed SVG hash salt, and PDF compression pinned so a changed
@@ -69,6 +74,8 @@ def figures(summary: pd.DataFrame, published: dict | None = None, codec: str | N
     metrics = [metric for metric in ("pose_ap", "mota", "segm_ap") if has_values(rows, metric)]
     if metrics:
         result["change_vs_qp"] = figure_relative_change(rows, metrics, published)
+    if not study_rows(rows).empty:
+        result["score_study"] = figure_score_study(rows)
     return result
 
 
@@ -165,6 +172,35 @@ def figure_relative_change(
     return figure
 
 
+def figure_score_study(summary: pd.DataFrame, codec: str | None = None) -> Figure:
+    """The score-threshold study (the paper's Fig. 3): each metric of the multitask pipelines
+    that differ only in the shared detector's score, against that score; one panel per
+    sequence and metric, one line per QP (one line for MOTA, IDF1 and HOTA, which do not
+    depend on the QP in multitask). BPP on a log axis."""
+    study = study_rows(select_codec(summary, codec))
+    sequences = sorted(study["sequence"].unique())
+    metrics = [metric for metric in STUDY_METRICS if has_values(study, metric)]
+    names = [f"{sequence}: {METRIC_LABELS.get(metric, metric)}"
+             for sequence in sequences for metric in metrics]
+    figure, panels = _panels(names)
+    qps = sorted(study["qp"].astype(int).unique())
+    for sequence in sequences:
+        points = study[study["sequence"] == sequence]
+        for metric in metrics:
+            axes = panels[f"{sequence}: {METRIC_LABELS.get(metric, metric)}"]
+            for qp in qps[:1] if metric in FLAT_STUDY_METRICS else qps:
+                at = points[points["qp"].astype(int) == qp].sort_values("score")
+                label = "any QP" if metric in FLAT_STUDY_METRICS else f"QP {qp}"
+                axes.plot(at["score"].astype(float), at[metric].astype(float), marker="o",
+                          label=label)
+            axes.set_xlabel("detector score threshold")
+            axes.set_ylabel(METRIC_LABELS.get(metric, metric))
+            if metric == "bpp":
+                axes.set_yscale("log")
+            _legend(axes)
+    return figure
+
+
 def _sequences(wide: pd.DataFrame) -> list[str]:
     """Panel names: the sequences, then ``average``."""
     names = list(dict.fromkeys(sequence for _, sequence in wide.columns))
@@ -199,10 +235,16 @@ def _line(axes, x, y, pipeline: str, label: str | None = None, dashed: bool = Fa
     finite = np.isfinite(x) & np.isfinite(y)
     if not finite.any():
         return
-    style = dict(STYLE.get(pipeline, {"marker": "^"}))
+    style = dict(STYLE.get(pipeline) or {"marker": "^", "color": _variant_color(pipeline)})
     if dashed:
         style.update(linestyle="--", marker="x")
     axes.plot(x[finite], y[finite], label=label or pipeline, **style)
+
+
+def _variant_color(pipeline: str) -> str:
+    """A colour of its own for a multitask variant (``multitask-<name>``): one of C2..C9 (C0
+    and C1 are multitask and single), the same for a name in every figure and every sweep."""
+    return f"C{2 + zlib.crc32(pipeline.encode()) % 8}"
 
 
 def _legend(axes) -> None:

@@ -44,11 +44,18 @@ DETECTION_COLUMNS = [
 """The BPP split and the detection file's cost. Records written before these existed read
 as NaN (and format ``""``)."""
 
+VARIANT_COLUMNS = ["variant", "score", "foreground", "foreground_s"]
+"""Which multitask pipeline a point is: the config's variant name (empty for the config's
+own), the shared detector's score, the foreground variant (``paper`` or its options that
+differ from the paper's, ``key=value,...``) and the seconds rendering it took (apart from the
+task times, as codec time is). Single-task points and records written before these existed
+read as ``""``, NaN, ``""``, 0."""
+
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
     "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
     "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
-    *DETECTION_COLUMNS,
+    *DETECTION_COLUMNS, *VARIANT_COLUMNS,
 ]
 """Columns of ``results/summary.csv``, in order."""
 
@@ -106,6 +113,9 @@ def build_point(
     segment_detect_records: list[dict] = (),
     codec_records: list[dict] = (),
     detections: dict | None = None,
+    variant: str = "",
+    score: float | None = None,
+    foreground_record: dict | None = None,
 ) -> dict:
     """Assemble one point record; a metric whose evaluation is absent, and any value that is
     not a finite number, is None (``null`` in the JSON file).
@@ -120,6 +130,9 @@ def build_point(
     or detections inside the bitstream). It splits ``bpp`` into ``video_bpp`` and
     ``detections_bpp`` and gives ``bytes_per_box`` and, per registered format ``f``,
     ``bpp_f``: the BPP with the same detections sent in ``f`` (default options).
+
+    ``variant``, ``score`` and ``foreground_record`` (the run record of ``vcm foreground``)
+    say which multitask pipeline this is (:data:`VARIANT_COLUMNS`).
     """
     try:
         values = {
@@ -148,7 +161,11 @@ def build_point(
                                    - values["segment_detect_s"])
     values["original_bpp"] = ORIGINAL_BPP
     values.update(_detection_values(values, detections, sequence, pipeline, codec, qp))
+    values["score"] = math.nan if score is None else float(score)
+    values["foreground_s"] = (_seconds([foreground_record], "foreground")
+                              if foreground_record else 0.0)
     detections_format = detections["format"] if detections else ""
+    foreground = foreground_label(foreground_record) if foreground_record else ""
     return {
         "name": f"{sequence} {pipeline} {codec} qp{qp}",
         "description": (
@@ -156,9 +173,29 @@ def build_point(
             f"time ({codec_seconds(values['encode_s'], values['decode_s']):.3f} s) apart"
         ),
         "point": {"sequence": sequence, "pipeline": pipeline, "codec": codec, "qp": qp,
-                  "detections_format": detections_format},
+                  "detections_format": detections_format, "variant": variant,
+                  "foreground": foreground},
         "results": {metric: [_finite_or_none(value)] for metric, value in values.items()},
     }
+
+
+def foreground_label(run_record: dict) -> str:
+    """The foreground variant of a ``vcm foreground`` run record as one short text: ``paper``
+    for the paper's (boxes, black), else its options that differ from the paper's as
+    ``key=value`` joined by commas, in the renderer's order (e.g. ``margin=0.25,fill=grey``)."""
+    from vcm.masking import ForegroundOptions
+
+    options = (run_record.get("parameters") or {}).get("variant") or {}
+    if not isinstance(options, dict):
+        raise VcmError(f"malformed foreground run record (variant is {shown(options)})")
+    paper = ForegroundOptions().describe()
+    # The renderer's field order, not the record's (run records sort their keys).
+    changed = [f"{key}={options[key]}" for key in paper
+               if key in options and options[key] != paper[key]]
+    # fill_scale means nothing with a black or grey fill.
+    if options.get("fill", "black") in ("black", "grey"):
+        changed = [item for item in changed if not item.startswith("fill_scale=")]
+    return ",".join(changed) or "paper"
 
 
 def _finite_or_none(value: float | int) -> float | int | None:
@@ -200,6 +237,10 @@ def summary_row(point: dict, *, source: Path) -> dict:
         row.setdefault("detections_format", "")
         for column in DETECTION_COLUMNS:
             row.setdefault(column, math.nan)
+        row.setdefault("variant", "")
+        row.setdefault("foreground", "")
+        row.setdefault("score", math.nan)
+        row.setdefault("foreground_s", 0.0)
         return {column: row[column] for column in SUMMARY_COLUMNS}
     except (KeyError, TypeError, IndexError) as error:
         raise VcmError(f"{source}: malformed point record (missing {error})") from None

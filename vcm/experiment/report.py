@@ -93,6 +93,7 @@ def write_report(
                 f"BPP of each detection format ({codec}); task metrics as measured",
                 header=header,
             )
+        written += write_variant_tables(summary, tables, codec=codec, header=header)
         written += write_table(
             paper_comparison(summary, codec=codec), tables, "paper_comparison",
             caption=f"Ours ({codec}) beside {paper_results()['name']}", header=header,
@@ -100,6 +101,37 @@ def write_report(
         written += write_plots(summary, folder / "plots" / codec, published=paper_results(),
                                codec=codec)
     return summary, written
+
+
+def write_variant_tables(summary: pd.DataFrame, folder: Path, *, codec: str, header: str) -> list[Path]:
+    """``variants`` (when the sweep ran more than one multitask pipeline) and ``score_study``
+    (when it varied the shared detector's score) for ``codec``, in ``folder``."""
+    from vcm.experiment.tables import write_table
+    from vcm.experiment.variants import multitask_pipelines, score_study_table, variants_table
+
+    rows = summary[summary["codec"] == codec]
+    written = []
+    if len(multitask_pipelines(rows)) > 1:
+        written += write_table(
+            variants_table(summary, codec=codec), folder, "variants",
+            caption=f"Multitask variants ({codec}): foreground and shared detector score; BPP "
+            "and accuracy at the lowest and highest QP; BD-rate (%) of pose and mask AP "
+            "against single-task and against the paper's foreground at the same score "
+            "(negative: fewer bits for equal accuracy; n/a for the paper's foreground "
+            "itself); MOTA and HOTA with their BD-quality against single-task (the mean gain "
+            "at equal rate; multitask tracking does not change with QP).",
+            header=header,
+        )
+    study = score_study_table(summary, codec=codec)
+    if not study.empty:
+        written += write_table(
+            study, folder, "score_study",
+            caption=f"Score-threshold study ({codec}; the paper's Fig. 3): the multitask "
+            "pipeline at each shared detector score (same foreground), boxes sent, BPP and "
+            "accuracy by QP; MOTA, IDF1 and HOTA do not depend on the QP.",
+            header=header,
+        )
+    return written
 
 
 def write_summary(results: Path, output: Path, only: list[Path] | None = None) -> pd.DataFrame:

@@ -1,10 +1,39 @@
-# Helpers shared by the rules: where each sequence and its ground truth live, codec file
+# Helpers shared by the rules: where this config's results go, its multitask pipelines (the
+# config's own and its variants), where each sequence and its ground truth live, codec file
 # extensions, option flags, and the list of points the sweep measures.
+from pathlib import Path
+
 from vcm.codecs import CODECS
-from vcm.config import ground_truth, sequence_path
+from vcm.config import (MULTITASK, SINGLE, ground_truth, multitask_variants, results_root,
+                        score_label, sequence_path)
 from vcm.detformats import DEFAULT_FORMAT, get_format
 
-PIPELINES = ["multitask", "single"]
+
+def sweep_config_file():
+    """The config file this sweep runs with (the last one given, else the default)."""
+    files = [str(path) for path in workflow.configfiles]
+    return files[-1] if files else str(Path(workflow.basedir) / "configs" / "default.yaml")
+
+
+# Everything this config writes (logs included) is under RESULTS: results/<config name>, or
+# its `results:` key. Two configs swept one after the other keep both.
+RESULTS = results_root(config, sweep_config_file())
+
+
+def R(path):
+    """``path`` inside this sweep's results folder (wildcards left as they are)."""
+    return f"{RESULTS}/{path}"
+
+
+def LOG(path):
+    return f"{RESULTS}/logs/{path}.log"
+
+
+# The multitask pipelines: `multitask` (the config's detector score and foreground) and one
+# `multitask-<name>` per variant or score_study point; then the single-task baselines.
+VARIANTS = multitask_variants(config)
+PIPELINES = [*VARIANTS, SINGLE]
+MULTITASK_PIPELINE = r"multitask(?:-[A-Za-z0-9][A-Za-z0-9_.-]*)?"
 
 # Segmentation is the optional third task: a config with a `segment` section runs it.
 SEGMENTATION = "segment" in config
@@ -53,13 +82,13 @@ def codec_options(wildcards):
 
 
 def point_folder(wildcards):
-    return f"results/{wildcards.pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}"
+    return R(f"{wildcards.pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}")
 
 
 def sweep_points():
     """Every (pipeline, sequence, codec, qp) point of the sweep, as paths of its record."""
     return [
-        f"results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json"
+        R(f"{pipeline}/{sequence}/{codec}/qp{qp}/point.json")
         for pipeline in PIPELINES
         for sequence in config["sequences"]
         for codec in config["codecs"]
@@ -73,7 +102,15 @@ DETECTIONS_FORMAT = DETECTIONS.get("format", DEFAULT_FORMAT)
 DETECTIONS_EXTENSION = get_format(DETECTIONS_FORMAT).extension
 DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
                     *option_flags(DETECTIONS.get("options"), "--format-option")]
-SHARED_DETECTIONS = "results/detections/{sequence}/detections" + DETECTIONS_EXTENSION
+# The shared detector runs once per sequence and score: variants with the same score (other
+# foregrounds) share its file.
+DETECTIONS_AT_SCORE = R("detections/{sequence}/score{score}/detections" + DETECTIONS_EXTENSION)
+
+
+def shared_detections(wildcards):
+    """The detection file a multitask pipeline sends: its score's run of the shared detector."""
+    return DETECTIONS_AT_SCORE.format(
+        sequence=wildcards.sequence, score=score_label(VARIANTS[wildcards.pipeline]["score"]))
 
 
 wildcard_constraints:
@@ -82,5 +119,6 @@ wildcard_constraints:
     codec=r"[A-Za-z0-9_-]+",
     qp=r"\d+",
     extension=r"[a-z0-9]+",
-    pipeline=r"multitask|single",
+    pipeline=MULTITASK_PIPELINE + "|single",
     task=r"pose|track|segment",
+    score=r"[0-9.e-]+",

@@ -1,5 +1,6 @@
-# Multitask front end (paper Fig. 1 a-d): detect once, zip the XML, render the foreground,
-# code it at each QP, decode it, and measure bits per pixel.
+# Multitask front end (paper Fig. 1 a-d): detect once, write the detection file, render the
+# foreground, code it at each QP, decode it, and measure bits per pixel. Each multitask
+# pipeline (the config's own and each variant) renders its own foreground.
 
 
 def synth_flags(wildcards):
@@ -13,7 +14,7 @@ rule synthesize:
     params:
         flags=synth_flags,
     log:
-        "logs/synthesize/{sequence}.log",
+        LOG("synthesize/{sequence}"),
     shell:
         "vcm data synth {output:q} {params.flags:q} --no-progress > {log:q} 2>&1"
 
@@ -22,32 +23,33 @@ rule detect:
     input:
         sequence_input,
     output:
-        detections=SHARED_DETECTIONS,
-        run=SHARED_DETECTIONS + ".run.json",
+        detections=DETECTIONS_AT_SCORE,
+        run=DETECTIONS_AT_SCORE + ".run.json",
     params:
         name=config["detector"]["name"],
-        score=config["detector"].get("score", 0.6),
         options=option_flags(config["detector"].get("options")),
         format=DETECTIONS_FLAGS,
     log:
-        "logs/detect/{sequence}.log",
+        LOG("detect/{sequence}/score{score}"),
     shell:
-        "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
+        "vcm detect {input:q} --detector {params.name:q} --score {wildcards.score:q} {params.options:q} "
         "{params.format:q} -o {output.detections:q} --no-progress > {log:q} 2>&1"
 
 
 rule foreground:
     input:
         video=sequence_input,
-        detections=SHARED_DETECTIONS,
+        detections=shared_detections,
     output:
-        video="results/foreground/{sequence}/foreground.mkv",
-        run="results/foreground/{sequence}/foreground.mkv.run.json",
+        video=R("{pipeline}/{sequence}/foreground.mkv"),
+        run=R("{pipeline}/{sequence}/foreground.mkv.run.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
-        # The foreground variant (README, "Foreground variants"); none: the paper's.
-        variant=option_flags(config.get("foreground")),
+        # The pipeline's foreground variant (README, "Foreground variants"); {}: the paper's.
+        variant=lambda wildcards: option_flags(VARIANTS[wildcards.pipeline]["foreground"]),
     log:
-        "logs/foreground/{sequence}.log",
+        LOG("foreground/{pipeline}/{sequence}"),
     shell:
         "vcm foreground {input.video:q} {input.detections:q} {params.variant:q} "
         "-o {output.video:q} --no-progress > {log:q} 2>&1"
@@ -55,56 +57,58 @@ rule foreground:
 
 rule encode_foreground:
     input:
-        "results/foreground/{sequence}/foreground.mkv",
+        R("{pipeline}/{sequence}/foreground.mkv"),
     output:
-        bitstream="results/multitask/{sequence}/{codec}/qp{qp}/foreground.{extension}",
-        sidecar="results/multitask/{sequence}/{codec}/qp{qp}/foreground.{extension}.json",
+        bitstream=R("{pipeline}/{sequence}/{codec}/qp{qp}/foreground.{extension}"),
+        sidecar=R("{pipeline}/{sequence}/{codec}/qp{qp}/foreground.{extension}.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
         options=codec_options,
     log:
-        "logs/encode/multitask/{sequence}/{codec}/qp{qp}.{extension}.log",
+        LOG("encode/{pipeline}/{sequence}/{codec}/qp{qp}.{extension}"),
     shell:
         "vcm encode {input:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
         "-o {output.bitstream:q} --no-progress > {log:q} 2>&1"
 
 
-def coded(name, pipeline):
-    """Input function: ``name.<codec extension>`` in the ``pipeline``'s point folder."""
-    return lambda wildcards: (
-        f"results/{pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/"
-        f"{name}.{codec_extension(wildcards.codec)}"
-    )
-
-
-CODED_INPUT = {"multitask": coded("foreground", "multitask"), "single": coded("original", "single")}
+def coded_input(wildcards):
+    """The bitstream of a point: the coded foreground (multitask) or original (single; its
+    rules name no pipeline wildcard)."""
+    pipeline = getattr(wildcards, "pipeline", SINGLE)
+    name = "original" if pipeline == SINGLE else "foreground"
+    return R(f"{pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/"
+             f"{name}.{codec_extension(wildcards.codec)}")
 
 
 rule decode:
     input:
-        lambda wildcards: CODED_INPUT[wildcards.pipeline](wildcards),
+        coded_input,
     output:
-        video="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        sidecar="results/{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv.json",
+        video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        sidecar=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv.json"),
     params:
         # The config's codec options again: program paths (vtm's decoder) are not kept in
         # the sidecar.
         options=codec_options,
     log:
-        "logs/decode/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+        LOG("decode/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm decode {input:q} -o {output.video:q} {params.options:q} > {log:q} 2>&1"
 
 
-# vcm bpp counts exactly the files it is given: here the bitstream and the detections file.
+# vcm bpp counts exactly the files it is given: here the bitstream and the detection file.
 # A bitstream that carries the detections (vcm encode --embed) is counted alone.
 rule bits_per_pixel_multitask:
     input:
-        bitstream=CODED_INPUT["multitask"],
-        detections=SHARED_DETECTIONS,
+        bitstream=coded_input,
+        detections=shared_detections,
         video=sequence_input,
     output:
-        "results/multitask/{sequence}/{codec}/qp{qp}/bpp.json",
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/bpp.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     log:
-        "logs/bpp/multitask/{sequence}/{codec}/qp{qp}.log",
+        LOG("bpp/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm bpp {input.bitstream:q} {input.detections:q} --like {input.video:q} -o {output:q} 2> {log:q}"

@@ -1,6 +1,5 @@
 # One record per measured point, then the report of the whole sweep: summary table,
 # manifest, the paper's tables and the plots.
-from pathlib import Path
 
 
 def point_inputs(wildcards):
@@ -31,15 +30,16 @@ def two_task_point_inputs(wildcards):
     folder = point_folder(wildcards)
     extension = codec_extension(wildcards.codec)
     sequence = wildcards.sequence
-    shared = SHARED_DETECTIONS.format(sequence=sequence)
+    pipeline = wildcards.pipeline
     sent = {}  # the detection file whose bytes the multitask BPP counts (single-task sends none)
-    if wildcards.pipeline == "multitask":
+    if pipeline != SINGLE:
+        shared = shared_detections(wildcards)
         detect = [f"{shared}.run.json"]
-        sent = {"detections": shared}
+        sent = {"detections": shared, "foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
         evaluations = {"pose": f"{folder}/pose_eval.json",
-                       "track": f"results/multitask/{sequence}/track_eval.json"}
+                       "track": R(f"{pipeline}/{sequence}/track_eval.json")}
         task_runs = {"pose": [f"{folder}/pose.json.run.json"],
-                     "track": [f"results/multitask/{sequence}/tracks.txt.run.json"]}
+                     "track": [R(f"{pipeline}/{sequence}/tracks.txt.run.json")]}
         coded = f"{folder}/foreground.{extension}.json"
     else:
         detect = []  # each task runs its own detector, counted with the task
@@ -69,11 +69,22 @@ def evaluation_flags(input):
     ]
 
 
+def variant_flags(wildcards, input):
+    """`vcm point` words naming a multitask pipeline's variant: its name, the shared
+    detector's score and the foreground's run record (its options and seconds)."""
+    if wildcards.pipeline == SINGLE:
+        return []
+    variant = VARIANTS[wildcards.pipeline]
+    # No empty argv word for the config's own pipeline (`:q` would drop it).
+    name = ["--variant", variant["variant"]] if variant["variant"] else []
+    return [*name, "--score", score_label(variant["score"]), "--foreground-run", input.foreground_run]
+
+
 rule point:
     input:
         unpack(point_inputs),
     output:
-        "results/{pipeline}/{sequence}/{codec}/qp{qp}/point.json",
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/point.json"),
     params:
         evaluations=lambda wildcards, input: evaluation_flags(input),
         detections=lambda wildcards, input: repeated(
@@ -82,34 +93,30 @@ rule point:
         runs=lambda wildcards, input: repeated("--run", input.runs),
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
         segmentation=lambda wildcards, input: segmentation_flags(input),
+        variant=lambda wildcards, input: variant_flags(wildcards, input),
     log:
-        "logs/point/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+        LOG("point/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
         "{params.evaluations:q} {params.runs:q} {params.segmentation:q} {params.codec_records:q} "
-        "{params.detections:q} -o {output:q} > {log:q} 2>&1"
-
-
-def sweep_config_file():
-    """The config file this sweep runs with (the last one given, else the default)."""
-    files = [str(path) for path in workflow.configfiles]
-    return files[-1] if files else str(Path(workflow.basedir) / "configs" / "default.yaml")
+        "{params.detections:q} {params.variant:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule summary:
     input:
         sweep_points(),
     output:
-        summary="results/summary.csv",
-        manifest="results/manifest.json",
-        tables=directory("results/tables"),
-        plots=directory("results/plots"),
+        summary=R("summary.csv"),
+        manifest=R("manifest.json"),
+        tables=directory(R("tables")),
+        plots=directory(R("plots")),
     params:
         points=lambda wildcards, input: repeated("--point", input),
         config=sweep_config_file(),
+        results=RESULTS,
     log:
-        "logs/summary.log",
+        LOG("summary"),
     shell:
-        "vcm report results -o {output.summary:q} --config {params.config:q} {params.points:q} "
+        "vcm report {params.results:q} -o {output.summary:q} --config {params.config:q} {params.points:q} "
         "> {log:q} 2>&1"

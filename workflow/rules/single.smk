@@ -6,12 +6,12 @@ rule encode_original:
     input:
         sequence_input,
     output:
-        bitstream="results/single/{sequence}/{codec}/qp{qp}/original.{extension}",
-        sidecar="results/single/{sequence}/{codec}/qp{qp}/original.{extension}.json",
+        bitstream=R("single/{sequence}/{codec}/qp{qp}/original.{extension}"),
+        sidecar=R("single/{sequence}/{codec}/qp{qp}/original.{extension}.json"),
     params:
         options=codec_options,
     log:
-        "logs/encode/single/{sequence}/{codec}/qp{qp}.{extension}.log",
+        LOG("encode/single/{sequence}/{codec}/qp{qp}.{extension}"),
     shell:
         "vcm encode {input:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
         "-o {output.bitstream:q} --no-progress > {log:q} 2>&1"
@@ -26,16 +26,16 @@ def task_detector(wildcards):
 # baselines do not change with the multitask pipeline's detection format.
 rule detect_single:
     input:
-        "results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
+        R("single/{sequence}/{codec}/qp{qp}/decoded.mkv"),
     output:
-        zip="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip",
-        run="results/single/{sequence}/{codec}/qp{qp}/{task}_detections.zip.run.json",
+        zip=R("single/{sequence}/{codec}/qp{qp}/{task}_detections.zip"),
+        run=R("single/{sequence}/{codec}/qp{qp}/{task}_detections.zip.run.json"),
     params:
         name=lambda wildcards: task_detector(wildcards)["name"],
         score=lambda wildcards: task_detector(wildcards).get("score", 0.6),
         options=lambda wildcards: option_flags(task_detector(wildcards).get("options")),
     log:
-        "logs/detect/single/{sequence}/{codec}/qp{qp}/{task}.log",
+        LOG("detect/single/{sequence}/{codec}/qp{qp}/{task}"),
     shell:
         "vcm detect {input:q} --detector {params.name:q} --score {params.score:q} {params.options:q} "
         "-o {output.zip:q} --no-progress > {log:q} 2>&1"
@@ -43,16 +43,16 @@ rule detect_single:
 
 rule pose_single:
     input:
-        video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/single/{sequence}/{codec}/qp{qp}/pose_detections.zip",
+        video=R("single/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        detections=R("single/{sequence}/{codec}/qp{qp}/pose_detections.zip"),
     output:
-        poses="results/single/{sequence}/{codec}/qp{qp}/pose.json",
-        run="results/single/{sequence}/{codec}/qp{qp}/pose.json.run.json",
+        poses=R("single/{sequence}/{codec}/qp{qp}/pose.json"),
+        run=R("single/{sequence}/{codec}/qp{qp}/pose.json.run.json"),
     params:
         estimator=config["pose"]["estimator"],
         options=option_flags(config["pose"].get("options")),
     log:
-        "logs/pose/single/{sequence}/{codec}/qp{qp}.log",
+        LOG("pose/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
         "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
@@ -60,16 +60,16 @@ rule pose_single:
 
 rule segment_single:
     input:
-        video="results/single/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections="results/single/{sequence}/{codec}/qp{qp}/segment_detections.zip",
+        video=R("single/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        detections=R("single/{sequence}/{codec}/qp{qp}/segment_detections.zip"),
     output:
-        masks="results/single/{sequence}/{codec}/qp{qp}/masks.json",
-        run="results/single/{sequence}/{codec}/qp{qp}/masks.json.run.json",
+        masks=R("single/{sequence}/{codec}/qp{qp}/masks.json"),
+        run=R("single/{sequence}/{codec}/qp{qp}/masks.json.run.json"),
     params:
         segmenter=config.get("segment", {}).get("segmenter", ""),
         options=option_flags(config.get("segment", {}).get("options")),
     log:
-        "logs/segment/single/{sequence}/{codec}/qp{qp}.log",
+        LOG("segment/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm segment {input.video:q} {input.detections:q} --segmenter {params.segmenter:q} "
         "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
@@ -77,16 +77,16 @@ rule segment_single:
 
 rule track_single:
     input:
-        detections="results/single/{sequence}/{codec}/qp{qp}/track_detections.zip",
+        detections=R("single/{sequence}/{codec}/qp{qp}/track_detections.zip"),
         video=sequence_input,
     output:
-        tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
-        run="results/single/{sequence}/{codec}/qp{qp}/tracks.txt.run.json",
+        tracks=R("single/{sequence}/{codec}/qp{qp}/tracks.txt"),
+        run=R("single/{sequence}/{codec}/qp{qp}/tracks.txt.run.json"),
     params:
         tracker=config["track"]["tracker"],
         options=option_flags(config["track"].get("options")),
     log:
-        "logs/track/single/{sequence}/{codec}/qp{qp}.log",
+        LOG("track/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
         "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
@@ -94,11 +94,11 @@ rule track_single:
 
 rule bits_per_pixel_single:
     input:
-        bitstream=CODED_INPUT["single"],
+        bitstream=coded_input,
         video=sequence_input,
     output:
-        "results/single/{sequence}/{codec}/qp{qp}/bpp.json",
+        R("single/{sequence}/{codec}/qp{qp}/bpp.json"),
     log:
-        "logs/bpp/single/{sequence}/{codec}/qp{qp}.log",
+        LOG("bpp/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm bpp {input.bitstream:q} --like {input.video:q} -o {output:q} 2> {log:q}"

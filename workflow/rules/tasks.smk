@@ -1,38 +1,44 @@
-# Downstream tasks of the multitask pipeline (paper Fig. 1e, plus segmentation when the config
-# has it) and the evaluation of every task output, multitask or single-task. Evaluations depend on the sequence folder, which
-# holds the ground truth (a synthesized folder is one `directory()` output).
+# Downstream tasks of each multitask pipeline (paper Fig. 1e, plus segmentation when the config
+# has it) and the evaluation of every task output, multitask or single-task. Evaluations
+# depend on the sequence folder, which holds the ground truth (a synthesized folder is one
+# `directory()` output).
 
 
 rule pose_multitask:
     input:
-        video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections=SHARED_DETECTIONS,
+        video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        detections=shared_detections,
     output:
-        poses="results/multitask/{sequence}/{codec}/qp{qp}/pose.json",
-        run="results/multitask/{sequence}/{codec}/qp{qp}/pose.json.run.json",
+        poses=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json"),
+        run=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json.run.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
         estimator=config["pose"]["estimator"],
         options=option_flags(config["pose"].get("options")),
     log:
-        "logs/pose/multitask/{sequence}/{codec}/qp{qp}.log",
+        LOG("pose/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
         "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
-# The boxes come from the uncompressed original, so tracking runs once per sequence.
+# The boxes come from the uncompressed original, so tracking runs once per sequence and
+# pipeline, whatever the QP.
 rule track_multitask:
     input:
-        detections=SHARED_DETECTIONS,
+        detections=shared_detections,
         video=sequence_input,
     output:
-        tracks="results/multitask/{sequence}/tracks.txt",
-        run="results/multitask/{sequence}/tracks.txt.run.json",
+        tracks=R("{pipeline}/{sequence}/tracks.txt"),
+        run=R("{pipeline}/{sequence}/tracks.txt.run.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
         tracker=config["track"]["tracker"],
         options=option_flags(config["track"].get("options")),
     log:
-        "logs/track/multitask/{sequence}.log",
+        LOG("track/{pipeline}/{sequence}"),
     shell:
         "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
         "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
@@ -40,16 +46,18 @@ rule track_multitask:
 
 rule segment_multitask:
     input:
-        video="results/multitask/{sequence}/{codec}/qp{qp}/decoded.mkv",
-        detections=SHARED_DETECTIONS,
+        video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        detections=shared_detections,
     output:
-        masks="results/multitask/{sequence}/{codec}/qp{qp}/masks.json",
-        run="results/multitask/{sequence}/{codec}/qp{qp}/masks.json.run.json",
+        masks=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json"),
+        run=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json.run.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
         segmenter=config.get("segment", {}).get("segmenter", ""),
         options=option_flags(config.get("segment", {}).get("options")),
     log:
-        "logs/segment/multitask/{sequence}/{codec}/qp{qp}.log",
+        LOG("segment/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm segment {input.video:q} {input.detections:q} --segmenter {params.segmenter:q} "
         "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
@@ -57,55 +65,57 @@ rule segment_multitask:
 
 rule evaluate_segm:
     input:
-        masks="results/{pipeline}/{sequence}/{codec}/qp{qp}/masks.json",
+        masks=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json"),
         sequence=sequence_input,
     output:
-        "results/{pipeline}/{sequence}/{codec}/qp{qp}/segm_eval.json",
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/segm_eval.json"),
     params:
         gt=segm_ground_truth,
     log:
-        "logs/evaluate_segm/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+        LOG("evaluate_segm/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm evaluate segm {input.masks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_pose:
     input:
-        poses="results/{pipeline}/{sequence}/{codec}/qp{qp}/pose.json",
+        poses=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json"),
         sequence=sequence_input,
     output:
-        "results/{pipeline}/{sequence}/{codec}/qp{qp}/pose_eval.json",
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/pose_eval.json"),
     params:
         gt=pose_ground_truth,
     log:
-        "logs/evaluate_pose/{pipeline}/{sequence}/{codec}/qp{qp}.log",
+        LOG("evaluate_pose/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm evaluate pose {input.poses:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_track_multitask:
     input:
-        tracks="results/multitask/{sequence}/tracks.txt",
+        tracks=R("{pipeline}/{sequence}/tracks.txt"),
         sequence=sequence_input,
     output:
-        "results/multitask/{sequence}/track_eval.json",
+        R("{pipeline}/{sequence}/track_eval.json"),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
     params:
         gt=track_ground_truth,
     log:
-        "logs/evaluate_track/multitask/{sequence}.log",
+        LOG("evaluate_track/{pipeline}/{sequence}"),
     shell:
         "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
 
 
 rule evaluate_track_single:
     input:
-        tracks="results/single/{sequence}/{codec}/qp{qp}/tracks.txt",
+        tracks=R("single/{sequence}/{codec}/qp{qp}/tracks.txt"),
         sequence=sequence_input,
     output:
-        "results/single/{sequence}/{codec}/qp{qp}/track_eval.json",
+        R("single/{sequence}/{codec}/qp{qp}/track_eval.json"),
     params:
         gt=track_ground_truth,
     log:
-        "logs/evaluate_track/single/{sequence}/{codec}/qp{qp}.log",
+        LOG("evaluate_track/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
