@@ -80,6 +80,7 @@ for _encoder, _model in MODELS_BY_ENCODER.items():
         files=(CHECKPOINTS[_encoder],),
     ))
 
+
 @SEGMENTERS.register("sam")
 class SamSegmenter(SegmentByFrame):
     """Person masks from Segment Anything, one box prompt per person (see the module docstring).
