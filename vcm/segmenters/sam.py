@@ -150,13 +150,14 @@ class SamSegmenter(SegmentByFrame):
         self.restrict = restrict
         self.device = select_device(device)
         self.weights_path: Path | None = None
-        with seeded(self.seed):
-            # Built without a checkpoint: segment_anything's own loader unpickles anything.
-            model = segment_anything.sam_model_registry[encoder]()
-        if weights == "sam":
+        if weights == "sam":  # fetched first: a missing or wrong file fails before the build
             store = store if store is not None else ModelStore()
             self.weights_path = store.fetch(MODELS_BY_ENCODER[encoder],
                                             CHECKPOINTS[encoder].filename)
+        with seeded(self.seed):
+            # Built without a checkpoint: segment_anything's own loader unpickles anything.
+            model = segment_anything.sam_model_registry[encoder]()
+        if self.weights_path is not None:
             load_state_dict(model, self.weights_path, f"SAM {encoder}")
         self.model = model.to(self.device).eval()
         self._predictor = segment_anything.SamPredictor(self.model)
