@@ -15,8 +15,8 @@ endif
 # on PATH, for the `vtm` tests. Without one, VTM must be on PATH already (or those tests fail).
 TEST_PATH := $(if $(wildcard $(VCM_MIRROR)/tools/vtm/EncoderApp),$(VCM_MIRROR)/tools/vtm:)$(PATH)
 
-.PHONY: install install-torch install-mmpose install-detectron2 install-heavy sweep test bench \
-	bench-backends clean
+.PHONY: install install-torch install-mmpose install-sam install-detectron2 install-heavy sweep \
+	test bench bench-backends clean
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,12 @@ install-mmpose: install-torch
 	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
 	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
 
+# Segment Anything's reference code (the `sam` segmenter): pure Python on torch and
+# torchvision, with no requirements of its own; the extra `sam` in pyproject.toml pins it.
+install-sam: install-torch
+	$(ENV)/bin/pip install --quiet -e '.[sam]'
+	$(ENV)/bin/python -c "import importlib.metadata as m, segment_anything; print('segment-anything', m.version('segment-anything'))"
+
 # detectron2 is on no registry: built from source (needs torch first; --no-build-isolation
 # builds against it), or a wheel built for this torch. A wheel in the model mirror
 # ($$VCM_MIRROR/wheels, as CI has) is used when there is one.
@@ -70,7 +76,7 @@ install-detectron2: install-torch
 	$(ENV)/bin/python -c "import detectron2, detectron2.model_zoo; print('detectron2', detectron2.__version__)"
 
 # The environment the heavy tests run in (markers `heavy` and `detectron2`): vcm, torch,
-# torchvision, mmpose, detectron2.
+# torchvision, mmpose, segment-anything, detectron2.
 install-heavy: $(HEAVY)/.installed
 
 $(HEAVY)/.installed: pyproject.toml
@@ -79,6 +85,7 @@ $(HEAVY)/.installed: pyproject.toml
 	$(HEAVY)/bin/pip install --quiet -e '.[dev]' "numpy<2"
 	$(HEAVY)/bin/pip install --quiet --no-deps trackeval==1.3.0
 	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
+	$(MAKE) --no-print-directory install-sam ENV=$(HEAVY)
 	$(MAKE) --no-print-directory install-detectron2 ENV=$(HEAVY)
 	$(HEAVY)/bin/python -c "import cv2; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	$(HEAVY)/bin/python -c "import google.protobuf as p; assert p.__version__ < '5', p.__version__"

@@ -3,11 +3,13 @@
 Detectors run on ``--width`` x ``--height`` frames (default 1920x1080, HiEve's size; the
 models resize them to 800 on the short side, at most 1333 on the long one); HRNet runs on
 ``--crops`` person boxes of one such frame (each warped to 192x256, flip test on as in its
-config). Weights are random (the published ones cannot be downloaded here): the networks do
-the same arithmetic, though the number of boxes after the heads, and so the time of the last
-steps, can differ. Each backend runs once to warm up, then ``--repeats`` times; the median is
+config); the segmenters (``sam`` ViT-B, ``detectron2-mask``) take the same ``--crops`` boxes
+of one frame. Weights are random (the published ones cannot be downloaded here): the
+networks do the same arithmetic, though the number of boxes after the heads, and so the time
+of the last steps, can differ. Each backend runs once to warm up, then ``--repeats`` times; the median is
 printed. A backend whose framework is not installed, or fails to import, is listed as such.
-``--backends`` picks some (``torchvision``, ``detectron2``, ``hrnet``; default all).
+``--backends`` picks some (``torchvision``, ``detectron2``, ``hrnet``, ``sam``,
+``detectron2-mask``; default all).
 
 Run: ``make bench-backends`` (or ``.venv-heavy/bin/python experiments/bench_backends.py
 --device cuda`` on a GPU machine; ``--backends detectron2`` for detectron2 alone).
@@ -25,6 +27,7 @@ from vcm.detectors import DETECTORS, build_detector
 from vcm.errors import VcmError
 from vcm.frameworks import require
 from vcm.pose import POSE_ESTIMATORS, build_pose_estimator
+from vcm.segmenters import SEGMENTERS, build_segmenter
 
 DETECTOR_CASES = [
     ("torchvision", {"model": "fasterrcnn_resnet50_fpn_v2"}),
@@ -32,6 +35,7 @@ DETECTOR_CASES = [
     ("detectron2", {"config": "COCO-Detection/faster_rcnn_X_101_32x8d_FPN_3x"}),
     ("detectron2", {"config": "COCO-Detection/faster_rcnn_R_50_FPN_3x"}),
 ]
+SEGMENTER_CASES = [("sam", {"encoder": "vit_b"}), ("detectron2-mask", {})]
 
 
 def median_seconds(run, repeats: int) -> tuple[float, float]:
@@ -66,7 +70,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--backends", nargs="+", default=["torchvision", "detectron2", "hrnet"])
+    parser.add_argument("--backends", nargs="+",
+                        default=["torchvision", "detectron2", "hrnet", "sam", "detectron2-mask"])
     args = parser.parse_args()
     if args.threads is not None:
         import torch
@@ -94,6 +99,23 @@ def main() -> None:
         seconds, cpu_seconds = median_seconds(lambda: detector.detect(frame, 1), args.repeats)
         print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f} {cpu_seconds:12.3f}")
 
+    boxes = person_boxes(args.crops, args.width, args.height)
+    scores = np.ones(len(boxes))
+    for name, options in SEGMENTER_CASES:
+        if name not in args.backends:
+            continue
+        label = f"{name} " + " ".join(str(value) for value in options.values())
+        label += f", {args.crops} boxes in one frame"
+        try:
+            require(name, SEGMENTERS.get(name).requirements)
+        except VcmError as error:
+            print(f"{label:<58} not usable: {error}")
+            continue
+        segmenter = build_segmenter(name, weights="random", device=args.device, **options)
+        seconds, cpu_seconds = median_seconds(
+            lambda: segmenter.segment(frame, boxes, scores), args.repeats)
+        print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f} {cpu_seconds:12.3f}")
+
     if "hrnet" not in args.backends:
         return
     print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9} {'CPU s/crop':>12}")
@@ -104,8 +126,6 @@ def main() -> None:
         print(f"{label:<58} not usable: {error}")
         return
     estimator = build_pose_estimator("hrnet", weights="random", device=args.device)
-    boxes = person_boxes(args.crops, args.width, args.height)
-    scores = np.ones(len(boxes))
     seconds, cpu_seconds = median_seconds(
         lambda: estimator.estimate(frame, boxes, scores), args.repeats
     )

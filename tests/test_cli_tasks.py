@@ -212,7 +212,7 @@ def test_single_task_segment_records_its_steps(tmp_path, sample):
 
 def test_segmenters_are_listed():
     result = invoke("segmenters")
-    assert result.exit_code == 0 and result.stdout.split() == ["box", "detectron2-mask", "mediapipe"]
+    assert result.exit_code == 0 and result.stdout.split() == ["box", "detectron2-mask", "mediapipe", "sam"]
 
 
 def good_entry(**change) -> dict:

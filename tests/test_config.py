@@ -203,6 +203,7 @@ def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
     # Issue 10: PETS09 has tracking ground truth but no pose ground truth. Without
     # `pose_gt: null` the config check names the missing default file (before, the sweep
     # failed minutes in, in evaluate_pose); with it the config passes and says none is there.
+    # (ci.yaml segments too, and PETS09 has no instance masks either: `segm_gt: null`.)
     from vcm.config import ground_truth
 
     monkeypatch.chdir(tmp_path)
@@ -214,11 +215,12 @@ def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
     with pytest.raises(VcmError) as error:
         load_config(path)
     assert str(error.value).splitlines()[1:] == [
-        f"- sequences/pets: missing {pets}/gt/keypoints.json (pose_gt) (for ground truth the "
-        f"sequence does not have: `pose_gt: null`); HiEve pose files convert with: vcm data "
+        f"- sequences/pets: missing {pets}/gt/keypoints.json (pose_gt), "
+        f"{pets}/gt/instances.json (segm_gt) (for ground truth the sequence does not have: "
+        "`pose_gt: null` / `segm_gt: null`); HiEve pose files convert with: vcm data "
         "hieve-pose FOLDER -o FILE"
     ]
-    config["sequences"]["pets"]["pose_gt"] = None
+    config["sequences"]["pets"].update(pose_gt=None, segm_gt=None)
     path.write_text(yaml.safe_dump(config))
     entry = load_config(path)["sequences"]["pets"]
     assert ground_truth("pets", entry, "pose") is None
@@ -245,4 +247,32 @@ def test_a_dataset_sequence_comes_from_the_mirror(tmp_path, mirror):
     path = tmp_path / "nope.yaml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(VcmError, match="- sequences/pets09-s3mf1: dataset 'NOPE' not found"):
+        load_config(path)
+
+
+
+def test_segmentation_ground_truth_is_read_only_when_the_config_segments(tmp_path, monkeypatch,
+                                                                          mirror):
+    # PETS09 has no instance masks (test_partial_ground_truth: `segm_gt: null` makes it pass).
+    from vcm.config import ground_truth
+
+    monkeypatch.chdir(tmp_path)
+    pets = str(mirror / "datasets" / "PETS09-S3MF1")
+    assert ground_truth("pets", {"path": pets}, "segm") == f"{pets}/gt/instances.json"
+    assert ground_truth("pets", {"path": pets, "segm_gt": None}, "segm") is None
+    config = yaml.safe_load((CONFIGS / "ci.yaml").read_text())
+    config["sequences"] = {"pets": {"path": pets, "pose_gt": None, "segm_gt": "nowhere.json"}}
+    path = tmp_path / "pets.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError, match=r"- sequences/pets: missing nowhere.json \(segm_gt\) "
+                                       r"\(for ground truth the sequence does not have: "
+                                       r"`segm_gt: null`\)$"):
+        load_config(path)
+    del config["segment"], config["single_task"]["segment"], config["sequences"]["pets"]["segm_gt"]
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["config", str(path)])
+    assert result.exit_code == 0, result.output
+    config["sequences"]["pets"]["segm_gt"] = 5
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError, match="sequences/pets/segm_gt: 5 is not of type 'string', 'null'"):
         load_config(path)

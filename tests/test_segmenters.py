@@ -10,10 +10,10 @@ from pycocotools import mask as mask_utils
 
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
-from vcm.masks import decode_mask, mask_area
+from vcm.masks import box_pixel_mask, decode_mask, mask_area
 from vcm.metrics.segmentation import mask_iou
 from vcm.segmenters import SEGMENTERS, SegmentByFrame, build_segmenter, segment_video
-from vcm.segmenters.mediapipe_backend import MediaPipeSegmenter, _box_mask
+from vcm.segmenters.mediapipe_backend import MediaPipeSegmenter
 from vcm.video import open_video
 
 from clips import MiscountedSource
@@ -63,7 +63,7 @@ def test_box_segmenter_takes_the_pixels_whose_centres_are_inside():
 
 def test_box_mask_of_a_window():
     # Window with top-left pixel at frame (10, 20); box 11.5..13.5 wide holds centres 11.5, 12.5.
-    inside = _box_mask(np.array([11.5, 20.0, 13.5, 21.0]), np.array([10.0, 20.0]), (2, 5))
+    inside = box_pixel_mask(np.array([11.5, 20.0, 13.5, 21.0]), (2, 5), (10.0, 20.0))
     assert inside.tolist() == [[False, True, True, False, False], [False] * 5]
 
 

@@ -92,8 +92,18 @@ def _count_yaml_nodes(
     return total
 
 
-GROUND_TRUTH = {"pose": ("pose_gt", "gt/keypoints.json"), "track": ("track_gt", "gt/gt.txt")}
-"""For each task: its config key, and the default file under the sequence folder."""
+GROUND_TRUTH = {
+    "pose": ("pose_gt", "gt/keypoints.json"),
+    "track": ("track_gt", "gt/gt.txt"),
+    "segm": ("segm_gt", "gt/instances.json"),
+}
+"""For each evaluated task: its config key, and the default file under the sequence folder."""
+
+
+def evaluated_tasks(config: dict) -> list[str]:
+    """The tasks of :data:`GROUND_TRUTH` whose ground truth the sweep of ``config`` reads:
+    pose and tracking always, segmentation ("segm") only with a ``segment`` section."""
+    return [task for task in GROUND_TRUTH if task != "segm" or "segment" in config]
 
 
 def sequence_path(name: str, entry: dict) -> str:
@@ -109,8 +119,9 @@ def sequence_path(name: str, entry: dict) -> str:
 
 
 def ground_truth(name: str, entry: dict, task: str) -> str | None:
-    """The ground-truth file of ``task`` ("pose" or "track") for sequence ``name``, or None
-    where the config says the sequence has none (``pose_gt: null``, ``track_gt: null``)."""
+    """The ground-truth file of ``task`` ("pose", "track" or "segm") for sequence ``name``, or
+    None where the config says the sequence has none (``pose_gt: null``, ``track_gt: null``,
+    ``segm_gt: null``)."""
     key, default = GROUND_TRUTH[task]
     if key in entry:
         return entry[key]
@@ -118,8 +129,9 @@ def ground_truth(name: str, entry: dict, task: str) -> str | None:
 
 
 def sequence_problems(config: dict) -> list[str]:
-    """One line per sequence whose video or ground truth is missing on disk. Synthesized
-    sequences are left out: the sweep writes them, ground truth included."""
+    """One line per sequence whose video or ground truth is missing on disk (the ground truth
+    of :func:`evaluated_tasks`: a config without segmentation needs no instance masks).
+    Synthesized sequences are left out: the sweep writes them, ground truth included."""
     problems = []
     for name, entry in config["sequences"].items():
         if "synth" in entry:
@@ -131,7 +143,8 @@ def sequence_problems(config: dict) -> list[str]:
             continue
         missing = [] if Path(path).exists() else [f"{path} (path)"]
         keys = []
-        for task, (key, _) in GROUND_TRUTH.items():
+        for task in evaluated_tasks(config):
+            key = GROUND_TRUTH[task][0]
             truth = ground_truth(name, entry, task)
             if truth is not None and not Path(truth).is_file():
                 missing.append(f"{truth} ({key})")

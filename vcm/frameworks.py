@@ -1,11 +1,12 @@
 """Optional deep-learning frameworks: which backend needs which, how to install them, devices.
 
-The paper-grade backends (``torchvision`` and ``detectron2`` detectors, ``hrnet`` pose) are
-always registered, so a config that names them validates everywhere; they import their
-framework only when built. :func:`missing_requirements` tells, without importing anything,
-which modules are absent; :func:`broken_requirements` imports the few whose presence is not
-enough (:data:`IMPORT_CHECKS`); :func:`require` turns both into one error that says how to
-install them (README, "Paper-grade backends").
+The paper-grade backends (``torchvision`` and ``detectron2`` detectors, ``hrnet`` pose, ``sam``
+and ``detectron2-mask`` segmenters) are always registered, so a config that names them
+validates everywhere; they import their framework only when built.
+:func:`missing_requirements` tells, without importing anything, which modules are absent;
+:func:`broken_requirements` imports the few whose presence is not enough
+(:data:`IMPORT_CHECKS`); :func:`require` turns both into one error that says how to install
+them (README, "Paper-grade backends").
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ INSTALL_HINTS = {
     "mmcv": "make install-mmpose",
     "mmengine": "make install-mmpose",
     "mmdet": "make install-mmpose",
+    "segment_anything": "make install-sam",
     # detectron2's dependency tensorboard pulls protobuf >= 6, which breaks mediapipe
     # 0.10.21; its model_zoo imports pkg_resources, which setuptools 81 removed.
     "detectron2": "pip install --no-build-isolation "
@@ -165,3 +167,24 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+def load_state_dict(model: Any, path: Any, model_name: str) -> None:
+    """Load the checkpoint at ``path`` into the torch ``model``, strictly: a bare state dict (as
+    Meta publishes SAM's) or a dict holding it under ``state_dict`` (as mmpose saves). The file
+    is read with ``weights_only=True`` (tensors and plain containers only). A file that is not
+    a checkpoint, holds no state dict, or does not fit ``model_name`` is a :class:`VcmError`
+    naming it."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (unpickling raises many kinds)
+        raise VcmError(f"{path}: not a readable checkpoint ({error})") from None
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise VcmError(f"{path}: holds no state dict")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise VcmError(f"{path}: does not fit {model_name} ({error})") from None

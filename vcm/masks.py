@@ -150,6 +150,18 @@ def paste_window_mask(window_mask: np.ndarray, origin: tuple[int, int],
     return frame_mask
 
 
+def box_pixel_mask(box: np.ndarray, shape: tuple[int, int],
+                   origin: tuple[float, float] = (0, 0)) -> np.ndarray:
+    """(h, w) bool mask of a window's pixels whose centres lie inside ``box`` (``x1, y1, x2,
+    y2`` frame pixels; pixel c spans [c, c + 1)); the window's top-left pixel is at frame
+    position ``origin`` = ``(x, y)``, so the default window is the frame itself."""
+    columns = np.arange(shape[1]) + origin[0] + 0.5
+    rows = np.arange(shape[0]) + origin[1] + 0.5
+    inside_columns = (columns >= box[0]) & (columns < box[2])
+    inside_rows = (rows >= box[1]) & (rows < box[3])
+    return inside_rows[:, None] & inside_columns[None, :]
+
+
 def rle_problem(rle: object, size: tuple[int, int] | None = None) -> str | None:
     """Why ``rle`` is not a valid COCO RLE (of ``size`` = ``(height, width)`` if given), or None.
 

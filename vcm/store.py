@@ -194,6 +194,16 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest
 
 
+def weights_record(model_file: ModelFile, path: str | os.PathLike | None, *, source: str,
+                   seed: int) -> str | dict:
+    """What a run record says of a network's weights: ``"random (seed N)"`` when it was built
+    without a weights file (``path`` None), else the file's ``source``, URL, name and sha256."""
+    if path is None:
+        return f"random (seed {seed})"
+    return {"source": source, "url": model_file.url, "file": model_file.filename,
+            "sha256": file_sha256(path)}
+
+
 def _matches_published(model_file: ModelFile, digest: str) -> bool:
     # A full digest is its own (64-digit) prefix, so one test covers both published kinds.
     return model_file.sha256 is not None and digest.startswith(model_file.sha256)

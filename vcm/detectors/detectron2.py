@@ -23,7 +23,7 @@ from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, Option
 from vcm.frameworks import describe_device, require, seeded, select_device
-from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
+from vcm.store import ModelFile, ModelSpec, ModelStore, register_model, weights_record
 
 MODEL = "detectron2"
 
@@ -262,21 +262,12 @@ class Detectron2Detector:
         """Config, weights (URL and sha256, or the seed), device, thresholds and input size."""
         import detectron2
 
-        if self.weights_path is None:
-            weights: Any = f"random (seed {self.seed})"
-        else:
-            model_file = WEIGHTS_FILES[self.config]
-            weights = {
-                "source": "detectron2 model zoo",
-                "url": model_file.url,
-                "file": model_file.filename,
-                "sha256": file_sha256(self.weights_path),
-            }
         return {
             "name": self.name,
             "model": f"{MODEL}/{self.config}",
             "config": self.config,
-            "weights": weights,
+            "weights": weights_record(WEIGHTS_FILES[self.config], self.weights_path,
+                                      source="detectron2 model zoo", seed=self.seed),
             **describe_device(self.device),
             "detectron2": detectron2.__version__,
             "min_score": self.min_score,

@@ -29,7 +29,14 @@ import numpy as np
 
 from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
-from vcm.frameworks import describe_device, module_available, require, seeded, select_device
+from vcm.frameworks import (
+    describe_device,
+    load_state_dict,
+    module_available,
+    require,
+    seeded,
+    select_device,
+)
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
@@ -198,7 +205,8 @@ class HrnetEstimator:
         if weights == "coco":
             store = store if store is not None else ModelStore()
             self.checkpoint = store.fetch(MODEL, CHECKPOINTS[CONFIG].filename)
-            load_checkpoint(model, self.checkpoint)
+            # Pre-1.0 key names are renamed by mmpose's own load hook.
+            load_state_dict(model, self.checkpoint, CONFIG)
         self._model = model.to(self.device).eval()
         self._pipeline = Compose(config.test_dataloader.dataset.pipeline)
         self._collate = pseudo_collate
@@ -270,21 +278,3 @@ def pose_from_instances(instances) -> np.ndarray:
         raise RuntimeError(f"mmpose returned {len(xy)} keypoints but {len(score)} scores")
     return np.column_stack([xy, score])
 
-
-def load_checkpoint(model, path: Path) -> None:
-    """Load an mmpose checkpoint (a dict with ``state_dict``, or a bare state dict) into
-    ``model``, strictly; pre-1.0 key names are renamed by mmpose's own load hook. The file is
-    read with ``weights_only=True`` (tensors and plain containers only)."""
-    import torch
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001  (pickle raises many kinds)
-        raise VcmError(f"{path}: not a readable checkpoint ({error})") from None
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise VcmError(f"{path}: holds no state dict")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise VcmError(f"{path}: does not fit {CONFIG} ({error})") from None

@@ -1,4 +1,5 @@
-"""Box-prompted person segmenters, looked up by name in :data:`SEGMENTERS` (``mediapipe``; ``box`` is the trivial baseline).
+"""Box-prompted person segmenters, looked up by name in :data:`SEGMENTERS` (``mediapipe``,
+``sam``, ``detectron2-mask``; ``box`` is the trivial baseline).
 
 Each segmenter takes the shared detection boxes (no detector of its own, like top-down pose)
 and returns one mask per box. Importing this package imports every backend module, which
@@ -12,6 +13,6 @@ from vcm.segmenters.base import (
     build_segmenter,
     segment_video,
 )
-from vcm.segmenters import box, detectron2_mask, mediapipe_backend  # noqa: F401  (registration)
+from vcm.segmenters import box, detectron2_mask, mediapipe_backend, sam  # noqa: F401  (registration)
 
 __all__ = ["SEGMENTERS", "SegmentByFrame", "Segmenter", "build_segmenter", "segment_video"]

@@ -23,7 +23,7 @@ from vcm.frameworks import describe_device, require, select_device
 from vcm.masks import encode_mask
 from vcm.registry import DEVICE, SEED, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
-from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
+from vcm.store import ModelFile, ModelSpec, ModelStore, register_model, weights_record
 
 MODEL = "detectron2-mask"
 
@@ -154,17 +154,12 @@ class Detectron2MaskSegmenter(SegmentByFrame):
         """Config, weights (URL and sha256, or the seed), device and threshold."""
         import detectron2
 
-        if self.weights_path is None:
-            weights: Any = f"random (seed {self.seed})"
-        else:
-            model_file = WEIGHTS_FILES[self.config]
-            weights = {"source": "detectron2 model zoo", "url": model_file.url,
-                       "file": model_file.filename, "sha256": file_sha256(self.weights_path)}
         return {
             "name": self.name,
             "model": f"{MODEL}/{self.config}",
             "config": self.config,
-            "weights": weights,
+            "weights": weights_record(WEIGHTS_FILES[self.config], self.weights_path,
+                                      source="detectron2 model zoo", seed=self.seed),
             **describe_device(self.device),
             "detectron2": detectron2.__version__,
             "threshold": self.threshold,

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from vcm.errors import VcmError
-from vcm.masks import encode_mask, paste_window_mask
+from vcm.masks import box_pixel_mask, encode_mask, paste_window_mask
 from vcm.pose.base import crop_windows, extract_crop
 from vcm.registry import Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
@@ -143,7 +143,7 @@ class MediaPipeSegmenter(SegmentByFrame):
                 continue
             window_mask = probabilities > self.threshold
             if self.restrict == "box":
-                window_mask &= _box_mask(box, origin, window_mask.shape)
+                window_mask &= box_pixel_mask(box, window_mask.shape, origin)
             frame_mask = paste_window_mask(window_mask, (int(origin[0]), int(origin[1])),
                                            frame_size)
             masks.append(encode_mask(frame_mask) if frame_mask.any() else None)
@@ -174,12 +174,3 @@ class MediaPipeSegmenter(SegmentByFrame):
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-
-def _box_mask(box: np.ndarray, origin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) bool window mask of the pixels whose centres lie inside ``box`` (frame pixels);
-    the window's top-left pixel is at frame position ``origin``."""
-    columns = np.arange(shape[1]) + origin[0] + 0.5
-    rows = np.arange(shape[0]) + origin[1] + 0.5
-    inside_columns = (columns >= box[0]) & (columns < box[2])
-    inside_rows = (rows >= box[1]) & (rows < box[3])
-    return inside_rows[:, None] & inside_columns[None, :]
