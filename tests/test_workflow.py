@@ -220,13 +220,15 @@ def test_ci_sweep_through_the_cluster_generic_executor(sweep, tmp_path):
 PARTIAL_GROUND_TRUTH_CONFIG = """
 sequences:
   posed: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 1}, track_gt: null}
-  tracked: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 2}, pose_gt: null}
+  tracked: {synth: {frames: 6, width: 160, height: 128, fps: 10, people: 2, seed: 2}, pose_gt: null, segm_gt: null}
 detector: {name: hog, score: 0.6, options: {}}
 pose: {estimator: blazepose, options: {}}
 track: {tracker: iou, options: {}}
+segment: {segmenter: box, options: {}}
 single_task:
   pose: {name: hog, score: 0.6, options: {}}
   track: {name: hog, score: 0.6, options: {}}
+  segment: {name: hog, score: 0.6, options: {}}
 codecs:
   vvenc: {preset: faster, intra_period: 32}
 qps: [22, 47]
@@ -250,18 +252,23 @@ def test_sweep_of_a_pose_only_and_a_track_only_sequence(tmp_path):
     results = workdir / "results" / "partial"
     for name in ("track_eval.json", "tracks.txt", "track_detections.zip"):
         assert not list(results.glob(f"*/posed/**/{name}")), name
-    for name in ("pose_eval.json", "pose.json", "pose_detections.zip"):
+    for name in ("pose_eval.json", "pose.json", "pose_detections.zip", "masks.json",
+                 "segm_eval.json", "segment_detections.zip"):
         assert not list(results.glob(f"*/tracked/**/{name}")), name
+    assert list(results.glob("*/posed/**/segm_eval.json"))
     assert list(results.glob("*/posed/**/pose.json")) and list(results.glob("*/tracked/tracks.txt"))
     point = json.loads((results / "multitask/tracked/vvenc/qp22/point.json").read_text(),
                        parse_constant=lambda name: pytest.fail(f"bare {name} in point.json"))
     assert point["results"]["pose_ap"] == [None] and point["results"]["pose_s"] == [0.0]
+    assert point["results"]["segm_ap"] == [None] and point["results"]["segment_s"] == [0.0]
     assert point["results"]["mota"][0] is not None and point["results"]["track_s"][0] > 0
     tables = results / "tables" / "vvenc"
     pose = (tables / "table5_pose.csv").read_text()
     mota = (tables / "table6_mota.csv").read_text()
     assert "posed multitask" in pose and "tracked" not in pose
     assert "tracked multitask" in mota and "posed" not in mota
+    segm = (tables / "table5b_segm.csv").read_text()
+    assert "posed multitask" in segm and "tracked" not in segm
     bd_mota = (tables / "bd_mota.csv").read_text()
     assert "tracked" in bd_mota and "posed" not in bd_mota
 

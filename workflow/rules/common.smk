@@ -58,8 +58,7 @@ def track_ground_truth(wildcards):
 
 
 def segm_ground_truth(wildcards):
-    entry = config["sequences"][wildcards.sequence]
-    return entry.get("segm_gt", f"{sequence_input(wildcards)}/gt/instances.json")
+    return ground_truth(wildcards.sequence, config["sequences"][wildcards.sequence], "segm")
 
 
 def codec_extension(codec):

@@ -4,9 +4,10 @@
 
 def point_inputs(wildcards):
     """Everything a point's record reads, by pipeline: the paper's two tasks, and the third
-    (segmentation) when the config runs it."""
+    (segmentation) when the config runs it and the sequence has its ground truth."""
     inputs = two_task_point_inputs(wildcards)
-    if SEGMENTATION:
+    # `segm_gt: null`: segmentation neither runs nor is evaluated for the sequence.
+    if SEGMENTATION and has_ground_truth(wildcards.sequence, "segm"):
         folder = point_folder(wildcards)
         inputs["segm_eval"] = f"{folder}/segm_eval.json"
         inputs["runs"].append(f"{folder}/masks.json.run.json")
@@ -17,8 +18,8 @@ def point_inputs(wildcards):
 
 def segmentation_flags(input):
     """`vcm point` words for the third task: its evaluation and its own detector's run."""
-    if not SEGMENTATION:
-        return []
+    if "segm_eval" not in input.keys():
+        return []  # no segmentation in this sweep, or none for this sequence (`segm_gt: null`)
     own_detector = input.segment_detect_runs if "segment_detect_runs" in input.keys() else []
     return ["--segm-eval", input.segm_eval] + repeated("--segment-detect-run", own_detector)
 
