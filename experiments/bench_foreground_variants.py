@@ -4,7 +4,9 @@ Takes the first ``--frames`` frames of a MOTChallenge sequence (default: the mir
 PETS09-S3MF1), its ground-truth boxes as the shared detections (oracle), renders each
 foreground variant of :mod:`vcm.masking`, codes it with ``--codec`` (default vvenc, preset
 faster) at each QP, and prints one line per variant: bytes at each QP, the ratio to the
-coded original, and the rendering time per frame. Runs the same `vcm` commands a user runs.
+coded original, the rendering time per frame and, for ``mask`` variants, the segmenter's time
+per frame (reported apart, as the run record does). Runs the same `vcm` commands a user runs.
+``--variants`` picks variants by name prefix (e.g. ``--variants paper mask``).
 
     .venv/bin/python experiments/bench_foreground_variants.py
     .venv/bin/python experiments/bench_foreground_variants.py --frames 30 --qps 22 32 42 47
@@ -37,6 +39,14 @@ VARIANTS = {
     "feather 8": ["-p", "feather=8"],
     "blur fill (sigma 16)": ["-p", "fill=blur", "-p", "fill_scale=16"],
     "margin 0.1 + hold 32 + align 64": ["-p", "margin=0.1", "-p", "hold=32", "-p", "align=64"],
+    "mask selfie, grow 0": ["-p", "mask=selfie", "-p", "mask_grow=0"],
+    "mask selfie, grow 2": ["-p", "mask=selfie", "-p", "mask_grow=2"],
+    "mask selfie, grow 4": ["-p", "mask=selfie", "-p", "mask_grow=4"],
+    "mask pose, grow 4": ["-p", "mask=pose", "-p", "mask_grow=4"],
+    "mask selfie, grow 4, grey fill": ["-p", "mask=selfie", "-p", "mask_grow=4", "-p", "fill=grey"],
+    "mask selfie, grow 4, margin 0.1 + hold 32 + align 64": [
+        "-p", "mask=selfie", "-p", "mask_grow=4", "-p", "margin=0.1", "-p", "hold=32",
+        "-p", "align=64"],
 }
 
 
@@ -71,6 +81,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--codec", default="vvenc")
     parser.add_argument("--qps", type=int, nargs="+", default=[22, 32, 42, 47])
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="only the variants whose names start with one of these")
     arguments = parser.parse_args()
     sequence = arguments.sequence or ModelStore().dataset("PETS09-S3MF1")
     with tempfile.TemporaryDirectory() as work:
@@ -84,11 +96,15 @@ def main() -> None:
             original[qp] = (work / f"o{qp}.266").stat().st_size
         print(json.dumps({"variant": "original (coded)", "bytes": original}))
         for name, flags in VARIANTS.items():
+            if arguments.variants and not any(name.startswith(prefix)
+                                              for prefix in arguments.variants):
+                continue
             output = work / "fg.mkv"
             start = time.perf_counter()
             run("foreground", clip, work / "d.vcmd", *flags, "-o", output, "--no-progress")
             record = json.loads((work / "fg.mkv.run.json").read_text())
             render_ms = 1000 * record["seconds"]["render"] / arguments.frames
+            segment_ms = 1000 * record["seconds"].get("segment", 0.0) / arguments.frames
             sizes = {}
             for qp in arguments.qps:
                 run("encode", output, "--codec", arguments.codec, "--qp", qp, "-o",
@@ -98,6 +114,7 @@ def main() -> None:
                 "variant": name, "bytes": sizes,
                 "of_original": {qp: round(sizes[qp] / original[qp], 3) for qp in arguments.qps},
                 "render_ms_per_frame": round(render_ms, 2),
+                "segment_ms_per_frame": round(segment_ms, 2),
                 "wall_s": round(time.perf_counter() - start, 1),
             }))
 
