@@ -15,6 +15,7 @@ from vcm.masking import (
     crop_fill_report,
     grow_region,
     mask_regions,
+    person_pixels,
     person_region,
     region_mask,
     window_fill_fractions,
@@ -106,6 +107,19 @@ def test_person_region_grows_the_mask_and_cuts_it_to_the_grown_boxes():
         ".######...",
         ".######...",
     ]
+
+
+def test_a_box_without_a_mask_keeps_its_pixels():
+    found = np.zeros((4, 8), dtype=bool)
+    found[1, 1] = True
+    boxes = np.array([[0.0, 0.0, 3.0, 3.0], [4.5, 1.0, 7.0, 3.0]])
+    assert rows(person_pixels([found, None], boxes, 8, 4)) == [
+        "........",
+        ".#..###.",
+        "....###.",
+        "........",
+    ]
+    assert not person_pixels([], np.zeros((0, 4)), 8, 4).any()
 
 
 def test_mask_regions_unite_over_the_hold_window_then_align():
@@ -241,6 +255,7 @@ def test_mask_keeps_a_part_of_each_box_on_real_frames(pets_clip):
     record = read_run_record(outputs["selfie"])
     assert record["parameters"]["segmenter"]["model"].startswith("mediapipe selfie")
     assert record["seconds"]["segment"] > 0
+    assert record["parameters"]["boxes_without_mask"] == 0  # selfie finds everyone here
     assert "segment" not in read_run_record(outputs["box"])["seconds"]
 
 

@@ -333,6 +333,7 @@ def foreground(
         # The mask's segmenter is a model run, reported apart from rendering (issue 13).
         seconds["segment"] = result.segment_seconds
         segmented["segmenter"] = result.segmenter
+        segmented["boxes_without_mask"] = result.boxes_without_mask
     write_run_record(output, "foreground", seconds, video=video, detections=detections,
                      frames=result.frames, variant=variant.describe(), **segmented)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -29,10 +29,11 @@ from vcm.masking import (
     held_boxes,
     kept_rectangles,
     mask_regions,
+    person_pixels,
     region_mask,
     segmentation_boxes,
 )
-from vcm.video import open_video, write_lossless_video
+from vcm.video import VideoSource, open_video, write_lossless_video
 
 LOG = logging.getLogger(__name__)
 
@@ -61,13 +62,15 @@ class ForegroundResult:
     (working out the kept region and composing, reading and segmenting excepted), in the
     segmenter of the ``mask`` variant (0 without it) and in total (reading, segmenting,
     rendering and lossless writing); ``segmenter`` describes the mask's segmenter (model,
-    file checksums, parameters), ``None`` without one."""
+    file checksums, parameters), ``None`` without one; ``boxes_without_mask`` counts the boxes
+    in which it found no person (each kept whole)."""
 
     frames: int
     render_seconds: float
     total_seconds: float
     segment_seconds: float = 0.0
     segmenter: dict | None = None
+    boxes_without_mask: int = 0
 
 
 def build_mask_segmenter(options: ForegroundOptions):
@@ -80,29 +83,34 @@ def build_mask_segmenter(options: ForegroundOptions):
 
 @dataclass
 class _Clock:
-    """Seconds spent reading frames for the segmenter and segmenting them."""
+    """Seconds spent reading frames for the segmenter and segmenting them; boxes in which
+    the segmenter found no person."""
 
     read: float = 0.0
     segment: float = 0.0
+    boxes_without_mask: int = 0
 
 
-def _person_masks(frames: Iterable[np.ndarray], frames_boxes: list[np.ndarray],
+def _person_masks(source: VideoSource, frames_boxes: list[np.ndarray],
                   options: ForegroundOptions, segmenter, clock: _Clock) -> Iterator[np.ndarray]:
-    """For each frame, the union (H, W bool) of the segmenter's person masks of its boxes
-    grown by the margins (:func:`vcm.masking.segmentation_boxes`)."""
-    frames = iter(frames)
+    """For each frame of ``source``, the union (H, W bool) of the segmenter's person masks of
+    its boxes grown by the margins (:func:`vcm.masking.segmentation_boxes`; a box without a
+    mask counts whole, :func:`vcm.masking.person_pixels`)."""
+    frames = iter(source)
     for boxes in frames_boxes:
         tick = time.perf_counter()
-        frame = next(frames)
+        frame = next(frames, None)
         clock.read += time.perf_counter() - tick
+        if frame is None:
+            raise VcmError(f"{source.info.path}: decoded fewer frames than the "
+                           f"{len(frames_boxes)} of the detections")
         tick = time.perf_counter()
         height, width = frame.shape[:2]
-        person = np.zeros((height, width), dtype=bool)
-        for mask in segmenter.person_masks(frame, segmentation_boxes(boxes, width, height, options)):
-            if mask is not None:
-                person |= mask
+        grown = segmentation_boxes(boxes, width, height, options)
+        masks = segmenter.person_masks(frame, grown)
         clock.segment += time.perf_counter() - tick
-        yield person
+        clock.boxes_without_mask += sum(mask is None for mask in masks)
+        yield person_pixels(masks, grown, width, height)
 
 
 def write_foreground_video(
@@ -173,8 +181,9 @@ def write_foreground_video(
     described = segmenter.describe() if segmenter is not None else None
     LOG.info(
         "foreground: %d frames, %d boxes (scores >= %g of them kept), variant %s, render %.3f s, "
-        "segment %.3f s, total %.3f s -> %s",
+        "segment %.3f s (%d boxes without a mask, kept whole), total %.3f s -> %s",
         info.frames, detections.count, min_score, options.describe(), render_seconds,
-        clock.segment, total_seconds, output,
+        clock.segment, clock.boxes_without_mask, total_seconds, output,
     )
-    return ForegroundResult(info.frames, render_seconds, total_seconds, clock.segment, described)
+    return ForegroundResult(info.frames, render_seconds, total_seconds, clock.segment, described,
+                            clock.boxes_without_mask)

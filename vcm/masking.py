@@ -24,7 +24,8 @@ With ``mask``, the kept region of a frame is worked out in this order (:func:`pe
 :func:`held_regions`, :func:`align_region`):
 
 1. each box grows by ``margin`` / ``margin_px``; the segmenter sees each grown box (clipped to
-   the frame) and its person mask has pixels only whose centres lie inside it;
+   the frame) and its person mask has pixels only whose centres lie inside it; a box in which
+   the segmenter finds no person keeps its whole grown box (:func:`person_pixels`);
 2. the union of the frame's person masks grows by ``mask_grow`` pixels (chessboard distance,
    like ``feather``) and is cut to the union of the grown boxes: a mask never keeps a pixel
    that the same options without ``mask`` would not keep;
@@ -70,7 +71,7 @@ class ForegroundOptions:
     fill: str = "black"
     fill_scale: int = 8
     mask: str = "none"
-    mask_grow: int = 4
+    mask_grow: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -207,6 +208,21 @@ def segmentation_boxes(boxes: np.ndarray, width: int, height: int,
     grown = grown_boxes(np.clip(boxes, -bound, bound), options)
     grown = np.clip(grown, 0.0, np.array([width, height, width, height], dtype=np.float64))
     return grown[(grown[:, 2] > grown[:, 0]) & (grown[:, 3] > grown[:, 1])]
+
+
+def person_pixels(masks: Sequence[np.ndarray | None], boxes: np.ndarray, width: int,
+                  height: int) -> np.ndarray:
+    """The union (H, W bool) of a frame's person ``masks``, one per box of ``boxes`` (M, 4,
+    as :func:`segmentation_boxes` gives them); where the segmenter found no person
+    (``None``) the box's own pixels stand in, so a detected person is never dropped."""
+    person = np.zeros((height, width), dtype=bool)
+    for mask, box in zip(masks, np.asarray(boxes, dtype=np.float64).reshape(-1, 4), strict=True):
+        if mask is None:
+            for c0, r0, c1, r1 in kept_rectangles(box, width, height, ForegroundOptions()):
+                person[r0:r1, c0:c1] = True
+        else:
+            person |= mask
+    return person
 
 
 def mask_regions(
