@@ -18,7 +18,8 @@ The variants here change that in measured ways (README, "Foreground variants"):
   ``downscale`` (the frame shrunk ``fill_scale`` times by area averaging and enlarged again).
 * ``mask``: ``none`` keeps whole boxes; ``selfie`` or ``pose`` keeps only the person pixels
   a MediaPipe segmentation model finds in each box (run by :mod:`vcm.foreground` on the
-  original frames), grown by ``mask_grow`` pixels so that edges survive coding.
+  original frames), grown by ``mask_grow`` pixels (0 by default: growing cost more bytes
+  than it saved on PETS09, README "Foreground variants") to keep more of the edges.
 
 With ``mask``, the kept region of a frame is worked out in this order (:func:`person_region`,
 :func:`held_regions`, :func:`align_region`):
