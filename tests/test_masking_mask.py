@@ -189,6 +189,28 @@ def test_blazepose_crop_reads_fill_unless_the_margin_covers_its_padding():
     assert fractions == pytest.approx([(113 * 225 - 20000) / 31500])
 
 
+def test_hrnet_and_segmenter_crops_against_the_kept_region():
+    from vcm.pose.hrnet import HrnetEstimator
+    from vcm.segmenters.mediapipe_backend import MediaPipeSegmenter
+
+    box = np.array([[100.0, 100.0, 200.0, 300.0]])
+    paper = region_mask(box, 400, 400, ForegroundOptions())
+    margin = region_mask(box, 400, 400, ForegroundOptions(margin=0.125))  # 126 x 250 px
+    # HRNet: 1.25 x the box with its width lengthened to 0.75 x the height: 187.5 x 250 about
+    # (150, 200), as mmpose 1.3's bbox_xyxy2cs(padding=1.25) and TopdownAffine give it;
+    # cut as pixels 56..243 x 75..324 = 188 x 250.
+    windows = HrnetEstimator.crop_windows_for(box, 400, 400)
+    np.testing.assert_allclose(windows, [[56.25, 75.0, 243.75, 325.0]])
+    assert window_fill_fractions(windows, paper) == pytest.approx([(47000 - 20000) / 47000])
+    assert window_fill_fractions(windows, margin) == pytest.approx([(47000 - 31500) / 47000])
+    # The mediapipe segmenter: a square of 1.25 x the long side, 25..275 x 75..325.
+    with MediaPipeSegmenter() as segmenter:
+        windows = segmenter.crop_windows_for(box, 400, 400)
+    np.testing.assert_allclose(windows, [[25.0, 75.0, 275.0, 325.0]])
+    assert window_fill_fractions(windows, paper) == pytest.approx([(62500 - 20000) / 62500])
+    assert window_fill_fractions(windows, margin) == pytest.approx([(62500 - 31500) / 62500])
+
+
 def test_crop_fill_report_follows_hold_and_the_backends_windows():
     def windows_for(boxes, width, height):  # crops of twice the box, as a backend would say
         return blazepose_windows(boxes, crop="box", padding=1.0)

@@ -278,17 +278,14 @@ def window_fill_fractions(windows: np.ndarray, kept: np.ndarray) -> np.ndarray:
     that every crop gets, known to be black, and not counted as fill. Float64 (N,)."""
     windows = np.asarray(windows, dtype=np.float64).reshape(-1, 4)
     height, width = kept.shape
-    # Summed-area table of the fill pixels: any rectangle's count in four look-ups.
-    table = np.zeros((height + 1, width + 1), dtype=np.int64)
-    table[1:, 1:] = np.cumsum(np.cumsum(~kept, axis=0, dtype=np.int64), axis=1)
     fractions = np.zeros(len(windows))
     for index, window in enumerate(windows):
         x1, y1 = math.floor(window[0]), math.floor(window[1])
         x2, y2 = max(math.ceil(window[2]), x1 + 1), max(math.ceil(window[3]), y1 + 1)
         c0, r0 = min(max(x1, 0), width), min(max(y1, 0), height)
         c1, r1 = min(max(x2, 0), width), min(max(y2, 0), height)
-        fill = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
-        fractions[index] = fill / ((x2 - x1) * (y2 - y1))
+        inside = kept[r0:r1, c0:c1]
+        fractions[index] = (inside.size - np.count_nonzero(inside)) / ((x2 - x1) * (y2 - y1))
     return fractions
 
 

@@ -241,7 +241,8 @@ class HrnetEstimator:
             start += count
         return per_frame
 
-    def crop_windows_for(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    @staticmethod
+    def crop_windows_for(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
         """The crop windows (N, 4) ``x1, y1, x2, y2`` pixels this estimator reads around
         ``boxes`` (N, 4) in a ``width`` x ``height`` frame: the config's test pipeline scales
         each clipped box by 1.25 and lengthens its short side to the 192x256 input's 0.75
