@@ -260,3 +260,75 @@ def test_bad_segment_inputs_leave_nothing(tmp_path, sample, coded):
     assert result.exit_code == 1 and "none.json: file does not exist" in result.output
     result = invoke("evaluate", "segm", tmp_path / "none.json", "--gt", sample / "gt" / "gt.txt")
     assert result.exit_code == 1 and "gt.txt: not valid JSON" in result.output
+
+
+# ---------------------------------------------------------------- low-score boxes (issue 10)
+
+
+@pytest.fixture(scope="module")
+def with_low_boxes(tmp_path_factory, sample):
+    """The sample's oracle detections (score 1) plus, in every frame, a copy of its first box
+    with score 0.3, as a detection file written for BYTE association holds."""
+    from vcm.detections import DetectionSequence, FrameDetections
+    from vcm.detformats import read_detections, write_detections
+
+    folder = tmp_path_factory.mktemp("low")
+    oracle = folder / "oracle.vcmd"
+    assert invoke("detect", sample, "--detector", "oracle", "-o", oracle, "--no-progress").exit_code == 0
+    detections = read_detections(oracle)
+    doubled = DetectionSequence(detections.width, detections.height, [
+        FrameDetections(frame.frame, np.vstack([frame.boxes, frame.boxes[:1]]),
+                        np.append(frame.scores, 0.3))
+        for frame in detections.frames
+    ])
+    write_detections(doubled, folder / "with_low.vcmd", format="vcmd")
+    return folder / "with_low.vcmd", detections.count, len(detections)
+
+
+@pytest.mark.parametrize("command, backend", [("segment", "box"), ("pose", "blazepose")])
+def test_score_keeps_low_score_boxes_out_of_the_box_tasks(tmp_path, sample, with_low_boxes,
+                                                          command, backend):
+    detections, high_boxes, frames = with_low_boxes
+    flag = "--segmenter" if command == "segment" else "--estimator"
+    found = {}
+    for score in ("0", "0.5"):
+        output = tmp_path / f"{command}_{score}.json"
+        result = invoke(command, sample, detections, flag, backend, "--score", score, "-o",
+                        output, "--no-progress")
+        assert result.exit_code == 0, result.output
+        found[score] = json.loads(output.read_text())
+        record = read_run_record(output)
+        assert record["parameters"]["score"] == float(score)
+        expected_crops = high_boxes + (frames if score == "0" else 0)
+        if command == "pose":
+            assert record["parameters"]["crops"]["crops"] == expected_crops
+    # The low box duplicates a person's box, so it gets that person's mask or pose unless
+    # --score leaves it out; the box segmenter masks every box.
+    if command == "segment":
+        assert (len(found["0"]), len(found["0.5"])) == (high_boxes + frames, high_boxes)
+    else:
+        assert len(found["0.5"]) < len(found["0"])
+        assert all(entry["score"] > 0.3 for entry in found["0.5"])
+        assert sum(entry["score"] <= 0.3 for entry in found["0"]) == len(found["0"]) - len(found["0.5"])
+
+
+def test_pose_records_the_fill_its_crops_read(tmp_path, sample, with_low_boxes):
+    detections, high_boxes, _ = with_low_boxes
+    records = {}
+    for name, flags in {"paper": [], "margin": ["--foreground-option", "margin=0.125"]}.items():
+        output = tmp_path / f"{name}.json"
+        result = invoke("pose", sample, detections, "--score", "0.5", *flags, "-o", output,
+                        "--no-progress")
+        assert result.exit_code == 0, result.output
+        records[name] = read_run_record(output)["parameters"]["crops"]
+    # BlazePose's default crop reads 12.5 % of each box beyond each side: fill for the paper's
+    # foreground, kept pixels with a margin of 0.125 (overlapping people aside).
+    assert records["paper"]["crops"] == records["margin"]["crops"] == high_boxes
+    assert records["paper"]["mean_fill"] > 0.1
+    assert records["margin"]["mean_fill"] < records["paper"]["mean_fill"] / 10
+    assert records["margin"]["variant"]["margin"] == 0.125
+    result = invoke("pose", sample, detections, "--foreground-option", "fill=pink", "-o",
+                    tmp_path / "bad.json")
+    assert result.exit_code == 1
+    assert "error: foreground option: fill must be one of" in result.output
+    assert not (tmp_path / "bad.json").exists()

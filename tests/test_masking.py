@@ -178,7 +178,7 @@ def test_cli_foreground_variant_keeps_the_grown_region(tmp_path):
     assert (rendered[2][~expected] == 128).all()
     assert read_run_record(output)["parameters"]["variant"] == {
         "margin": 0.0, "margin_px": 1, "hold": 2, "align": 1, "feather": 0, "fill": "grey",
-        "fill_scale": 8,
+        "fill_scale": 8, "mask": "none", "mask_grow": 0,
     }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vcm.boxes import box_areas, clip_boxes
-from vcm.detections import DetectionSequence
+from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.video import VideoSource, frame_batches
 
@@ -46,6 +46,18 @@ class BoxOutput:
     clipped_box: np.ndarray
     score: float
     output: object | None
+
+
+def boxes_scoring_at_least(detections: DetectionSequence, min_score: float) -> DetectionSequence:
+    """``detections`` with only the boxes scoring at least ``min_score`` (a detection file
+    written for BYTE association also holds low-score boxes, which only the tracker uses)."""
+    if min_score <= 0:
+        return detections
+    frames = [FrameDetections(frame.frame, frame.boxes[frame.scores >= min_score],
+                              frame.scores[frame.scores >= min_score])
+              for frame in detections.frames]
+    return DetectionSequence(detections.width, detections.height, frames,
+                             source=detections.source, fps=detections.fps)
 
 
 def outputs_per_box(

@@ -310,7 +310,8 @@ def foreground(
         Optional[list[str]],
         typer.Option("--option", "-p", help="Foreground variant option key=value, repeatable: "
                      "margin (fraction of the box), margin_px, hold (frames), align (pixels), "
-                     "feather (pixels), fill (black|grey|blur|downscale), fill_scale."),
+                     "feather (pixels), fill (black|grey|blur|downscale), fill_scale, "
+                     "mask (none|selfie|pose: keep segmented person pixels), mask_grow (pixels)."),
     ] = None,
     log: LogFile = None,
     progress: Progress = True,
@@ -326,10 +327,15 @@ def foreground(
 
     result = write_foreground_video(video, detections, output, min_score=score,
                                     options=variant, log_path=log, progress=progress)
-    write_run_record(output, "foreground",
-                     {"render": result.render_seconds, "foreground": result.total_seconds},
-                     video=video, detections=detections, frames=result.frames,
-                     variant=variant.describe())
+    seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
+    segmented = {}
+    if result.segmenter is not None:
+        # The mask's segmenter is a model run, reported apart from rendering (issue 13).
+        seconds["segment"] = result.segment_seconds
+        segmented["segmenter"] = result.segmenter
+        segmented["boxes_without_mask"] = result.boxes_without_mask
+    write_run_record(output, "foreground", seconds, video=video, detections=detections,
+                     frames=result.frames, variant=variant.describe(), **segmented)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -573,6 +579,43 @@ def run_tracking(detections, tracker, fps: float, output: Path) -> float:
     return seconds
 
 
+BoxScore = Annotated[float, typer.Option(
+    min=0, max=1, help="Use only boxes scoring at least this (pass the foreground's --score: "
+    "a detection file for BYTE tracking keeps low-score boxes).")]
+ForegroundVariant = Annotated[
+    Optional[list[str]],
+    typer.Option("--foreground-option", help="The foreground variant the video was rendered "
+                 "with (`vcm foreground -p` key=value, repeatable; default the paper's): the run "
+                 "record says how much of each crop is its fill."),
+]
+
+
+def box_task_inputs(video: Path, detections: Path, score: float, foreground_option):
+    """The video, its detections scoring at least ``score``, and the foreground variant."""
+    from vcm.boxtasks import boxes_scoring_at_least
+    from vcm.detformats import read_detections
+    from vcm.masking import ForegroundOptions
+    from vcm.video import open_video
+
+    source = open_video(video)
+    boxes = boxes_scoring_at_least(read_detections(detections), score)
+    variant = ForegroundOptions.from_options(parse_options(foreground_option, "foreground"))
+    return source, boxes, variant
+
+
+def crop_fill(backend, boxes, variant) -> dict:
+    """:func:`vcm.masking.crop_fill_report` for a backend that says where it crops."""
+    from vcm.masking import crop_fill_report
+
+    if not hasattr(backend, "crop_windows_for"):
+        return {"crops": "not known: the backend does not say where it crops"}
+    report = crop_fill_report([frame.boxes for frame in boxes.frames], boxes.width, boxes.height,
+                              variant, backend.crop_windows_for)
+    typer.echo(f"crops: {report['crops_with_fill']} of {report['crops']} read foreground fill, "
+               f"{report['mean_fill']:.1%} of their pixels on average", err=True)
+    return {**report, "variant": variant.describe()}
+
+
 @app.command("pose")
 @handles_errors
 def pose(
@@ -581,20 +624,21 @@ def pose(
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint results JSON.")],
     estimator: Annotated[str, typer.Option(help="Pose estimator name.")] = "blazepose",
     option: Options = None,
+    score: BoxScore = 0.0,
+    foreground_option: ForegroundVariant = None,
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
-    from vcm.detformats import read_detections
     from vcm.runrecord import write_run_record
-    from vcm.video import open_video
 
-    source = open_video(video)
-    boxes = read_detections(detections)
+    source, boxes, variant = box_task_inputs(video, detections, score, foreground_option)
     backend = build_named("pose estimator", estimator, option)
-    logs.log_run("pose", video=video, detections=detections, estimator=backend.describe())
+    logs.log_run("pose", video=video, detections=detections, score=score,
+                 estimator=backend.describe())
+    crops = crop_fill(backend, boxes, variant)
     seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
     write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
-                     estimator=backend.describe())
+                     score=score, estimator=backend.describe(), crops=crops)
 
 
 @app.command("segment")
@@ -605,21 +649,23 @@ def segment(
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO instance results JSON (RLE masks).")],
     segmenter: Annotated[str, typer.Option(help="Segmenter name (see `vcm segmenters`).")] = "mediapipe",
     option: Options = None,
+    score: BoxScore = 0.0,
+    foreground_option: ForegroundVariant = None,
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
-    from vcm.detformats import read_detections
     from vcm.runrecord import write_run_record
-    from vcm.video import open_video
 
-    source = open_video(video)
-    boxes = read_detections(detections)
+    source, boxes, variant = box_task_inputs(video, detections, score, foreground_option)
     backend = build_named("segmenter", segmenter, option)
-    logs.log_run("segment", video=video, detections=detections, segmenter=backend.describe())
+    logs.log_run("segment", video=video, detections=detections, score=score,
+                 segmenter=backend.describe())
+    crops = crop_fill(backend, boxes, variant)
     seconds = run_segmentation(source, boxes, backend, output, progress,
                                detections_label=str(detections))
     write_run_record(output, "segment", {"segment": seconds}, video=video,
-                     detections=detections, segmenter=backend.describe())
+                     detections=detections, score=score, segmenter=backend.describe(),
+                     crops=crops)
 
 
 @app.command("segmenters")

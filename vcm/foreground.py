@@ -19,10 +19,21 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
+from vcm.boxtasks import boxes_scoring_at_least
 from vcm.detformats import read_detections
+from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.masking import ForegroundOptions, compose, held_boxes, kept_rectangles, region_mask
-from vcm.video import open_video, write_lossless_video
+from vcm.masking import (
+    ForegroundOptions,
+    compose,
+    held_boxes,
+    kept_rectangles,
+    mask_regions,
+    person_pixels,
+    region_mask,
+    segmentation_boxes,
+)
+from vcm.video import VideoSource, open_video, write_lossless_video
 
 LOG = logging.getLogger(__name__)
 
@@ -48,11 +59,58 @@ def render_foreground(
 @dataclass(frozen=True)
 class ForegroundResult:
     """What :func:`write_foreground_video` did: frames written, and seconds spent rendering
-    (masking only) and in total (reading, masking and lossless writing)."""
+    (working out the kept region and composing, reading and segmenting excepted), in the
+    segmenter of the ``mask`` variant (0 without it) and in total (reading, segmenting,
+    rendering and lossless writing); ``segmenter`` describes the mask's segmenter (model,
+    file checksums, parameters), ``None`` without one; ``boxes_without_mask`` counts the boxes
+    in which it found no person (each kept whole)."""
 
     frames: int
     render_seconds: float
     total_seconds: float
+    segment_seconds: float = 0.0
+    segmenter: dict | None = None
+    boxes_without_mask: int = 0
+
+
+def build_mask_segmenter(options: ForegroundOptions):
+    """The segmenter of a ``mask`` variant: MediaPipe's ``options.mask`` model (``selfie`` or
+    ``pose``) with its measured defaults, person pixels only inside each box it is given."""
+    from vcm.segmenters.mediapipe_backend import MediaPipeSegmenter
+
+    return MediaPipeSegmenter(model=options.mask, restrict="box")
+
+
+@dataclass
+class _Clock:
+    """Seconds spent reading frames for the segmenter and segmenting them; boxes in which
+    the segmenter found no person."""
+
+    read: float = 0.0
+    segment: float = 0.0
+    boxes_without_mask: int = 0
+
+
+def _person_masks(source: VideoSource, frames_boxes: list[np.ndarray],
+                  options: ForegroundOptions, segmenter, clock: _Clock) -> Iterator[np.ndarray]:
+    """For each frame of ``source``, the union (H, W bool) of the segmenter's person masks of
+    its boxes grown by the margins (:func:`vcm.masking.segmentation_boxes`; a box without a
+    mask counts whole, :func:`vcm.masking.person_pixels`)."""
+    frames = iter(source)
+    for boxes in frames_boxes:
+        tick = time.perf_counter()
+        frame = next(frames, None)
+        clock.read += time.perf_counter() - tick
+        if frame is None:
+            raise VcmError(f"{source.info.path}: decoded fewer frames than the "
+                           f"{len(frames_boxes)} of the detections")
+        tick = time.perf_counter()
+        height, width = frame.shape[:2]
+        grown = segmentation_boxes(boxes, width, height, options)
+        masks = segmenter.person_masks(frame, grown)
+        clock.segment += time.perf_counter() - tick
+        clock.boxes_without_mask += sum(mask is None for mask in masks)
+        yield person_pixels(masks, grown, width, height)
 
 
 def write_foreground_video(
@@ -71,6 +129,8 @@ def write_foreground_video(
     Only boxes scoring at least ``min_score`` are kept: a detections file written for BYTE
     association also holds low-score boxes, which the tracker uses but the foreground must not
     show. ``options`` is the foreground variant (:mod:`vcm.masking`; default the paper's).
+    With ``options.mask``, MediaPipe segments the original frames in a second pass over
+    ``video`` that runs one ``hold`` window ahead of the frames being written.
     """
     start = time.perf_counter()
     source = open_video(video)
@@ -78,7 +138,18 @@ def write_foreground_video(
     info = source.info
     detections.check_fits(info.width, info.height, info.frames, label=str(detections_file),
                           video=str(info.path))
+    kept = [frame.boxes for frame in boxes_scoring_at_least(detections, min_score).frames]
+    clock = _Clock()
     render_seconds = 0.0
+    segmenter = None
+    if options.mask == "none":
+        boxes_per_frame = held_boxes(kept, options.hold) if options.hold > 1 else iter(kept)
+        regions = (region_mask(boxes, info.width, info.height, options)
+                   for boxes in boxes_per_frame)
+    else:
+        segmenter = build_mask_segmenter(options)
+        regions = mask_regions(_person_masks(source, kept, options, segmenter, clock), kept,
+                               info.width, info.height, options)
 
     def timed_frames() -> Iterator[np.ndarray]:
         nonlocal render_seconds
@@ -86,25 +157,33 @@ def write_foreground_video(
             source, total=source.info.frames, desc="foreground", unit="frame",
             disable=not progress,
         )
-        kept = [frame_detections.boxes[frame_detections.scores >= min_score]
-                for frame_detections in detections.frames]
-        boxes_per_frame = held_boxes(kept, options.hold) if options.hold > 1 else iter(kept)
-        for frame, boxes in zip(frames, boxes_per_frame, strict=True):
+        for frame in frames:
             tick = time.perf_counter()
-            foreground = render_foreground(frame, boxes, options)
-            render_seconds += time.perf_counter() - tick
+            elsewhere = clock.read + clock.segment
+            region = next(regions, None)
+            if region is None:
+                raise VcmError(f"{info.path}: decoded more frames than the {len(kept)} of "
+                               f"{detections_file}")
+            foreground = compose(frame, region, options)
+            render_seconds += time.perf_counter() - tick - (clock.read + clock.segment - elsewhere)
             yield foreground
 
-    with atomic_output(output) as temporary:
-        write_lossless_video(
-            timed_frames(), temporary, width=info.width, height=info.height, fps=info.fps,
-            log_path=log_path,
-        )
+    try:
+        with atomic_output(output) as temporary:
+            write_lossless_video(
+                timed_frames(), temporary, width=info.width, height=info.height, fps=info.fps,
+                log_path=log_path,
+            )
+    finally:
+        if segmenter is not None:
+            segmenter.close()
     total_seconds = time.perf_counter() - start
+    described = segmenter.describe() if segmenter is not None else None
     LOG.info(
         "foreground: %d frames, %d boxes (scores >= %g of them kept), variant %s, render %.3f s, "
-        "total %.3f s -> %s",
+        "segment %.3f s (%d boxes without a mask, kept whole), total %.3f s -> %s",
         info.frames, detections.count, min_score, options.describe(), render_seconds,
-        total_seconds, output,
+        clock.segment, clock.boxes_without_mask, total_seconds, output,
     )
-    return ForegroundResult(info.frames, render_seconds, total_seconds)
+    return ForegroundResult(info.frames, render_seconds, total_seconds, clock.segment, described,
+                            clock.boxes_without_mask)

@@ -44,12 +44,13 @@ DETECTION_COLUMNS = [
 """The BPP split and the detection file's cost. Records written before these existed read
 as NaN (and format ``""``)."""
 
-VARIANT_COLUMNS = ["variant", "score", "foreground", "foreground_s"]
+VARIANT_COLUMNS = ["variant", "score", "foreground", "foreground_s", "mask_s"]
 """Which multitask pipeline a point is: the config's variant name (empty for the config's
 own), the shared detector's score, the foreground variant (``paper`` or its options that
-differ from the paper's, ``key=value,...``) and the seconds rendering it took (apart from the
-task times, as codec time is). Single-task points and records written before these existed
-read as ``""``, NaN, ``""``, 0."""
+differ from the paper's, ``key=value,...``), the seconds rendering it took (apart from the
+task times, as codec time is) and, of those, the seconds the person segmenter of a ``mask``
+variant took. Single-task points and records written before these existed read as ``""``,
+NaN, ``""``, 0, 0."""
 
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
@@ -164,6 +165,7 @@ def build_point(
     values["score"] = math.nan if score is None else float(score)
     values["foreground_s"] = (_seconds([foreground_record], "foreground")
                               if foreground_record else 0.0)
+    values["mask_s"] = _seconds([foreground_record], "segment") if foreground_record else 0.0
     detections_format = detections["format"] if detections else ""
     foreground = foreground_label(foreground_record) if foreground_record else ""
     return {
@@ -192,9 +194,11 @@ def foreground_label(run_record: dict) -> str:
     # The renderer's field order, not the record's (run records sort their keys).
     changed = [f"{key}={options[key]}" for key in paper
                if key in options and options[key] != paper[key]]
-    # fill_scale means nothing with a black or grey fill.
+    # fill_scale means nothing with a black or grey fill, mask_grow nothing without a mask.
     if options.get("fill", "black") in ("black", "grey"):
         changed = [item for item in changed if not item.startswith("fill_scale=")]
+    if options.get("mask", "none") == "none":
+        changed = [item for item in changed if not item.startswith("mask_grow=")]
     return ",".join(changed) or "paper"
 
 
@@ -241,6 +245,7 @@ def summary_row(point: dict, *, source: Path) -> dict:
         row.setdefault("foreground", "")
         row.setdefault("score", math.nan)
         row.setdefault("foreground_s", 0.0)
+        row.setdefault("mask_s", 0.0)
         return {column: row[column] for column in SUMMARY_COLUMNS}
     except (KeyError, TypeError, IndexError) as error:
         raise VcmError(f"{source}: malformed point record (missing {error})") from None

@@ -173,8 +173,7 @@ class BlazePoseEstimator(BatchByFrame):
         height, width = frame_bgr.shape[:2]
         # Clipped before sizing the crop: a box of 1e6 pixels would otherwise ask for a
         # crop of terabytes.
-        windows = blazepose_windows(clip_boxes(boxes, width, height), crop=self.crop,
-                                    padding=self.padding, aspect=self.aspect)
+        windows = self.crop_windows_for(boxes, width, height)
         poses: list[np.ndarray | None] = []
         for window in windows:
             crop, origin = extract_crop(frame_bgr, window)
@@ -188,6 +187,12 @@ class BlazePoseEstimator(BatchByFrame):
             size = np.array([crop.shape[1], crop.shape[0]], dtype=np.float64)
             poses.append(landmarks_to_coco(landmarks, origin, size))
         return poses
+
+    def crop_windows_for(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The crop windows (N, 4) ``x1, y1, x2, y2`` pixels this estimator reads around
+        ``boxes`` (N, 4) in a ``width`` x ``height`` frame."""
+        return blazepose_windows(clip_boxes(boxes, width, height), crop=self.crop,
+                                 padding=self.padding, aspect=self.aspect)
 
     def describe(self) -> dict:
         return {

@@ -38,7 +38,7 @@ from vcm.frameworks import (
     select_device,
 )
 from vcm.keypoints import COCO_KEYPOINT_NAMES
-from vcm.pose.base import POSE_ESTIMATORS
+from vcm.pose.base import POSE_ESTIMATORS, crop_windows
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
@@ -248,6 +248,14 @@ class HrnetEstimator:
             per_frame.append(keypoints[start:start + count])
             start += count
         return per_frame
+
+    @staticmethod
+    def crop_windows_for(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The crop windows (N, 4) ``x1, y1, x2, y2`` pixels this estimator reads around
+        ``boxes`` (N, 4) in a ``width`` x ``height`` frame: the config's test pipeline scales
+        each clipped box by 1.25 and lengthens its short side to the 192x256 input's 0.75
+        width / height."""
+        return crop_windows(clip_boxes(boxes, width, height), padding=1.25, aspect=192 / 256)
 
     def describe(self) -> dict:
         return {

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
 from vcm.masks import box_pixel_mask, encode_mask, paste_window_mask
 from vcm.pose.base import crop_windows, extract_crop
@@ -129,12 +130,18 @@ class MediaPipeSegmenter(SegmentByFrame):
     ) -> list[dict | None]:
         """COCO RLE frame masks for each box (``x1, y1, x2, y2`` pixels inside the frame), or
         ``None`` where no pixel of the crop passes the threshold. ``scores`` are not used."""
+        return [None if mask is None else encode_mask(mask)
+                for mask in self.person_masks(frame_bgr, boxes)]
+
+    def person_masks(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> list[np.ndarray | None]:
+        """For each box (``x1, y1, x2, y2`` pixels inside the frame), the person's (H, W) bool
+        frame mask, or ``None`` where no pixel of the crop passes the threshold."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got "
                              f"{frame_bgr.shape} {frame_bgr.dtype}")
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         frame_size = frame_bgr.shape[:2]
-        masks: list[dict | None] = []
+        masks: list[np.ndarray | None] = []
         for box, window in zip(boxes, crop_windows(boxes, padding=self.padding, aspect=1.0)):
             crop, origin = extract_crop(frame_bgr, window)
             probabilities = self.probabilities(crop)
@@ -146,8 +153,14 @@ class MediaPipeSegmenter(SegmentByFrame):
                 window_mask &= box_pixel_mask(box, window_mask.shape, origin)
             frame_mask = paste_window_mask(window_mask, (int(origin[0]), int(origin[1])),
                                            frame_size)
-            masks.append(encode_mask(frame_mask) if frame_mask.any() else None)
+            masks.append(frame_mask if frame_mask.any() else None)
         return masks
+
+    def crop_windows_for(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The crop windows (N, 4) ``x1, y1, x2, y2`` pixels this segmenter reads around
+        ``boxes`` (N, 4) in a ``width`` x ``height`` frame (boxes clipped first, as
+        :func:`vcm.boxtasks.outputs_per_box` hands them)."""
+        return crop_windows(clip_boxes(boxes, width, height), padding=self.padding, aspect=1.0)
 
     def describe(self) -> dict:
         return {

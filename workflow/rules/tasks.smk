@@ -4,6 +4,15 @@
 # `directory()` output).
 
 
+def sent_flags(wildcards):
+    """What a multitask task is told about the decoded foreground: the shared score (boxes
+    below it are not in the foreground) and the variant's options, with which it records how
+    much of each crop lies outside the pixels that were sent (its run record's `crops`)."""
+    variant = VARIANTS[wildcards.pipeline]
+    return ["--score", score_label(variant["score"]),
+            *option_flags(variant["foreground"], "--foreground-option")]
+
+
 rule pose_multitask:
     input:
         video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
@@ -16,11 +25,12 @@ rule pose_multitask:
     params:
         estimator=config["pose"]["estimator"],
         options=option_flags(config["pose"].get("options")),
+        sent=sent_flags,
     log:
         LOG("pose/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
-        "{params.options:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
+        "{params.options:q} {params.sent:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
 # The boxes come from the uncompressed original, so tracking runs once per sequence and
@@ -56,11 +66,12 @@ rule segment_multitask:
     params:
         segmenter=config.get("segment", {}).get("segmenter", ""),
         options=option_flags(config.get("segment", {}).get("options")),
+        sent=sent_flags,
     log:
         LOG("segment/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm segment {input.video:q} {input.detections:q} --segmenter {params.segmenter:q} "
-        "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
+        "{params.options:q} {params.sent:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
 
 
 rule evaluate_segm:
