@@ -42,7 +42,9 @@ def test_point_adds_up_times_as_the_paper_does():
     assert results["hota"] == 0.65
     assert results["original_bpp"] == 12.0
     assert record["point"] == {"sequence": "s", "pipeline": "single", "codec": "vvenc", "qp": 32,
-                               "detections_format": ""}
+                               "detections_format": "", "variant": "", "foreground": ""}
+    # Not a multitask variant: no score, no foreground rendered.
+    assert results["score"] is None and results["foreground_s"] == results["mask_s"] == 0.0
     # Single-task sends no detection file: all of its BPP is video.
     assert (results["video_bpp"], results["detections_bpp"]) == (0.5, 0.0)
     assert results["bpp_vcmd"] == results["bpp_voc_zip"] == 0.5

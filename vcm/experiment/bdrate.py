@@ -182,7 +182,8 @@ def bd_table(
             )
             rate_reason = (f"{test} {metric} is constant ({flat:g}) over QP, so no rate "
                            f"gives equal quality; bd_quality is the gain at equal rate, "
-                           f"crossing_bpp the {anchor} rate of equal {metric}")
+                           f"crossing_bpp the {'single-task' if anchor == 'single' else anchor} rate "
+                           f"of equal {metric}")
             if crossing_reason:
                 rate_reason += f" (crossing_bpp: {crossing_reason})"
         notes = [f"BD-rate: {rate_reason}"] if rate_reason else []
