@@ -3,7 +3,10 @@
 Prints one JSON record (the results shape every vcm tool reads). Input: the PETS09-S3MF1
 sequence from the model store's mirror (768x576, 107 frames) when present, else frames of the
 synthetic sample generated at 768x576. Target: foreground rendering plus XML writing and
-zipping cost under 5% of the time of the fastest detector.
+zipping cost under 5% of the time of the fastest detector; likewise for every foreground
+variant but ``mask`` (rendering plus writing the detections as vcmd, the sweep's default:
+``variants_share_of_fastest_detector``). A ``mask`` variant's person segmenter is timed by
+experiments/bench_foreground_variants.py.
 
     .venv/bin/python experiments/bench_frontend.py [--frames 60] [--detectors hog yolo-fastest]
 """
@@ -23,9 +26,22 @@ from vcm.codecs import CODECS, encode_video
 from vcm.detformats.voc_zip import write_detections_zip
 from vcm.detectors import build_detector, detect_video
 from vcm.errors import VcmError
+from vcm.detformats import write_detections
 from vcm.foreground import render_foreground
+from vcm.masking import ForegroundOptions, foreground_frames
 from vcm.store import ModelStore
 from vcm.video import VideoSource, open_video, write_lossless_video
+
+VARIANTS = {
+    "paper": {},
+    "grey": {"fill": "grey"},
+    "margin 0.125 grey": {"margin": 0.125, "fill": "grey"},
+    "hold 32 + align 64": {"hold": 32, "align": 64},
+    "feather 8": {"feather": 8},
+    "blur 16": {"fill": "blur", "fill_scale": 16},
+    "downscale 8": {"fill": "downscale", "fill_scale": 8},
+}
+"""The foreground variants whose rendering cost is measured (README, "Foreground variants")."""
 
 CODEC_PRESETS = [("vvenc", "faster"), ("vvenc", "fast"), ("x265", "medium"), ("x265", "fast"), ("ffv1", None)]
 
@@ -98,6 +114,20 @@ def main() -> None:
         write_detections_zip(detections, workdir / "detections.zip")
         fps["xml write + zip"] = frames / (time.perf_counter() - start)
 
+        start = time.perf_counter()
+        write_detections(detections, workdir / "detections.vcmd", format="vcmd")
+        vcmd_seconds = time.perf_counter() - start
+        fastest_seconds = frames / max(value for key, value in fps.items() if key.startswith("detect "))
+        variant_share = {}
+        boxes = [frame_detections.boxes for frame_detections in detections.frames]
+        for name, options in VARIANTS.items():
+            start = time.perf_counter()
+            for _ in foreground_frames(source.frames, boxes, ForegroundOptions.from_options(options)):
+                pass
+            seconds = time.perf_counter() - start
+            fps[f"foreground render {name}"] = frames / seconds
+            variant_share[name] = round((seconds + vcmd_seconds) / fastest_seconds, 4)
+
         foreground = workdir / "foreground.mkv"
         start = time.perf_counter()
         write_lossless_video(rendered(), foreground, width=source.info.width,
@@ -119,6 +149,7 @@ def main() -> None:
                            f"({source.info.width}x{source.info.height}), QP 32 for encoders",
             "results": {key: round(value, 2) for key, value in fps.items()},
             "foreground_and_zip_share_of_fastest_detector": round(overhead, 4),
+            "variants_share_of_fastest_detector": variant_share,
             "peak_memory_mib": peak_memory_mib(),
         }
         print(json.dumps(record, indent=2))

@@ -25,8 +25,8 @@ from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 from vcm.masking import (
     ForegroundOptions,
+    box_regions,
     compose,
-    held_boxes,
     kept_rectangles,
     mask_regions,
     person_pixels,
@@ -143,9 +143,7 @@ def write_foreground_video(
     render_seconds = 0.0
     segmenter = None
     if options.mask == "none":
-        boxes_per_frame = held_boxes(kept, options.hold) if options.hold > 1 else iter(kept)
-        regions = (region_mask(boxes, info.width, info.height, options)
-                   for boxes in boxes_per_frame)
+        regions = box_regions(kept, info.width, info.height, options)
     else:
         segmenter = build_mask_segmenter(options)
         regions = mask_regions(_person_masks(source, kept, options, segmenter, clock), kept,

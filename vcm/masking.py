@@ -44,6 +44,7 @@ edges exclusive); a pixel (column c, row r) is kept when it overlaps a grown box
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterable, Iterator, Sequence
@@ -174,6 +175,23 @@ def held_boxes(frames_boxes: Sequence[np.ndarray], hold: int) -> Iterator[np.nda
         union = np.concatenate(window) if window else np.zeros((0, 4))
         for _ in window:
             yield union
+
+
+def box_regions(frames_boxes: Sequence[np.ndarray], width: int, height: int,
+                options: ForegroundOptions) -> Iterator[np.ndarray]:
+    """The kept region (boolean (height, width), read-only) of each frame from its boxes,
+    with the options' ``hold`` windows: a window's region is worked out once and given to
+    each of its frames."""
+    if options.hold == 1:
+        for boxes in frames_boxes:
+            yield region_mask(boxes, width, height, options)
+        return
+    previous, region = None, None
+    for union in held_boxes(frames_boxes, options.hold):
+        if union is not previous:  # held_boxes gives a window's frames the same array
+            previous, region = union, region_mask(union, width, height, options)
+            region.flags.writeable = False
+        yield region
 
 
 def grow_region(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -364,7 +382,9 @@ def compose(frame: np.ndarray, mask: np.ndarray, options: ForegroundOptions) -> 
             result = np.zeros_like(frame)
         else:
             result = fill_frame(frame, options)
-        result[mask] = frame[mask]
+        # OpenCV's masked copy: about 30x faster than result[mask] = frame[mask] at 768x576
+        # (experiments/bench_frontend.py).
+        cv2.copyTo(np.ascontiguousarray(frame), np.ascontiguousarray(mask).view(np.uint8), result)
         return result
     weight = weights(mask, options.feather)[..., None]
     background = fill_frame(frame, options).astype(np.float32)
@@ -378,7 +398,13 @@ def foreground_frames(
     options: ForegroundOptions,
 ) -> Iterator[np.ndarray]:
     """The foreground of each frame: ``frames`` (BGR uint8) with their ``frames_boxes``."""
-    boxes_per_frame = held_boxes(frames_boxes, options.hold) if options.hold > 1 else iter(frames_boxes)
-    for frame, boxes in zip(frames, boxes_per_frame, strict=True):
-        height, width = frame.shape[:2]
-        yield compose(frame, region_mask(boxes, width, height, options), options)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        if len(frames_boxes):
+            raise ValueError(f"no frames for {len(frames_boxes)} frames of boxes")
+        return
+    height, width = first.shape[:2]
+    regions = box_regions(frames_boxes, width, height, options)
+    for frame, region in zip(itertools.chain([first], frames), regions, strict=True):
+        yield compose(frame, region, options)
