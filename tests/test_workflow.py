@@ -289,7 +289,8 @@ def test_pets_sweep_on_real_footage(tmp_path, mirror):
     with open(workdir / "results" / "pets" / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["pipeline"], int(row["qp"])) for row in rows] == [
-        (pipeline, qp) for pipeline in ("multitask", "multitask-score0.4", "multitask-score0.5",
+        (pipeline, qp) for pipeline in ("multitask", "multitask-grey", "multitask-margin-grey-hold",
+                                        "multitask-score0.4", "multitask-score0.5",
                                         "multitask-score0.7", "single") for qp in (22, 47)]
     assert all(row["pose_ap"] == "" and float(row["pose_s"]) == 0 for row in rows)
     multitask, single = rows[:2], rows[-2:]
@@ -305,6 +306,17 @@ def test_pets_sweep_on_real_footage(tmp_path, mirror):
     assert list(study.index) == [f"pets09-s3mf1 {score}" for score in (0.4, 0.5, 0.6, 0.7)]
     assert study["boxes"].is_monotonic_decreasing and study["boxes"].nunique() == 4
     assert (workdir / "results/pets/plots/vvenc/score_study.png").is_file()
+    # The variants send the same boxes (same MOTA), at other rates; grey costs fewer bits.
+    by_pipeline = {(row["pipeline"], int(row["qp"])): row for row in rows}
+    for qp in (22, 47):
+        grey = by_pipeline[("multitask-grey", qp)]
+        assert grey["mota"] == multitask[0]["mota"] and grey["boxes"] == multitask[0]["boxes"]
+        assert float(grey["bpp"]) < float(by_pipeline[("multitask", qp)]["bpp"])
+    variants = pd.read_csv(workdir / "results/pets/tables/vvenc/variants.csv", comment="#",
+                           index_col=0)
+    assert variants.loc["multitask-grey pets09-s3mf1", "foreground"] == "fill=grey"
+    assert variants.loc["multitask-grey pets09-s3mf1", "mota BD-quality vs single"] > \
+        variants.loc["multitask pets09-s3mf1", "mota BD-quality vs single"]
     tables = workdir / "results" / "pets" / "tables" / "vvenc"
     assert (tables / "table6_mota.md").is_file() and (tables / "bd_mota.md").is_file()
     assert not (tables / "table5_pose.md").exists() and not (tables / "bd_pose_ap.md").exists()
