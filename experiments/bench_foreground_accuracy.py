@@ -65,8 +65,15 @@ VARIANTS: dict[str, dict[str, object]] = {
     "grey": {"fill": "grey"},
     "margin 0.25": {"margin": 0.25},
     "margin 0.25 grey": {"margin": 0.25, "fill": "grey"},
+    # 0.125: exactly what BlazePose's default crop (box + 25 %, 12.5 % each side) reads.
     "margin 0.125 grey": {"margin": 0.125, "fill": "grey"},
     "margin 0.1": {"margin": 0.1},
+    # The sample's background is static, so the coder skips it in inter frames; what a
+    # foreground adds is its moving box edges. hold makes them change once per intra period.
+    "margin 0.125 grey hold 32": {"margin": 0.125, "fill": "grey", "hold": 32},
+    "margin 0.125 grey hold 32 align 64": {"margin": 0.125, "fill": "grey", "hold": 32, "align": 64},
+    # Diagnostic, not a foreground: the whole frame (the original) sent with the shared boxes.
+    "whole frame": {"margin_px": 640},
     "margin 0.1 grey": {"margin": 0.1, "fill": "grey"},
     "margin 0.5": {"margin": 0.5},
     "margin 0.5 grey": {"margin": 0.5, "fill": "grey"},
@@ -75,11 +82,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     "margin 0.25 hold 32": {"margin": 0.25, "hold": 32},
     "margin 0.25 align 64": {"margin": 0.25, "align": 64},
     "feather 8": {"feather": 8},
-    "margin 0.25 feather 8 grey": {"margin": 0.25, "feather": 8, "fill": "grey"},
     "blur 16": {"fill": "blur", "fill_scale": 16},
     "downscale 8": {"fill": "downscale", "fill_scale": 8},
-    "margin 0.25 blur 16": {"margin": 0.25, "fill": "blur", "fill_scale": 16},
-    "margin 0.25 downscale 8": {"margin": 0.25, "fill": "downscale", "fill_scale": 8},
+    "margin 0.125 blur 16": {"margin": 0.125, "fill": "blur", "fill_scale": 16},
+    "margin 0.125 grey hold 8": {"margin": 0.125, "fill": "grey", "hold": 8},
+    "margin 0.125 grey feather 8": {"margin": 0.125, "fill": "grey", "feather": 8},
 }
 
 
