@@ -87,6 +87,10 @@ VARIANTS: dict[str, dict[str, object]] = {
     "margin 0.125 blur 16": {"margin": 0.125, "fill": "blur", "fill_scale": 16},
     "margin 0.125 grey hold 8": {"margin": 0.125, "fill": "grey", "hold": 8},
     "margin 0.125 grey feather 8": {"margin": 0.125, "fill": "grey", "feather": 8},
+    # hold without grey, and grey hold with a margin that leaves room for HOG's cut limbs.
+    "margin 0.125 hold 32": {"margin": 0.125, "hold": 32},
+    "margin 0.2 grey hold 32": {"margin": 0.2, "fill": "grey", "hold": 32},
+    "margin 0.125 blur 16 hold 32": {"margin": 0.125, "fill": "blur", "fill_scale": 16, "hold": 32},
 }
 
 
