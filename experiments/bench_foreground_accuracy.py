@@ -6,7 +6,7 @@ Measures, on the default sweep's sample (`configs/default.yaml`: `vcm data synth
 * BPP per QP (coded foreground + the vcmd detections, `vcm bpp ... --like VIDEO`);
 * pose AP per QP (COCO keypoint AP, OKS 0.50:0.95, `vcm evaluate pose` against gt/keypoints.json);
 * mask AP per QP (COCO mask AP, `vcm evaluate segm` against gt/instances.json), unless --no-segm;
-* BD-rate (percent, PCHIP, :func:`vcm.bdrate.bd_rate`) of pose AP and of mask AP against the
+* BD-rate (percent, PCHIP, :func:`vcm.experiment.bdrate.bd_rate`) of pose AP and of mask AP against the
   single-task baseline (anchor) and against the paper's variant ``{}`` (anchor). Negative:
   the variant needs fewer bits for the same accuracy.
 
@@ -54,7 +54,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vcm.bdrate import bd_rate_with_reason
+from vcm.experiment.bdrate import bd_rate_with_reason
 from vcm.cli import app
 
 SAMPLE = {"frames": 60, "width": 640, "height": 360, "fps": 10, "people": 4, "seed": 0}
