@@ -32,8 +32,9 @@ table (markdown) and a JSON record of every number.
 Measured 2026-12-02 (25 variants, 2 shared cores, about 48 min from scratch; the paper's
 variant reproduces the default sweep's +89.5 % pose / +132.7 % mask BD-rate): only grey fill
 + a margin of at least 0.125 (what BlazePose's crop reads) + hold 32 beats single-task on pose
-AP (margin 0.2: -7.4 %, 0.125: -3.6 %, 0.25: -3.2 %); nothing beats it on mask AP except
-margin 0.125 with a blur fill (-5.8 %). The sample's background is static, so the coder
+AP (margin 0.2: -7.4 %, 0.125: -3.6 %, 0.25: -3.2 %); of the box variants only margin 0.125
+with a blur fill beats it on mask AP (-5.8 %; `mask` variants were not run here: the default
+sweep's selfie mask + grey gives -29.3 %). The sample's background is static, so the coder
 nearly skips it in inter frames and a foreground saves little; "whole frame" codes a
 bitstream identical to the single-task one (its BD-rate is the detections' bytes and the
 boxes from the original).
