@@ -150,7 +150,8 @@ def test_sweep_quotes_paths_with_spaces_and_shell_syntax(tmp_path):
     )
     workdir = tmp_path / "sweep"
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    targets = ["results/multitask/s1/ffv1/qp22/bpp.json", "results/single/s1/ffv1/qp22/bpp.json"]
+    targets = ["results/quoted/multitask/s1/ffv1/qp22/bpp.json",
+               "results/quoted/single/s1/ffv1/qp22/bpp.json"]
     completed = subprocess.run(
         [str(BIN / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"), "--directory",
          str(workdir), "--configfile", str(config), "--cores", "1", *targets],

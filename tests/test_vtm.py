@@ -191,11 +191,11 @@ def test_ci_sweep_with_vtm_completes(tmp_path):
         capture_output=True, text=True, env=environment,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = (tmp_path / "results" / "summary.csv").read_text().splitlines()
+    summary = (tmp_path / "results" / "ci-vtm" / "summary.csv").read_text().splitlines()
     assert len(summary) == 5 and all(",vtm," in row for row in summary[1:])
     # The manifest names the codec with VTM's version and the cfg's content.
     cfg = vtm_program("EncoderApp").resolve().parent / "cfg" / "encoder_randomaccess_vtm.cfg"
-    manifest = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "results" / "ci-vtm" / "manifest.json").read_text())
     assert list(manifest["codecs"]) == ["vtm"]
     tools = manifest["codecs"]["vtm"]["tools"]
     assert tools["cfg"]["sha256"] == hashlib.sha256(cfg.read_bytes()).hexdigest()
