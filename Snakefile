@@ -1,6 +1,8 @@
-# vcm sweep: sequences x codecs x QPs for the multitask pipeline (detect once, zipped XML,
-# foreground video, code, decode, pose, tracking) and the single-task baselines, ending in
-# results/summary.csv. Every rule runs the same `vcm` CLI users run and keeps a log.
+# vcm sweep: sequences x codecs x QPs for the multitask pipelines (detect once, send the
+# detections and a foreground video, code, decode, pose, tracking, segmentation; the config's
+# own and its variants) and the single-task baselines, ending in
+# results/<config name>/summary.csv. Every rule runs the same `vcm` CLI users run and keeps a
+# log beside the results.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
