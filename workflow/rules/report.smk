@@ -32,11 +32,13 @@ def two_task_point_inputs(wildcards):
     extension = codec_extension(wildcards.codec)
     sequence = wildcards.sequence
     pipeline = wildcards.pipeline
-    sent = {}  # the detection file whose bytes the multitask BPP counts (single-task sends none)
+    # Multitask only: the detection file its BPP counts and its foreground's run record.
+    sent = {}
     if pipeline != SINGLE:
         shared = shared_detections(wildcards)
         detect = [f"{shared}.run.json"]
-        sent = {"detections": shared, "foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
+        sent = {"detections": shared,
+                "foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
         evaluations = {"pose": f"{folder}/pose_eval.json",
                        "track": R(f"{pipeline}/{sequence}/track_eval.json")}
         task_runs = {"pose": [f"{folder}/pose.json.run.json"],
