@@ -9,7 +9,9 @@ inside the frame is never handed to the backend.
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -20,6 +22,8 @@ from vcm.boxes import box_areas, clip_boxes
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.video import VideoSource, frame_batches
+
+LOG = logging.getLogger(__name__)
 
 BatchFunction = Callable[
     [Sequence[np.ndarray], Sequence[np.ndarray], Sequence[np.ndarray]], list[list[object]]
@@ -95,6 +99,42 @@ def outputs_per_box(
     if frame_number != len(detections):
         raise VcmError(f"{info.path}: decoded {frame_number} frames but {detections_label} "
                        f"has {len(detections)}")
+
+
+def found_per_box(
+    source: VideoSource,
+    detections: DetectionSequence,
+    backend,
+    run_batch: BatchFunction,
+    *,
+    task: str,
+    noun: str,
+    progress: bool = True,
+    detections_label: str = "detections",
+) -> list[BoxOutput]:
+    """:func:`outputs_per_box` with ``backend``'s ``frames_per_batch`` (1 when it has none),
+    keeping the boxes the backend gave an output for; logs one line: frames, boxes, outputs
+    (``noun``, e.g. "pose"), boxes without one, seconds and boxes per second."""
+    start = time.perf_counter()
+    found: list[BoxOutput] = []
+    missing = 0
+    for result in outputs_per_box(
+        source, detections, run_batch,
+        frames_per_batch=getattr(backend, "frames_per_batch", 1),
+        description=f"{task} {backend.name}", progress=progress,
+        detections_label=detections_label,
+    ):
+        if result.output is None:
+            missing += 1
+        else:
+            found.append(result)
+    seconds = time.perf_counter() - start
+    LOG.info(
+        "%s on %s: %d frames, %d boxes, %d %ss, %d boxes without a %s, %.1f s, %.1f boxes/s",
+        backend.name, source.info.path, len(detections), detections.count, len(found), noun,
+        missing, noun, seconds, detections.count / seconds if seconds > 0 else float("inf"),
+    )
+    return found
 
 
 def _run_batch(run_batch: BatchFunction, frames: list[np.ndarray],

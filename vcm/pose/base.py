@@ -22,19 +22,15 @@ crops of ``frames_per_batch`` frames into one batch inside ``estimate_batch``.
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from vcm.boxtasks import outputs_per_box
+from vcm.boxtasks import found_per_box
 from vcm.detections import DetectionSequence
 from vcm.keypoints import PersonPose
 from vcm.registry import Registry
 from vcm.video import VideoSource
-
-LOG = logging.getLogger(__name__)
 
 
 class PoseEstimator(Protocol):
@@ -162,27 +158,10 @@ def estimate_video(
     each box clipped to the frame; a box with no area inside the frame has no pose and is not
     handed to it (:func:`vcm.boxtasks.outputs_per_box`).
     """
-    start = time.perf_counter()
-    poses: list[PersonPose] = []
-    missing = 0
-    for result in outputs_per_box(
-        source, detections, estimator.estimate_batch,
-        frames_per_batch=getattr(estimator, "frames_per_batch", 1),
-        description=f"pose {estimator.name}", progress=progress,
-        detections_label=detections_label,
-    ):
-        if result.output is None:
-            missing += 1
-            continue
-        keypoints = result.output
-        poses.append(PersonPose(image_id=result.frame, keypoints=keypoints,
-                                score=person_score(keypoints[:, 2], result.score),
-                                box=result.box))
-    seconds = time.perf_counter() - start
-    LOG.info(
-        "%s on %s: %d frames, %d boxes, %d poses, %d boxes without a pose, %.1f s, "
-        "%.1f crops/s",
-        estimator.name, source.info.path, len(detections), detections.count, len(poses),
-        missing, seconds, detections.count / seconds if seconds > 0 else float("inf"),
-    )
-    return poses
+    return [
+        PersonPose(image_id=result.frame, keypoints=result.output,
+                   score=person_score(result.output[:, 2], result.score), box=result.box)
+        for result in found_per_box(source, detections, estimator, estimator.estimate_batch,
+                                    task="pose", noun="pose", progress=progress,
+                                    detections_label=detections_label)
+    ]

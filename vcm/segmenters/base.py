@@ -17,19 +17,15 @@ with
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from vcm.boxtasks import outputs_per_box
+from vcm.boxtasks import found_per_box
 from vcm.detections import DetectionSequence
 from vcm.masks import PersonMask
 from vcm.registry import Registry
 from vcm.video import VideoSource
-
-LOG = logging.getLogger(__name__)
 
 
 class Segmenter(Protocol):
@@ -99,28 +95,14 @@ def segment_video(
     box order; boxes without a mask are counted and logged. A progress bar goes to stderr
     unless ``progress`` is false.
     """
-    start = time.perf_counter()
     masks: list[PersonMask] = []
-    missing = 0
-    for result in outputs_per_box(
-        source, detections, segmenter.segment_batch,
-        frames_per_batch=getattr(segmenter, "frames_per_batch", 1),
-        description=f"segment {segmenter.name}", progress=progress,
-        detections_label=detections_label,
-    ):
-        if result.output is None:
-            missing += 1
-            continue
+    for result in found_per_box(source, detections, segmenter, segmenter.segment_batch,
+                                task="segment", noun="mask", progress=progress,
+                                detections_label=detections_label):
         mask = result.output
         if tuple(mask["size"]) != (source.info.height, source.info.width):
             raise RuntimeError(f"{segmenter.name} returned a mask of size {mask['size']} for "
                                f"a {source.info.width}x{source.info.height} frame")
         masks.append(PersonMask(image_id=result.frame, mask=mask, score=result.score,
                                 box=result.clipped_box))
-    seconds = time.perf_counter() - start
-    LOG.info(
-        "%s on %s: %d frames, %d boxes, %d masks, %d boxes without a mask, %.1f s, %.1f boxes/s",
-        segmenter.name, source.info.path, len(detections), detections.count, len(masks),
-        missing, seconds, detections.count / seconds if seconds > 0 else float("inf"),
-    )
     return masks
