@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
+from vcm.registry import Option
 
 LOG = logging.getLogger(__name__)
 
@@ -483,3 +484,8 @@ class ModelStore:
         # http.client returns a short body without complaint when the server hangs up early.
         if expected is not None and received != expected:
             raise OSError(f"connection closed after {received} of {expected} bytes")
+
+
+STORE = Option(ModelStore, optional=True, help="model store (from code only)")
+"""The ``store`` option of the backends that load model files: a :class:`ModelStore` given
+from code (tests, a custom cache); configs never set it."""

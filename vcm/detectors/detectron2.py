@@ -23,7 +23,7 @@ from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, Option
 from vcm.frameworks import describe_device, require, seeded, select_device
-from vcm.store import ModelFile, ModelSpec, ModelStore, register_model, weights_record
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, register_model, weights_record
 
 MODEL = "detectron2"
 
@@ -195,7 +195,7 @@ class Detectron2Detector:
         "device": DEVICE,
         "frames_per_batch": FRAMES_PER_BATCH,
         "min_score": Option(float, low=0.0, high=1.0, help="ROI heads' score threshold"),
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     @classmethod

@@ -16,7 +16,7 @@ from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.frameworks import describe_device, require, seeded, select_device
-from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
 MODEL = "torchvision"
 
@@ -70,7 +70,7 @@ class TorchvisionDetector:
         "min_size": Option(int, low=32, high=8192, help="internal resize, short side (pixels)"),
         "max_size": Option(int, low=32, high=8192, help="internal resize, long side (pixels)"),
         "threads": THREADS,
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     @classmethod

@@ -13,7 +13,7 @@ import numpy as np
 from vcm.detectors.base import DETECTORS, non_maximum_suppression
 from vcm.errors import VcmError
 from vcm.registry import THREADS, Option
-from vcm.store import ModelStore, file_sha256
+from vcm.store import STORE, ModelStore, file_sha256
 
 MODEL = "yolo-fastest"
 
@@ -46,7 +46,7 @@ class YoloFastestDetector:
                              help="network input side in pixels"),
         "nms_iou": Option(float, low=0.0, high=1.0, help="NMS IoU"),
         "threads": THREADS,
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     @classmethod

@@ -40,7 +40,7 @@ from vcm.frameworks import (
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, crop_windows
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
-from vcm.store import ModelFile, ModelSpec, ModelStore, file_sha256, register_model
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, file_sha256, register_model
 
 LOG = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class HrnetEstimator:
         "crops_per_batch": Option(int, low=1, high=4096, help="crops per forward pass"),
         "flip_test": Option(bool, optional=True, help="null: the config's setting"),
         "threads": THREADS,
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     @classmethod

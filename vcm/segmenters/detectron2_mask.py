@@ -23,7 +23,7 @@ from vcm.frameworks import describe_device, require, select_device
 from vcm.masks import encode_mask
 from vcm.registry import DEVICE, SEED, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
-from vcm.store import ModelFile, ModelSpec, ModelStore, register_model, weights_record
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, register_model, weights_record
 
 MODEL = "detectron2-mask"
 
@@ -74,7 +74,7 @@ class Detectron2MaskSegmenter(SegmentByFrame):
         "seed": SEED,
         "device": DEVICE,
         "threshold": Option(float, above=0.0, high=0.999, help="mask probability, (0, 1)"),
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     def __init__(

@@ -31,7 +31,7 @@ from vcm.frameworks import describe_device, load_state_dict, require, seeded, se
 from vcm.masks import box_pixel_mask, encode_mask
 from vcm.registry import DEVICE, SEED, THREADS, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
-from vcm.store import ModelFile, ModelSpec, ModelStore, register_model, weights_record
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, register_model, weights_record
 
 MODELS_BY_ENCODER = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
 """The model store's name for each encoder's checkpoint: one model each, so that
@@ -104,7 +104,7 @@ class SamSegmenter(SegmentByFrame):
         "threshold": Option(float, above=0.0, high=0.999, help="mask probability, (0, 1)"),
         "restrict": Option(str, choices=RESTRICTIONS, help="mask pixels inside box or frame"),
         "threads": THREADS,
-        "store": Option(ModelStore, optional=True, help="model store (from code only)"),
+        "store": STORE,
     }
 
     @classmethod
