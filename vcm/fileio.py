@@ -36,6 +36,18 @@ OUTPUT_MARK = ".vcm-output"
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
+def input_file(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`Path` when it names an existing regular file (or a link to
+    one); else :class:`VcmError` ``"<path>: file does not exist"`` or ``"<path>: not a
+    file"``."""
+    path = Path(path)
+    if not path.exists():
+        raise VcmError(f"{path}: file does not exist")
+    if not path.is_file():
+        raise VcmError(f"{path}: not a file")
+    return path
+
+
 def check_output_path(path: str | os.PathLike) -> Path:
     """``path`` as a :class:`Path` if vcm may write an output there, else :class:`VcmError`.
 

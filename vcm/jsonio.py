@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from vcm.errors import VcmError
+from vcm.fileio import input_file
 
 
 def load_json(path: Path, *, what: str = "") -> object:
@@ -15,11 +16,7 @@ def load_json(path: Path, *, what: str = "") -> object:
     recursion allows, or an integer too long to convert raise :class:`VcmError` naming ``path``
     (and saying "malformed ``what``" when ``what`` names the kind of record).
     """
-    path = Path(path)
-    if not path.exists():
-        raise VcmError(f"{path}: file does not exist")
-    if not path.is_file():
-        raise VcmError(f"{path}: not a file")
+    path = input_file(path)
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)

@@ -15,6 +15,7 @@ from typing import Callable
 from vcm.detections import DetectionSequence
 from vcm.detformats import vcmd, voc_zip
 from vcm.errors import VcmError
+from vcm.fileio import input_file
 from vcm.registry import Registry
 
 
@@ -91,11 +92,7 @@ def all_formats() -> list[DetectionFormat]:
 
 def format_of_file(path: Path) -> DetectionFormat:
     """The format of the detection file ``path``, from its first bytes."""
-    path = Path(path)
-    if not path.exists():
-        raise VcmError(f"{path}: file does not exist")
-    if not path.is_file():
-        raise VcmError(f"{path}: not a file")
+    path = input_file(path)
     with path.open("rb") as stream:
         head = stream.read(8)
     for detection_format in all_formats():

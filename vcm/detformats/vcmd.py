@@ -23,7 +23,7 @@ import numpy as np
 
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
-from vcm.fileio import atomic_output
+from vcm.fileio import atomic_output, input_file
 
 MAGIC = b"VCMD"
 VERSION = 1
@@ -193,9 +193,7 @@ def read_vcmd(path: Path) -> DetectionSequence:
     wrong magic or version, a truncated or corrupt file, trailing bytes, a count that the
     payload cannot hold or a box that decodes empty raises :class:`VcmError` naming ``path``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VcmError(f"{path}: file does not exist" if not path.exists() else f"{path}: not a file")
+    path = input_file(path)
     return decode_vcmd(path.read_bytes(), label=str(path))
 
 

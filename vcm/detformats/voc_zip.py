@@ -24,7 +24,7 @@ from lxml import etree
 
 from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
-from vcm.fileio import atomic_output
+from vcm.fileio import atomic_output, input_file
 
 
 ZIP_MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
@@ -204,11 +204,7 @@ def read_detections_zip(path: Path, *, limits: ZipLimits = DEFAULT_LIMITS) -> De
     corrupt or non-zip file, or any invalid member raises :class:`VcmError` naming ``path`` and
     the member.
     """
-    path = Path(path)
-    if not path.exists():
-        raise VcmError(f"{path}: file does not exist")
-    if not path.is_file():
-        raise VcmError(f"{path}: not a file")
+    path = input_file(path)
     try:
         archive = zipfile.ZipFile(path)
     except _ZIP_ERRORS as error:
