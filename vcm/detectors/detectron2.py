@@ -129,6 +129,23 @@ def _to_numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+def zoo_model_description(model: str, weights_file: ModelFile, config: str,
+                          weights_path: Path | None, seed: int, device: Any) -> dict:
+    """What run records say of a model-zoo network (detector or mask head): store model and
+    config, weights (``weights_file``'s URL and sha256, or the seed), device and detectron2's
+    version."""
+    import detectron2
+
+    return {
+        "model": f"{model}/{config}",
+        "config": config,
+        "weights": weights_record(weights_file, weights_path,
+                                  source="detectron2 model zoo", seed=seed),
+        **describe_device(device),
+        "detectron2": detectron2.__version__,
+    }
+
+
 def build_zoo_model(
     config: str,
     *,
@@ -260,16 +277,10 @@ class Detectron2Detector:
 
     def describe(self) -> dict:
         """Config, weights (URL and sha256, or the seed), device, thresholds and input size."""
-        import detectron2
-
         return {
             "name": self.name,
-            "model": f"{MODEL}/{self.config}",
-            "config": self.config,
-            "weights": weights_record(WEIGHTS_FILES[self.config], self.weights_path,
-                                      source="detectron2 model zoo", seed=self.seed),
-            **describe_device(self.device),
-            "detectron2": detectron2.__version__,
+            **zoo_model_description(MODEL, WEIGHTS_FILES[self.config], self.config,
+                                    self.weights_path, self.seed, self.device),
             "min_score": self.min_score,
             "nms_iou": self.cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST,
             "detections_per_image": self.cfg.TEST.DETECTIONS_PER_IMAGE,

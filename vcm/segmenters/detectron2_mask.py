@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from vcm.detectors.detectron2 import PERSON_CLASS, build_zoo_model, model_input
+from vcm.detectors.detectron2 import (PERSON_CLASS, build_zoo_model, model_input,
+                                     zoo_model_description)
 from vcm.errors import VcmError
-from vcm.frameworks import describe_device, require, select_device
+from vcm.frameworks import require, select_device
 from vcm.masks import encode_mask
 from vcm.registry import DEVICE, SEED, Option
 from vcm.segmenters.base import SEGMENTERS, SegmentByFrame
-from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, register_model, weights_record
+from vcm.store import STORE, ModelFile, ModelSpec, ModelStore, register_model
 
 MODEL = "detectron2-mask"
 
@@ -152,16 +153,10 @@ class Detectron2MaskSegmenter(SegmentByFrame):
 
     def describe(self) -> dict:
         """Config, weights (URL and sha256, or the seed), device and threshold."""
-        import detectron2
-
         return {
             "name": self.name,
-            "model": f"{MODEL}/{self.config}",
-            "config": self.config,
-            "weights": weights_record(WEIGHTS_FILES[self.config], self.weights_path,
-                                      source="detectron2 model zoo", seed=self.seed),
-            **describe_device(self.device),
-            "detectron2": detectron2.__version__,
+            **zoo_model_description(MODEL, WEIGHTS_FILES[self.config], self.config,
+                                    self.weights_path, self.seed, self.device),
             "threshold": self.threshold,
             "mask_resolution": self.cfg.MODEL.ROI_MASK_HEAD.POOLER_RESOLUTION * 2,
             "score": "detector score",
