@@ -52,15 +52,13 @@ def pipeline_facts(rows: pd.DataFrame) -> pd.DataFrame:
 def paper_anchor(facts: pd.DataFrame, pipeline: str) -> str | None:
     """The multitask pipeline with the paper's foreground at ``pipeline``'s score (``None``
     when the sweep has none, or when it is ``pipeline`` itself)."""
-    if "foreground" not in facts.columns or "score" not in facts.columns:
+    if not {"foreground", "score"} <= set(facts.columns) \
+            or facts.loc[pipeline, "foreground"] == PAPER_FOREGROUND:
         return None
     score = facts.loc[pipeline, "score"]
     same = facts[(facts["foreground"] == PAPER_FOREGROUND)
                  & ((facts["score"] == score) | (facts["score"].isna() & pd.isna(score)))]
-    names = [name for name in same.index if name != pipeline]
-    if facts.loc[pipeline, "foreground"] == PAPER_FOREGROUND:
-        return None
-    return names[0] if names else None
+    return same.index[0] if len(same) else None
 
 
 def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
