@@ -45,6 +45,45 @@ def main(
     signals.stop_on_termination()
 
 
+INPUT = "input"
+"""A file the command reads, or a folder whose files it reads (a MOTChallenge sequence)."""
+OUTPUT = "output"
+"""A file (or folder) the command writes; its run record and sidecar names are outputs too."""
+APPENDED = "appended output"
+"""A file the command appends to (``--log``): never an input, never removed on failure."""
+BITSTREAM = "bitstream"
+"""An input bitstream; its sidecar ``<bitstream>.json`` is read too."""
+WORK_FOLDER = "work folder"
+"""A folder the command writes files into; each file is checked when it is written."""
+POINT_RECORDS = "point records"
+"""A sweep's results folder, of which the command reads the point records."""
+
+PATH_PARAMETERS: dict[str, str] = {
+    "video": INPUT, "detections": INPUT, "embed": INPUT, "bitstream": BITSTREAM, "like": INPUT,
+    "files": INPUT, "source": INPUT, "file": INPUT, "folder": INPUT, "results": INPUT,
+    "tracks": INPUT, "gt": INPUT, "config": INPUT, "point": INPUT, "bpp": INPUT,
+    "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
+    "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
+    "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER,
+}
+"""The role of every path parameter of every command, by parameter name (a test checks that
+each command's path parameters are here); :data:`PATH_PARAMETER_EXCEPTIONS` overrides it for
+one command."""
+PATH_PARAMETER_EXCEPTIONS: dict[tuple[str, str], str] = {("report", "results"): POINT_RECORDS}
+
+
+def path_roles(command: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, list[Path]]:
+    """The paths among a command's arguments, by role (a list argument adds each path)."""
+    roles: dict[str, list[Path]] = {}
+    for name, value in kwargs.items():
+        paths = value if isinstance(value, list) else [value]
+        paths = [path for path in paths if isinstance(path, Path)]
+        if paths:
+            role = PATH_PARAMETER_EXCEPTIONS.get((command.__name__, name), PATH_PARAMETERS[name])
+            roles.setdefault(role, []).extend(paths)
+    return roles
+
+
 def command_outputs(kwargs: dict[str, Any]) -> list[Path]:
     """The files a command may write: its ``output``, the output's run record and sidecar."""
     output = kwargs.get("output")
@@ -55,6 +94,20 @@ def command_outputs(kwargs: dict[str, Any]) -> list[Path]:
     return [output, run_record_path(output), output.with_name(output.name + ".json")]
 
 
+def command_inputs(roles: dict[str, list[Path]]):
+    """:class:`vcm.fileio.Inputs` of a command: its input files and folders, a bitstream's
+    sidecar, and a results folder's point records."""
+    from vcm.fileio import Inputs
+
+    paths = roles.get(INPUT, []) + roles.get(BITSTREAM, [])
+    paths += [path.with_name(path.name + ".json") for path in roles.get(BITSTREAM, [])]
+    for folder in roles.get(POINT_RECORDS, []):
+        from vcm.experiment.report import POINT_GLOB
+
+        paths += sorted(folder.glob(POINT_GLOB)) if folder.is_dir() else [folder]
+    return Inputs(paths)
+
+
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command all-or-nothing and turn its failures into one line on stderr.
 
@@ -62,14 +115,19 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     code 1; SIGTERM/SIGHUP/SIGINT become ``error: interrupted by SIG...`` and exit 128 + the
     signal number. Either way the output, run record and sidecar the command had already put
     in place are removed (:func:`vcm.fileio.all_or_nothing`), as are its temporaries.
+    Before anything runs, an output that is also one of its inputs (:data:`PATH_PARAMETERS`)
+    is refused: ``error: OUTPUT: is also an input (INPUT)``.
     """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from vcm.fileio import all_or_nothing
+        from vcm.fileio import all_or_nothing, refuse_inputs_as_outputs
 
         try:
-            with all_or_nothing(command_outputs(kwargs)):
+            roles = path_roles(command, kwargs)
+            inputs = command_inputs(roles)
+            refuse_inputs_as_outputs(command_outputs(kwargs) + roles.get(APPENDED, []), inputs)
+            with all_or_nothing(command_outputs(kwargs), inputs):
                 return command(*args, **kwargs)
         except VcmError as error:
             typer.echo(f"error: {error}", err=True)

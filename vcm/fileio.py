@@ -14,17 +14,23 @@ Rules every writer here follows (README, "Safety"):
 * A command's outputs (the output, its run record, its sidecar) are committed together by
   :func:`all_or_nothing`: if the command fails after one of them was renamed into place, the
   ones it wrote are removed, so a failed command leaves nothing under the final names.
+* No output is ever one of the command's inputs (:class:`Inputs`): the same resolved path
+  (``x``, ``./x``, ``dir/../x``, a symbolic link) or the same device and inode (a hard link),
+  or, for an input folder such as a MOTChallenge sequence, a file inside it. The command line
+  checks the outputs it knows before running; :func:`atomic_output` checks every other file a
+  command writes before writing it, and :func:`all_or_nothing` never removes an input.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from vcm.errors import VcmError
 
@@ -116,6 +122,9 @@ def atomic_output(path: str | os.PathLike, *, folder: bool = False) -> Iterator[
     ``path``.
     """
     final = check_output_path(path)
+    command = _COMMAND.get()
+    if command is not None:
+        command.inputs.refuse(final)
     if final.is_dir() and not final.is_symlink():
         if not folder:
             raise VcmError(f"{final}: is a folder; vcm writes a file here and never replaces a folder")
@@ -138,6 +147,8 @@ def atomic_output(path: str | os.PathLike, *, folder: bool = False) -> Iterator[
             _replace_folder(temporary, final)
         else:
             os.replace(temporary, final)
+        if command is not None:
+            command.written.append(final)
     except OSError as error:
         _remove(temporary)
         _remove_empty(created)
@@ -184,22 +195,111 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return (status.st_dev, status.st_ino, status.st_mtime_ns)
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop: compare the spelling made absolute
+        return Path(os.path.abspath(path))
+
+
+def _device_inode(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except (OSError, ValueError):
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+class Inputs:
+    """The files and folders a command reads, as they are when it starts, to keep its outputs
+    off them. A file is matched by resolved path or by device and inode; a folder (a
+    MOTChallenge sequence, a HiEve pose folder) by any existing file an output would replace
+    inside it. Names that differ only in case are different files where the file system says
+    so (Linux), the same where it does (the inode)."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self.files: list[tuple[Path, Path, tuple[int, int] | None]] = []
+        self.folders: list[tuple[Path, Path]] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                self.folders.append((path, _resolved(path)))
+            else:
+                self.files.append((path, _resolved(path), _device_inode(path)))
+
+    def input_file(self, path: str | os.PathLike) -> Path | None:
+        """The input file that ``path`` names (not looking inside input folders), or ``None``."""
+        resolved, identity = _resolved(Path(path)), _device_inode(Path(path))
+        for input_path, input_resolved, input_identity in self.files:
+            if resolved == input_resolved or (identity is not None and identity == input_identity):
+                return input_path
+        return None
+
+    def clash(self, output: str | os.PathLike) -> Path | None:
+        """The input that writing ``output`` would replace, or ``None``."""
+        output = Path(output)
+        resolved = _resolved(output)
+        same = self.input_file(output)
+        if same is not None:
+            return same
+        replaces_a_file = os.path.lexists(output) and not output.is_dir()
+        for path, path_resolved in self.folders:
+            if resolved == path_resolved or (replaces_a_file and path_resolved in resolved.parents):
+                return path
+        return None
+
+    def refuse(self, output: str | os.PathLike) -> None:
+        """:class:`VcmError` ``"OUTPUT: is also an input (INPUT)"`` if ``output`` clashes."""
+        clash = self.clash(output)
+        if clash is not None:
+            raise VcmError(f"{output}: is also an input ({clash})")
+
+
+class _Command:
+    """What :func:`all_or_nothing` knows while a command runs (see :data:`_COMMAND`)."""
+
+    def __init__(self, inputs: Inputs):
+        self.inputs = inputs
+        self.written: list[Path] = []
+
+
+# The running command: atomic_output refuses to write over its inputs and notes what it put
+# in place, so that all_or_nothing can take back files no caller listed (a report's tables).
+_COMMAND: contextvars.ContextVar[_Command | None] = contextvars.ContextVar("vcm_command", default=None)
+
+
+def refuse_inputs_as_outputs(outputs: Iterable[str | os.PathLike], inputs: Inputs) -> None:
+    """:class:`VcmError` for the first of ``outputs`` that is also one of ``inputs``."""
+    for output in outputs:
+        inputs.refuse(output)
+
+
 @contextlib.contextmanager
-def all_or_nothing(paths: Iterable[str | os.PathLike]) -> Iterator[None]:
+def all_or_nothing(
+    paths: Iterable[str | os.PathLike], inputs: Sequence[str | os.PathLike] | Inputs = ()
+) -> Iterator[None]:
     """Commit a command's output files together: if the block fails (an exception or a
     signal), each of ``paths`` that the block wrote (it appeared or was replaced during the
-    block) is removed; files the block did not touch, and folders, are left alone."""
+    block), and each file :func:`atomic_output` put in place during it, is removed; files the
+    block did not touch, folders, and ``inputs`` are left alone. Inside the block
+    :func:`atomic_output` refuses to write over any of ``inputs``."""
     watched = [Path(path) for path in paths]
     before = {path: _identity(path) for path in watched}
+    command = _Command(inputs if isinstance(inputs, Inputs) else Inputs(inputs))
+    token = _COMMAND.set(command)
     try:
         yield
     except BaseException:
-        for path in watched:
-            now = _identity(path)
-            if now is not None and now != before[path] and not path.is_dir():
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        changed = [path for path in watched if _identity(path) != before[path]]
+        for path in dict.fromkeys(changed + command.written):
+            # A file put in place inside an input folder was new: atomic_output refuses to
+            # replace one there, so only the input files themselves need keeping.
+            if _identity(path) is None or path.is_dir() or command.inputs.input_file(path) is not None:
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
         raise
+    finally:
+        _COMMAND.reset(token)
 
 
 def work_folder(output: Path) -> contextlib.AbstractContextManager[str]:
