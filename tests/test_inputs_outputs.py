@@ -5,6 +5,7 @@ clean-up never removes an input."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -203,3 +204,109 @@ def test_an_output_clashes_exactly_when_it_names_the_input_file(output, spelling
     finally:
         os.chdir(cwd)
         shutil.rmtree(folder)
+
+
+# Part 5: values checked where names are, one error line and nothing left behind ------------
+
+
+@pytest.mark.parametrize("value, message", [
+    ("margin=abc", "foreground option: margin must be a number, got 'abc'"),
+    ("margin=[1]", "foreground option: margin must be a number, got [1]"),
+    ("margin=true", "foreground option: margin must be a number, got True"),
+    ("hold=1.5", "foreground option: hold must be a whole number, got 1.5"),
+    ("fill=3", "foreground option: fill must be a name, got 3"),
+])
+def test_a_foreground_option_of_the_wrong_kind_is_one_error_line(work, value, message):
+    before = tree(work)
+    result = invoke("foreground", "video.mkv", "d.zip", "-o", "fg.mkv", "-p", value)
+    assert_one_error_line(result, message)
+    assert tree(work) == before
+
+
+def test_a_task_refuses_a_foreground_option_that_is_no_number(tmp_path):
+    from vcm.synth import synthesize_sequence
+
+    sequence = tmp_path / "seq"
+    synthesize_sequence(sequence, frames=2, width=64, height=64, fps=10, people=1, seed=1)
+    frames = [FrameDetections(number, [[10, 10, 30, 50]], [0.9]) for number in (1, 2)]
+    write_detections_zip(DetectionSequence(64, 64, frames), tmp_path / "d.zip")
+    before = tree(tmp_path)
+    result = invoke("pose", sequence, tmp_path / "d.zip", "-o", tmp_path / "pose.json",
+                    "--foreground-option", "margin=abc")
+    assert_one_error_line(result, "foreground option: margin must be a number, got 'abc'")
+    assert tree(tmp_path) == before
+
+
+def keypoint_ground_truth(path: Path, *, category: int, keypoints: int) -> None:
+    flat = [value for index in range(keypoints) for value in (10 + index, 20 + index, 2)]
+    path.write_text(json.dumps({
+        "images": [{"id": 1, "width": 100, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": category, "keypoints": flat,
+                         "bbox": [0, 0, 50, 50], "area": 2500, "iscrowd": 0}],
+        "categories": [{"id": category, "name": "person" if category == 1 else "thing"}],
+    }))
+
+
+@pytest.mark.parametrize("category, keypoints, message", [
+    (2, 16, "gt.json: annotation 0: category_id must be 1 (person), got 2"),
+    (2, 17, "gt.json: annotation 0: category_id must be 1 (person), got 2"),
+    (1, 16, "gt.json: 16 keypoints per person; without their own sigmas vcm evaluates COCO's 17"),
+])
+def test_keypoint_ground_truth_vcm_cannot_evaluate_is_one_error_line(work, category, keypoints, message):
+    keypoint_ground_truth(work / "gt.json", category=category, keypoints=keypoints)
+    flat = [1.0, 2.0, 1.0] * 17
+    (work / "pose.json").write_text(json.dumps(
+        [{"image_id": 1, "category_id": 1, "keypoints": flat, "score": 0.9}]))
+    before = tree(work)
+    result = invoke("evaluate", "pose", "pose.json", "--gt", "gt.json", "-o", "eval.json")
+    assert_one_error_line(result, message)
+    assert tree(work) == before
+
+
+@pytest.mark.parametrize("option, text, message", [
+    ("--pose-eval", '{"AR": 0.5}', "e.json: malformed pose evaluation (no AP)"),
+    ("--segm-eval", '{"AR": 0.5}', "e.json: malformed segmentation evaluation (no AP)"),
+    ("--track-eval", '{"mota": 0.5, "idf1": 0.5}', "e.json: malformed tracking evaluation (no hota)"),
+])
+def test_point_names_an_evaluation_without_its_metric(work, option, text, message):
+    (work / "e.json").write_text(text)
+    before = tree(work)
+    result = invoke(*POINT, "--bpp", "bpp.json", option, "e.json", "-o", "point.json")
+    assert_one_error_line(result, message)
+    assert tree(work) == before
+
+
+def test_point_reads_a_null_metric_as_not_measured(work):
+    (work / "e.json").write_text('{"AP": null}')
+    assert invoke(*POINT, "--bpp", "bpp.json", "--pose-eval", "e.json", "-o", "point.json").exit_code == 0
+    assert json.loads((work / "point.json").read_text())["results"]["pose_ap"] == [None]
+
+
+def test_report_with_a_bpp_that_is_no_number_leaves_nothing_behind(work):
+    record = work / "results" / "single" / "s" / "ffv1" / "qp0" / "point.json"
+    assert invoke(*POINT, "--bpp", "bpp.json", "-o", record).exit_code == 0
+    point = json.loads(record.read_text())
+    point["results"]["bpp"] = ["abc"]
+    record.write_text(json.dumps(point))
+    before = tree(work)
+    result = invoke("report", "results")
+    assert_one_error_line(result, "point.json: malformed point record (results.bpp must be a "
+                          "number or null, got 'abc')")
+    assert tree(work) == before
+
+
+def test_a_report_that_fails_late_takes_back_its_manifest_and_tables(work, monkeypatch):
+    """Whatever fails after the manifest was written (here the plots), nothing the report
+    wrote stays behind."""
+    import vcm.experiment.plots
+
+    def broken(*args, **kwargs):
+        raise VcmError("plots: cannot draw")
+
+    monkeypatch.setattr(vcm.experiment.plots, "write_plots", broken)
+    record = work / "results" / "single" / "s" / "ffv1" / "qp0" / "point.json"
+    assert invoke(*POINT, "--bpp", "bpp.json", "-o", record).exit_code == 0
+    before = tree(work)
+    result = invoke("report", "results")
+    assert_one_error_line(result, "plots: cannot draw")
+    assert tree(work) == before

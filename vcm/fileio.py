@@ -149,6 +149,7 @@ def atomic_output(path: str | os.PathLike, *, folder: bool = False) -> Iterator[
             os.replace(temporary, final)
         if command is not None:
             command.written.append(final)
+            command.folders += created
     except OSError as error:
         _remove(temporary)
         _remove_empty(created)
@@ -260,6 +261,7 @@ class _Command:
     def __init__(self, inputs: Inputs):
         self.inputs = inputs
         self.written: list[Path] = []
+        self.folders: list[Path] = []  # made for what was written, removed again if empty
 
 
 # The running command: atomic_output refuses to write over its inputs and notes what it put
@@ -279,8 +281,9 @@ def all_or_nothing(
 ) -> Iterator[None]:
     """Commit a command's output files together: if the block fails (an exception or a
     signal), each of ``paths`` that the block wrote (it appeared or was replaced during the
-    block), and each file :func:`atomic_output` put in place during it, is removed; files the
-    block did not touch, folders, and ``inputs`` are left alone. Inside the block
+    block), and each file :func:`atomic_output` put in place during it, is removed with the
+    folders made for it; files the block did not touch, other folders, and ``inputs`` are left
+    alone. Inside the block
     :func:`atomic_output` refuses to write over any of ``inputs``."""
     watched = [Path(path) for path in paths]
     before = {path: _identity(path) for path in watched}
@@ -297,6 +300,7 @@ def all_or_nothing(
                 continue
             with contextlib.suppress(OSError):
                 path.unlink()
+        _remove_empty(sorted(command.folders, key=lambda folder: len(folder.parts), reverse=True))
         raise
     finally:
         _COMMAND.reset(token)

@@ -46,14 +46,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from vcm.boxes import box_areas, clip_boxes
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 
 FILLS = ("black", "grey", "blur", "downscale")
 
@@ -76,6 +76,13 @@ class ForegroundOptions:
     mask_grow: int = 0
 
     def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            # Annotations are text here (postponed evaluation): "float", "int" or "str".
+            number = field.type in ("float", "int")
+            if isinstance(value, bool) and number or not isinstance(value, _KINDS[field.type]):
+                raise VcmError(f"foreground option: {field.name} must be {_KIND_NAMES[field.type]}, "
+                               f"got {shown(value)}")
         checks = [
             (math.isfinite(self.margin) and 0 <= self.margin <= 2, "margin must be in 0..2"),
             (_whole(self.margin_px) and 0 <= self.margin_px <= 4096, "margin_px must be an integer in 0..4096"),
@@ -111,6 +118,10 @@ class ForegroundOptions:
     def describe(self) -> dict:
         """The options as a plain dict, for run records and the manifest."""
         return asdict(self)
+
+
+_KINDS = {"float": (int, float), "int": int, "str": str}
+_KIND_NAMES = {"float": "a number", "int": "a whole number", "str": "a name"}
 
 
 def _whole(value) -> bool:

@@ -77,6 +77,8 @@ def load_record(path: Path, what: str) -> dict:
             if not isinstance(container, dict):
                 raise VcmError(f"{path}: malformed {what} ({key[:-2]} is not an object)")
             items = [(f"{key[:-2]}.{name}", value) for name, value in container.items()]
+        elif key not in record and what in RECORD_REQUIRED:
+            raise VcmError(f"{path}: malformed {what} (no {key})")
         else:
             items = [(key, record[key])] if key in record else []
         for name, value in items:
@@ -94,6 +96,20 @@ RECORD_NUMBERS = {
     "codec sidecar": ("encode_seconds", "decode_seconds"),
 }
 """The fields :func:`build_point` reads as numbers from each kind of record."""
+
+RECORD_REQUIRED = ("BPP record", "pose evaluation", "segmentation evaluation", "tracking evaluation")
+"""The kinds of record whose :data:`RECORD_NUMBERS` must all be there (null for no value)."""
+
+
+def _metric(evaluation: dict | None, key: str, what: str) -> float:
+    """``evaluation[key]`` as a float; NaN without an evaluation or for ``null``. A missing
+    key is a :class:`VcmError` (:func:`load_record` has checked the value's type)."""
+    if evaluation is None:
+        return math.nan
+    if key not in evaluation:
+        raise VcmError(f"malformed {what} (no {key})")
+    value = evaluation[key]
+    return math.nan if value is None else float(value)
 
 
 def _seconds(run_records: list[dict], step: str) -> float:
@@ -145,11 +161,11 @@ def build_point(
         }
     except (KeyError, TypeError, ValueError) as error:
         raise VcmError(f"BPP record of {sequence} {pipeline} {codec} qp{qp}: missing {error}") from None
-    values["pose_ap"] = float(pose_evaluation["AP"]) if pose_evaluation else math.nan
-    values["mota"] = float(track_evaluation["mota"]) if track_evaluation else math.nan
-    values["idf1"] = float(track_evaluation["idf1"]) if track_evaluation else math.nan
-    values["hota"] = float(track_evaluation["hota"]) if track_evaluation else math.nan
-    values["segm_ap"] = float(segm_evaluation["AP"]) if segm_evaluation else math.nan
+    values["pose_ap"] = _metric(pose_evaluation, "AP", "pose evaluation")
+    values["mota"] = _metric(track_evaluation, "mota", "tracking evaluation")
+    values["idf1"] = _metric(track_evaluation, "idf1", "tracking evaluation")
+    values["hota"] = _metric(track_evaluation, "hota", "tracking evaluation")
+    values["segm_ap"] = _metric(segm_evaluation, "AP", "segmentation evaluation")
     runs = list(run_records) + list(segment_detect_records)
     for step in ("detect", "pose", "track", "segment"):
         values[f"{step}_s"] = _seconds(runs, step)
@@ -236,8 +252,12 @@ def summary_row(point: dict, *, source: Path) -> dict:
     """The ``summary.csv`` row of a point record read from ``source``; ``null`` is NaN."""
     try:
         row = dict(point["point"])
-        row.update({metric: math.nan if values[0] is None else values[0]
-                    for metric, values in point["results"].items()})
+        for metric, values in point["results"].items():
+            value = values[0]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise VcmError(f"{source}: malformed point record (results.{metric} must be a "
+                               f"number or null, got {shown(value)})")
+            row[metric] = math.nan if value is None else value
         row.setdefault("detections_format", "")
         for column in DETECTION_COLUMNS:
             row.setdefault(column, math.nan)

@@ -81,12 +81,16 @@ def evaluate_keypoints(
     results = list(results)
     dataset = _complete_ground_truth(dataset, label)
     keypoint_count = _keypoint_count(dataset, results)
+    sigmas_given = sigmas if sigmas is not None else default_sigmas
     sigmas = np.asarray(
         sigmas if sigmas is not None
         else default_sigmas if default_sigmas is not None
         else COCO_KEYPOINT_SIGMAS,
         dtype=np.float64,
     ).reshape(-1)
+    if len(sigmas) != keypoint_count and sigmas_given is None:
+        raise VcmError(f"{label}: {keypoint_count} keypoints per person; without their own "
+                       "sigmas vcm evaluates COCO's 17 (or HiEve's 14: `vcm data hieve-pose`)")
     if len(sigmas) != keypoint_count:
         raise ValueError(
             f"{len(sigmas)} sigmas for {keypoint_count} keypoints (a layout other than COCO's "
@@ -215,6 +219,10 @@ def _complete_annotation(annotation: dict, index: int) -> dict:
     annotation["id"] = whole_number(annotation.get("id", index + 1), "id")
     annotation["category_id"] = whole_number(
         annotation.get("category_id", PERSON_CATEGORY_ID), "category_id")
+    if annotation["category_id"] != PERSON_CATEGORY_ID:
+        # Results carry only persons: another category's people could never be matched.
+        raise ValueError(f"category_id must be {PERSON_CATEGORY_ID} (person), got "
+                         f"{annotation['category_id']}")
     if annotation.get("iscrowd", 0) not in (0, 1):
         raise ValueError(f"iscrowd must be 0 or 1, got {shown(annotation['iscrowd'])}")
     annotation.setdefault("iscrowd", 0)
