@@ -15,13 +15,13 @@ if not config:
 
 
 validate(config, "vcm/schemas/config.schema.yaml")
-# Fail before any job runs if an option or QP is one its backend refuses, or anything the
-# config needs is missing (a backend, its package or model files, a codec's programs, a
-# sequence's video or ground truth): the same checks as `vcm config`.
-from vcm.config import check_backend_options, check_runnable
+# Fail before any job runs if a value is one the sweep cannot run (NaN, a results folder
+# that leads outside, an option or QP its backend refuses), or anything the config needs is
+# missing (a backend, its package or model files, a codec's programs, a sequence's video or
+# ground truth): one function, the same checks as `vcm config`.
+from vcm.config import check_sweep_config
 
-check_backend_options(config, source="sweep config")
-check_runnable(config, source="sweep config")
+check_sweep_config(config, source="sweep config")
 
 
 include: "workflow/rules/common.smk"

@@ -276,3 +276,87 @@ def test_segmentation_ground_truth_is_read_only_when_the_config_segments(tmp_pat
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(VcmError, match="sequences/pets/segm_gt: 5 is not of type 'string', 'null'"):
         load_config(path)
+
+
+# Issue 20, part 6: `vcm config` says ok only to configs the sweep can run ------------------
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["detector"].update(score=float("nan")), "detector/score: must be a finite number, got nan"),
+    (lambda c: c.update(score_study=[float("nan")]), "score_study/0: must be a finite number, got nan"),
+    (lambda c: c.update(variants={"x": {"score": float("nan")}}), "variants/x/score: must be a finite number, got nan"),
+    (lambda c: c.update(variants={"grey\n": {"foreground": {"fill": "grey"}}}), "variants: 'grey\\n' does not match"),
+    (lambda c: c["sequences"].update({"tiny\n": {"synth": {}}}), "sequences: 'tiny\\n' does not match"),
+    (lambda c: c.update(results="out\n"), "results: 'out\\n' does not match"),
+    (lambda c: c["detections"]["options"].update(step=3),
+     "detections/options: coordinate step 3 px is not one of 0.0625, 0.125"),
+    (lambda c: c["detections"]["options"].update(score_bits=0),
+     "detections/options: score bits must be an integer 1..16, got 0"),
+    (lambda c: c["detections"]["options"].update(step=True), "detections/options/step: must be a number, got True"),
+])
+def test_a_value_the_sweep_cannot_run_is_refused(tmp_path, change, message):
+    path = _broken(tmp_path, change)
+    result = CliRunner().invoke(app, ["config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {path}: ")
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_results_through_a_link_that_leads_outside_is_refused(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    outside = tmp_path / "outside"
+    work.mkdir()
+    outside.mkdir()
+    (work / "out").symlink_to(outside)
+    monkeypatch.chdir(work)
+    path = _broken(tmp_path, lambda c: c.update(results="out/ci"))
+    with pytest.raises(VcmError, match=f"results: out/ci leads outside the working directory {work}"):
+        load_config(path)
+    inside = _broken(tmp_path, lambda c: c.update(results="results/ci"))
+    assert load_config(inside)["results"] == "results/ci"
+
+
+def schema_patterns(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern":
+                yield value
+            else:
+                yield from schema_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_patterns(value)
+
+
+def test_no_schema_pattern_takes_a_trailing_newline():
+    import re
+
+    from vcm.config import SCHEMA_PATH
+
+    patterns = list(schema_patterns(yaml.safe_load(SCHEMA_PATH.read_text())))
+    assert len(patterns) == 4
+    for pattern in patterns:
+        assert re.search(pattern, "name1")  # jsonschema's "pattern" is re.search
+        assert not re.search(pattern, "name1\n"), pattern
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["detector"].update(score=float("nan")), "detector/score: must be a finite number, got nan"),
+    (lambda c: c["detections"]["options"].update(score_bits=0),
+     "detections/options: score bits must be an integer 1..16, got 0"),
+])
+def test_the_sweep_refuses_at_start_what_vcm_config_refuses(tmp_path, change, message):
+    """One function: a dry run of the sweep stops with the message `vcm config` gives."""
+    import subprocess
+    import sys
+
+    path = _broken(tmp_path, change)
+    assert message in CliRunner().invoke(app, ["config", str(path)]).output
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(CONFIGS.parent / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(path), "--dry-run", "--quiet", "rules"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode != 0
+    assert message in completed.stdout + completed.stderr

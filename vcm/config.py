@@ -5,11 +5,12 @@ its codecs' programs, its sequences' videos and ground truth, its backends' mode
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
 
-from vcm.errors import VcmError
+from vcm.errors import VcmError, shown
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
@@ -247,9 +248,68 @@ def detection_format_problems(config: dict) -> list[str]:
     if format_name not in DETECTION_FORMATS.names():
         return []  # named by backend_problems
     detection_format = DETECTION_FORMATS.build(format_name)
-    return [f"detections/options: {detection_format.name} has no option {option!r} "
-            f"(options: {', '.join(detection_format.options) or 'none'})"
-            for option in sorted(set(detections.get("options") or {}) - set(detection_format.options))]
+    options = detections.get("options") or {}
+    unknown = sorted(set(options) - set(detection_format.options))
+    if unknown:
+        return [f"detections/options: {detection_format.name} has no option {option!r} "
+                f"(options: {', '.join(detection_format.options) or 'none'})" for option in unknown]
+    return detection_option_value_problems(detection_format, options)
+
+
+def detection_option_value_problems(detection_format, options: dict) -> list[str]:
+    """A line for each value of ``options`` the detection format's writer would refuse: of
+    another kind than its default (a number where it takes a number, never a boolean), or
+    refused by the writer itself when it writes one box with them (into a temporary folder),
+    so a sweep with ``step: 3`` stops before its first job, not at the detection files."""
+    import tempfile
+
+    from vcm.detections import DetectionSequence, FrameDetections
+
+    problems = []
+    for name, value in options.items():
+        default = detection_format.options[name]
+        number = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append(f"detections/options/{name}: must be a number, got {shown(value)}")
+    if problems:
+        return problems
+    probe = DetectionSequence(64, 64, [FrameDetections(1, [[8.0, 8.0, 24.0, 40.0]], [0.5])])
+    with tempfile.TemporaryDirectory(prefix="vcm-config-") as folder:
+        try:
+            detection_format.write(probe, Path(folder) / f"probe{detection_format.extension}",
+                                   **options)
+        except VcmError as error:
+            problem = str(error).split(": ", 1)[-1]  # the probe's file name means nothing here
+            problems.append(f"detections/options: {problem}")
+    return problems
+
+
+def value_problems(config: object, where: str = "") -> list[str]:
+    """A line for each number of ``config`` that is not finite (``.nan``, ``.inf``): the
+    schema's bounds do not refuse NaN, and no stage takes one."""
+    if isinstance(config, dict):
+        return [problem for key, value in config.items()
+                for problem in value_problems(value, f"{where}/{key}" if where else str(key))]
+    if isinstance(config, list):
+        return [problem for index, value in enumerate(config)
+                for problem in value_problems(value, f"{where}/{index}" if where else str(index))]
+    if isinstance(config, float) and not math.isfinite(config):
+        return [f"{where or '(top level)'}: must be a finite number, got {config!r}"]
+    return []
+
+
+def results_problems(config: dict, working_directory: Path | None = None) -> list[str]:
+    """A line if the ``results`` folder, once symbolic links are followed, is not inside the
+    working directory (the schema keeps its spelling relative and free of ``..``; a link on
+    the way could still lead elsewhere)."""
+    if not config.get("results"):
+        return []
+    here = (working_directory or Path.cwd()).resolve()
+    target = (here / str(config["results"])).resolve()
+    if target != here and here not in target.parents:
+        return [f"results: {config['results']} leads outside the working directory "
+                f"{here} (to {target}); a sweep writes only inside it"]
+    return []
 
 
 def check_runnable(config: dict, *, source: str = "config") -> None:
@@ -372,11 +432,26 @@ def read_config_text(path: Path) -> object:
 
 
 def load_config(path: Path) -> dict:
-    """Read, validate and check the sweep config at ``path``."""
+    """Read the sweep config at ``path`` and make the checks a sweep makes before it starts
+    (:func:`check_sweep_config`)."""
     config = read_config_text(path)
-    validate_config(config, source=str(path))
-    check_backend_options(config, source=str(path))
-    check_runnable(config, source=str(path))
+    check_sweep_config(config, source=str(path))
+    return config
+
+
+def check_sweep_config(config: object, *, source: str = "config") -> dict:
+    """Every check a sweep makes at start-up, shared by the Snakefile and ``vcm config`` so
+    that "ok" means the sweep starts: the schema (:func:`validate_config`), finite numbers
+    (:func:`value_problems`), a ``results`` folder inside the working directory
+    (:func:`results_problems`), the backends' options (:func:`check_backend_options`) and
+    everything the config needs being here (:func:`check_runnable`). Returns ``config``."""
+    validate_config(config, source=source)
+    problems = value_problems(config) + results_problems(config)
+    if problems:
+        raise VcmError(f"{source}: values the sweep cannot run:\n" + "\n".join(
+            f"- {problem}" for problem in problems))
+    check_backend_options(config, source=source)
+    check_runnable(config, source=source)
     return config
 
 
