@@ -79,7 +79,10 @@ def path_roles(command: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str,
         paths = value if isinstance(value, list) else [value]
         paths = [path for path in paths if isinstance(path, Path)]
         if paths:
-            role = PATH_PARAMETER_EXCEPTIONS.get((command.__name__, name), PATH_PARAMETERS[name])
+            role = PATH_PARAMETER_EXCEPTIONS.get((command.__name__, name), PATH_PARAMETERS.get(name))
+            if role is None:  # a programming error, which tests/test_inputs_outputs.py catches
+                raise TypeError(f"{command.__name__}: path parameter {name!r} has no role in "
+                                "PATH_PARAMETERS")
             roles.setdefault(role, []).extend(paths)
     return roles
 
