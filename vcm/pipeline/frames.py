@@ -42,12 +42,9 @@ class Frame:
     records: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
-        if len(boxes) != len(scores):
-            raise ValueError(f"frame {self.number}: {len(boxes)} boxes but {len(scores)} scores")
-        object.__setattr__(self, "boxes", boxes)
-        object.__setattr__(self, "scores", scores)
+        checked = FrameDetections(self.number, self.boxes, self.scores)  # shapes, as there
+        object.__setattr__(self, "boxes", checked.boxes)
+        object.__setattr__(self, "scores", checked.scores)
         object.__setattr__(self, "records", MappingProxyType(dict(self.records)))
 
     @classmethod
