@@ -106,8 +106,8 @@ def write_foreground_video(
                 height=info.height, fps=info.fps, log_path=log_path,
             )
     finally:
-        if masking is not None:
-            masking.close()
+        for stage in stages:
+            stage.close()
     total_seconds = time.perf_counter() - start
     render_seconds = times.seconds.get(stages[-1].name, 0.0)
     segment_seconds = times.seconds.get(masking.name, 0.0) if masking is not None else 0.0

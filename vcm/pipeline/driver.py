@@ -119,6 +119,11 @@ class Pipeline:
     def describe(self) -> list[dict]:
         return [stage.describe() for stage in self.stages]
 
+    def close(self) -> None:
+        """Close every stage (after :meth:`finish`, or when the stream is dropped)."""
+        for stage in self.stages:
+            stage.close()
+
     def _onwards(self, first: int, frames: list[Frame]) -> list[Frame]:
         for stage in self.stages[first:]:
             frames = [done for frame in frames

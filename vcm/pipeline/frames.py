@@ -75,6 +75,7 @@ class FrameComponent(Protocol):
     * ``process(frame)``: ``process_batch([frame])``.
     * ``flush()``: at the end of the video or stream, the frames still held back.
     * ``describe() -> dict``: backend, model and parameters, for the run record.
+    * ``close()``: release what the backend holds open, once the stage is done.
     """
 
     name: str
@@ -90,6 +91,9 @@ class FrameComponent(Protocol):
         ...
 
     def describe(self) -> dict:
+        ...
+
+    def close(self) -> None:
         ...
 
 
@@ -111,6 +115,9 @@ class Stage:
 
     def flush(self) -> list[Frame]:
         return []
+
+    def close(self) -> None:
+        """Release what the backend holds open (a model session); nothing here."""
 
     def describe(self) -> dict:
         return {"stage": self.name}
