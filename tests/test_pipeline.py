@@ -160,7 +160,8 @@ class Ticking(Stage):
     """Advances a fake clock by ``cost`` seconds per frame it processes."""
 
     def __init__(self, name, clock, cost, frames_per_batch=1):
-        self.name, self.clock, self.cost, self.frames_per_batch = name, clock, cost, frames_per_batch
+        self.name, self.clock, self.cost = name, clock, cost
+        self.frames_per_batch = frames_per_batch
 
     def process_batch(self, frames):
         self.clock.now += self.cost * len(frames)

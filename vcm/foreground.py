@@ -87,7 +87,8 @@ def write_foreground_video(
     With ``options.mask``, MediaPipe segments each original frame before it is rendered; a
     ``hold`` window is written once its last frame is read.
     """
-    from vcm.pipeline import PersonPixelsStage, StageTimes, foreground_stages, run_frames, video_frames
+    from vcm.pipeline import (PersonPixelsStage, StageTimes, foreground_stages, run_frames,
+                              video_frames)
 
     start = time.perf_counter()
     source = open_video(video)

@@ -78,7 +78,8 @@ def run_frames(
     return stream
 
 
-def _through(stage: FrameComponent, upstream: Iterator[Frame], times: StageTimes) -> Iterator[Frame]:
+def _through(stage: FrameComponent, upstream: Iterator[Frame],
+             times: StageTimes) -> Iterator[Frame]:
     size = max(1, int(getattr(stage, "frames_per_batch", 1)))
     batch: list[Frame] = []
     for frame in upstream:

@@ -21,7 +21,7 @@ from vcm.detections import DetectionSequence
 from vcm.logs import log_run
 from vcm.masking import ForegroundOptions
 from vcm.pipeline.driver import StageTimes
-from vcm.runrecord import write_run_record
+from vcm import runrecord
 from vcm.video import VideoSource
 
 LOG = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
     crops = crop_fill(backend, boxes, variant)
     result = run_box_task(task, source, boxes, backend, output, progress=progress,
                           detections_label=str(detections))
-    write_run_record(output, task, result.seconds, video=video, detections=detections,
+    runrecord.write_run_record(output, task, result.seconds, video=video, detections=detections,
                      score=score, crops=crops, **{role: backend.describe()})
     return TaskResult(output, result.count, result.seconds, result.frames, crops=crops)
 
@@ -159,7 +159,7 @@ def track_task(detections: Path, output: Path, tracker, *, tracker_name: str,
     fps = frame_rate(fps, like, boxes)
     log_run("track", detections=detections, tracker=tracker_name, fps=fps, options=options)
     result = run_tracking(boxes, tracker, fps, output)
-    write_run_record(output, "track", result.seconds, detections=detections,
+    runrecord.write_run_record(output, "track", result.seconds, detections=detections,
                      tracker=tracker_name, fps=fps, options=options)
     return result
 
@@ -181,7 +181,7 @@ def detect_task(video: Path, output: Path, detector, *, score: float, detection_
     start = time.perf_counter()
     detection_format.write(detections, output, **format_options)
     seconds = {"detect": times.seconds.get("detect", 0.0), "write": time.perf_counter() - start}
-    write_run_record(output, "detect", seconds, video=video, detector=detector.describe(),
+    runrecord.write_run_record(output, "detect", seconds, video=video, detector=detector.describe(),
                      score=score, frames=len(detections), boxes=detections.count,
                      format=detection_format.name, format_options=format_options)
     return TaskResult(output, detections.count, seconds, frames=len(detections))
@@ -205,7 +205,7 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
         seconds["segment"] = result.segment_seconds
         segmented["segmenter"] = result.segmenter
         segmented["boxes_without_mask"] = result.boxes_without_mask
-    write_run_record(output, "foreground", seconds, video=video, detections=detections,
+    runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
                      frames=result.frames, variant=variant.describe(), **segmented)
     return TaskResult(output, result.frames, seconds, frames=result.frames, details=segmented)
 
