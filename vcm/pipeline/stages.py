@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vcm.boxtasks import BatchFunction, BoxOutput, outputs_of_batch
+from vcm.boxtasks import BatchFunction, BoxOutput, frame_scoring_at_least, outputs_of_batch
 from vcm.detections import FrameDetections
 from vcm.masking import (
     ForegroundOptions,
@@ -28,10 +28,7 @@ from vcm.pipeline.frames import Frame, Stage
 def kept_boxes(frame: Frame, min_score: float) -> FrameDetections:
     """The frame's boxes scoring at least ``min_score`` (all of them when it is 0 or less),
     as :func:`vcm.boxtasks.boxes_scoring_at_least` keeps them."""
-    if min_score <= 0:
-        return frame.detections
-    keep = frame.scores >= min_score
-    return FrameDetections(frame.number, frame.boxes[keep], frame.scores[keep])
+    return frame_scoring_at_least(frame.detections, min_score)
 
 
 def close_backend(backend) -> None:
