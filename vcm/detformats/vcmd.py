@@ -63,9 +63,9 @@ class VcmdLimits:
         max_boxes: most boxes in all frames together, about what a VOC zip can hold within
             its 1 GiB (about 250 bytes of XML per box).
         max_payload_bytes: most payload bytes ``L`` (before coding). The largest payload of
-            ``max_frames`` frames and ``max_boxes`` boxes (5 bytes per count, 1 + 4 x 5 + 3
-            per box) is under this, so the writer never meets it for a file within the other
-            two limits.
+            ``max_frames`` frames and ``max_boxes`` boxes (at most 5 bytes a count, 4 + 4 x 5
+            + 3 a box: 118 MB) is under this, so the writer never meets it for a file within
+            the other two limits.
         max_expansion: most times an LZMA2 payload may be its coded size: above LZMA2's own
             best ratio (about 7,000:1 on long runs of zeros), so only a hostile file meets it;
             the writer stores the payload uncompressed if not.
