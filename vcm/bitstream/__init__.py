@@ -10,6 +10,7 @@ stream of VVC (``.266``) and HEVC (``.265``), so one file carries video and dete
 from vcm.bitstream.embedded import (
     DEFAULT_CONFIDENCE_BITS,
     EmbedRecord,
+    count_pictures,
     embed_detections,
     embed_into_stream,
     extract_detections,
@@ -20,6 +21,7 @@ from vcm.bitstream.embedded import (
 __all__ = [
     "DEFAULT_CONFIDENCE_BITS",
     "EmbedRecord",
+    "count_pictures",
     "embed_detections",
     "embed_into_stream",
     "extract_detections",

@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from vcm.bitstream.bits import BitReader, BitstreamError
+from vcm.datasets.mot import MAX_FRAMES
 
 VVC = "vvc"
 HEVC = "hevc"
@@ -56,7 +57,33 @@ PREFIX_SEI = {VVC: VVC_PREFIX_SEI, HEVC: HEVC_PREFIX_SEI}
 START_CODE = re.compile(b"\x00\x00\x01")
 
 
+class UnsupportedStream(BitstreamError):
+    """A stream that may well be valid but uses what this parser does not follow (more than
+    one layer, VVC subpictures) or is larger than :data:`LIMITS` allow."""
+
+
 @dataclass(frozen=True)
+class StreamLimits:
+    """What :func:`parse_stream` reads, and what a stream vcm writes (SEIs embedded) may
+    become: one table for both.
+
+    Attributes:
+        max_bytes: most bytes of a stream read into memory (1 GiB).
+        max_nal_units: most NAL units (4 per picture on average: vcm's encoders write an
+            access unit delimiter, at most one SEI and one slice per picture, and parameter
+            sets per random access point); each costs about 100 bytes parsed.
+        max_pictures: most pictures: vcm's frame bound.
+    """
+
+    max_bytes: int = 2**30
+    max_nal_units: int = 4 * MAX_FRAMES
+    max_pictures: int = MAX_FRAMES
+
+
+LIMITS = StreamLimits()
+
+
+@dataclass(frozen=True, slots=True)
 class NalUnit:
     """One NAL unit of an Annex-B stream.
 
@@ -76,13 +103,18 @@ class NalUnit:
     temporal_id: int
 
 
-def split_nal_units(data: bytes, syntax: str) -> list[NalUnit]:
+def split_nal_units(data: bytes, syntax: str, limits: StreamLimits = LIMITS) -> list[NalUnit]:
     """The NAL units of the Annex-B byte stream ``data``, in stream order.
 
     Raises :class:`BitstreamError` if ``data`` does not start with a start code, or a NAL
-    unit is shorter than its 2-byte header or has the forbidden bit set.
+    unit is shorter than its 2-byte header or has the forbidden bit set;
+    :class:`UnsupportedStream` for more NAL units than ``limits`` allow.
     """
-    starts = [match.start() for match in START_CODE.finditer(data)]
+    starts = []
+    for match in START_CODE.finditer(data):
+        if len(starts) == limits.max_nal_units:
+            raise UnsupportedStream(f"more than {limits.max_nal_units} NAL units, the limit")
+        starts.append(match.start())
     if not starts or data[: starts[0]].strip(b"\x00"):
         raise BitstreamError("no Annex-B start code at the start of the stream")
     units = []
@@ -253,6 +285,22 @@ class StreamInfo:
         """The pictures in output (display) order: by CLVS, then by POC."""
         return sorted(self.pictures, key=lambda picture: (picture.clvs, picture.poc))
 
+    def missing_pictures(self) -> str | None:
+        """Where pictures are missing, or ``None``: within a CLVS, output order must number
+        pictures by consecutive POCs, as vcm's encoders (VVenC, x265, VTM) do. A stream cut
+        short in the middle of a random-access group (coded out of display order) lacks
+        POCs between those it holds; two pictures of one POC are corrupt."""
+        pictures = self.output_order()
+        for previous, picture in zip(pictures, pictures[1:]):
+            if picture.clvs == previous.clvs and picture.poc != previous.poc + 1:
+                first = previous.poc + 1
+                gap = (f"the picture of POC {first} is" if picture.poc == first + 1
+                       else f"the pictures of POCs {first}..{picture.poc - 1} are")
+                return (f"two pictures have POC {picture.poc}" if picture.poc == previous.poc
+                        else f"{gap} missing between POC {previous.poc} and {picture.poc} "
+                        f"(coded sequence {picture.clvs + 1})")
+        return None
+
 
 @dataclass(frozen=True)
 class _SequenceParameters:
@@ -272,14 +320,17 @@ class _PictureParameters:
     extra_slice_header_bits: int = 0  # HEVC
 
 
-def parse_stream(data: bytes) -> StreamInfo:
+def parse_stream(data: bytes, limits: StreamLimits = LIMITS) -> StreamInfo:
     """Parse the Annex-B stream ``data`` into pictures with their POC and CLVS.
 
-    Raises :class:`BitstreamError` for a stream that is not VVC/HEVC Annex B, uses more than
-    one layer, or has a slice before its parameter sets.
+    Raises :class:`BitstreamError` for a stream that is not VVC/HEVC Annex B or has a slice
+    before its parameter sets; :class:`UnsupportedStream` for one that uses more than one
+    layer or VVC subpictures, or is beyond ``limits``.
     """
+    if len(data) > limits.max_bytes:
+        raise UnsupportedStream(f"{len(data)} bytes, more than the limit of {limits.max_bytes}")
     syntax = detect_syntax(data)
-    units = split_nal_units(data, syntax)
+    units = split_nal_units(data, syntax, limits)
     parser = _VvcParser(data) if syntax == VVC else _HevcParser(data)
     pictures: list[Picture] = []
     pending_seis: list[int] = []
@@ -287,12 +338,13 @@ def parse_stream(data: bytes) -> StreamInfo:
     current_has_vcl = False
     for number, unit in enumerate(units):
         if unit.layer_id != 0:
-            raise BitstreamError(f"NAL unit at byte {unit.start} is in layer {unit.layer_id}; "
-                                 "only single-layer streams are supported")
+            raise UnsupportedStream(f"NAL unit at byte {unit.start} is in layer "
+                                    f"{unit.layer_id}; only single-layer streams are supported")
         try:
             starts_picture = parser.read(unit)
         except BitstreamError as error:
-            raise BitstreamError(f"NAL unit of type {unit.type} at byte {unit.start}: {error}") from None
+            # The same class: an unsupported feature stays one.
+            raise type(error)(f"NAL unit of type {unit.type} at byte {unit.start}: {error}") from None
         if unit.type == PREFIX_SEI[syntax]:
             # A prefix SEI after a picture header but before its slices is in that picture.
             if current is not None and not current_has_vcl:
@@ -301,6 +353,8 @@ def parse_stream(data: bytes) -> StreamInfo:
                 pending_seis.append(number)
             continue
         if starts_picture:
+            if len(pictures) == limits.max_pictures:
+                raise UnsupportedStream(f"more than {limits.max_pictures} pictures, the limit")
             current = Picture(decode_index=len(pictures), first_nal=number,
                               prefix_seis=pending_seis)
             pending_seis = []
@@ -455,7 +509,7 @@ class _VvcParser(_Parser):
         height = reader.ue("sps_pic_height_max_in_luma_samples")
         width, height = _cropped(reader, width, height, chroma_format)
         if reader.flag("sps_subpic_info_present_flag"):
-            raise BitstreamError("VVC subpictures are not supported")
+            raise UnsupportedStream("VVC subpictures are not supported")
         reader.ue("sps_bitdepth_minus8")
         reader.flag("sps_entropy_coding_sync_enabled_flag")
         reader.flag("sps_entry_point_offsets_present_flag")

@@ -31,9 +31,12 @@ import numpy as np
 
 from vcm.bitstream.annexb import (
     HEVC_LAST_VCL,
+    LIMITS,
     VVC,
     VVC_LAST_VCL,
+    Picture,
     StreamInfo,
+    UnsupportedStream,
     parse_stream,
     remove_emulation_prevention,
     sei_messages,
@@ -56,6 +59,7 @@ from vcm.codecs.pipeline import EncodeResult, sidecar_path
 from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
+from vcm.inputbytes import read_input_bytes
 
 DEFAULT_CONFIDENCE_BITS = 8
 """Bits of ``ar_object_confidence``: steps of 1/256 (the VOC zip keeps 4 decimals), fine
@@ -203,12 +207,17 @@ def embed_into_stream(
             objects=updates,
         )
         labels_sent = True
-        unit = sei_nal_unit(stream.syntax, ANNOTATED_REGIONS_PAYLOAD_TYPE,
-                            write_annotated_regions(message), picture.temporal_id)
-        # A zero_byte (4-byte start code) where the SEI opens its access unit (Annex B.2).
-        previous = stream.units[picture.first_nal - 1] if picture.first_nal > 0 else None
-        opens_unit = previous is None or previous.type <= _last_vcl(stream.syntax)
-        insertions[picture.first_nal] = (b"\x00\x00\x00\x01" if opens_unit else b"\x00\x00\x01") + unit
+        insertions[picture.first_nal] = _sei_for(stream, picture, message)
+    if not insertions:
+        # Detections without a single box: one message without objects in the first
+        # picture, so that every stream vcm embedded into carries an SEI, and a stream
+        # without any is known to carry no detections (extract_from_stream refuses it).
+        message = AnnotatedRegions(
+            not_optimized_for_viewing=True, object_label_present=True,
+            confidence_bits=confidence_bits, labels={PERSON_LABEL_INDEX: PERSON_LABEL},
+            objects=[],
+        )
+        insertions[pictures[0].first_nal] = _sei_for(stream, pictures[0], message)
     output = bytearray()
     position = 0
     for index in sorted(insertions):
@@ -217,6 +226,9 @@ def embed_into_stream(
         output += insertions[index]
         position = start
     output += data[position:]
+    if len(output) > LIMITS.max_bytes:
+        raise VcmError(f"{name}: with the SEIs the stream would be {len(output)} bytes, more "
+                       f"than the limit of {LIMITS.max_bytes} a reader takes")
     record = EmbedRecord(
         syntax=stream.syntax, pictures=len(pictures), boxes=detections.count,
         boxes_sent=boxes_sent, sei_units=len(insertions), sei_bytes=sum(map(len, insertions.values())),
@@ -242,21 +254,33 @@ def embed_detections(
 
 
 def extract_from_stream(
-    data: bytes, *, name: str, width: int | None = None, height: int | None = None
+    data: bytes, *, name: str, width: int | None = None, height: int | None = None,
+    frames: int | None = None,
 ) -> DetectionSequence:
     """The person boxes of the annotated regions SEIs in the Annex-B stream ``data``.
 
     One frame per picture, in output order; a frame holds the objects tracked at its picture
     (labelled ``"person"`` or unlabelled). ``width`` x ``height`` is the frame size recorded
-    (default: the SPS's cropped picture size). Raises :class:`VcmError` naming ``name`` for
-    a stream or SEI that cannot be parsed.
+    (default: the SPS's cropped picture size). ``frames``, if given, is the number of
+    pictures the stream must hold (the sidecar's count). Raises :class:`VcmError` naming
+    ``name`` for a stream or SEI that cannot be parsed, a stream missing pictures
+    (:meth:`StreamInfo.missing_pictures`) or holding other than ``frames``, and a stream
+    without any annotated regions SEI (no detections were embedded in it: every stream
+    :func:`embed_into_stream` writes has one).
     """
     stream = _parse(data, name)
+    missing = stream.missing_pictures()
+    if missing:
+        raise VcmError(f"{name}: {missing}: the stream is truncated or corrupt")
+    if frames is not None and len(stream.pictures) != frames:
+        raise VcmError(f"{name}: the stream holds {len(stream.pictures)} pictures but its "
+                       f"sidecar records {frames} frames: the stream is truncated or corrupt")
     width = width if width is not None else stream.width
     height = height if height is not None else stream.height
     decoder = RegionsDecoder()
-    frames = []
+    sequence_frames = []
     clvs = -1
+    messages = 0
     try:
         for number, picture in enumerate(stream.output_order(), start=1):
             if picture.clvs != clvs:
@@ -264,6 +288,7 @@ def extract_from_stream(
                 decoder.reset()
             for message in _picture_messages(stream, data, picture.prefix_seis):
                 decoder.apply(message)
+                messages += 1
             regions = decoder.regions(PERSON_LABEL)
             for region in regions:
                 if (region.width < 1 or region.height < 1 or region.left + region.width > width
@@ -273,10 +298,13 @@ def extract_from_stream(
                         f"{region.width} height {region.height} is empty or outside the "
                         f"{width}x{height} picture"
                     )
-            frames.append(regions_to_frame(number, regions, decoder.confidence_bits))
+            sequence_frames.append(regions_to_frame(number, regions, decoder.confidence_bits))
     except BitstreamError as error:
         raise VcmError(f"{name}: {error}") from None
-    return DetectionSequence(width=width, height=height, frames=frames)
+    if messages == 0:
+        raise VcmError(f"{name}: the stream carries no annotated regions SEI message: no "
+                       "detections were embedded in it (vcm encode --embed)")
+    return DetectionSequence(width=width, height=height, frames=sequence_frames)
 
 
 def extract_detections(
@@ -284,16 +312,49 @@ def extract_detections(
 ) -> DetectionSequence:
     """The detections embedded in ``bitstream_path`` (see :func:`extract_from_stream`).
 
-    The frame size recorded is ``width`` x ``height`` if given, else the original size from
-    the sidecar ``<bitstream>.json`` of ``vcm encode`` if there is one (the stream's pictures
-    may be padded to even size), else the stream's cropped picture size.
+    Only a regular file of at most ``LIMITS.max_bytes`` is read. The frame size recorded is
+    ``width`` x ``height`` if given, else the original size from the sidecar
+    ``<bitstream>.json`` of ``vcm encode`` if there is one (the stream's pictures may be
+    padded to even size), else the stream's cropped picture size. With a sidecar, the
+    stream must have its recorded size in bytes and number of pictures, so a stream cut
+    short is an error even where it ends at a picture boundary.
     """
     bitstream_path = Path(bitstream_path)
-    if width is None and height is None and sidecar_path(bitstream_path).is_file():
+    data = _read(bitstream_path)
+    encoded = None
+    if sidecar_path(bitstream_path).is_file():
         encoded = EncodeResult.read(sidecar_path(bitstream_path))
-        width, height = encoded.width, encoded.height
-    return extract_from_stream(_read(bitstream_path), name=str(bitstream_path),
-                               width=width, height=height)
+        if len(data) != encoded.bytes:
+            raise VcmError(f"{bitstream_path}: {len(data)} bytes, but its sidecar records "
+                           f"{encoded.bytes}: the stream is truncated or was changed")
+        if width is None and height is None:
+            width, height = encoded.width, encoded.height
+    return extract_from_stream(data, name=str(bitstream_path), width=width, height=height,
+                               frames=None if encoded is None else encoded.frames)
+
+
+def count_pictures(bitstream_path: str | Path) -> int:
+    """The pictures of the VVC/HEVC stream at ``bitstream_path``, none missing.
+
+    Raises :class:`~vcm.bitstream.annexb.UnsupportedStream` where the pictures cannot be
+    counted (a stream beyond :data:`~vcm.bitstream.annexb.LIMITS`, or using what the
+    parser does not follow), and :class:`VcmError` naming the file for a stream that is
+    corrupt, cut inside a header, or missing pictures (:meth:`StreamInfo.missing_pictures`).
+    """
+    bitstream_path = Path(bitstream_path)
+    if bitstream_path.stat().st_size > LIMITS.max_bytes:
+        raise UnsupportedStream(f"more than the limit of {LIMITS.max_bytes} bytes")
+    data = _read(bitstream_path)
+    try:
+        stream = parse_stream(data)
+    except UnsupportedStream:
+        raise
+    except BitstreamError as error:
+        raise VcmError(f"{bitstream_path}: {error}: the stream is truncated or corrupt") from None
+    missing = stream.missing_pictures()
+    if missing:
+        raise VcmError(f"{bitstream_path}: {missing}: the stream is truncated or corrupt")
+    return len(stream.pictures)
 
 
 def _picture_messages(stream: StreamInfo, data: bytes, sei_indices: list[int]):
@@ -340,7 +401,14 @@ def _parse(data: bytes, name: str) -> StreamInfo:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise VcmError(f"{path}: cannot read the bitstream ({error.strerror})") from None
+    return read_input_bytes(path, max_bytes=LIMITS.max_bytes, what="bitstream")
+
+
+def _sei_for(stream: StreamInfo, picture: Picture, message: AnnotatedRegions) -> bytes:
+    """The prefix SEI NAL unit holding ``message`` for ``picture``, with its start code."""
+    unit = sei_nal_unit(stream.syntax, ANNOTATED_REGIONS_PAYLOAD_TYPE,
+                        write_annotated_regions(message), picture.temporal_id)
+    # A zero_byte (4-byte start code) where the SEI opens its access unit (Annex B.2).
+    previous = stream.units[picture.first_nal - 1] if picture.first_nal > 0 else None
+    opens_unit = previous is None or previous.type <= _last_vcl(stream.syntax)
+    return (b"\x00\x00\x00\x01" if opens_unit else b"\x00\x00\x01") + unit

@@ -325,6 +325,8 @@ def decode_video(
                 f"{bitstream}: decoded {frames} frames but its sidecar records {encoded.frames} "
                 "encoded; the bitstream is truncated or corrupt"
             )
+        if encoded is None:
+            _check_against_stream(bitstream, frames, coder)
         result = DecodeResult(
             output=output.name,
             bitstream=str(bitstream),
@@ -342,6 +344,28 @@ def decode_video(
         result.write(sidecar_path(output))
     LOG.info("%s: decoded %s to %s in %.2f s", codec, bitstream, output, seconds)
     return result
+
+
+def _check_against_stream(bitstream: Path, frames: int, coder: Codec) -> None:
+    """Without a sidecar: raise :class:`VcmError` unless a VVC/HEVC ``bitstream`` holds
+    ``frames`` pictures, none missing (:func:`vcm.bitstream.count_pictures`); log a warning
+    where that cannot be told (an FFV1 file, a stream the parser does not follow)."""
+    if coder.extension not in (".266", ".265"):
+        LOG.warning("%s: no sidecar and no picture count to check the %d decoded frames "
+                    "against; a truncated file would go unnoticed", bitstream, frames)
+        return
+    from vcm.bitstream import count_pictures
+    from vcm.bitstream.annexb import UnsupportedStream
+
+    try:
+        pictures = count_pictures(bitstream)
+    except UnsupportedStream as error:
+        LOG.warning("%s: no sidecar, and the stream's pictures cannot be counted (%s): the "
+                    "%d decoded frames are not checked", bitstream, error, frames)
+        return
+    if pictures != frames:
+        raise VcmError(f"{bitstream}: decoded {frames} frames but the stream holds {pictures} "
+                       "pictures; the bitstream is truncated or corrupt")
 
 
 class _CountedFrames:

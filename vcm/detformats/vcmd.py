@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import lzma
 import struct
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
+from vcm.datasets.mot import MAX_FRAMES
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
-from vcm.fileio import atomic_output, input_file
+from vcm.fileio import atomic_output
+from vcm.inputbytes import read_input_bytes
 
 MAGIC = b"VCMD"
 VERSION = 1
@@ -46,10 +50,43 @@ code is below 2**32, the varint limit."""
 MAX_FRAME_SIZE = 65535
 """Width and height are 16-bit fields: the largest frame is 65535 x 65535 pixels."""
 
-MAX_EXPANSION = 2**14
-"""An LZMA2 payload may be at most this many times its compressed size: the bound a reader
-enforces before decompressing, above LZMA2's own best ratio (about 7,000:1 on long runs of
-zeros), so only a hostile file meets it; the writer stores the payload uncompressed if not."""
+
+
+@dataclass(frozen=True)
+class VcmdLimits:
+    """What a ``vcmd`` file may hold: :func:`encode_vcmd` refuses to write, and
+    :func:`decode_vcmd` refuses to read, anything beyond these (one table for both, so every
+    file vcm writes it can read back, and nothing else).
+
+    Attributes:
+        max_frames: most frames (vcm's frame bound: 9 h at 30 fps).
+        max_boxes: most boxes in all frames together, about what a VOC zip can hold within
+            its 1 GiB (about 250 bytes of XML per box).
+        max_payload_bytes: most payload bytes ``L`` (before coding). The largest payload of
+            ``max_frames`` frames and ``max_boxes`` boxes (at most 5 bytes a count, 4 + 4 x 5
+            + 3 a box: 118 MB) is under this, so the writer never meets it for a file within
+            the other two limits.
+        max_expansion: most times an LZMA2 payload may be its coded size: above LZMA2's own
+            best ratio (about 7,000:1 on long runs of zeros), so only a hostile file meets it;
+            the writer stores the payload uncompressed if not.
+    """
+
+    max_frames: int = MAX_FRAMES
+    max_boxes: int = 2**22
+    max_payload_bytes: int = 2**27
+    max_expansion: int = 2**14
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest valid file: a stored payload of ``max_payload_bytes``."""
+        return HEADER.size + self.max_payload_bytes
+
+
+LIMITS = VcmdLimits()
+
+CHUNK_BYTES = 2**20
+"""Payload bytes decompressed and decoded at a time: bounds the temporary arrays of the
+varint decoder (about 40 bytes per payload byte) whatever the payload's length."""
 
 LZMA_DICTIONARY = 2**20
 """Dictionary size of the LZMA2 coder (bytes): what a reader allocates for it, whatever the
@@ -116,22 +153,23 @@ def quantise(sequence: DetectionSequence, *, step: float = 1.0, score_bits: int 
 
 
 def write_vcmd(sequence: DetectionSequence, path: Path, *, step: float = 1.0,
-               score_bits: int = 8) -> None:
+               score_bits: int = 8, limits: VcmdLimits = LIMITS) -> None:
     """Write ``sequence`` as a ``vcmd`` file at ``path``, atomically.
 
     ``step`` is the coordinate grid in pixels (a power of two from 1/16 to 16; 1 by
     default); ``score_bits`` the score precision (1..16; 8 by default). Raises
     :class:`VcmError` naming ``path`` for what the format cannot hold (no frames, frames not
     numbered 1..N, a frame size over 65535, a non-finite box, a score outside [0, 1], a
-    coordinate beyond 2**30 steps); nothing is written then.
+    coordinate beyond 2**30 steps) or what ``limits`` refuse (more frames, boxes or payload
+    bytes than a reader takes); nothing is written then.
     """
     with atomic_output(path) as temporary:
         temporary.write_bytes(encode_vcmd(sequence, step=step, score_bits=score_bits,
-                                          label=str(path)))
+                                          label=str(path), limits=limits))
 
 
 def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: int = 8,
-                label: str = "<vcmd>") -> bytes:
+                label: str = "<vcmd>", limits: VcmdLimits = LIMITS) -> bytes:
     """The bytes of the ``vcmd`` file of ``sequence`` (see :func:`write_vcmd`)."""
     try:
         exponent = step_exponent(step)
@@ -139,7 +177,7 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
         raise VcmError(f"{label}: {error}") from None
     if not isinstance(score_bits, int) or score_bits not in SCORE_BITS:
         raise VcmError(f"{label}: score bits must be an integer 1..16, got {score_bits!r}")
-    _check_sequence(sequence, label)
+    _check_sequence(sequence, label, limits)
     counts = np.array([len(frame) for frame in sequence.frames], dtype=np.int64)
     boxes = np.concatenate([frame.boxes for frame in sequence.frames]).reshape(-1, 4)
     scores = np.concatenate([frame.scores for frame in sequence.frames])
@@ -168,14 +206,16 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
         (2**score_bits - 1) - levels,
     ])
     payload = encode_varints(values)
-    if len(payload) >= 2**32:
-        raise VcmError(f"{label}: {len(payload)} payload bytes, more than the format holds")
+    if len(payload) > limits.max_payload_bytes:
+        raise VcmError(f"{label}: {len(payload)} payload bytes, more than the limit of "
+                       f"{limits.max_payload_bytes} a reader takes")
     coder, body = CODER_STORED, payload
     # A dictionary no larger than the payload needs: the same bytes, less set-up time.
     dictionary = min(LZMA_DICTIONARY, max(4096, 1 << (len(payload) - 1).bit_length()))
     compressed = lzma.compress(payload, format=lzma.FORMAT_RAW,
                                filters=[{**_LZMA_ENCODER, "dict_size": dictionary}])
-    if len(compressed) < len(payload) and len(payload) <= MAX_EXPANSION * len(compressed):
+    if (len(compressed) < len(payload)
+            and len(payload) <= limits.max_expansion * len(compressed)):
         coder, body = CODER_LZMA2, compressed
     fps = quantise_fps(sequence.fps)
     if fps.numerator >= 2**32:
@@ -186,18 +226,22 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
     return header + body
 
 
-def read_vcmd(path: Path) -> DetectionSequence:
+def read_vcmd(path: Path, *, limits: VcmdLimits = LIMITS) -> DetectionSequence:
     """Read a ``vcmd`` file, treating it as untrusted input.
 
-    Every field is checked against the file's size before anything is allocated for it; a
+    Only a regular file of at most ``limits.max_file_bytes`` is read. Every field is checked
+    against ``limits`` and the file's size before anything is allocated for it, and the
+    payload is decompressed and decoded in chunks that stop at the first byte too many; a
     wrong magic or version, a truncated or corrupt file, trailing bytes, a count that the
-    payload cannot hold or a box that decodes empty raises :class:`VcmError` naming ``path``.
+    payload cannot hold or the limits refuse, or a box that decodes empty raises
+    :class:`VcmError` naming ``path``.
     """
-    path = input_file(path)
-    return decode_vcmd(path.read_bytes(), label=str(path))
+    data = read_input_bytes(path, max_bytes=limits.max_file_bytes, what="vcmd file")
+    return decode_vcmd(data, label=str(path), limits=limits)
 
 
-def decode_vcmd(data: bytes, *, label: str = "<vcmd>") -> DetectionSequence:
+def decode_vcmd(data: bytes, *, label: str = "<vcmd>", limits: VcmdLimits = LIMITS
+                ) -> DetectionSequence:
     """The detections of the ``vcmd`` file ``data`` (see :func:`read_vcmd`)."""
     if len(data) < HEADER.size:
         raise VcmError(f"{label}: truncated: {len(data)} bytes, shorter than the "
@@ -218,23 +262,30 @@ def decode_vcmd(data: bytes, *, label: str = "<vcmd>") -> DetectionSequence:
         raise VcmError(f"{label}: no frames")
     if fps_denominator < 1:
         raise VcmError(f"{label}: frame rate denominator is 0")
-    body = data[HEADER.size:]
+    body = memoryview(data)[HEADER.size:]
     if coder == CODER_STORED:
         if len(body) != payload_length:
             raise VcmError(f"{label}: truncated or padded: the header announces a "
                            f"{payload_length}-byte payload, the file holds {len(body)}")
     elif coder == CODER_LZMA2:
-        if payload_length > MAX_EXPANSION * len(body):
+        if payload_length > limits.max_expansion * len(body):
             raise VcmError(f"{label}: the header announces a {payload_length}-byte payload, "
-                           f"more than {MAX_EXPANSION} times the {len(body)} compressed bytes")
+                           f"more than {limits.max_expansion} times the {len(body)} "
+                           "compressed bytes")
     else:
         raise VcmError(f"{label}: unknown coder {coder} (0 stored, 1 LZMA2)")
+    if payload_length > limits.max_payload_bytes:
+        raise VcmError(f"{label}: the header announces a {payload_length}-byte payload, more "
+                       f"than the limit of {limits.max_payload_bytes}")
+    if frame_count > limits.max_frames:
+        raise VcmError(f"{label}: the header claims {frame_count} frames, more than the limit "
+                       f"of {limits.max_frames}")
     # Each frame's box count takes at least one payload byte.
     if frame_count > payload_length:
         raise VcmError(f"{label}: the header claims {frame_count} frames but the payload of "
                        f"{payload_length} bytes holds at most {payload_length}")
-    payload = body if coder == CODER_STORED else _decompress(body, payload_length, label)
-    values = decode_varints(payload, label)
+    chunks = _payload_chunks(body, coder, payload_length, label)
+    values = _read_values(chunks, frame_count, payload_length, limits, label)
     units, stored_scores, counts = _decode_values(values, frame_count, label)
     step = 2.0**exponent
     top = 2**score_bits - 1
@@ -371,23 +422,103 @@ _LZMA_ENCODER = {
 }
 
 
-def _decompress(body: bytes, payload_length: int, label: str) -> bytes:
+def _payload_chunks(body: memoryview, coder: int, payload_length: int, label: str
+                    ) -> Iterator[bytes]:
+    """The payload in pieces of at most :data:`CHUNK_BYTES`, decompressed if ``coder`` says
+    so; :class:`VcmError` as soon as it runs past ``payload_length`` bytes, and for a
+    corrupt stream, a missing end marker or bytes after it."""
+    if coder == CODER_STORED:
+        for start in range(0, len(body), CHUNK_BYTES):
+            yield bytes(body[start:start + CHUNK_BYTES])
+        return
     decompressor = lzma.LZMADecompressor(
         format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2, "dict_size": LZMA_DICTIONARY}]
     )
-    try:
-        # At most one byte more than announced: enough to tell a lying header.
-        payload = decompressor.decompress(body, max_length=payload_length + 1)
-    except lzma.LZMAError as error:
-        raise VcmError(f"{label}: corrupt LZMA2 payload ({error})") from None
-    if len(payload) != payload_length or not decompressor.eof:
-        raise VcmError(f"{label}: truncated or corrupt: the payload decompresses to "
-                       f"{'more than ' if len(payload) > payload_length else ''}{len(payload)} "
-                       f"bytes{'' if decompressor.eof else ' without its end marker'}, "
-                       f"the header announces {payload_length}")
-    if decompressor.unused_data:
-        raise VcmError(f"{label}: {len(decompressor.unused_data)} bytes after the payload")
-    return payload
+    fed = produced = 0
+    while not decompressor.eof:
+        if decompressor.needs_input:
+            if fed == len(body):
+                raise VcmError(f"{label}: truncated or corrupt: the payload decompresses to "
+                               f"{produced} bytes without its end marker, the header "
+                               f"announces {payload_length}")
+            piece = body[fed:fed + CHUNK_BYTES]
+            fed += len(piece)
+        else:
+            piece = b""
+        try:
+            chunk = decompressor.decompress(piece, max_length=CHUNK_BYTES)
+        except lzma.LZMAError as error:
+            raise VcmError(f"{label}: corrupt LZMA2 payload ({error})") from None
+        produced += len(chunk)
+        if produced > payload_length:
+            raise VcmError(f"{label}: truncated or corrupt: the payload decompresses to more "
+                           f"than {payload_length} bytes, the header announces "
+                           f"{payload_length}")
+        if chunk:
+            yield chunk
+    trailing = len(decompressor.unused_data) + len(body) - fed
+    if trailing:
+        raise VcmError(f"{label}: {trailing} bytes after the payload")
+    if produced != payload_length:
+        raise VcmError(f"{label}: truncated or corrupt: the payload decompresses to {produced} "
+                       f"bytes, the header announces {payload_length}")
+
+
+def _read_values(chunks: Iterator[bytes], frame_count: int, payload_length: int,
+                 limits: VcmdLimits, label: str) -> np.ndarray:
+    """The payload's varints as int64, decoded chunk by chunk.
+
+    Once the ``frame_count`` box counts are in, the number of values the payload must hold
+    (``F + 6N``) is known: it is checked against ``limits.max_boxes`` and the payload's
+    length, allocated once, and reading stops at the first value beyond it.
+    """
+    counts_so_far: list[np.ndarray] = []
+    counted = 0
+    values: np.ndarray | None = None
+    filled = 0
+    carry = b""
+    for chunk in chunks:
+        raw = carry + chunk
+        value_ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) < 0x80)
+        complete = int(value_ends[-1]) + 1 if len(value_ends) else 0
+        carry = raw[complete:]
+        if len(carry) >= 5:
+            raise VcmError(f"{label}: corrupt payload: a value is longer than 5 bytes")
+        decoded = decode_varints(raw[:complete], label)
+        if values is None:
+            counts_so_far.append(decoded)
+            counted += len(decoded)
+            if counted < frame_count:
+                continue
+            decoded = np.concatenate(counts_so_far)
+            values = _allocate_values(decoded[:frame_count], payload_length, limits, label)
+        if filled + len(decoded) > len(values):
+            box_count = (len(values) - frame_count) // 6
+            raise VcmError(f"{label}: corrupt: more than {len(values)} payload values, but "
+                           f"{frame_count} frames of {box_count} boxes need {len(values)}")
+        values[filled:filled + len(decoded)] = decoded
+        filled += len(decoded)
+    if carry:
+        raise VcmError(f"{label}: corrupt payload: its last value is cut short")
+    if values is None:
+        raise VcmError(f"{label}: truncated: {counted} payload values for {frame_count} "
+                       "frame box counts")
+    return values[:filled]
+
+
+def _allocate_values(counts: np.ndarray, payload_length: int, limits: VcmdLimits, label: str
+                     ) -> np.ndarray:
+    """Room for all ``F + 6N`` values of a payload whose box counts are ``counts``, once
+    ``N`` is within ``limits`` and the ``payload_length`` bytes can hold that many values."""
+    frame_count, box_count = len(counts), int(counts.sum())
+    need = frame_count + 6 * box_count
+    if box_count > limits.max_boxes or need > payload_length:
+        why = (f"more than the limit of {limits.max_boxes} boxes"
+               if box_count > limits.max_boxes
+               else f"more than the {payload_length} payload bytes can hold")
+        raise VcmError(f"{label}: corrupt: {frame_count} frames of {box_count} boxes need "
+                       f"{need} payload values, {why}")
+    return np.empty(need, dtype=np.int64)
 
 
 def _decode_values(values: np.ndarray, frame_count: int, label: str
@@ -442,14 +573,18 @@ def _decode_values(values: np.ndarray, frame_count: int, label: str
     return sums, levels, counts
 
 
-def _check_sequence(sequence: DetectionSequence, label: str) -> None:
+def _check_sequence(sequence: DetectionSequence, label: str, limits: VcmdLimits) -> None:
     if not sequence.frames:
         raise VcmError(f"{label}: a detection sequence needs at least one frame")
     if not (1 <= sequence.width <= MAX_FRAME_SIZE and 1 <= sequence.height <= MAX_FRAME_SIZE):
         raise VcmError(f"{label}: frame size {sequence.width}x{sequence.height} is outside "
                        f"1..{MAX_FRAME_SIZE}")
-    if len(sequence.frames) >= 2**32:
-        raise VcmError(f"{label}: {len(sequence.frames)} frames is more than the format holds")
+    if len(sequence.frames) > limits.max_frames:
+        raise VcmError(f"{label}: {len(sequence.frames)} frames, more than the limit of "
+                       f"{limits.max_frames} a reader takes")
+    if sequence.count > limits.max_boxes:
+        raise VcmError(f"{label}: {sequence.count} boxes, more than the limit of "
+                       f"{limits.max_boxes} a reader takes")
     for expected, frame in enumerate(sequence.frames, start=1):
         if frame.frame != expected:
             raise VcmError(f"{label}: frame {expected} of the sequence is numbered {frame.frame}")

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from lxml import etree
 
+from vcm.datasets.mot import MAX_FRAME_SIDE, MAX_FRAMES
 from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output, input_file
@@ -34,20 +35,24 @@ zip bytes: the zip's size enters bits-per-pixel."""
 
 @dataclass(frozen=True)
 class ZipLimits:
-    """Bounds that :func:`read_detections_zip` enforces on an untrusted zip.
+    """What a detections zip may hold: :func:`read_detections_zip` refuses to read, and
+    :func:`write_detections_zip` refuses to write, anything beyond these (one table for both,
+    so every zip vcm writes it can read back).
 
     Attributes:
-        max_members: most members (frames) the zip may hold.
-        max_member_bytes: most uncompressed bytes of one member.
+        max_members: most members (frames) the zip may hold: vcm's frame bound.
+        max_member_bytes: most uncompressed bytes of one member (about 16,000 boxes).
         max_total_bytes: most uncompressed bytes of all members together.
+        max_frame_side: largest ``<width>`` and ``<height>`` in pixels.
     """
 
-    max_members: int = 1_000_000
+    max_members: int = MAX_FRAMES
     max_member_bytes: int = 4 * 1024 * 1024
     max_total_bytes: int = 1024 * 1024 * 1024
+    max_frame_side: int = MAX_FRAME_SIDE
 
 
-DEFAULT_LIMITS = ZipLimits()
+LIMITS = ZipLimits()
 
 
 class VocFrame(NamedTuple):
@@ -160,21 +165,32 @@ def frame_from_xml(data: bytes, *, frame: int = 1, member: str = "<xml>") -> Voc
     return VocFrame(detections, width, height, source)
 
 
-def write_detections_zip(sequence: DetectionSequence, path: Path) -> None:
+def write_detections_zip(sequence: DetectionSequence, path: Path, *,
+                         limits: ZipLimits = LIMITS) -> None:
     """Write ``sequence`` as a zip of per-frame VOC documents at ``path``, atomically.
 
     Members are DEFLATE-compressed, in frame order, with fixed timestamps and attributes and
     an empty ``<video>`` (``sequence.source`` is not written), so equal detections give
     byte-identical zips wherever the video is. On any error no file appears at ``path`` (an
     existing one is left as it was). Raises ``ValueError`` for a sequence without frames or
-    whose frames are not numbered 1..N in order, and as :func:`frame_to_xml` does.
+    whose frames are not numbered 1..N in order, and as :func:`frame_to_xml` does;
+    :class:`VcmError` naming ``path`` for a zip that ``limits`` would not let
+    :func:`read_detections_zip` read (too many frames, too large a frame size, a member or
+    all members too large).
     """
     if not sequence.frames:
         raise ValueError(f"{path}: a detection sequence needs at least one frame")
     for expected, frame in enumerate(sequence.frames, start=1):
         if frame.frame != expected:
             raise ValueError(f"{path}: frame {expected} of the sequence is numbered {frame.frame}")
+    if len(sequence.frames) > limits.max_members:
+        raise VcmError(f"{path}: {len(sequence.frames)} frames, more than the limit of "
+                       f"{limits.max_members} members a reader takes")
+    if max(sequence.width, sequence.height) > limits.max_frame_side:
+        raise VcmError(f"{path}: frame size {sequence.width}x{sequence.height} is larger than "
+                       f"the limit of {limits.max_frame_side} pixels a reader takes")
     digits = _name_digits(len(sequence.frames))
+    total_bytes = 0
     with atomic_output(path) as temporary:
         with zipfile.ZipFile(temporary, "w") as archive:
             for frame in sequence.frames:
@@ -187,6 +203,17 @@ def write_detections_zip(sequence: DetectionSequence, path: Path) -> None:
                     # size, counted in bits per pixel, depend on where the video is kept.
                     # The run record names the video instead.
                 )
+                total_bytes += len(document)
+                if len(document) > limits.max_member_bytes:
+                    raise VcmError(
+                        f"{path}: frame {frame.frame}: {len(frame)} boxes take {len(document)} "
+                        f"bytes of XML, more than the limit of {limits.max_member_bytes} a "
+                        "reader takes per member")
+                if total_bytes > limits.max_total_bytes:
+                    raise VcmError(
+                        f"{path}: frame {frame.frame}: the members reach {total_bytes} bytes of "
+                        f"XML, more than the limit of {limits.max_total_bytes} a reader takes "
+                        "in total")
                 archive.writestr(
                     _member_info(f"{frame.frame:0{digits}d}.xml"),
                     document,
@@ -195,7 +222,7 @@ def write_detections_zip(sequence: DetectionSequence, path: Path) -> None:
                 )
 
 
-def read_detections_zip(path: Path, *, limits: ZipLimits = DEFAULT_LIMITS) -> DetectionSequence:
+def read_detections_zip(path: Path, *, limits: ZipLimits = LIMITS) -> DetectionSequence:
     """Read a zip written by :func:`write_detections_zip`, treating it as untrusted input.
 
     Members must be exactly the frame documents 1..N (``000001.xml`` ...), unencrypted, with
@@ -225,6 +252,9 @@ def read_detections_zip(path: Path, *, limits: ZipLimits = DEFAULT_LIMITS) -> De
                     f"{label}: members exceed {limits.max_total_bytes} bytes uncompressed in total"
                 )
             parsed = frame_from_xml(data, frame=number, member=label)
+            if max(parsed.width, parsed.height) > limits.max_frame_side:
+                raise VcmError(f"{label}: frame size {parsed.width}x{parsed.height} is larger "
+                               f"than the limit of {limits.max_frame_side} pixels")
             if first is None:
                 first = parsed
             elif (parsed.width, parsed.height) != (first.width, first.height):
