@@ -10,18 +10,14 @@ inside the frame is never handed to the backend.
 from __future__ import annotations
 
 import logging
-import sys
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from vcm.boxes import box_areas, clip_boxes
 from vcm.detections import DetectionSequence, FrameDetections
-from vcm.errors import VcmError
-from vcm.video import VideoSource, frame_batches
+from vcm.video import VideoSource
 
 LOG = logging.getLogger(__name__)
 
@@ -76,77 +72,57 @@ def outputs_per_box(
 ) -> Iterator[BoxOutput]:
     """Run ``run_batch`` over ``source`` ``frames_per_batch`` frames at a time, with each
     frame's boxes of ``detections``; yield one :class:`BoxOutput` per box, in frame order
-    then box order.
+    then box order (the batch driver with one :class:`vcm.pipeline.BoxTaskStage`).
 
     ``detections`` must be for this video: same frame size and frame count, else
     :class:`VcmError` naming both (the detections as ``detections_label``). A video that
     decodes more or fewer frames than the detections have is an error too. A progress bar
     (``description``) goes to stderr unless ``progress`` is false.
     """
-    info = source.info
-    detections.check_fits(info.width, info.height, info.frames,
-                          label=detections_label, video=str(info.path))
-    frame_number = 0
-    with tqdm(total=info.frames, desc=description, unit="frame", file=sys.stderr,
-              disable=not progress) as bar:
-        for numbers, frames in frame_batches(source, max(1, int(frames_per_batch))):
-            frame_number = numbers[-1]
-            if frame_number > len(detections):
-                raise VcmError(f"{info.path}: has more than the {len(detections)} frames of "
-                               f"{detections_label}")
-            yield from _run_batch(run_batch, frames, detections.frames[numbers[0] - 1:frame_number])
-            bar.update(len(frames))
-    if frame_number != len(detections):
-        raise VcmError(f"{info.path}: decoded {frame_number} frames but {detections_label} "
-                       f"has {len(detections)}")
+    from vcm.pipeline import BoxTaskStage, run_frames, video_frames
+
+    stage = BoxTaskStage(run_batch, frames_per_batch=frames_per_batch)
+    frames = video_frames(source, detections, detections_label=detections_label,
+                          description=description, progress=progress)
+    for frame in run_frames(frames, [stage]):
+        yield from frame.records[stage.name]
 
 
-def found_per_box(
-    source: VideoSource,
-    detections: DetectionSequence,
-    backend,
-    run_batch: BatchFunction,
-    *,
-    task: str,
-    noun: str,
-    progress: bool = True,
-    detections_label: str = "detections",
-) -> list[BoxOutput]:
-    """:func:`outputs_per_box` with ``backend``'s ``frames_per_batch`` (1 when it has none),
-    keeping the boxes the backend gave an output for; logs one line: frames, boxes, outputs
-    (``noun``, e.g. "pose"), boxes without one, seconds and boxes per second."""
-    start = time.perf_counter()
-    found: list[BoxOutput] = []
-    missing = 0
-    for result in outputs_per_box(
-        source, detections, run_batch,
-        frames_per_batch=getattr(backend, "frames_per_batch", 1),
-        description=f"{task} {backend.name}", progress=progress,
-        detections_label=detections_label,
-    ):
-        if result.output is None:
-            missing += 1
-        else:
-            found.append(result)
-    seconds = time.perf_counter() - start
+def found_per_box(stage, frames, *, source: str, frames_total: int, boxes_total: int,
+                  times=None) -> list:
+    """The records of ``stage`` (a :class:`vcm.pipeline.BoxTaskStage`) over ``frames``
+    (the batch driver), concatenated in frame order; logs one line: frames, boxes, outputs
+    (the stage's ``noun``, e.g. "pose"), boxes without one, seconds and boxes per second."""
+    from vcm.pipeline import StageTimes, run_frames
+
+    times = times if times is not None else StageTimes()
+    found = [record for frame in run_frames(frames, [stage], times=times)
+             for record in frame.records[stage.name]]
+    seconds = times.seconds.get(stage.name, 0.0)
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d %ss, %d boxes without a %s, %.1f s, %.1f boxes/s",
-        backend.name, source.info.path, len(detections), detections.count, len(found), noun,
-        missing, noun, seconds, detections.count / seconds if seconds > 0 else float("inf"),
+        stage.backend_name, source, frames_total, boxes_total, len(found), stage.noun,
+        stage.missing, stage.noun, seconds,
+        boxes_total / seconds if seconds > 0 else float("inf"),
     )
     return found
 
 
-def _run_batch(run_batch: BatchFunction, frames: list[np.ndarray],
-               frame_detections: list) -> Iterator[BoxOutput]:
+def outputs_of_batch(run_batch: BatchFunction, frames: Sequence[np.ndarray],
+                     frame_detections: Sequence[FrameDetections]) -> list[list[BoxOutput]]:
+    """For each of ``frames`` (BGR uint8) and its detections, one :class:`BoxOutput` per
+    box from one ``run_batch`` call: the boxes are clipped to the frame, and those with no
+    area inside it are not handed over (their output is ``None``). A backend that returns
+    another number of outputs than boxes is a bug (``RuntimeError``)."""
     clipped = [clip_boxes(detection.boxes, frame.shape[1], frame.shape[0])
                for frame, detection in zip(frames, frame_detections, strict=True)]
     inside = [box_areas(boxes) > 0 for boxes in clipped]
     outputs = run_batch(
-        frames,
+        list(frames),
         [boxes[keep] for boxes, keep in zip(clipped, inside)],
         [detection.scores[keep] for detection, keep in zip(frame_detections, inside)],
     )
+    per_frame = []
     for detection, boxes, keep, produced in zip(frame_detections, clipped, inside, outputs,
                                                 strict=True):
         if len(produced) != int(keep.sum()):
@@ -155,6 +131,7 @@ def _run_batch(run_batch: BatchFunction, frames: list[np.ndarray],
         per_box: list[object | None] = [None] * len(detection)
         for index, output in zip(np.flatnonzero(keep), produced):
             per_box[index] = output
-        for box, clipped_box, score, output in zip(detection.boxes, boxes, detection.scores,
-                                                   per_box):
-            yield BoxOutput(detection.frame, box, clipped_box, float(score), output)
+        per_frame.append([BoxOutput(detection.frame, box, clipped_box, float(score), output)
+                          for box, clipped_box, score, output in zip(
+                              detection.boxes, boxes, detection.scores, per_box)])
+    return per_frame

@@ -158,10 +158,9 @@ def estimate_video(
     each box clipped to the frame; a box with no area inside the frame has no pose and is not
     handed to it (:func:`vcm.boxtasks.outputs_per_box`).
     """
-    return [
-        PersonPose(image_id=result.frame, keypoints=result.output,
-                   score=person_score(result.output[:, 2], result.score), box=result.box)
-        for result in found_per_box(source, detections, estimator, estimator.estimate_batch,
-                                    task="pose", noun="pose", progress=progress,
-                                    detections_label=detections_label)
-    ]
+    from vcm.pipeline import PoseStage, video_frames
+
+    frames = video_frames(source, detections, detections_label=detections_label,
+                          description=f"pose {estimator.name}", progress=progress)
+    return found_per_box(PoseStage(estimator), frames, source=str(source.info.path),
+                         frames_total=len(detections), boxes_total=detections.count)

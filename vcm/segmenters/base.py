@@ -95,14 +95,9 @@ def segment_video(
     box order; boxes without a mask are counted and logged. A progress bar goes to stderr
     unless ``progress`` is false.
     """
-    masks: list[PersonMask] = []
-    for result in found_per_box(source, detections, segmenter, segmenter.segment_batch,
-                                task="segment", noun="mask", progress=progress,
-                                detections_label=detections_label):
-        mask = result.output
-        if tuple(mask["size"]) != (source.info.height, source.info.width):
-            raise RuntimeError(f"{segmenter.name} returned a mask of size {mask['size']} for "
-                               f"a {source.info.width}x{source.info.height} frame")
-        masks.append(PersonMask(image_id=result.frame, mask=mask, score=result.score,
-                                box=result.clipped_box))
-    return masks
+    from vcm.pipeline import SegmentStage, video_frames
+
+    frames = video_frames(source, detections, detections_label=detections_label,
+                          description=f"segment {segmenter.name}", progress=progress)
+    return found_per_box(SegmentStage(segmenter), frames, source=str(source.info.path),
+                         frames_total=len(detections), boxes_total=detections.count)

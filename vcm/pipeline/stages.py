@@ -1,0 +1,321 @@
+"""The per-frame stages of the multitask pipeline: detect, foreground, pose, segment, track.
+
+Each is a :class:`~vcm.pipeline.frames.Stage`: frames (pixels and boxes) in, the same frames
+out with the stage's record attached under its ``name``; state across frames lives in the
+instance. Backends come from the registries (detectors, pose estimators, segmenters,
+trackers) and are handed in built; a stage never looks one up itself.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from vcm.boxtasks import BatchFunction, BoxOutput, outputs_of_batch
+from vcm.detections import FrameDetections
+from vcm.masking import (
+    ForegroundOptions,
+    box_regions,
+    compose,
+    mask_regions,
+    person_pixels,
+    segmentation_boxes,
+)
+from vcm.pipeline.frames import Frame, Stage
+
+
+def kept_boxes(frame: Frame, min_score: float) -> FrameDetections:
+    """The frame's boxes scoring at least ``min_score`` (all of them when it is 0 or less),
+    as :func:`vcm.boxtasks.boxes_scoring_at_least` keeps them."""
+    if min_score <= 0:
+        return frame.detections
+    keep = frame.scores >= min_score
+    return FrameDetections(frame.number, frame.boxes[keep], frame.scores[keep])
+
+
+class DetectStage(Stage):
+    """Person boxes of each frame from a registered detector.
+
+    Record: :class:`~vcm.detections.FrameDetections`, the boxes scoring at least ``score``
+    after :func:`vcm.detectors.base.postprocess` (clipped to the frame, non-finite and empty
+    ones dropped, counted in ``dropped``); they also become the frame's ``boxes`` and
+    ``scores``. A batching detector (``detect_batch``) gets ``frames_per_batch`` frames.
+    """
+
+    def __init__(self, detector, *, score: float = 0.6, name: str = "detect"):
+        from vcm.detectors.base import frames_per_batch
+
+        self.detector = detector
+        self.score = float(score)
+        self.name = name
+        self.frames_per_batch = frames_per_batch(detector)
+        self.dropped = 0
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        from vcm.detectors.base import postprocess
+
+        images = [frame.image for frame in frames]
+        numbers = [frame.number for frame in frames]
+        if len(frames) == 1:
+            raw = [self.detector.detect(images[0], numbers[0])]
+        else:
+            raw = self.detector.detect_batch(images, numbers)
+        finished = []
+        for frame, (raw_boxes, raw_scores) in zip(frames, raw, strict=True):
+            height, width = frame.image.shape[:2]
+            boxes, scores, dropped = postprocess(raw_boxes, raw_scores, width=width,
+                                                 height=height, score_threshold=self.score)
+            self.dropped += dropped
+            detections = FrameDetections(frame.number, boxes, scores)
+            finished.append(frame.with_record(self.name, detections, boxes=detections.boxes,
+                                              scores=detections.scores))
+        return finished
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "detector": self.detector.describe(), "score": self.score}
+
+
+class BoxTaskStage(Stage):
+    """A task on the frame's person boxes: ``run_batch`` gets each frame's boxes scoring at
+    least ``min_score``, clipped to the frame, those with no area inside it left out
+    (:func:`vcm.boxtasks.outputs_of_batch`), ``frames_per_batch`` frames at a time.
+
+    Record: :meth:`record` of the frame's :class:`~vcm.boxtasks.BoxOutput` list (one per
+    kept box, in box order, ``output`` ``None`` where the backend found nothing); here that
+    list itself. Counts ``boxes`` handed in and ``missing`` outputs.
+    """
+
+    noun = "output"
+
+    def __init__(self, run_batch: BatchFunction, *, frames_per_batch: int = 1,
+                 min_score: float = 0.0, name: str = "boxes", backend_name: str = ""):
+        self.run_batch = run_batch
+        self.backend_name = backend_name or name
+        self.frames_per_batch = max(1, int(frames_per_batch))
+        self.min_score = float(min_score)
+        self.name = name
+        self.boxes = 0
+        self.missing = 0
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        detections = [kept_boxes(frame, self.min_score) for frame in frames]
+        per_frame = outputs_of_batch(self.run_batch, [frame.image for frame in frames],
+                                     detections)
+        finished = []
+        for frame, outputs in zip(frames, per_frame, strict=True):
+            self.boxes += len(outputs)
+            self.missing += sum(result.output is None for result in outputs)
+            finished.append(frame.with_record(self.name, self.record(frame, outputs)))
+        return finished
+
+    def record(self, frame: Frame, outputs: list[BoxOutput]) -> object:
+        return outputs
+
+    @property
+    def found(self) -> int:
+        """Boxes the backend gave an output for."""
+        return self.boxes - self.missing
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "min_score": self.min_score}
+
+
+class PoseStage(BoxTaskStage):
+    """Top-down pose of every person box with a registered pose estimator.
+
+    Record: list of :class:`~vcm.keypoints.PersonPose`, one per box with a pose, in box
+    order (``image_id`` the frame number, ``box`` the detection box as given, ``score``
+    :func:`vcm.pose.base.person_score`).
+    """
+
+    noun = "pose"
+
+    def __init__(self, estimator, *, min_score: float = 0.0, name: str = "pose"):
+        super().__init__(estimator.estimate_batch,
+                         frames_per_batch=getattr(estimator, "frames_per_batch", 1),
+                         min_score=min_score, name=name, backend_name=estimator.name)
+        self.estimator = estimator
+
+    def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
+        from vcm.keypoints import PersonPose
+        from vcm.pose.base import person_score
+
+        return [PersonPose(image_id=result.frame, keypoints=result.output,
+                           score=person_score(result.output[:, 2], result.score), box=result.box)
+                for result in outputs if result.output is not None]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "estimator": self.estimator.describe()}
+
+
+class SegmentStage(BoxTaskStage):
+    """A person mask in every person box with a registered segmenter.
+
+    Record: list of :class:`~vcm.masks.PersonMask`, one per box with a mask, in box order
+    (``image_id`` the frame number, ``box`` the clipped box, ``score`` the detector's).
+    """
+
+    noun = "mask"
+
+    def __init__(self, segmenter, *, min_score: float = 0.0, name: str = "segment"):
+        super().__init__(segmenter.segment_batch,
+                         frames_per_batch=getattr(segmenter, "frames_per_batch", 1),
+                         min_score=min_score, name=name, backend_name=segmenter.name)
+        self.segmenter = segmenter
+
+    def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
+        from vcm.masks import PersonMask
+
+        height, width = frame.image.shape[:2]
+        masks = []
+        for result in outputs:
+            if result.output is None:
+                continue
+            if tuple(result.output["size"]) != (height, width):
+                raise RuntimeError(f"{self.segmenter.name} returned a mask of size "
+                                   f"{result.output['size']} for a {width}x{height} frame")
+            masks.append(PersonMask(image_id=result.frame, mask=result.output,
+                                    score=result.score, box=result.clipped_box))
+        return masks
+
+    def describe(self) -> dict:
+        return {**super().describe(), "segmenter": self.segmenter.describe()}
+
+
+class TrackStage(Stage):
+    """Track ids for the frame's boxes with a registered tracker; the tracker's state (its
+    tracks, lost tracks and next id) lives in the stage, one stage per video or stream.
+
+    Record: :class:`~vcm.tracks.FrameTracks` of the frame. Needs no pixels.
+    """
+
+    def __init__(self, tracker, *, fps: float, name: str = "track"):
+        self.tracker = tracker
+        self.fps = float(fps)
+        self.name = name
+        self.state = tracker.init_state(fps)
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        finished = []
+        for frame in frames:
+            self.state, tracks = self.tracker.update(self.state, frame.detections)
+            finished.append(frame.with_record(self.name, tracks))
+        return finished
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "tracker": getattr(self.tracker, "name", None)
+                or type(self.tracker).__name__, "fps": self.fps}
+
+
+class PersonPixelsStage(Stage):
+    """The person pixels a ``mask`` foreground keeps: the segmenter's person masks of the
+    frame's boxes (scoring at least ``min_score``) grown by the variant's margins
+    (:func:`vcm.masking.segmentation_boxes`), a box without a mask counted whole.
+
+    Record: bool (H, W), the union (:func:`vcm.masking.person_pixels`). Counts
+    ``boxes_without_mask``. ``segmenter`` has ``person_masks(frame_bgr, boxes)``
+    (:class:`vcm.segmenters.mediapipe_backend.MediaPipeSegmenter`).
+    """
+
+    def __init__(self, segmenter, options: ForegroundOptions, *, min_score: float = 0.0,
+                 name: str = "mask"):
+        self.segmenter = segmenter
+        self.options = options
+        self.min_score = float(min_score)
+        self.name = name
+        self.boxes_without_mask = 0
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        finished = []
+        for frame in frames:
+            height, width = frame.image.shape[:2]
+            grown = segmentation_boxes(kept_boxes(frame, self.min_score).boxes, width, height,
+                                       self.options)
+            masks = self.segmenter.person_masks(frame.image, grown)
+            self.boxes_without_mask += sum(mask is None for mask in masks)
+            finished.append(frame.with_record(self.name,
+                                              person_pixels(masks, grown, width, height)))
+        return finished
+
+    def close(self) -> None:
+        self.segmenter.close()
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "segmenter": self.segmenter.describe()}
+
+
+class ForegroundStage(Stage):
+    """The foreground of each frame (:mod:`vcm.masking`): the pixels of its boxes scoring at
+    least ``min_score``, the variant's fill elsewhere; the foreground becomes the frame's
+    ``image``. Record: the kept region, bool (H, W).
+
+    A ``hold`` window of H frames keeps the union of its frames' regions, so the stage holds
+    frames back: it returns a window's frames together once its last frame is in (a delay
+    of up to H - 1 frames), and :meth:`flush` returns the last, shorter window. With
+    ``mask``, each frame must carry the record of a :class:`PersonPixelsStage` named
+    ``mask_record`` (see :func:`foreground_stages`).
+    """
+
+    def __init__(self, options: ForegroundOptions | None = None, *, min_score: float = 0.0,
+                 mask_record: str = "mask", name: str = "foreground"):
+        self.options = options if options is not None else ForegroundOptions()
+        self.min_score = float(min_score)
+        self.mask_record = mask_record
+        self.name = name
+        self._window: list[tuple[Frame, np.ndarray]] = []
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        finished = []
+        for frame in frames:
+            self._window.append(frame)
+            if len(self._window) == self.options.hold:
+                finished.extend(self.flush())
+        return finished
+
+    def flush(self) -> list[Frame]:
+        """The frames of the window so far, rendered (none when it is empty)."""
+        window, self._window = self._window, []
+        if not window:
+            return []
+        width, height = _size(window[0])
+        boxes = [kept_boxes(frame, self.min_score).boxes for frame in window]
+        if self.options.mask == "none":
+            regions = box_regions(boxes, width, height, self.options)
+        else:
+            regions = mask_regions([self._person_pixels(frame) for frame in window], boxes,
+                                   width, height, self.options)
+        return [frame.with_record(self.name, region,
+                                  image=compose(frame.image, region, self.options))
+                for frame, region in zip(window, regions, strict=True)]
+
+    def _person_pixels(self, frame: Frame) -> np.ndarray:
+        if self.mask_record not in frame.records:
+            raise ValueError(f"frame {frame.number}: a {self.options.mask!r} mask foreground "
+                             f"needs the {self.mask_record!r} record of a PersonPixelsStage")
+        return frame.records[self.mask_record]
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "variant": self.options.describe(),
+                "min_score": self.min_score}
+
+
+def _size(frame: Frame) -> tuple[int, int]:
+    height, width = frame.image.shape[:2]
+    return width, height
+
+
+def foreground_stages(options: ForegroundOptions | None = None, *, min_score: float = 0.0,
+                      segmenter=None) -> list[Stage]:
+    """The stages that render a foreground variant: :class:`ForegroundStage`, after a
+    :class:`PersonPixelsStage` with ``segmenter`` (default: MediaPipe's ``options.mask``
+    model, :func:`vcm.foreground.build_mask_segmenter`) for a ``mask`` variant."""
+    options = options if options is not None else ForegroundOptions()
+    if options.mask == "none":
+        return [ForegroundStage(options, min_score=min_score)]
+    if segmenter is None:
+        from vcm.foreground import build_mask_segmenter
+
+        segmenter = build_mask_segmenter(options)
+    return [PersonPixelsStage(segmenter, options, min_score=min_score),
+            ForegroundStage(options, min_score=min_score)]
