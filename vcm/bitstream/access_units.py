@@ -30,9 +30,21 @@ from vcm.bitstream.annexb import (
     nal_unit_header,
     parse_stream,
     remove_emulation_prevention,
+    sei_messages,
+)
+from vcm.bitstream.annotated_regions import (
+    ANNOTATED_REGIONS_PAYLOAD_TYPE,
+    RegionsDecoder,
+    read_annotated_regions,
 )
 from vcm.bitstream.bits import BitstreamError
-from vcm.bitstream.embedded import DEFAULT_CONFIDENCE_BITS, _last_vcl, frame_sei_unit
+from vcm.bitstream.embedded import (
+    DEFAULT_CONFIDENCE_BITS,
+    PERSON_LABEL,
+    _last_vcl,
+    frame_sei_unit,
+    regions_to_frame,
+)
 from vcm.detections import FrameDetections
 
 AUD = {VVC: 20, HEVC: 35}
@@ -239,8 +251,7 @@ class AccessUnitEmbedder:
         picture = pictures[0]
         if not prefix:
             self.first_access_unit = access_unit
-        idr = (VVC_IDR_W_RADL, VVC_IDR_N_LP) if self.syntax == VVC else range(HEVC_BLA_W_LP, HEVC_IDR_N_LP + 1)
-        if self.pictures == 0 or picture.nal_type in idr:
+        if self.pictures == 0 or picture.nal_type in _idr_types(self.syntax):
             self.state, self.labels_sent = {}, False
         self.pictures += 1
         self.boxes += len(frame)
@@ -274,3 +285,57 @@ class AccessUnitEmbedder:
             "sei_bytes": self.sei_bytes,
             "confidence_bits": self.confidence_bits,
         }
+
+
+class AccessUnitExtractor:
+    """The person boxes of each AU's annotated regions SEIs, one AU at a time, as
+    :func:`vcm.bitstream.embedded.extract_from_stream` reads them from a whole stream of a
+    coder without picture reordering.
+
+    Args:
+        width, height: the frame size boxes must lie in (the original size), in pixels.
+    """
+
+    def __init__(self, syntax: str, width: int, height: int) -> None:
+        self.syntax = syntax
+        self.width = width
+        self.height = height
+        self.first_access_unit = b""
+        self.decoder = RegionsDecoder()
+        self.pictures = 0
+
+    def extract(self, access_unit: bytes) -> FrameDetections:
+        """The boxes of the next AU's picture (frame numbers count from 1); raises
+        :class:`BitstreamError` for an AU or SEI that cannot be parsed, or a box outside the
+        frame."""
+        prefix = self.first_access_unit
+        stream = parse_stream(prefix + access_unit)
+        pictures = [picture for picture in stream.pictures
+                    if stream.units[picture.first_nal].start >= len(prefix)]
+        if len(pictures) != 1:
+            raise BitstreamError(f"access unit {self.pictures + 1} has {len(pictures)} pictures")
+        picture = pictures[0]
+        if not prefix:
+            self.first_access_unit = access_unit
+        if self.pictures == 0 or picture.nal_type in _idr_types(self.syntax):
+            self.decoder.reset()
+        self.pictures += 1
+        for index in picture.prefix_seis:
+            unit = stream.units[index]
+            rbsp = remove_emulation_prevention((prefix + access_unit)[unit.begin + 2 : unit.end])
+            for payload_type, payload in sei_messages(rbsp):
+                if payload_type == ANNOTATED_REGIONS_PAYLOAD_TYPE:
+                    self.decoder.apply(read_annotated_regions(payload))
+        regions = self.decoder.regions(PERSON_LABEL)
+        for region in regions:
+            if (region.width < 1 or region.height < 1 or region.left + region.width > self.width
+                    or region.top + region.height > self.height):
+                raise BitstreamError(
+                    f"frame {self.pictures}: box left {region.left} top {region.top} width "
+                    f"{region.width} height {region.height} is empty or outside the "
+                    f"{self.width}x{self.height} picture")
+        return regions_to_frame(self.pictures, regions, self.decoder.confidence_bits)
+
+
+def _idr_types(syntax: str):
+    return (VVC_IDR_W_RADL, VVC_IDR_N_LP) if syntax == VVC else range(HEVC_BLA_W_LP, HEVC_IDR_N_LP + 1)
