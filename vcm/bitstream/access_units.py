@@ -34,6 +34,7 @@ from vcm.bitstream.annexb import (
 )
 from vcm.bitstream.annotated_regions import (
     ANNOTATED_REGIONS_PAYLOAD_TYPE,
+    Region,
     RegionsDecoder,
     read_annotated_regions,
 )
@@ -303,6 +304,10 @@ class AccessUnitExtractor:
         self.first_access_unit = b""
         self.decoder = RegionsDecoder()
         self.pictures = 0
+        self.boxes = 0
+        self.boxes_sent = 0
+        self.sei_units = 0
+        self.sei_bytes = 0
 
     def extract(self, access_unit: bytes) -> FrameDetections:
         """The boxes of the next AU's picture (frame numbers count from 1); raises
@@ -323,10 +328,19 @@ class AccessUnitExtractor:
         for index in picture.prefix_seis:
             unit = stream.units[index]
             rbsp = remove_emulation_prevention((prefix + access_unit)[unit.begin + 2 : unit.end])
+            carries_regions = False
             for payload_type, payload in sei_messages(rbsp):
                 if payload_type == ANNOTATED_REGIONS_PAYLOAD_TYPE:
-                    self.decoder.apply(read_annotated_regions(payload))
+                    message = read_annotated_regions(payload)
+                    self.decoder.apply(message)
+                    self.boxes_sent += sum(isinstance(update.region, Region)
+                                           for update in message.objects)
+                    carries_regions = True
+            if carries_regions:
+                self.sei_units += 1
+                self.sei_bytes += unit.end - unit.start
         regions = self.decoder.regions(PERSON_LABEL)
+        self.boxes += len(regions)
         for region in regions:
             if (region.width < 1 or region.height < 1 or region.left + region.width > self.width
                     or region.top + region.height > self.height):
@@ -335,6 +349,20 @@ class AccessUnitExtractor:
                     f"{region.width} height {region.height} is empty or outside the "
                     f"{self.width}x{self.height} picture")
         return regions_to_frame(self.pictures, regions, self.decoder.confidence_bits)
+
+    def record(self) -> dict:
+        """What the SEIs carried so far, as :meth:`vcm.bitstream.EmbedRecord.to_dict` says
+        it (``confidence_bits`` as signalled; ``None`` before any)."""
+        return {
+            "sei": "annotated regions (ITU-T H.274, payloadType 202)",
+            "syntax": self.syntax,
+            "pictures": self.pictures,
+            "boxes": self.boxes,
+            "boxes_sent": self.boxes_sent,
+            "sei_units": self.sei_units,
+            "sei_bytes": self.sei_bytes,
+            "confidence_bits": self.decoder.confidence_bits,
+        }
 
 
 def _idr_types(syntax: str):

@@ -39,7 +39,7 @@ from vcm.bitstream.access_units import AccessUnitExtractor, AccessUnitSplitter
 from vcm.bitstream.bits import BitstreamError
 from vcm.codecs.base import build_codec, padded_size
 from vcm.codecs.pipeline import EncodeResult, sidecar_path
-from vcm.detections import DetectionSequence
+from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
 from vcm.live.coding import LIVE_CODECS, SYNTAX, LiveDecoder, encoder_argv
@@ -194,7 +194,8 @@ class Recording:
         ).write(sidecar_path(self.stream_path))
         from vcm.detformats import write_detections
 
-        write_detections(DetectionSequence(hello.width, hello.height, detections, fps=hello.fps),
+        # No frame rate, as `vcm detections extract` writes none.
+        write_detections(DetectionSequence(hello.width, hello.height, detections),
                          self.folder / "detections.vcmd")
         if self.tasks.pose:
             from vcm.keypoints import write_pose_results
@@ -278,7 +279,7 @@ class Session:
         self.results_dropped = 0
         self.send_failed = False
         self.reason = "complete"
-        self.embedded: dict = {"boxes": 0}
+        self.extractor: AccessUnitExtractor | None = None
 
     def run(self, buffer: bytearray) -> None:
         analyser = threading.Thread(target=self._analyse, daemon=True)
@@ -344,10 +345,13 @@ class Session:
 
     def _take(self, unit: bytes, extractor: AccessUnitExtractor) -> None:
         received = time.monotonic()
-        detections = extractor.extract(unit)
+        # The tasks see the boxes exactly as the recording's detections.vcmd gives them back
+        # (`vcm detections extract` writes that file), so the batch commands run on the
+        # recording reproduce the session's results.
+        detections = vcmd_frame(extractor.extract(unit), self.hello.width, self.hello.height)
+        self.extractor = extractor
         self.recording.add_access_unit(unit)
         self.detections.append(detections)
-        self.embedded["boxes"] += len(detections)
         self.decoder.decode(unit)
         self.pending.put((detections, received, len(unit)))
 
@@ -429,9 +433,19 @@ class Session:
         # Frames the analysis never reached are not in the task files; the stream and its
         # detections still hold them (session.json: frames vs frames_analysed).
         frames = self.finished
+        embedded = None
+        if self.extractor is not None:
+            embedded = {**self.extractor.record(), "detections": "live"}
         self.recording.close(reason=self.reason, seconds=seconds, counts=counts,
-                             detections=self.detections[: len(frames)] if frames else [],
-                             frames=frames, embedded=None)
+                             detections=self.detections[: len(frames)], frames=frames,
+                             embedded=embedded)
+
+
+def vcmd_frame(frame: FrameDetections, width: int, height: int) -> FrameDetections:
+    """``frame`` as a ``vcmd`` file (default options) gives it back."""
+    from vcm.detformats.vcmd import quantise
+
+    return quantise(DetectionSequence(width, height, [frame])).frames[0]
 
 
 def frame_message(frame: Frame, *, analysed: bool, times: dict, received: float,
