@@ -95,6 +95,7 @@ class AccessUnitSplitter:
         self.nal_starts: list[int] = []  # offsets in buffer of its NAL units' first header byte
         self.scanned = 0  # buffer offset below which start codes were already found
         self.has_vcl = False
+        self.hashed = False  # whether AUs so far ended with a decoded picture hash
         self.bytes_fed = 0
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -153,8 +154,10 @@ class AccessUnitSplitter:
                 raise BitstreamError("the stream ends with bytes that are no NAL unit")
             return None
         self._close_nal(len(self.buffer))
-        if not self.has_vcl:
-            raise BitstreamError("the stream ends inside an access unit without a picture")
+        if not self.has_vcl or self.hashed:
+            # Its picture, or (in a stream whose AUs end with a picture hash) its hash, is
+            # missing: the stream was cut inside this AU.
+            raise BitstreamError("the stream ends inside an access unit")
         return self._take(len(self.buffer))
 
     @property
@@ -175,6 +178,11 @@ class AccessUnitSplitter:
             self.has_vcl = True
 
     def _take(self, end: int) -> bytes:
+        if end > self.max_bytes:
+            raise BitstreamError(f"an access unit is larger than {self.max_bytes} bytes")
+        last = self.nal_starts[-1] if self.nal_starts else end
+        if last + 2 <= end and nal_type(self.syntax, self.buffer[last : last + 2]) == SUFFIX_SEI[self.syntax]:
+            self.hashed = True
         unit = bytes(self.buffer[:end])
         del self.buffer[:end]
         self.scanned = 0

@@ -28,6 +28,7 @@ import os
 import queue
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,7 +246,8 @@ class LiveDecoder:
                 data = _read_exactly(stdout, self.frame_bytes)
                 if data is None:
                     break
-                self.frames.put(np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3))
+                image = np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
+                self.frames.put((image, time.monotonic()))
         finally:
             self.frames.put(_END)
 
@@ -260,9 +262,9 @@ class LiveDecoder:
         """No more AUs: the decoder outputs what it holds and exits."""
         self.child.close_input()
 
-    def next_frame(self, timeout: float | None = None) -> np.ndarray | None:
-        """The next decoded frame; ``None`` once the decoder has ended. Raises
-        ``queue.Empty`` after ``timeout`` seconds."""
+    def next_frame(self, timeout: float | None = None) -> tuple[np.ndarray, float] | None:
+        """The next decoded frame and when it came out of the decoder (``time.monotonic()``);
+        ``None`` once the decoder has ended. Raises ``queue.Empty`` after ``timeout`` s."""
         frame = self.frames.get(timeout=timeout)
         if frame is _END:
             self.frames.put(_END)

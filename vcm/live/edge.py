@@ -101,8 +101,8 @@ def _live_source(spec: str, fps: float | None) -> FrameSource:
 @dataclass
 class FrameTiming:
     """One frame's trip, in seconds (see the module docstring): ``stages`` by name
-    (``detect``, ``render``, ``encode``, ``transport``, ``decode``, ``pose``, ``segment``,
-    ``track``, ``return``), and ``latency``, capture to result at the edge."""
+    (``detect``, ``render``, ``encode``, ``transport``, ``decode``, ``queue`` (decoded, waiting
+    for the analyser), ``pose``, ``segment``, ``track``, ``return``), and ``latency``, capture to result at the edge."""
 
     frame: int
     latency: float
@@ -133,11 +133,15 @@ class EdgeReport:
     timings: list[FrameTiming] = field(default_factory=list)
     server_end: dict = field(default_factory=dict)
     session: str = ""
+    started: float | None = None
 
     @property
     def throughput(self) -> float:
-        """Results per second of wall-clock time."""
-        return self.results / self.seconds if self.seconds > 0 else 0.0
+        """Results per second of wall-clock time (so far, while running)."""
+        seconds = self.seconds
+        if not seconds and self.started is not None:
+            seconds = time.monotonic() - self.started
+        return self.results / seconds if seconds > 0 else 0.0
 
     @property
     def kbps(self) -> float:
@@ -239,7 +243,7 @@ class Edge:
                        threading.Thread(target=self._send, args=(connection,), daemon=True),
                        threading.Thread(target=self._receive, args=(connection, buffer),
                                         daemon=True)]
-            started = time.monotonic()
+            started = self.report.started = time.monotonic()
             for thread in threads:
                 thread.start()
             try:
@@ -327,10 +331,10 @@ class Edge:
                 number += 1
                 encoded = time.monotonic()
                 unit = self.embedder.embed(unit, self.waiting.popleft())
-                connection.sendall(unit)
                 info = self.info[number]
                 info["encode"] = encoded - info.pop("encode_start")
                 info["sent"] = time.monotonic()
+                connection.sendall(unit)
                 self.report.bytes_sent += len(unit)
             connection.shutdown(socket.SHUT_WR)
         except (OSError, VcmError, queue.Empty) as error:
@@ -384,7 +388,7 @@ class Edge:
         stages = {name: info[name] for name in ("detect", "render", "encode") if name in info}
         if "sent" in info and "received" in clock:
             stages["transport"] = clock["received"] - info["sent"]
-        for name in ("decode", "pose", "segment", "track"):
+        for name in ("decode", "queue", "pose", "segment", "track"):
             if name in server:
                 stages[name] = server[name]
         if "answered" in clock:

@@ -362,11 +362,12 @@ class Session:
                 if item is _END:
                     break
                 detections, received, size = item
-                image = self.decoder.next_frame(timeout=DECODE_SECONDS)
-                decoded = time.monotonic()
-                if image is None:
+                decoded = self.decoder.next_frame(timeout=DECODE_SECONDS)
+                if decoded is None:
                     raise VcmError(f"the decoder stopped before frame {detections.frame} "
                                    f"({self.decoder.problem()})")
+                image, decoded_at = decoded
+                analysed_at = time.monotonic()
                 frame = Frame.of(image, detections)
                 lag = self.decoder.frames.qsize()
                 skip = self.server.max_lag is not None and lag > self.server.max_lag
@@ -381,7 +382,8 @@ class Session:
                         self.finished.append(tracked)
                         times = {name: round(self.times.seconds[name] - before.get(name, 0.0), 6)
                                  for name in self.times.seconds}
-                        times["decode"] = round(decoded - received, 6)
+                        times["decode"] = round(decoded_at - received, 6)
+                        times["queue"] = round(analysed_at - decoded_at, 6)
                         self._put(frame_message(tracked, analysed=not skip, times=times,
                                                 received=received, size=size))
         except Exception as error:  # noqa: BLE001 - reported in the session's end
