@@ -41,6 +41,7 @@ from vcm.bitstream.annotated_regions import (
 from vcm.bitstream.bits import BitstreamError
 from vcm.bitstream.embedded import (
     DEFAULT_CONFIDENCE_BITS,
+    EmbedRecord,
     PERSON_LABEL,
     _last_vcl,
     frame_sei_unit,
@@ -107,6 +108,9 @@ class AccessUnitSplitter:
             # Two bytes back: a start code may straddle two pieces.
             match = _START_CODE.search(self.buffer, max(self.scanned - 2, 0))
             if match is None:
+                if not self.nal_starts and self.buffer.strip(b"\x00"):
+                    raise BitstreamError("bytes before the first start code are not zero: "
+                                         "not an Annex-B stream")
                 self.scanned = len(self.buffer)
                 break
             begin = match.end()
@@ -214,6 +218,38 @@ class AccessUnitSplitter:
         return [self._take(len(self.buffer))]
 
 
+class _AccessUnitParser:
+    """Parses one AU at a time: the stream's first AU (an IRAP picture with its parameter
+    sets) goes before each, so the parser knows the parameter sets and sees a valid start."""
+
+    def __init__(self, syntax: str) -> None:
+        self.syntax = syntax
+        self.first_access_unit = b""
+        self.pictures = 0
+
+    def parse(self, access_unit: bytes):
+        """``(stream, data, picture, starts_clvs)``: the parse of the first AU and this one,
+        their bytes, this AU's picture, and whether it starts a new CLVS (the stream's first
+        picture, or an IDR / BLA picture, as :func:`vcm.bitstream.annexb.parse_stream` has
+        it for streams without end-of-sequence NAL units)."""
+        prefix = self.first_access_unit
+        data = prefix + access_unit
+        try:
+            stream = parse_stream(data)
+        except BitstreamError as error:
+            raise BitstreamError(f"access unit {self.pictures + 1}: {error}") from None
+        pictures = [picture for picture in stream.pictures
+                    if stream.units[picture.first_nal].start >= len(prefix)]
+        if len(pictures) != 1:
+            raise BitstreamError(f"access unit {self.pictures + 1} has {len(pictures)} pictures")
+        picture = pictures[0]
+        if not prefix:
+            self.first_access_unit = access_unit
+        starts_clvs = self.pictures == 0 or picture.nal_type in _idr_types(self.syntax)
+        self.pictures += 1
+        return stream, data, picture, starts_clvs
+
+
 class AccessUnitEmbedder:
     """Annotated regions SEIs inserted one AU at a time (see the module docstring).
 
@@ -235,7 +271,7 @@ class AccessUnitEmbedder:
         self.height = height
         self.confidence_bits = confidence_bits
         self.name = name
-        self.first_access_unit = b""
+        self.parser = _AccessUnitParser(syntax)
         self.state: dict = {}
         self.labels_sent = False
         self.pictures = 0
@@ -246,21 +282,9 @@ class AccessUnitEmbedder:
 
     def embed(self, access_unit: bytes, frame: FrameDetections) -> bytes:
         """``access_unit`` (one picture) with ``frame``'s boxes inserted as an SEI NAL unit."""
-        # The stream's first AU (an IRAP picture with its parameter sets) goes before this
-        # one, so that the parser knows the parameter sets and sees a valid stream start.
-        prefix = self.first_access_unit
-        try:
-            stream = parse_stream(prefix + access_unit)
-        except BitstreamError as error:
-            raise BitstreamError(f"access unit {self.pictures + 1}: {error}") from None
-        pictures = [picture for picture in stream.pictures
-                    if stream.units[picture.first_nal].start >= len(prefix)]
-        if len(pictures) != 1:
-            raise BitstreamError(f"access unit {self.pictures + 1} has {len(pictures)} pictures")
-        picture = pictures[0]
-        if not prefix:
-            self.first_access_unit = access_unit
-        if self.pictures == 0 or picture.nal_type in _idr_types(self.syntax):
+        stream, _, picture, starts_clvs = self.parser.parse(access_unit)
+        prefix_length = len(self.parser.first_access_unit) if self.parser.pictures > 1 else 0
+        if starts_clvs:
             self.state, self.labels_sent = {}, False
         self.pictures += 1
         self.boxes += len(frame)
@@ -275,25 +299,19 @@ class AccessUnitEmbedder:
         self.labels_sent = True
         first = stream.units[picture.first_nal]
         previous = stream.units[picture.first_nal - 1] if picture.first_nal > 0 else None
-        opens_unit = previous is None or previous.start < len(prefix) or previous.type <= _last_vcl(self.syntax)
+        opens_unit = (previous is None or previous.start < prefix_length
+                      or previous.type <= _last_vcl(self.syntax))
         inserted = (b"\x00\x00\x00\x01" if opens_unit else b"\x00\x00\x01") + unit
         self.sei_units += 1
         self.sei_bytes += len(inserted)
-        at = first.start - len(prefix)
+        at = first.start - prefix_length
         return access_unit[:at] + inserted + access_unit[at:]
 
     def record(self) -> dict:
         """What was embedded so far, as :meth:`vcm.bitstream.EmbedRecord.to_dict` says it."""
-        return {
-            "sei": "annotated regions (ITU-T H.274, payloadType 202)",
-            "syntax": self.syntax,
-            "pictures": self.pictures,
-            "boxes": self.boxes,
-            "boxes_sent": self.boxes_sent,
-            "sei_units": self.sei_units,
-            "sei_bytes": self.sei_bytes,
-            "confidence_bits": self.confidence_bits,
-        }
+        return EmbedRecord(syntax=self.syntax, pictures=self.pictures, boxes=self.boxes,
+                           boxes_sent=self.boxes_sent, sei_units=self.sei_units,
+                           sei_bytes=self.sei_bytes, confidence_bits=self.confidence_bits).to_dict()
 
 
 class AccessUnitExtractor:
@@ -309,7 +327,7 @@ class AccessUnitExtractor:
         self.syntax = syntax
         self.width = width
         self.height = height
-        self.first_access_unit = b""
+        self.parser = _AccessUnitParser(syntax)
         self.decoder = RegionsDecoder()
         self.pictures = 0
         self.boxes = 0
@@ -321,21 +339,13 @@ class AccessUnitExtractor:
         """The boxes of the next AU's picture (frame numbers count from 1); raises
         :class:`BitstreamError` for an AU or SEI that cannot be parsed, or a box outside the
         frame."""
-        prefix = self.first_access_unit
-        stream = parse_stream(prefix + access_unit)
-        pictures = [picture for picture in stream.pictures
-                    if stream.units[picture.first_nal].start >= len(prefix)]
-        if len(pictures) != 1:
-            raise BitstreamError(f"access unit {self.pictures + 1} has {len(pictures)} pictures")
-        picture = pictures[0]
-        if not prefix:
-            self.first_access_unit = access_unit
-        if self.pictures == 0 or picture.nal_type in _idr_types(self.syntax):
+        stream, data, picture, starts_clvs = self.parser.parse(access_unit)
+        if starts_clvs:
             self.decoder.reset()
         self.pictures += 1
         for index in picture.prefix_seis:
             unit = stream.units[index]
-            rbsp = remove_emulation_prevention((prefix + access_unit)[unit.begin + 2 : unit.end])
+            rbsp = remove_emulation_prevention(data[unit.begin + 2 : unit.end])
             carries_regions = False
             for payload_type, payload in sei_messages(rbsp):
                 if payload_type == ANNOTATED_REGIONS_PAYLOAD_TYPE:
@@ -361,16 +371,10 @@ class AccessUnitExtractor:
     def record(self) -> dict:
         """What the SEIs carried so far, as :meth:`vcm.bitstream.EmbedRecord.to_dict` says
         it (``confidence_bits`` as signalled; ``None`` before any)."""
-        return {
-            "sei": "annotated regions (ITU-T H.274, payloadType 202)",
-            "syntax": self.syntax,
-            "pictures": self.pictures,
-            "boxes": self.boxes,
-            "boxes_sent": self.boxes_sent,
-            "sei_units": self.sei_units,
-            "sei_bytes": self.sei_bytes,
-            "confidence_bits": self.decoder.confidence_bits,
-        }
+        return EmbedRecord(syntax=self.syntax, pictures=self.pictures, boxes=self.boxes,
+                           boxes_sent=self.boxes_sent, sei_units=self.sei_units,
+                           sei_bytes=self.sei_bytes,
+                           confidence_bits=self.decoder.confidence_bits).to_dict()
 
 
 def _idr_types(syntax: str):

@@ -29,7 +29,6 @@ import queue
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +81,7 @@ def decoder_argv(codec: Codec, *, width: int, height: int) -> list[str]:
     demuxer = SYNTAX[codec.name]
     return [
         ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-analyzeduration", "0",
+        "-probesize", "32", "-analyzeduration", "0",
         "-threads", "1", "-f", demuxer, "-i", "-",
         "-vf", decoder_output_filter(width, height),
         "-fps_mode", "passthrough", "-pix_fmt", "bgr24", "-f", "rawvideo", "-flush_packets", "1", "-",
@@ -300,20 +299,3 @@ def _without_leading_aud(access_unit: bytes, syntax: str) -> bytes:
         return b""
     # The next start code's zero_byte stays with it.
     return access_unit[following - 1 if access_unit[following - 1] == 0 else following:]
-
-
-@dataclass(frozen=True)
-class CodecSettings:
-    """What the edge tells the server about the stream it codes (the session's sidecar).
-
-    Attributes:
-        codec: ``vvenc`` or ``x265``; options: the codec's keyword arguments;
-        qp: the QP; width, height: frame size in pixels; fps: frames per second.
-    """
-
-    codec: str
-    options: dict
-    qp: int
-    width: int
-    height: int
-    fps: float

@@ -60,6 +60,9 @@ HANDSHAKE_SECONDS = 10.0
 """How long a client may take to send its hello line."""
 IDLE_SECONDS = 60.0
 """How long a session may go without a byte from the edge before the server ends it."""
+REFUSE_SECONDS = 1.0
+"""How long a refused client's input is drained before the connection closes."""
+DRAIN_BYTES = 1 << 20
 DECODE_SECONDS = 60.0
 """How long the analyser waits for the decoder's next frame before it gives up."""
 
@@ -192,10 +195,25 @@ class Recording:
             encode_seconds=0.0, ffmpeg_version=_ffmpeg_version(), vcm_version=_vcm_version(),
             embedded_detections=embedded,
         ).write(sidecar_path(self.stream_path))
+        problems = []
+        if detections:  # the batch formats hold at least one frame
+            try:
+                self._write_task_files(detections, frames)
+            except (VcmError, OSError) as error:
+                problems.append(str(error))
+        from vcm.runrecord import write_run_record
+
+        write_run_record(self.folder / "session.json", "live", seconds, **counts,
+                         tasks=self.tasks.describe())
+        self.write_state({"state": "ended", "reason": reason, "frames": self.frames,
+                          "bytes": self.bytes, "ended": _utc_now(), **counts,
+                          **({"problems": problems} if problems else {})})
+
+    def _write_task_files(self, detections: list, frames: list) -> None:
         from vcm.detformats import write_detections
 
         # No frame rate, as `vcm detections extract` writes none.
-        write_detections(DetectionSequence(hello.width, hello.height, detections),
+        write_detections(DetectionSequence(self.hello.width, self.hello.height, detections),
                          self.folder / "detections.vcmd")
         if self.tasks.pose:
             from vcm.keypoints import write_pose_results
@@ -212,12 +230,6 @@ class Recording:
 
             write_tracks_txt(TrackSequence([frame.records["track"] for frame in frames]),
                              self.folder / "tracks.txt")
-        from vcm.runrecord import write_run_record
-
-        write_run_record(self.folder / "session.json", "live", seconds, **counts,
-                         tasks=self.tasks.describe())
-        self.write_state({"state": "ended", "reason": reason, "frames": self.frames,
-                          "bytes": self.bytes, "ended": _utc_now(), **counts})
 
 
 _folder_lock = threading.Lock()
@@ -296,12 +308,13 @@ class Session:
             self.pending.put(_END)
             analyser.join(timeout=DECODE_SECONDS + 10)
             self.decoder.close()
+            # The recording is complete before the edge hears the end.
+            self._close_recording()
             self._put({"type": "end", "frames": len(self.finished),
                        "reason": self.reason, "frames_skipped": self.frames_skipped,
                        "results_dropped": self.results_dropped}, force=True)
             self.outgoing.put(_END)
             sender.join(timeout=IDLE_SECONDS)
-            self._close_recording()
             try:
                 self.connection.close()
             except OSError:
@@ -624,9 +637,19 @@ class AnalysisServer:
 
 
 def _refuse(connection: socket.socket, reason: str) -> None:
+    """Send an ``error`` line and close. Unread input is drained for a moment first (at most
+    :data:`DRAIN_BYTES`), since closing a socket with unread input resets the connection and
+    the client would lose the line."""
     try:
-        connection.settimeout(2.0)
+        connection.settimeout(REFUSE_SECONDS)
         connection.sendall(message_line({"type": "error", "error": reason}))
+        connection.shutdown(socket.SHUT_WR)
+        drained = 0
+        while drained < DRAIN_BYTES:
+            data = connection.recv(RECEIVE_BYTES)
+            if not data:
+                break
+            drained += len(data)
     except OSError:
         pass
     finally:
