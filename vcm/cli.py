@@ -216,32 +216,19 @@ def detect(
     progress: Progress = True,
 ) -> None:
     """Detect persons in every frame once; write them in a detection format (vcmd, voc-zip)."""
-    from vcm.detectors import DETECTORS, detect_video
+    from vcm.detectors import DETECTORS
     from vcm.detformats import format_for_output
-    from vcm.video import open_video
+    from vcm.pipeline.tasks import detect_task
 
-    source = open_video(video)
     options = parse_options(option, "detector")
     if detector == "oracle":
         options.setdefault("sequence", video)
     backend = build_backend(DETECTORS, detector, options)
-    written_format = format_for_output(output, detection_format)
-    format_options = parse_options(format_option, "detection format")
-    logs.log_run("detect", video=video, output=output, detector=backend.describe(),
-                 score=score, frames=source.info.frames, format=written_format.name,
-                 format_options=format_options)
-    from vcm.runrecord import write_run_record
-
-    start = time.perf_counter()
-    detections = detect_video(source, backend, score_threshold=score, progress=progress)
-    detect_seconds = time.perf_counter() - start
-    written_format.write(detections, output, **format_options)
-    write_seconds = time.perf_counter() - start - detect_seconds
-    write_run_record(output, "detect", {"detect": detect_seconds, "write": write_seconds},
-                     video=video, detector=backend.describe(), score=score,
-                     frames=len(detections), boxes=detections.count,
-                     format=written_format.name, format_options=format_options)
-    typer.echo(f"wrote {output}: {detections.count} boxes in {len(detections)} frames", err=True)
+    result = detect_task(video, output, backend, score=score,
+                         detection_format=format_for_output(output, detection_format),
+                         format_options=parse_options(format_option, "detection format"),
+                         progress=progress)
+    typer.echo(f"wrote {output}: {result.count} boxes in {result.frames} frames", err=True)
 
 
 @detections_app.command("convert")
@@ -317,25 +304,12 @@ def foreground(
     progress: Progress = True,
 ) -> None:
     """Black out everything outside the detected boxes (or a variant: -p); write it losslessly."""
-    from vcm.foreground import write_foreground_video
     from vcm.masking import ForegroundOptions
+    from vcm.pipeline.tasks import foreground_task
 
     variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
-    logs.log_run("foreground", video=video, detections=detections, output=output, score=score,
-                 variant=variant.describe())
-    from vcm.runrecord import write_run_record
-
-    result = write_foreground_video(video, detections, output, min_score=score,
-                                    options=variant, log_path=log, progress=progress)
-    seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
-    segmented = {}
-    if result.segmenter is not None:
-        # The mask's segmenter is a model run, reported apart from rendering (issue 13).
-        seconds["segment"] = result.segment_seconds
-        segmented["segmenter"] = result.segmenter
-        segmented["boxes_without_mask"] = result.boxes_without_mask
-    write_run_record(output, "foreground", seconds, video=video, detections=detections,
-                     frames=result.frames, variant=variant.describe(), **segmented)
+    result = foreground_task(video, detections, output, score=score, variant=variant,
+                             log_path=log, progress=progress)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -533,52 +507,6 @@ def build_named(kind: str, name: str, pairs: list[str] | None, **defaults):
     return build_backend(registry, name, options)
 
 
-def run_pose(source, detections, estimator, output: Path, progress: bool,
-             detections_label: str = "detections") -> float:
-    """Estimate and write poses; return the seconds spent estimating."""
-    from vcm.keypoints import write_pose_results
-    from vcm.pose import estimate_video
-
-    start = time.perf_counter()
-    poses = estimate_video(source, detections, estimator, progress=progress,
-                           detections_label=detections_label)
-    seconds = time.perf_counter() - start
-    write_pose_results(poses, output)
-    typer.echo(f"wrote {output}: {len(poses)} poses in {seconds:.2f} s", err=True)
-    return seconds
-
-
-def run_segmentation(source, detections, segmenter, output: Path, progress: bool,
-                     detections_label: str = "detections") -> float:
-    """Segment and write masks; return the seconds spent segmenting."""
-    from vcm.masks import write_mask_results
-    from vcm.segmenters import segment_video
-
-    start = time.perf_counter()
-    masks = segment_video(source, detections, segmenter, progress=progress,
-                          detections_label=detections_label)
-    seconds = time.perf_counter() - start
-    write_mask_results(masks, output)
-    typer.echo(f"wrote {output}: {len(masks)} masks in {seconds:.2f} s", err=True)
-    return seconds
-
-
-def run_tracking(detections, tracker, fps: float, output: Path) -> float:
-    """Track and write MOTChallenge rows; return the seconds spent tracking."""
-    from vcm.trackers import track_sequence
-    from vcm.tracks import write_tracks_txt
-
-    start = time.perf_counter()
-    tracks = track_sequence(detections, tracker, fps=fps)
-    seconds = time.perf_counter() - start
-    write_tracks_txt(tracks, output)
-    typer.echo(
-        f"wrote {output}: {len(tracks.track_ids)} tracks, {tracks.count} boxes in {seconds:.3f} s",
-        err=True,
-    )
-    return seconds
-
-
 BoxScore = Annotated[float, typer.Option(
     min=0, max=1, help="Use only boxes scoring at least this (pass the foreground's --score: "
     "a detection file for BYTE tracking keeps low-score boxes).")]
@@ -590,30 +518,11 @@ ForegroundVariant = Annotated[
 ]
 
 
-def box_task_inputs(video: Path, detections: Path, score: float, foreground_option):
-    """The video, its detections scoring at least ``score``, and the foreground variant."""
-    from vcm.boxtasks import boxes_scoring_at_least
-    from vcm.detformats import read_detections
-    from vcm.masking import ForegroundOptions
-    from vcm.video import open_video
-
-    source = open_video(video)
-    boxes = boxes_scoring_at_least(read_detections(detections), score)
-    variant = ForegroundOptions.from_options(parse_options(foreground_option, "foreground"))
-    return source, boxes, variant
-
-
-def crop_fill(backend, boxes, variant) -> dict:
-    """:func:`vcm.masking.crop_fill_report` for a backend that says where it crops."""
-    from vcm.masking import crop_fill_report
-
-    if not hasattr(backend, "crop_windows_for"):
-        return {"crops": "not known: the backend does not say where it crops"}
-    report = crop_fill_report([frame.boxes for frame in boxes.frames], boxes.width, boxes.height,
-                              variant, backend.crop_windows_for)
-    typer.echo(f"crops: {report['crops_with_fill']} of {report['crops']} read foreground fill, "
-               f"{report['mean_fill']:.1%} of their pixels on average", err=True)
-    return {**report, "variant": variant.describe()}
+def print_crops(crops: dict) -> None:
+    """One stderr line: how many of a box task's crops read foreground fill."""
+    if "crops_with_fill" in crops:
+        typer.echo(f"crops: {crops['crops_with_fill']} of {crops['crops']} read foreground "
+                   f"fill, {crops['mean_fill']:.1%} of their pixels on average", err=True)
 
 
 @app.command("pose")
@@ -629,16 +538,14 @@ def pose(
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
-    from vcm.runrecord import write_run_record
+    from vcm.pipeline.tasks import box_task
 
-    source, boxes, variant = box_task_inputs(video, detections, score, foreground_option)
     backend = build_named("pose estimator", estimator, option)
-    logs.log_run("pose", video=video, detections=detections, score=score,
-                 estimator=backend.describe())
-    crops = crop_fill(backend, boxes, variant)
-    seconds = run_pose(source, boxes, backend, output, progress, detections_label=str(detections))
-    write_run_record(output, "pose", {"pose": seconds}, video=video, detections=detections,
-                     score=score, estimator=backend.describe(), crops=crops)
+    result = box_task("pose", video, detections, output, backend, score=score,
+                      foreground_options=parse_options(foreground_option, "foreground"),
+                      progress=progress)
+    print_crops(result.crops)
+    typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
 
 
 @app.command("segment")
@@ -654,18 +561,15 @@ def segment(
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
-    from vcm.runrecord import write_run_record
+    from vcm.pipeline.tasks import box_task
 
-    source, boxes, variant = box_task_inputs(video, detections, score, foreground_option)
     backend = build_named("segmenter", segmenter, option)
-    logs.log_run("segment", video=video, detections=detections, score=score,
-                 segmenter=backend.describe())
-    crops = crop_fill(backend, boxes, variant)
-    seconds = run_segmentation(source, boxes, backend, output, progress,
-                               detections_label=str(detections))
-    write_run_record(output, "segment", {"segment": seconds}, video=video,
-                     detections=detections, score=score, segmenter=backend.describe(),
-                     crops=crops)
+    result = box_task("segment", video, detections, output, backend, score=score,
+                      foreground_options=parse_options(foreground_option, "foreground"),
+                      progress=progress)
+    print_crops(result.crops)
+    typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",
+               err=True)
 
 
 @app.command("segmenters")
@@ -693,20 +597,20 @@ def track(
     option: Options = None,
 ) -> None:
     """Associate the boxes of the detection file across frames (no detector of its own)."""
-    from vcm.detformats import read_detections
-    from vcm.runrecord import write_run_record
+    from vcm.pipeline.tasks import track_task
     from vcm.trackers import TRACKERS
-    from vcm.video import open_video
 
-    boxes = read_detections(detections)
-    if fps is None:
-        fps = open_video(like).info.fps if like is not None else (boxes.fps or 30.0)
     options = parse_options(option, "tracker")
     backend = build_backend(TRACKERS, tracker, options)
-    logs.log_run("track", detections=detections, tracker=tracker, fps=fps, options=options)
-    seconds = run_tracking(boxes, backend, fps, output)
-    write_run_record(output, "track", {"track": seconds}, detections=detections,
-                     tracker=tracker, fps=fps, options=options)
+    result = track_task(detections, output, backend, tracker_name=tracker, options=options,
+                        fps=fps, like=like)
+    print_tracks(result)
+
+
+def print_tracks(result) -> None:
+    """One stderr line: the tracks written, their boxes and the tracker's seconds."""
+    typer.echo(f"wrote {result.output}: {result.tracks} tracks, {result.count} boxes in "
+               f"{result.seconds['track']:.3f} s", err=True)
 
 
 CodecName = Annotated[str, typer.Option(help="Codec for the original video.")]
@@ -744,16 +648,15 @@ def single_task_pose(
     progress: Progress = True,
 ) -> None:
     """Pose baseline: code the original, decode, detect with its own detector, estimate poses."""
-    from vcm.single_task import run_single_task
+    from vcm.pipeline.tasks import single_task
 
-    backend = build_named("pose estimator", estimator, estimator_option)
-    run_single_task(
-        video, output, stage="single-task pose", step="pose",
-        task=lambda decoded, boxes: run_pose(decoded, boxes, backend, output, progress),
-        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+    result = single_task(
+        "pose", video, output, build_named("pose estimator", estimator, estimator_option),
         detector=build_named("detector", detector, detector_option), score=score,
-        workdir=workdir, progress=progress, estimator=backend.describe(),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        workdir=workdir, progress=progress,
     )
+    typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
 
 
 @single_app.command("segment")
@@ -775,16 +678,16 @@ def single_task_segment(
     progress: Progress = True,
 ) -> None:
     """Segmentation baseline: code the original, decode, detect with its own detector, segment."""
-    from vcm.single_task import run_single_task
+    from vcm.pipeline.tasks import single_task
 
-    backend = build_named("segmenter", segmenter, segmenter_option)
-    run_single_task(
-        video, output, stage="single-task segment", step="segment",
-        task=lambda decoded, boxes: run_segmentation(decoded, boxes, backend, output, progress),
-        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+    result = single_task(
+        "segment", video, output, build_named("segmenter", segmenter, segmenter_option),
         detector=build_named("detector", detector, detector_option), score=score,
-        workdir=workdir, progress=progress, segmenter=backend.describe(),
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        workdir=workdir, progress=progress,
     )
+    typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",
+               err=True)
 
 
 @single_app.command("track")
@@ -806,19 +709,16 @@ def single_task_track(
     progress: Progress = True,
 ) -> None:
     """Tracking baseline: code the original, decode, detect with its own detector, track."""
-    from vcm.single_task import run_single_task
-    from vcm.video import open_video
+    from vcm.pipeline.tasks import single_task
 
-    backend = build_named("tracker", tracker, tracker_option)
-    fps = open_video(video).info.fps
-    run_single_task(
-        video, output, stage="single-task track", step="track",
-        task=lambda decoded, boxes: run_tracking(boxes, backend, fps, output),
-        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+    result = single_task(
+        "track", video, output, build_named("tracker", tracker, tracker_option),
         detector=build_named("detector", detector, detector_option), score=score,
-        workdir=workdir, progress=progress, tracker=tracker, fps=fps,
+        codec=codec, qp=qp, codec_options=parse_options(codec_option, "codec"),
+        workdir=workdir, progress=progress, tracker_name=tracker,
         tracker_options=parse_options(tracker_option, "tracker"),
     )
+    print_tracks(result)
 
 
 @evaluate_app.command("pose")

@@ -14,26 +14,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-from tqdm import tqdm
 
-from vcm.boxtasks import boxes_scoring_at_least
 from vcm.detformats import read_detections
-from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.masking import (
-    ForegroundOptions,
-    box_regions,
-    compose,
-    kept_rectangles,
-    mask_regions,
-    person_pixels,
-    region_mask,
-    segmentation_boxes,
-)
-from vcm.video import VideoSource, open_video, write_lossless_video
+from vcm.masking import ForegroundOptions, compose, kept_rectangles, region_mask
+from vcm.video import open_video, write_lossless_video
 
 LOG = logging.getLogger(__name__)
 
@@ -81,38 +68,6 @@ def build_mask_segmenter(options: ForegroundOptions):
     return MediaPipeSegmenter(model=options.mask, restrict="box")
 
 
-@dataclass
-class _Clock:
-    """Seconds spent reading frames for the segmenter and segmenting them; boxes in which
-    the segmenter found no person."""
-
-    read: float = 0.0
-    segment: float = 0.0
-    boxes_without_mask: int = 0
-
-
-def _person_masks(source: VideoSource, frames_boxes: list[np.ndarray],
-                  options: ForegroundOptions, segmenter, clock: _Clock) -> Iterator[np.ndarray]:
-    """For each frame of ``source``, the union (H, W bool) of the segmenter's person masks of
-    its boxes grown by the margins (:func:`vcm.masking.segmentation_boxes`; a box without a
-    mask counts whole, :func:`vcm.masking.person_pixels`)."""
-    frames = iter(source)
-    for boxes in frames_boxes:
-        tick = time.perf_counter()
-        frame = next(frames, None)
-        clock.read += time.perf_counter() - tick
-        if frame is None:
-            raise VcmError(f"{source.info.path}: decoded fewer frames than the "
-                           f"{len(frames_boxes)} of the detections")
-        tick = time.perf_counter()
-        height, width = frame.shape[:2]
-        grown = segmentation_boxes(boxes, width, height, options)
-        masks = segmenter.person_masks(frame, grown)
-        clock.segment += time.perf_counter() - tick
-        clock.boxes_without_mask += sum(mask is None for mask in masks)
-        yield person_pixels(masks, grown, width, height)
-
-
 def write_foreground_video(
     video: Path,
     detections_file: Path,
@@ -124,64 +79,46 @@ def write_foreground_video(
     progress: bool = True,
 ) -> ForegroundResult:
     """Write the foreground of ``video`` given ``detections_file`` (any detection format) to
-    ``output`` (FFV1 in mkv).
+    ``output`` (FFV1 in mkv): the batch driver of :func:`vcm.pipeline.foreground_stages`.
 
     Only boxes scoring at least ``min_score`` are kept: a detections file written for BYTE
     association also holds low-score boxes, which the tracker uses but the foreground must not
     show. ``options`` is the foreground variant (:mod:`vcm.masking`; default the paper's).
-    With ``options.mask``, MediaPipe segments the original frames in a second pass over
-    ``video`` that runs one ``hold`` window ahead of the frames being written.
+    With ``options.mask``, MediaPipe segments each original frame before it is rendered; a
+    ``hold`` window is written once its last frame is read.
     """
+    from vcm.pipeline import (PersonPixelsStage, StageTimes, foreground_stages, run_frames,
+                              video_frames)
+
     start = time.perf_counter()
     source = open_video(video)
     detections = read_detections(detections_file)
     info = source.info
-    detections.check_fits(info.width, info.height, info.frames, label=str(detections_file),
-                          video=str(info.path))
-    kept = [frame.boxes for frame in boxes_scoring_at_least(detections, min_score).frames]
-    clock = _Clock()
-    render_seconds = 0.0
-    segmenter = None
-    if options.mask == "none":
-        regions = box_regions(kept, info.width, info.height, options)
-    else:
-        segmenter = build_mask_segmenter(options)
-        regions = mask_regions(_person_masks(source, kept, options, segmenter, clock), kept,
-                               info.width, info.height, options)
-
-    def timed_frames() -> Iterator[np.ndarray]:
-        nonlocal render_seconds
-        frames = tqdm(
-            source, total=source.info.frames, desc="foreground", unit="frame",
-            disable=not progress,
-        )
-        for frame in frames:
-            tick = time.perf_counter()
-            elsewhere = clock.read + clock.segment
-            region = next(regions, None)
-            if region is None:
-                raise VcmError(f"{info.path}: decoded more frames than the {len(kept)} of "
-                               f"{detections_file}")
-            foreground = compose(frame, region, options)
-            render_seconds += time.perf_counter() - tick - (clock.read + clock.segment - elsewhere)
-            yield foreground
-
+    stages = foreground_stages(options, min_score=min_score)
+    masking = next((stage for stage in stages if isinstance(stage, PersonPixelsStage)), None)
+    times = StageTimes()
+    frames = run_frames(video_frames(source, detections, detections_label=str(detections_file),
+                                     description="foreground", progress=progress),
+                        stages, times=times)
     try:
         with atomic_output(output) as temporary:
             write_lossless_video(
-                timed_frames(), temporary, width=info.width, height=info.height, fps=info.fps,
-                log_path=log_path,
+                (frame.image for frame in frames), temporary, width=info.width,
+                height=info.height, fps=info.fps, log_path=log_path,
             )
     finally:
-        if segmenter is not None:
-            segmenter.close()
+        for stage in stages:
+            stage.close()
     total_seconds = time.perf_counter() - start
-    described = segmenter.describe() if segmenter is not None else None
+    render_seconds = times.seconds.get(stages[-1].name, 0.0)
+    segment_seconds = times.seconds.get(masking.name, 0.0) if masking is not None else 0.0
+    without_mask = masking.boxes_without_mask if masking is not None else 0
     LOG.info(
         "foreground: %d frames, %d boxes (scores >= %g of them kept), variant %s, render %.3f s, "
         "segment %.3f s (%d boxes without a mask, kept whole), total %.3f s -> %s",
         info.frames, detections.count, min_score, options.describe(), render_seconds,
-        clock.segment, clock.boxes_without_mask, total_seconds, output,
+        segment_seconds, without_mask, total_seconds, output,
     )
-    return ForegroundResult(info.frames, render_seconds, total_seconds, clock.segment, described,
-                            clock.boxes_without_mask)
+    return ForegroundResult(info.frames, render_seconds, total_seconds, segment_seconds,
+                            masking.segmenter.describe() if masking is not None else None,
+                            without_mask)

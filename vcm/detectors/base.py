@@ -19,18 +19,15 @@ so backends return boxes as their model produces them.
 from __future__ import annotations
 
 import logging
-import sys
-import time
 from typing import Protocol
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from vcm.detections import DetectionSequence, FrameDetections
+from vcm.detections import DetectionSequence
 from vcm.detformats.voc_zip import as_written
 from vcm.registry import Registry
-from vcm.video import VideoSource, frame_batches
+from vcm.video import VideoSource
 
 LOG = logging.getLogger(__name__)
 
@@ -117,41 +114,31 @@ def detect_video(
     *,
     score_threshold: float = 0.6,
     progress: bool = True,
+    times=None,
 ) -> DetectionSequence:
     """Run ``detector`` on every frame of ``source`` and keep boxes scoring >= ``score_threshold``.
 
     Frames are read as they are needed, ``frames_per_batch`` at a time for a batching
     detector (memory does not grow with the video). A progress bar goes
     to stderr unless ``progress`` is false; totals (frames, boxes, dropped, seconds, frames
-    per second) are logged at the end.
+    per second) are logged at the end. The detector's seconds (reading frames excepted) are
+    added to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``detect`` when given.
     """
+    from vcm.pipeline import DetectStage, StageTimes, run_frames, video_frames
+
     info = source.info
-    frames: list[FrameDetections] = []
-    dropped_total = 0
-    start = time.perf_counter()
-    with tqdm(
-        total=info.frames, desc=f"detect {detector.name}", unit="frame", file=sys.stderr,
-        disable=not progress,
-    ) as bar:
-        for batch_numbers, batch in frame_batches(source, frames_per_batch(detector)):
-            if len(batch) == 1:
-                raw = [detector.detect(batch[0], batch_numbers[0])]
-            else:
-                raw = detector.detect_batch(batch, batch_numbers)
-            for frame_number, (raw_boxes, raw_scores) in zip(batch_numbers, raw, strict=True):
-                boxes, scores, dropped = postprocess(
-                    raw_boxes, raw_scores, width=info.width, height=info.height,
-                    score_threshold=score_threshold,
-                )
-                dropped_total += dropped
-                frames.append(FrameDetections(frame_number, boxes, scores))
-            bar.update(len(batch))
-    seconds = time.perf_counter() - start
-    sequence = DetectionSequence(info.width, info.height, frames, source=str(info.path), fps=info.fps)
+    stage = DetectStage(detector, score=score_threshold)
+    times = times if times is not None else StageTimes()
+    frames = run_frames(video_frames(source, description=f"detect {detector.name}",
+                                     progress=progress), [stage], times=times)
+    sequence = DetectionSequence(info.width, info.height,
+                                 [frame.records[stage.name] for frame in frames],
+                                 source=str(info.path), fps=info.fps)
+    seconds = times.seconds.get(stage.name, 0.0)
     LOG.info(
         "%s on %s: %d frames, %d boxes, %d dropped (non-finite or empty), %.1f s, %.2f frames/s",
-        detector.name, info.path, len(frames), sequence.count, dropped_total, seconds,
-        len(frames) / seconds if seconds > 0 else float("inf"),
+        detector.name, info.path, len(sequence), sequence.count, stage.dropped, seconds,
+        len(sequence) / seconds if seconds > 0 else float("inf"),
     )
     return sequence
 

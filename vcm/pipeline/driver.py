@@ -78,7 +78,8 @@ def run_frames(
     return stream
 
 
-def _through(stage: FrameComponent, upstream: Iterator[Frame], times: StageTimes) -> Iterator[Frame]:
+def _through(stage: FrameComponent, upstream: Iterator[Frame],
+             times: StageTimes) -> Iterator[Frame]:
     size = max(1, int(getattr(stage, "frames_per_batch", 1)))
     batch: list[Frame] = []
     for frame in upstream:
@@ -118,6 +119,11 @@ class Pipeline:
 
     def describe(self) -> list[dict]:
         return [stage.describe() for stage in self.stages]
+
+    def close(self) -> None:
+        """Close every stage (after :meth:`finish`, or when the stream is dropped)."""
+        for stage in self.stages:
+            stage.close()
 
     def _onwards(self, first: int, frames: list[Frame]) -> list[Frame]:
         for stage in self.stages[first:]:

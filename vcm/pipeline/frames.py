@@ -42,12 +42,9 @@ class Frame:
     records: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
-        if len(boxes) != len(scores):
-            raise ValueError(f"frame {self.number}: {len(boxes)} boxes but {len(scores)} scores")
-        object.__setattr__(self, "boxes", boxes)
-        object.__setattr__(self, "scores", scores)
+        checked = FrameDetections(self.number, self.boxes, self.scores)  # shapes, as there
+        object.__setattr__(self, "boxes", checked.boxes)
+        object.__setattr__(self, "scores", checked.scores)
         object.__setattr__(self, "records", MappingProxyType(dict(self.records)))
 
     @classmethod
@@ -78,6 +75,7 @@ class FrameComponent(Protocol):
     * ``process(frame)``: ``process_batch([frame])``.
     * ``flush()``: at the end of the video or stream, the frames still held back.
     * ``describe() -> dict``: backend, model and parameters, for the run record.
+    * ``close()``: release what the backend holds open, once the stage is done.
     """
 
     name: str
@@ -93,6 +91,9 @@ class FrameComponent(Protocol):
         ...
 
     def describe(self) -> dict:
+        ...
+
+    def close(self) -> None:
         ...
 
 
@@ -114,6 +115,9 @@ class Stage:
 
     def flush(self) -> list[Frame]:
         return []
+
+    def close(self) -> None:
+        """Release what the backend holds open (a model session); nothing here."""
 
     def describe(self) -> dict:
         return {"stage": self.name}

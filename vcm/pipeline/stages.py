@@ -34,6 +34,13 @@ def kept_boxes(frame: Frame, min_score: float) -> FrameDetections:
     return FrameDetections(frame.number, frame.boxes[keep], frame.scores[keep])
 
 
+def close_backend(backend) -> None:
+    """``backend.close()`` where the backend has one (MediaPipe's graphs do)."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
+
+
 class DetectStage(Stage):
     """Person boxes of each frame from a registered detector.
 
@@ -72,6 +79,9 @@ class DetectStage(Stage):
                                               scores=detections.scores))
         return finished
 
+    def close(self) -> None:
+        close_backend(self.detector)
+
     def describe(self) -> dict:
         return {"stage": self.name, "detector": self.detector.describe(), "score": self.score}
 
@@ -92,6 +102,7 @@ class BoxTaskStage(Stage):
                  min_score: float = 0.0, name: str = "boxes", backend_name: str = ""):
         self.run_batch = run_batch
         self.backend_name = backend_name or name
+        self.backend = None
         self.frames_per_batch = max(1, int(frames_per_batch))
         self.min_score = float(min_score)
         self.name = name
@@ -111,6 +122,9 @@ class BoxTaskStage(Stage):
 
     def record(self, frame: Frame, outputs: list[BoxOutput]) -> object:
         return outputs
+
+    def close(self) -> None:
+        close_backend(self.backend)
 
     @property
     def found(self) -> int:
@@ -135,7 +149,7 @@ class PoseStage(BoxTaskStage):
         super().__init__(estimator.estimate_batch,
                          frames_per_batch=getattr(estimator, "frames_per_batch", 1),
                          min_score=min_score, name=name, backend_name=estimator.name)
-        self.estimator = estimator
+        self.estimator = self.backend = estimator
 
     def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
         from vcm.keypoints import PersonPose
@@ -162,7 +176,7 @@ class SegmentStage(BoxTaskStage):
         super().__init__(segmenter.segment_batch,
                          frames_per_batch=getattr(segmenter, "frames_per_batch", 1),
                          min_score=min_score, name=name, backend_name=segmenter.name)
-        self.segmenter = segmenter
+        self.segmenter = self.backend = segmenter
 
     def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
         from vcm.masks import PersonMask
@@ -239,7 +253,7 @@ class PersonPixelsStage(Stage):
         return finished
 
     def close(self) -> None:
-        self.segmenter.close()
+        close_backend(self.segmenter)
 
     def describe(self) -> dict:
         return {"stage": self.name, "segmenter": self.segmenter.describe()}

@@ -146,6 +146,7 @@ def estimate_video(
     *,
     progress: bool = True,
     detections_label: str = "detections",
+    times=None,
 ) -> list[PersonPose]:
     """Estimate the pose of every detected person in every frame of ``source``.
 
@@ -156,11 +157,14 @@ def estimate_video(
     :func:`person_score`), in frame order then box order; boxes without a pose are counted
     and logged. A progress bar goes to stderr unless ``progress`` is false. The estimator sees
     each box clipped to the frame; a box with no area inside the frame has no pose and is not
-    handed to it (:func:`vcm.boxtasks.outputs_per_box`).
+    handed to it (:func:`vcm.boxtasks.outputs_per_box`). The estimator's seconds (reading
+    frames excepted) are added to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``pose``
+    when given.
     """
     from vcm.pipeline import PoseStage, video_frames
 
     frames = video_frames(source, detections, detections_label=detections_label,
                           description=f"pose {estimator.name}", progress=progress)
     return found_per_box(PoseStage(estimator), frames, source=str(source.info.path),
-                         frames_total=len(detections), boxes_total=detections.count)
+                         frames_total=len(detections), boxes_total=detections.count,
+                         times=times)

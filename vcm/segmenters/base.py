@@ -83,6 +83,7 @@ def segment_video(
     *,
     progress: bool = True,
     detections_label: str = "detections",
+    times=None,
 ) -> list[PersonMask]:
     """Segment every detected person in every frame of ``source``.
 
@@ -93,11 +94,13 @@ def segment_video(
     Returns one :class:`PersonMask` per box with a mask (``image_id`` = 1-based frame number,
     ``box`` = the clipped detection box, ``score`` = the detector's score), in frame order then
     box order; boxes without a mask are counted and logged. A progress bar goes to stderr
-    unless ``progress`` is false.
+    unless ``progress`` is false. The segmenter's seconds (reading frames excepted) are added
+    to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``segment`` when given.
     """
     from vcm.pipeline import SegmentStage, video_frames
 
     frames = video_frames(source, detections, detections_label=detections_label,
                           description=f"segment {segmenter.name}", progress=progress)
     return found_per_box(SegmentStage(segmenter), frames, source=str(source.info.path),
-                         frames_total=len(detections), boxes_total=detections.count)
+                         frames_total=len(detections), boxes_total=detections.count,
+                         times=times)

@@ -30,14 +30,17 @@ class Tracker(Protocol):
 TRACKERS: Registry[Tracker] = Registry("tracker")
 
 
-def track_sequence(detections: DetectionSequence, tracker: Tracker, *, fps: float) -> TrackSequence:
-    """Run ``tracker`` over every frame of ``detections`` (a video at ``fps`` frames per second)."""
-    state = tracker.init_state(fps)
-    frames = []
-    for frame_detections in detections.frames:
-        state, frame_tracks = tracker.update(state, frame_detections)
-        frames.append(frame_tracks)
-    return TrackSequence(frames, source=detections.source)
+def track_sequence(detections: DetectionSequence, tracker: Tracker, *, fps: float,
+                   times=None) -> TrackSequence:
+    """Run ``tracker`` over every frame of ``detections`` (a video at ``fps`` frames per
+    second) with the batch driver and one :class:`vcm.pipeline.TrackStage`; its seconds are
+    added to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``track`` when given."""
+    from vcm.pipeline import TrackStage, detection_frames, run_frames
+
+    stage = TrackStage(tracker, fps=fps)
+    frames = run_frames(detection_frames(detections), [stage], times=times)
+    return TrackSequence([frame.records[stage.name] for frame in frames],
+                         source=detections.source)
 
 
 # Imported last: the backend registers itself in TRACKERS defined above.

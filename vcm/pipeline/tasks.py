@@ -1,0 +1,250 @@
+"""The batch tasks the ``vcm`` commands run: files in, a results file and its run record out.
+
+Each runs the stages of :mod:`vcm.pipeline.stages` over a video or detection file with the
+batch driver (through :func:`vcm.pose.estimate_video`, :func:`vcm.segmenters.segment_video`,
+:func:`vcm.trackers.track_sequence`, :func:`vcm.detectors.detect_video` and
+:func:`vcm.foreground.write_foreground_video`) and returns a :class:`TaskResult` for the
+command to print. Backends come in built (the CLI builds them from its options); the
+seconds of a task are its stage's, as the driver measured them (reading and decoding
+frames, and writing the results, excepted).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vcm.detections import DetectionSequence
+from vcm.logs import log_run
+from vcm.masking import ForegroundOptions
+from vcm.pipeline.driver import StageTimes
+from vcm import runrecord
+from vcm.video import VideoSource
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a batch task wrote.
+
+    Attributes:
+        output: the results file.
+        count: what it holds: poses, masks, tracked boxes or detected boxes.
+        seconds: seconds by step, as in the run record (``pose``, ``detect``, ...).
+        frames: frames processed.
+        tracks: distinct track ids (tracking; 0 otherwise).
+        crops: the crop-fill report of a box task (:func:`crop_fill`), else empty.
+        details: what else the command may print (the foreground's segmenter, say).
+    """
+
+    output: Path
+    count: int
+    seconds: dict[str, float]
+    frames: int = 0
+    tracks: int = 0
+    crops: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+
+def box_task_inputs(video: Path, detections: Path, score: float,
+                    foreground_options: dict[str, Any] | None = None):
+    """The video, its detections scoring at least ``score``, and the foreground variant
+    ``foreground_options`` (``vcm foreground -p`` options; the paper's when empty)."""
+    from vcm.boxtasks import boxes_scoring_at_least
+    from vcm.detformats import read_detections
+    from vcm.video import open_video
+
+    source = open_video(video)
+    boxes = boxes_scoring_at_least(read_detections(detections), score)
+    variant = ForegroundOptions.from_options(foreground_options or {})
+    return source, boxes, variant
+
+
+def crop_fill(backend, boxes: DetectionSequence, variant: ForegroundOptions) -> dict:
+    """:func:`vcm.masking.crop_fill_report` for a backend that says where it crops
+    (``crop_windows_for``), with the variant; else a note that it does not say."""
+    from vcm.masking import crop_fill_report
+
+    if not hasattr(backend, "crop_windows_for"):
+        return {"crops": "not known: the backend does not say where it crops"}
+    report = crop_fill_report([frame.boxes for frame in boxes.frames], boxes.width, boxes.height,
+                              variant, backend.crop_windows_for)
+    return {**report, "variant": variant.describe()}
+
+
+def _box_task_steps(task: str):
+    """``(run over the video, write the results, what the backend is called)`` of a task
+    on the shared boxes."""
+    if task == "pose":
+        from vcm.keypoints import write_pose_results
+        from vcm.pose import estimate_video
+
+        return estimate_video, write_pose_results, "estimator"
+    if task == "segment":
+        from vcm.masks import write_mask_results
+        from vcm.segmenters import segment_video
+
+        return segment_video, write_mask_results, "segmenter"
+    raise ValueError(f"no task on the shared boxes {task!r}: pose or segment")
+
+
+def run_box_task(task: str, source: VideoSource, detections: DetectionSequence, backend,
+                 output: Path, *, progress: bool = True,
+                 detections_label: str = "detections") -> TaskResult:
+    """Run ``task`` (``pose`` or ``segment``) with ``backend`` (a pose estimator or a
+    segmenter) on the boxes of ``detections`` in ``source``; write the results (COCO
+    keypoint or instance results) to ``output``. ``count``: poses or masks written."""
+    run_video, write_results, _ = _box_task_steps(task)
+    times = StageTimes()
+    results = run_video(source, detections, backend, progress=progress,
+                        detections_label=detections_label, times=times)
+    write_results(results, output)
+    return TaskResult(output, len(results), {task: times.seconds.get(task, 0.0)},
+                      frames=len(detections))
+
+
+def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Path) -> TaskResult:
+    """Track the boxes of ``detections`` (a video at ``fps``); write MOTChallenge rows."""
+    from vcm.trackers import track_sequence
+    from vcm.tracks import write_tracks_txt
+
+    times = StageTimes()
+    tracks = track_sequence(detections, tracker, fps=fps, times=times)
+    write_tracks_txt(tracks, output)
+    return TaskResult(output, tracks.count, {"track": times.seconds.get("track", 0.0)},
+                      frames=len(tracks), tracks=len(tracks.track_ids))
+
+
+def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
+             score: float = 0.0, foreground_options: dict[str, Any] | None = None,
+             progress: bool = True) -> TaskResult:
+    """``vcm pose`` and ``vcm segment``: :func:`run_box_task` on the boxes of the detection
+    file scoring at least ``score``; the run record holds the crop-fill report of the
+    foreground variant ``foreground_options``."""
+    role = _box_task_steps(task)[2]
+    source, boxes, variant = box_task_inputs(video, detections, score, foreground_options)
+    log_run(task, video=video, detections=detections, score=score,
+            **{role: backend.describe()})
+    crops = crop_fill(backend, boxes, variant)
+    result = run_box_task(task, source, boxes, backend, output, progress=progress,
+                          detections_label=str(detections))
+    runrecord.write_run_record(output, task, result.seconds, video=video, detections=detections,
+                     score=score, crops=crops, **{role: backend.describe()})
+    return TaskResult(output, result.count, result.seconds, result.frames, crops=crops)
+
+
+def frame_rate(fps: float | None, like: Path | None, detections: DetectionSequence) -> float:
+    """``fps`` if given, else the frame rate of the video ``like``, else the detection
+    file's, else 30."""
+    if fps is not None:
+        return fps
+    if like is not None:
+        from vcm.video import open_video
+
+        return open_video(like).info.fps
+    return detections.fps or 30.0
+
+
+def track_task(detections: Path, output: Path, tracker, *, tracker_name: str,
+               options: dict[str, Any], fps: float | None = None,
+               like: Path | None = None) -> TaskResult:
+    """``vcm track``: track the boxes of the detection file (frame rate as :func:`frame_rate`)."""
+    from vcm.detformats import read_detections
+
+    boxes = read_detections(detections)
+    fps = frame_rate(fps, like, boxes)
+    log_run("track", detections=detections, tracker=tracker_name, fps=fps, options=options)
+    result = run_tracking(boxes, tracker, fps, output)
+    runrecord.write_run_record(output, "track", result.seconds, detections=detections,
+                     tracker=tracker_name, fps=fps, options=options)
+    return result
+
+
+def detect_task(video: Path, output: Path, detector, *, score: float, detection_format,
+                format_options: dict[str, Any], progress: bool = True) -> TaskResult:
+    """``vcm detect``: the boxes of ``detector`` scoring at least ``score`` in every frame
+    of ``video``, written in ``detection_format`` (a :mod:`vcm.detformats` format)."""
+    from vcm.detectors import detect_video
+    from vcm.video import open_video
+
+    source = open_video(video)
+    log_run("detect", video=video, output=output, detector=detector.describe(), score=score,
+            frames=source.info.frames, format=detection_format.name,
+            format_options=format_options)
+    times = StageTimes()
+    detections = detect_video(source, detector, score_threshold=score, progress=progress,
+                              times=times)
+    start = time.perf_counter()
+    detection_format.write(detections, output, **format_options)
+    seconds = {"detect": times.seconds.get("detect", 0.0), "write": time.perf_counter() - start}
+    runrecord.write_run_record(output, "detect", seconds, video=video, detector=detector.describe(),
+                     score=score, frames=len(detections), boxes=detections.count,
+                     format=detection_format.name, format_options=format_options)
+    return TaskResult(output, detections.count, seconds, frames=len(detections))
+
+
+def foreground_task(video: Path, detections: Path, output: Path, *, score: float = 0.0,
+                    variant: ForegroundOptions | None = None, log_path: Path | None = None,
+                    progress: bool = True) -> TaskResult:
+    """``vcm foreground``: the foreground video of the variant (the paper's by default);
+    the run record keeps the mask segmenter's seconds apart from rendering (issue 13)."""
+    from vcm.foreground import write_foreground_video
+
+    variant = variant if variant is not None else ForegroundOptions()
+    log_run("foreground", video=video, detections=detections, output=output, score=score,
+            variant=variant.describe())
+    result = write_foreground_video(video, detections, output, min_score=score,
+                                    options=variant, log_path=log_path, progress=progress)
+    seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
+    segmented = {}
+    if result.segmenter is not None:
+        seconds["segment"] = result.segment_seconds
+        segmented["segmenter"] = result.segmenter
+        segmented["boxes_without_mask"] = result.boxes_without_mask
+    runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
+                     frames=result.frames, variant=variant.describe(), **segmented)
+    return TaskResult(output, result.frames, seconds, frames=result.frames, details=segmented)
+
+
+def single_task(task: str, video: Path, output: Path, backend, *, detector, score: float,
+                codec: str, qp: int, codec_options: dict[str, Any],
+                workdir: Path | None = None, progress: bool = True,
+                tracker_name: str = "", tracker_options: dict[str, Any] | None = None,
+                ) -> TaskResult:
+    """``vcm single-task pose|segment|track``: code the original ``video``, decode it, detect
+    with the task's own ``detector``, then run ``task`` with ``backend`` (an estimator, a
+    segmenter or a tracker) and write ``output`` and its run record."""
+    from vcm.single_task import run_single_task
+
+    if task == "track":
+        from vcm.video import open_video
+
+        fps = open_video(video).info.fps
+
+        def run_task(decoded, boxes):
+            return run_tracking(boxes, backend, fps, output)
+        described = {"tracker": tracker_name, "fps": fps,
+                     "tracker_options": tracker_options or {}}
+    else:
+        role = _box_task_steps(task)[2]
+
+        def run_task(decoded, boxes):
+            return run_box_task(task, decoded, boxes, backend, output, progress=progress)
+        described = {role: backend.describe()}
+    results: list[TaskResult] = []
+
+    def run(decoded, boxes) -> float:
+        results.append(run_task(decoded, boxes))
+        return results[-1].seconds[task]
+
+    seconds = run_single_task(
+        video, output, stage=f"single-task {task}", step=task, task=run, codec=codec, qp=qp,
+        codec_options=codec_options, detector=detector, score=score, workdir=workdir,
+        progress=progress, **described,
+    )
+    [result] = results
+    return TaskResult(output, result.count, seconds, result.frames, tracks=result.tracks)
