@@ -947,6 +947,9 @@ def stream(
     realtime: Annotated[bool, typer.Option(help="Pace a file at its frame rate (frames the edge "
                                           "cannot keep up with are dropped and counted).")] = False,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
+    fps: Annotated[Optional[float], typer.Option(
+        min=0.001, max=1000, help="Frame rate of the source [its own]; with --realtime a file "
+        "is paced at it.")] = None,
     token: LiveToken = None,
     root: Annotated[Path, typer.Option(help="With --loopback: where the session is recorded.")] = Path("sessions"),
     pose: Annotated[str, typer.Option(help="With --loopback: pose estimator, or none.")] = "blazepose",
@@ -966,7 +969,7 @@ def stream(
                              **({"sequence": source} if detector == "oracle" else {})),
         detect_score=detect_score, foreground=parse_options(foreground_option, "foreground"),
         codec=codec, qp=qp, preset=preset, intra_period=intra_period, realtime=realtime,
-        max_frames=max_frames, token=token, results_path=output,
+        max_frames=max_frames, token=token, results_path=output, fps=fps,
         status=_status_line if status else None,
     )
     if status:

@@ -19,16 +19,17 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
              foreground: dict, codec: str, qp: int, preset: str | None, intra_period: int,
              realtime: bool, max_frames: int | None, token: str | None,
              results_path: Path | None, tasks=None, root: Path = Path("sessions"),
-             status: Callable | None = None):
+             fps: float | None = None, status: Callable | None = None):
     """Stream ``source`` to ``address``, or (``address`` ``None``) to a server started in this
-    process on 127.0.0.1 that runs ``tasks`` and records in ``root``; return the
+    process on 127.0.0.1 that runs ``tasks`` and records in ``root``; ``fps`` overrides the
+    source's frame rate (a file is paced at it with ``realtime``). Return the
     :class:`~vcm.live.edge.EdgeReport`."""
     from vcm.live.edge import Edge, open_source
     from vcm.live.server import AnalysisServer
     from vcm.masking import ForegroundOptions
     from vcm.pipeline import DetectStage, foreground_stages
 
-    frames = open_source(source)
+    frames = open_source(source, fps=fps)
     variant = ForegroundOptions.from_options(foreground)
     stages = [DetectStage(detector, score=detect_score),
               *foreground_stages(variant, min_score=detect_score)]
