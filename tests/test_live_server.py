@@ -296,3 +296,29 @@ def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(
     result = CliRunner().invoke(app, ["decode", str(folder / "stream.265"), "-o",
                                       str(tmp_path / "decoded.mkv")])
     assert result.exit_code == 0, result.output
+
+
+def test_vcm_live_streams_a_sequence_and_reports(sequence, tmp_path):
+    result = CliRunner().invoke(app, [
+        "live", str(sequence), "-o", str(tmp_path / "results.jsonl"), "--root",
+        str(tmp_path / "sessions"), "--detector", "oracle", "--codec", "x265", "--pose", "none",
+        "--max-frames", "6"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["frames_sent"], report["results"], report["server"]["reason"]) == (6, 6, "complete")
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert all("latency" in json.loads(line)["timing"] for line in lines)
+
+
+@pytest.mark.parametrize("arguments, problem", [
+    (["serve", "--host", "0.0.0.0", "--port", "0"], "needs a token"),
+    (["stream", "clip.mp4", "-o", "r.jsonl"], "either --to HOST:PORT or --loopback"),
+    (["stream", "clip.mp4", "-o", "r.jsonl", "--to", "nohost"], "expected HOST:PORT"),
+])
+def test_live_commands_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, arguments, problem):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VCM_LIVE_TOKEN", raising=False)
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and problem in result.output
