@@ -244,6 +244,37 @@ def test_reconnecting_starts_a_new_session_with_a_fresh_idr(sequence, server, tm
         assert session_state(folder)["reason"] == "complete"
 
 
+def test_an_edge_reconnects_to_a_restarted_server_with_a_fresh_idr(sequence, tmp_path):
+    first = AnalysisServer(tmp_path / "first", tasks=Tasks(pose=None)).start()
+    port = first.address[1]
+    stopped = {}
+
+    def stop_after_four(timing, report):
+        if report.results == 4 and not stopped:
+            stopped["at"] = True
+            first.stop(timeout=SECONDS)
+            stopped["second"] = AnalysisServer(tmp_path / "second", port=port,
+                                               tasks=Tasks(pose=None)).start()
+
+    edge = Edge(open_source(str(sequence)), ("127.0.0.1", port), edge_stages(sequence),
+                codec="x265", realtime=True, reconnects=3, on_result=stop_after_four)
+    try:
+        report = edge.run()
+    finally:
+        first.stop(timeout=SECONDS)
+        if "second" in stopped:
+            stopped["second"].stop(timeout=SECONDS)
+    (before,) = first.sessions
+    (after,) = stopped["second"].sessions
+    assert session_state(before)["reason"] == "server stopped"
+    assert session_state(after)["reason"] == "complete"
+    assert report.reconnects == 1 and len(report.sessions) == 2
+    done = session_state(before)["frames_analysed"] + session_state(after)["frames_analysed"]
+    assert done == report.results
+    assert report.results + report.frames_lost + report.dropped_capture == FRAMES
+    assert parse_stream((after / "stream.265").read_bytes()).pictures[0].nal_type in (19, 20)
+
+
 def test_a_slow_edge_drops_captured_frames_and_counts_them(sequence, server, tmp_path):
     class SlowDetect(DetectStage):
         def process_batch(self, frames):

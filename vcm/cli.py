@@ -950,6 +950,8 @@ def stream(
     fps: Annotated[Optional[float], typer.Option(
         min=0.001, max=1000, help="Frame rate of the source [its own]; with --realtime a file "
         "is paced at it.")] = None,
+    reconnect: Annotated[int, typer.Option(
+        min=0, max=1000, help="New connections (each a new coded sequence) after a failed one.")] = 0,
     token: LiveToken = None,
     root: Annotated[Path, typer.Option(help="With --loopback: where the session is recorded.")] = Path("sessions"),
     pose: Annotated[str, typer.Option(help="With --loopback: pose estimator, or none.")] = "blazepose",
@@ -969,7 +971,7 @@ def stream(
                              **({"sequence": source} if detector == "oracle" else {})),
         detect_score=detect_score, foreground=parse_options(foreground_option, "foreground"),
         codec=codec, qp=qp, preset=preset, intra_period=intra_period, realtime=realtime,
-        max_frames=max_frames, token=token, results_path=output, fps=fps,
+        max_frames=max_frames, token=token, results_path=output, fps=fps, reconnects=reconnect,
         status=_status_line if status else None,
     )
     if status:

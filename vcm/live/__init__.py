@@ -19,7 +19,7 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
              foreground: dict, codec: str, qp: int, preset: str | None, intra_period: int,
              realtime: bool, max_frames: int | None, token: str | None,
              results_path: Path | None, tasks=None, root: Path = Path("sessions"),
-             fps: float | None = None, status: Callable | None = None):
+             fps: float | None = None, reconnects: int = 0, status: Callable | None = None):
     """Stream ``source`` to ``address``, or (``address`` ``None``) to a server started in this
     process on 127.0.0.1 that runs ``tasks`` and records in ``root``; ``fps`` overrides the
     source's frame rate (a file is paced at it with ``realtime``). Return the
@@ -48,7 +48,8 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
     try:
         edge = Edge(frames, address, stages, codec=codec, qp=qp, preset=preset,
                     intra_period=intra_period, token=token, realtime=realtime,
-                    max_frames=max_frames, results_path=results_path, on_result=on_result)
+                    max_frames=max_frames, results_path=results_path, reconnects=reconnects,
+                    on_result=on_result)
         report = edge.run()
     finally:
         if server is not None:

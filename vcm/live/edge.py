@@ -42,6 +42,8 @@ from vcm.pipeline import Frame, Pipeline, StageTimes
 LIVE_PREFIXES = ("rtsp://", "rtmp://", "tcp://", "udp://", "http://", "https://", "srt://", "/dev/video")
 
 CONNECT_SECONDS = 10.0
+RECONNECT_SECONDS = 1.0
+"""Pause before a new connection after a failed one."""
 RESULT_SECONDS = 120.0
 """How long the edge waits for the server's next line before it gives up."""
 
@@ -119,8 +121,11 @@ class EdgeReport:
         bytes_sent: stream bytes (SEIs included).
         seconds: wall-clock from the first capture to the last result.
         timings: per frame (results received).
-        server_end: the server's ``end`` message (``frames_skipped``, ``results_dropped``).
-        session: the server's session folder name.
+        server_end: the last session's ``end`` message (``frames_skipped``,
+            ``results_dropped``).
+        sessions: the server's session folder names, one per connection.
+        reconnects: connections made after the first; frames_lost: frames sent (or held by
+            the stages) in a session that failed before answering them.
     """
 
     frames_captured: int = 0
@@ -132,7 +137,9 @@ class EdgeReport:
     fps: float = 0.0
     timings: list[FrameTiming] = field(default_factory=list)
     server_end: dict = field(default_factory=dict)
-    session: str = ""
+    sessions: list[str] = field(default_factory=list)
+    reconnects: int = 0
+    frames_lost: int = 0
     started: float | None = None
 
     @property
@@ -166,7 +173,8 @@ class EdgeReport:
 
     def to_dict(self) -> dict:
         return {
-            "session": self.session, "frames_captured": self.frames_captured,
+            "sessions": self.sessions, "reconnects": self.reconnects,
+            "frames_lost": self.frames_lost, "frames_captured": self.frames_captured,
             "frames_sent": self.frames_sent, "dropped_capture": self.dropped_capture,
             "results": self.results, "bytes_sent": self.bytes_sent,
             "seconds": round(self.seconds, 4), "throughput_fps": round(self.throughput, 3),
@@ -192,6 +200,7 @@ class Edge:
         max_frames: stop after this many captured frames.
         queue_frames: frames held between capture and detection.
         results_path: JSON lines file to write each result to (with its ``timing``).
+        reconnects: new connections allowed after a failed one (see :meth:`run`).
         on_result: called with each :class:`FrameTiming` (for a status line).
     """
 
@@ -199,7 +208,7 @@ class Edge:
                  codec: str = "vvenc", qp: int = 32, preset: str | None = None,
                  intra_period: int = 32, threads: int | None = None, token: str | None = None,
                  realtime: bool = False, max_frames: int | None = None, queue_frames: int = 4,
-                 results_path: Path | None = None,
+                 results_path: Path | None = None, reconnects: int = 0,
                  on_result: Callable[[FrameTiming, EdgeReport], None] | None = None) -> None:
         self.source = source
         self.address = address
@@ -211,6 +220,10 @@ class Edge:
         self.max_frames = max_frames
         self.captured: queue.Queue = queue.Queue(queue_frames)
         self.results_path = results_path
+        if results_path is not None:
+            Path(results_path).write_text("")  # sessions append to it
+        self.reconnects = reconnects
+        self.lost = threading.Event()
         self.on_result = on_result
         self.report = EdgeReport(fps=source.fps)
         self.info: dict[int, dict] = {}  # stream frame number -> its times so far
@@ -219,47 +232,91 @@ class Edge:
         self.stop_capture = threading.Event()
 
     def run(self) -> EdgeReport:
-        """Stream until the source ends (or ``max_frames``), then wait for every result."""
+        """Stream until the source ends (or ``max_frames``), then wait for every result.
+
+        A session whose connection fails is followed by a new one (a new encoder, so a new
+        IDR), at most ``reconnects`` times; the frames it had sent without an answer are
+        counted as ``frames_lost``."""
+        capture = threading.Thread(target=self._capture, daemon=True)
+        self.report.started = time.monotonic()
+        capture.start()
+        try:
+            while True:
+                try:
+                    if self._session():
+                        break
+                except ConnectionError as error:
+                    self.failure = str(error)
+                if self.report.reconnects >= self.reconnects:
+                    raise VcmError(self.failure or f"{_name(self.address)}: the session failed")
+                self.report.reconnects += 1
+                self.failure = None
+                time.sleep(RECONNECT_SECONDS)
+        finally:
+            self.stop_capture.set()
+            while capture.is_alive():
+                try:
+                    self.captured.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            self.report.seconds = time.monotonic() - self.report.started
+        if self.failure:
+            raise VcmError(self.failure)
+        return self.report
+
+    def _session(self) -> bool:
+        """One connection: ``True`` once the source has ended and every result is in,
+        ``False`` if the connection failed first (``self.failure`` says how)."""
         hello = Hello(codec=self.codec.name, options=self.codec.options(), qp=self.qp,
                       width=self.source.width, height=self.source.height, fps=self.source.fps,
                       token=self.token)
         connection = _connect(self.address)
         buffer = bytearray()
+        self.lost = threading.Event()
+        self.info, self.waiting = {}, collections.deque()
+        sent_before, results_before = self.report.frames_sent, self.report.results
         try:
-            connection.sendall(hello.to_line())
-            answer = read_line(connection, buffer, MAX_LINE_BYTES)
+            try:
+                connection.sendall(hello.to_line())
+                answer = read_line(connection, buffer, MAX_LINE_BYTES)
+            except OSError as error:
+                raise ConnectionError(f"{_name(self.address)}: the hello failed ({error})") from None
             if answer is None:
-                raise VcmError(f"{_name(self.address)}: the server closed the connection")
+                raise ConnectionError(f"{_name(self.address)}: the server closed the connection")
             message = parse_message(answer)
             if message["type"] != "accepted":
                 raise VcmError(f"{_name(self.address)}: the server refused the stream: "
                                f"{message.get('error', message)}")
-            self.report.session = str(message.get("session", ""))
+            self.report.sessions.append(str(message.get("session", "")))
             self.encoder = LiveEncoder(self.codec, width=self.source.width,
                                        height=self.source.height, fps=self.source.fps, qp=self.qp)
             self.embedder = AccessUnitEmbedder(SYNTAX[self.codec.name], self.source.width,
                                                self.source.height, name=_name(self.address))
-            threads = [threading.Thread(target=self._capture, daemon=True),
-                       threading.Thread(target=self._send, args=(connection,), daemon=True),
+            threads = [threading.Thread(target=self._send, args=(connection,), daemon=True),
                        threading.Thread(target=self._receive, args=(connection, buffer),
                                         daemon=True)]
-            started = self.report.started = time.monotonic()
             for thread in threads:
                 thread.start()
+            ended = False
             try:
-                self._process()
+                ended = self._process()
             finally:
-                self.stop_capture.set()
-                self.encoder.finish()
+                if ended:
+                    self.encoder.finish()
+                else:
+                    self.lost.set()
+                    _shut(connection)
+                    self.encoder.close()
                 for thread in threads:
                     thread.join(RESULT_SECONDS)
                 self.encoder.close()
-            self.report.seconds = time.monotonic() - started
         finally:
             connection.close()
-        if self.failure:
-            raise VcmError(self.failure)
-        return self.report
+        complete = ended and not self.lost.is_set() and not self.failure
+        if not complete:
+            self.report.frames_lost += ((self.report.frames_sent - sent_before)
+                                        - (self.report.results - results_before))
+        return complete
 
     def _capture(self) -> None:
         interval = 1.0 / self.source.fps
@@ -289,11 +346,19 @@ class Edge:
         finally:
             self.captured.put(_END)
 
-    def _process(self) -> None:
+    def _process(self) -> bool:
+        """Detect, render and encode captured frames: ``True`` at the source's end, ``False``
+        once the session is lost (frames the stages still hold are dropped with it)."""
         number = 0
         times = self.pipeline.times
         while True:
-            item = self.captured.get()
+            if self.lost.is_set():
+                self.report.frames_lost += len(self.pipeline.finish())
+                return False
+            try:
+                item = self.captured.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if item is _END:
                 finished = self._timed(times, self.pipeline.finish)
             else:
@@ -305,10 +370,16 @@ class Edge:
                 self.info[frame.number].update(stage_seconds)
                 self.info[frame.number]["encode_start"] = time.monotonic()
                 self.waiting.append(frame.detections)
-                self.encoder.encode(frame.image)
+                try:
+                    self.encoder.encode(frame.image)
+                except VcmError:
+                    if self.lost.is_set():
+                        return False
+                    raise
                 self.report.frames_sent += 1
             if item is _END:
-                return
+                self.captured.put(_END)  # a later session ends at once too
+                return True
 
     @staticmethod
     def _timed(times: StageTimes, call, *arguments) -> list[tuple[Frame, dict]]:
@@ -338,32 +409,35 @@ class Edge:
                 self.report.bytes_sent += len(unit)
             connection.shutdown(socket.SHUT_WR)
         except (OSError, VcmError, queue.Empty) as error:
-            self.failure = self.failure or f"{_name(self.address)}: sending stopped ({error})"
-            self.stop_capture.set()
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            if not self.lost.is_set():
+                self.failure = self.failure or f"{_name(self.address)}: sending stopped ({error})"
+            self.lost.set()
+            _shut(connection)
 
     def _receive(self, connection: socket.socket, buffer: bytearray) -> None:
         connection.settimeout(RESULT_SECONDS)
-        output = open(self.results_path, "w", encoding="utf-8") if self.results_path else None
+        output = open(self.results_path, "a", encoding="utf-8") if self.results_path else None
         try:
             while True:
                 line = read_line(connection, buffer, MAX_LINE_BYTES)
                 if line is None:
-                    if not self.report.server_end:
+                    if not self.lost.is_set():
                         self.failure = self.failure or (
                             f"{_name(self.address)}: the server closed the connection before "
                             "its end message")
+                    self.lost.set()
                     return
                 message = parse_message(line)
                 if message["type"] == "end":
                     self.report.server_end = {key: value for key, value in message.items()
                                               if key != "type"}
+                    if message.get("reason") != "complete":
+                        self.failure = f"{_name(self.address)}: the session ended: {message.get('reason')}"
+                        self.lost.set()
                     return
                 if message["type"] == "error":
                     self.failure = f"{_name(self.address)}: server error: {message.get('error')}"
+                    self.lost.set()
                     return
                 if message["type"] != "frame":
                     continue
@@ -376,7 +450,9 @@ class Edge:
                 if self.on_result is not None:
                     self.on_result(timing, self.report)
         except (OSError, ProtocolError) as error:
-            self.failure = self.failure or f"{_name(self.address)}: results stopped ({error})"
+            if not self.lost.is_set():
+                self.failure = self.failure or f"{_name(self.address)}: results stopped ({error})"
+            self.lost.set()
         finally:
             if output is not None:
                 output.close()
@@ -402,11 +478,18 @@ def _edge_stage(name: str) -> str:
     return "detect" if name == "detect" else "render"
 
 
+def _shut(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 def _connect(address: tuple[str, int]) -> socket.socket:
     try:
         connection = socket.create_connection(address, timeout=CONNECT_SECONDS)
     except OSError as error:
-        raise VcmError(f"{_name(address)}: cannot connect ({error.strerror or error})") from None
+        raise ConnectionError(f"{_name(address)}: cannot connect ({error.strerror or error})") from None
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     connection.settimeout(RESULT_SECONDS)
     return connection

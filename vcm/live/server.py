@@ -333,9 +333,13 @@ class Session:
                     self.reason = f"no data from the edge for {self.server.idle_seconds:g} s"
                     return
                 except OSError as error:
-                    self.reason = f"disconnected ({error.strerror or error})"
+                    self.reason = ("server stopped" if self.server.stopping.is_set()
+                                   else f"disconnected ({error.strerror or error})")
                     return
                 if not data:
+                    if self.server.stopping.is_set():
+                        self.reason = "server stopped"
+                        return
                     break
             try:
                 units = splitter.feed(data)
@@ -522,6 +526,7 @@ class AnalysisServer:
         self.refused = 0
         self._active = threading.Semaphore(max_sessions)
         self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
 
@@ -597,6 +602,7 @@ class AnalysisServer:
             return
         recording = Recording(self.root, hello, codec, self.tasks)
         self.sessions.append(recording.folder)
+        self._connections.add(connection)
         try:
             session = Session(self, connection, hello, codec, recording)
         except Exception as error:
@@ -609,7 +615,10 @@ class AnalysisServer:
                                              "tasks": self.tasks.names()}))
         except OSError:
             pass
-        session.run(buffer)
+        try:
+            session.run(buffer)
+        finally:
+            self._connections.discard(connection)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no session is running (``True``), at most ``timeout`` seconds."""
@@ -623,6 +632,12 @@ class AnalysisServer:
         self.stopping.set()
         if self._listener is not None:
             self._listener.close()
+        for connection in list(self._connections):
+            try:
+                # The sessions' receivers see the end, record what they have and say why.
+                connection.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
         if self._acceptor is not None:
             self._acceptor.join(timeout)
         self.wait_idle(timeout)
