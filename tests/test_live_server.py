@@ -88,8 +88,8 @@ def connect(server: AnalysisServer) -> socket.socket:
     return connection
 
 
-def read_all(connection: socket.socket) -> list[dict]:
-    buffer, messages = bytearray(), []
+def read_all(connection: socket.socket, buffer: bytearray | None = None) -> list[dict]:
+    buffer, messages = buffer if buffer is not None else bytearray(), []
     while (line := read_line(connection, buffer, 1 << 24)) is not None:
         messages.append(parse_message(line))
     return messages
@@ -165,12 +165,12 @@ def test_garbage_in_the_stream_ends_the_session_and_says_why(sequence, server):
         buffer = bytearray()
         assert parse_message(read_line(connection, buffer, 4096))["type"] == "accepted"
         connection.sendall(units[0] + units[1] + units[2])
-        for frame in (1, 2):  # the decoder answers frame 2 once frame 3 is in
-            assert parse_message(read_line(connection, buffer, 1 << 20))["frame"] == frame
+        # ffmpeg's HEVC decoder hands a picture out one or two AUs late: frame 1 is sure.
+        assert parse_message(read_line(connection, buffer, 1 << 20))["frame"] == 1
         connection.sendall(b"\x17" + os.urandom(3000))
         connection.shutdown(socket.SHUT_WR)
-        messages = read_all(connection) if not buffer else None
-    assert [message["type"] for message in messages] == ["frame", "end"]
+        messages = read_all(connection, buffer)
+    assert [message["type"] for message in messages] == ["frame", "frame", "end"]
     assert messages[-1]["reason"].startswith("error: bad stream after frame 3")
     assert "not an Annex-B stream" in messages[-1]["reason"]
     (folder,) = server.sessions
@@ -308,7 +308,7 @@ def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(
             buffer = bytearray()
             assert parse_message(read_line(connection, buffer, 1 << 20))["type"] == "accepted"
             connection.sendall(b"".join(units[:6]) + units[6][:40])
-            for _ in range(5):  # the decoder answers frame 5 once frame 6 is in
+            for _ in range(4):  # the decoder answers frame 4 once frame 6 is in
                 assert parse_message(read_line(connection, buffer, 1 << 20))["type"] == "frame"
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=SECONDS)
