@@ -53,11 +53,18 @@ def boxes_scoring_at_least(detections: DetectionSequence, min_score: float) -> D
     written for BYTE association also holds low-score boxes, which only the tracker uses)."""
     if min_score <= 0:
         return detections
-    frames = [FrameDetections(frame.frame, frame.boxes[frame.scores >= min_score],
-                              frame.scores[frame.scores >= min_score])
-              for frame in detections.frames]
+    frames = [frame_scoring_at_least(frame, min_score) for frame in detections.frames]
     return DetectionSequence(detections.width, detections.height, frames,
                              source=detections.source, fps=detections.fps)
+
+
+def frame_scoring_at_least(frame: FrameDetections, min_score: float) -> FrameDetections:
+    """One frame's ``frame`` with only the boxes scoring at least ``min_score`` (all of them
+    when it is 0 or less)."""
+    if min_score <= 0:
+        return frame
+    keep = frame.scores >= min_score
+    return FrameDetections(frame.frame, frame.boxes[keep], frame.scores[keep])
 
 
 def outputs_per_box(

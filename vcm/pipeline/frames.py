@@ -19,7 +19,7 @@ import numpy as np
 from vcm.detections import FrameDetections
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no one truth value: frames compare by identity
 class Frame:
     """One video frame, its person boxes and the records the stages so far have attached.
 

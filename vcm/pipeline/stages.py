@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vcm.boxtasks import BatchFunction, BoxOutput, outputs_of_batch
+from vcm.boxtasks import BatchFunction, BoxOutput, frame_scoring_at_least, outputs_of_batch
 from vcm.detections import FrameDetections
 from vcm.masking import (
     ForegroundOptions,
@@ -28,10 +28,7 @@ from vcm.pipeline.frames import Frame, Stage
 def kept_boxes(frame: Frame, min_score: float) -> FrameDetections:
     """The frame's boxes scoring at least ``min_score`` (all of them when it is 0 or less),
     as :func:`vcm.boxtasks.boxes_scoring_at_least` keeps them."""
-    if min_score <= 0:
-        return frame.detections
-    keep = frame.scores >= min_score
-    return FrameDetections(frame.number, frame.boxes[keep], frame.scores[keep])
+    return frame_scoring_at_least(frame.detections, min_score)
 
 
 def close_backend(backend) -> None:
@@ -89,7 +86,8 @@ class DetectStage(Stage):
 class BoxTaskStage(Stage):
     """A task on the frame's person boxes: ``run_batch`` gets each frame's boxes scoring at
     least ``min_score``, clipped to the frame, those with no area inside it left out
-    (:func:`vcm.boxtasks.outputs_of_batch`), ``frames_per_batch`` frames at a time.
+    (:func:`vcm.boxtasks.outputs_of_batch`), ``frames_per_batch`` frames at a time (the
+    ``backend``'s own ``frames_per_batch`` where one is given).
 
     Record: :meth:`record` of the frame's :class:`~vcm.boxtasks.BoxOutput` list (one per
     kept box, in box order, ``output`` ``None`` where the backend found nothing); here that
@@ -97,13 +95,16 @@ class BoxTaskStage(Stage):
     """
 
     noun = "output"
+    role = "backend"
+    """What :meth:`describe` calls the backend (``estimator``, ``segmenter``)."""
 
     def __init__(self, run_batch: BatchFunction, *, frames_per_batch: int = 1,
-                 min_score: float = 0.0, name: str = "boxes", backend_name: str = ""):
+                 min_score: float = 0.0, name: str = "boxes", backend=None):
         self.run_batch = run_batch
-        self.backend_name = backend_name or name
-        self.backend = None
-        self.frames_per_batch = max(1, int(frames_per_batch))
+        self.backend = backend
+        self.backend_name = getattr(backend, "name", name)
+        self.frames_per_batch = max(1, int(getattr(backend, "frames_per_batch",
+                                                   frames_per_batch)))
         self.min_score = float(min_score)
         self.name = name
         self.boxes = 0
@@ -132,7 +133,10 @@ class BoxTaskStage(Stage):
         return self.boxes - self.missing
 
     def describe(self) -> dict:
-        return {"stage": self.name, "min_score": self.min_score}
+        described = {"stage": self.name, "min_score": self.min_score}
+        if self.backend is not None:
+            described[self.role] = self.backend.describe()
+        return described
 
 
 class PoseStage(BoxTaskStage):
@@ -144,12 +148,12 @@ class PoseStage(BoxTaskStage):
     """
 
     noun = "pose"
+    role = "estimator"
 
     def __init__(self, estimator, *, min_score: float = 0.0, name: str = "pose"):
-        super().__init__(estimator.estimate_batch,
-                         frames_per_batch=getattr(estimator, "frames_per_batch", 1),
-                         min_score=min_score, name=name, backend_name=estimator.name)
-        self.estimator = self.backend = estimator
+        super().__init__(estimator.estimate_batch, backend=estimator, min_score=min_score,
+                         name=name)
+        self.estimator = estimator
 
     def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
         from vcm.keypoints import PersonPose
@@ -158,9 +162,6 @@ class PoseStage(BoxTaskStage):
         return [PersonPose(image_id=result.frame, keypoints=result.output,
                            score=person_score(result.output[:, 2], result.score), box=result.box)
                 for result in outputs if result.output is not None]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "estimator": self.estimator.describe()}
 
 
 class SegmentStage(BoxTaskStage):
@@ -171,12 +172,12 @@ class SegmentStage(BoxTaskStage):
     """
 
     noun = "mask"
+    role = "segmenter"
 
     def __init__(self, segmenter, *, min_score: float = 0.0, name: str = "segment"):
-        super().__init__(segmenter.segment_batch,
-                         frames_per_batch=getattr(segmenter, "frames_per_batch", 1),
-                         min_score=min_score, name=name, backend_name=segmenter.name)
-        self.segmenter = self.backend = segmenter
+        super().__init__(segmenter.segment_batch, backend=segmenter, min_score=min_score,
+                         name=name)
+        self.segmenter = segmenter
 
     def record(self, frame: Frame, outputs: list[BoxOutput]) -> list:
         from vcm.masks import PersonMask
@@ -192,9 +193,6 @@ class SegmentStage(BoxTaskStage):
             masks.append(PersonMask(image_id=result.frame, mask=result.output,
                                     score=result.score, box=result.clipped_box))
         return masks
-
-    def describe(self) -> dict:
-        return {**super().describe(), "segmenter": self.segmenter.describe()}
 
 
 class TrackStage(Stage):
