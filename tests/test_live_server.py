@@ -353,3 +353,25 @@ def test_live_commands_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, argu
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and problem in result.output
+
+
+def test_a_server_behind_skips_pose_of_frames_and_counts_them(sequence, tmp_path):
+    units = coded_units(sequence)
+    server = AnalysisServer(tmp_path / "sessions", max_lag=0,
+                            tasks=Tasks(pose="blazepose", segment=None)).start()
+    try:
+        with connect(server) as connection:
+            connection.sendall(hello_line() + b"".join(units))
+            connection.shutdown(socket.SHUT_WR)
+            messages = read_all(connection)
+    finally:
+        server.stop(timeout=SECONDS)
+    frames = [message for message in messages if message["type"] == "frame"]
+    skipped = [message for message in frames if not message["analysed"]]
+    # BlazePose loads its model on the first frame while the decoder runs on.
+    assert skipped and len(frames) == FRAMES
+    # A skipped frame has no pose field, but it is tracked like every frame.
+    assert all("poses" not in message and "tracks" in message for message in skipped)
+    assert messages[-1]["frames_skipped"] == len(skipped)
+    state = session_state(server.sessions[0])
+    assert (state["frames_skipped"], state["frames_analysed"]) == (len(skipped), FRAMES - len(skipped))
