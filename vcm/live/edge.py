@@ -260,6 +260,7 @@ class Edge:
                 except queue.Empty:
                     pass
             self.report.seconds = time.monotonic() - self.report.started
+            self.pipeline.close()
         if self.failure:
             raise VcmError(self.failure)
         return self.report

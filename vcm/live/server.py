@@ -308,6 +308,8 @@ class Session:
             self.pending.put(_END)
             analyser.join(timeout=DECODE_SECONDS + 10)
             self.decoder.close()
+            for pipeline in (self.pixels, self.tracking):
+                pipeline.close()  # the backends' models and threads
             # The recording is complete before the edge hears the end.
             self._close_recording()
             self._put({"type": "end", "frames": len(self.finished),
