@@ -926,3 +926,161 @@ def check_config(
 
     load_config(config)
     typer.echo(f"{config}: ok")
+
+
+# ------------------------------------------------------------------------------ live (issue 18)
+
+LiveToken = Annotated[Optional[str], typer.Option(
+    envvar="VCM_LIVE_TOKEN", help="Shared secret of the server (env VCM_LIVE_TOKEN); required to "
+    "listen anywhere but loopback.")]
+
+
+def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option, track_option,
+               score: float):
+    """The server's :class:`vcm.live.server.Tasks` from the CLI's names (``none``: off)."""
+    from vcm.live.server import Tasks
+    from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
+    from vcm.trackers import TRACKERS
+
+    chosen = {}
+    for kind, registry, name, pairs in (("pose", POSE_ESTIMATORS, pose, pose_option),
+                                        ("segment", SEGMENTERS, segment, segment_option),
+                                        ("track", TRACKERS, track, track_option)):
+        if name == "none":
+            chosen[kind], chosen[f"{kind}_options"] = None, {}
+            continue
+        options = parse_options(pairs, kind)
+        registry.get(name)
+        registry.check_options(name, options)
+        chosen[kind], chosen[f"{kind}_options"] = name, options
+    return Tasks(**chosen, score=score)
+
+
+@app.command("serve")
+@handles_errors
+def serve(
+    root: Annotated[Path, typer.Option(help="Folder the session recordings go in.")] = Path("sessions"),
+    host: Annotated[str, typer.Option(help="Address to listen on (anything but loopback needs --token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one, printed).")] = 7878,
+    token: LiveToken = None,
+    pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
+    segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
+    track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    pose_option: Annotated[Optional[list[str]], typer.Option(help="Pose option key=value.")] = None,
+    segment_option: Annotated[Optional[list[str]], typer.Option(help="Segmenter option key=value.")] = None,
+    track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
+    score: BoxScore = 0.0,
+    max_sessions: Annotated[int, typer.Option(min=1, max=64, help="Streams at once.")] = 4,
+    max_lag: Annotated[Optional[int], typer.Option(
+        min=0, help="Skip pose and segmentation of a frame with more than this many decoded "
+        "frames waiting (counted); default: analyse every frame.")] = None,
+) -> None:
+    """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
+    from vcm.live.server import AnalysisServer
+
+    tasks = live_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
+    server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
+                            max_sessions=max_sessions, max_lag=max_lag).start()
+    bound_host, bound_port = server.address
+    typer.echo(f"listening on {bound_host}:{bound_port}; sessions in {root}", err=True)
+    server.serve_forever()
+
+
+@app.command("stream")
+@handles_errors
+def stream(
+    source: Annotated[str, typer.Argument(help="Video file, MOTChallenge folder, /dev/videoN, "
+                                          "or an rtsp:// tcp:// udp:// http:// URL.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines of the results.")],
+    to: Annotated[Optional[str], typer.Option(help="Server HOST:PORT (`vcm serve`).")] = None,
+    loopback: Annotated[bool, typer.Option(help="Run a server in this process (on 127.0.0.1) "
+                                          "and stream to it: both ends on one machine.")] = False,
+    detector: Annotated[str, typer.Option(help="Detector name.")] = "yolo-fastest",
+    detector_option: DetectorOptions = None,
+    detect_score: Annotated[float, typer.Option(min=0, max=1, help="Detector score threshold.")] = 0.6,
+    foreground_option: Annotated[Optional[list[str]], typer.Option(
+        help="Foreground variant option key=value (as `vcm foreground -p`).")] = None,
+    codec: Annotated[str, typer.Option(help="vvenc (H.266) or x265 (H.265).")] = "vvenc",
+    qp: QP = 32,
+    preset: Annotated[Optional[str], typer.Option(help="Encoder preset [vvenc: faster, x265: ultrafast].")] = None,
+    intra_period: Annotated[int, typer.Option(min=1, help="Frames between intra pictures.")] = 32,
+    realtime: Annotated[bool, typer.Option(help="Pace a file at its frame rate (frames the edge "
+                                          "cannot keep up with are dropped and counted).")] = False,
+    max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
+    fps: Annotated[Optional[float], typer.Option(
+        min=0.001, max=1000, help="Frame rate of the source [its own]; with --realtime a file "
+        "is paced at it.")] = None,
+    reconnect: Annotated[int, typer.Option(
+        min=0, max=1000, help="New connections (each a new coded sequence) after a failed one.")] = 0,
+    token: LiveToken = None,
+    root: Annotated[Path, typer.Option(help="With --loopback: where the session is recorded.")] = Path("sessions"),
+    pose: Annotated[str, typer.Option(help="With --loopback: pose estimator, or none.")] = "blazepose",
+    segment: Annotated[str, typer.Option(help="With --loopback: segmenter, or none.")] = "none",
+    track: Annotated[str, typer.Option(help="With --loopback: tracker, or none.")] = "iou",
+    status: Annotated[bool, typer.Option("--status/--no-status", help="One-line status on stderr.")] = True,
+) -> None:
+    """Edge: detect, render the foreground, encode with the boxes in an SEI, send; write results."""
+    from vcm.live import run_edge
+
+    if (to is None) == (not loopback):
+        raise VcmError("stream: give either --to HOST:PORT or --loopback")
+    tasks = live_tasks(pose, segment, track, None, None, None, 0.0) if loopback else None
+    report = run_edge(
+        source, address=_host_port(to) if to else None, tasks=tasks, root=root,
+        detector=build_named("detector", detector, detector_option,
+                             **({"sequence": source} if detector == "oracle" else {})),
+        detect_score=detect_score, foreground=parse_options(foreground_option, "foreground"),
+        codec=codec, qp=qp, preset=preset, intra_period=intra_period, realtime=realtime,
+        max_frames=max_frames, token=token, results_path=output, fps=fps, reconnects=reconnect,
+        status=_status_line if status else None,
+    )
+    if status:
+        typer.echo("", err=True)
+    print_json(report.to_dict())
+
+
+@app.command("live")
+@handles_errors
+def live(
+    source: Annotated[str, typer.Argument(help="Video file, MOTChallenge folder or live source.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines of the results.")],
+    root: Annotated[Path, typer.Option(help="Where the session is recorded.")] = Path("sessions"),
+    detector: Annotated[str, typer.Option(help="Detector name.")] = "yolo-fastest",
+    codec: Annotated[str, typer.Option(help="vvenc (H.266) or x265 (H.265).")] = "vvenc",
+    qp: QP = 32,
+    realtime: Annotated[bool, typer.Option(help="Pace a file at its frame rate.")] = False,
+    max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
+    pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
+    segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
+    track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+) -> None:
+    """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
+    from vcm.live import run_edge
+
+    tasks = live_tasks(pose, segment, track, None, None, None, 0.0)
+    report = run_edge(
+        source, address=None, tasks=tasks, root=root,
+        detector=build_named("detector", detector, None,
+                             **({"sequence": source} if detector == "oracle" else {})),
+        detect_score=0.6, foreground={}, codec=codec, qp=qp, preset=None, intra_period=32,
+        realtime=realtime, max_frames=max_frames, token=None, results_path=output,
+        status=_status_line,
+    )
+    typer.echo("", err=True)
+    print_json(report.to_dict())
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise VcmError(f"{text}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _status_line(report) -> None:
+    summary = report.latency_summary()
+    typer.echo(f"\r{report.results} frames  {report.throughput:.1f} fps  {report.kbps:.0f} kbps  "
+               f"latency p50 {summary.get('p50', 0) * 1000:.0f} ms  p95 "
+               f"{summary.get('p95', 0) * 1000:.0f} ms  dropped {report.dropped_capture}   ",
+               err=True, nl=False)

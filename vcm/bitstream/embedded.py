@@ -190,34 +190,15 @@ def embed_into_stream(
     for picture, frame in zip(pictures, detections):
         if picture.clvs != clvs:
             clvs, state, labels_sent = picture.clvs, {}, False
-        if not (np.isfinite(frame.boxes).all() and np.isfinite(frame.scores).all()):
-            raise VcmError(f"{name}: frame {frame.frame} has a box or score that is not a number")
-        regions = quantise_regions(frame, width, height, confidence_bits)
-        if len(regions) > MAX_UPDATES:
-            raise VcmError(f"{name}: frame {frame.frame} has {len(regions)} boxes; an annotated "
-                           f"regions SEI carries at most {MAX_UPDATES}")
-        updates, state = region_updates(state, regions)
-        boxes_sent += sum(isinstance(update.region, Region) for update in updates)
-        if not updates:
+        unit, state, sent = frame_sei_unit(
+            stream.syntax, state, labels_sent, frame, width=width, height=height,
+            confidence_bits=confidence_bits, temporal_id=picture.temporal_id, name=name,
+        )
+        boxes_sent += sent
+        if unit is None:
             continue
-        message = AnnotatedRegions(
-            not_optimized_for_viewing=True, object_label_present=True,
-            confidence_bits=confidence_bits,
-            labels={} if labels_sent else {PERSON_LABEL_INDEX: PERSON_LABEL},
-            objects=updates,
-        )
         labels_sent = True
-        insertions[picture.first_nal] = _sei_for(stream, picture, message)
-    if not insertions:
-        # Detections without a single box: one message without objects in the first
-        # picture, so that every stream vcm embedded into carries an SEI, and a stream
-        # without any is known to carry no detections (extract_from_stream refuses it).
-        message = AnnotatedRegions(
-            not_optimized_for_viewing=True, object_label_present=True,
-            confidence_bits=confidence_bits, labels={PERSON_LABEL_INDEX: PERSON_LABEL},
-            objects=[],
-        )
-        insertions[pictures[0].first_nal] = _sei_for(stream, pictures[0], message)
+        insertions[picture.first_nal] = _with_start_code(stream, picture, unit)
     output = bytearray()
     position = 0
     for index in sorted(insertions):
@@ -235,6 +216,42 @@ def embed_into_stream(
         confidence_bits=confidence_bits,
     )
     return bytes(output), record
+
+
+def frame_sei_unit(
+    syntax: str, state: ObjectState, labels_sent: bool, frame: FrameDetections, *,
+    width: int, height: int, confidence_bits: int, temporal_id: int, name: str,
+) -> tuple[bytes | None, ObjectState, int]:
+    """The annotated regions SEI NAL unit (header included, start code not) of one picture.
+
+    ``state`` holds the objects tracked so far in the CLVS and ``labels_sent`` whether the
+    ``"person"`` label was sent in it. Returns the unit (``None`` where nothing changed), the
+    new state and how many boxes the unit carries. Raises :class:`VcmError` naming ``name``
+    for a box or score that is not a number or more than 255 boxes.
+    """
+    if not (np.isfinite(frame.boxes).all() and np.isfinite(frame.scores).all()):
+        raise VcmError(f"{name}: frame {frame.frame} has a box or score that is not a number")
+    regions = quantise_regions(frame, width, height, confidence_bits)
+    if len(regions) > MAX_UPDATES:
+        raise VcmError(f"{name}: frame {frame.frame} has {len(regions)} boxes; an annotated "
+                       f"regions SEI carries at most {MAX_UPDATES}")
+    updates, state = region_updates(state, regions)
+    sent = sum(isinstance(update.region, Region) for update in updates)
+    if not updates and labels_sent:
+        # The first picture of a CLVS always carries a message (the label, with objects or
+        # none), so every stream vcm embedded into has an SEI, and a stream without any is
+        # known to carry no detections (extract_from_stream refuses it); whole-stream and
+        # per-access-unit embedding (vcm.bitstream.access_units) give the same bytes.
+        return None, state, sent
+    message = AnnotatedRegions(
+        not_optimized_for_viewing=True, object_label_present=True,
+        confidence_bits=confidence_bits,
+        labels={} if labels_sent else {PERSON_LABEL_INDEX: PERSON_LABEL},
+        objects=updates,
+    )
+    unit = sei_nal_unit(syntax, ANNOTATED_REGIONS_PAYLOAD_TYPE, write_annotated_regions(message),
+                        temporal_id)
+    return unit, state, sent
 
 
 def embed_detections(
@@ -404,11 +421,9 @@ def _read(path: Path) -> bytes:
     return read_input_bytes(path, max_bytes=LIMITS.max_bytes, what="bitstream")
 
 
-def _sei_for(stream: StreamInfo, picture: Picture, message: AnnotatedRegions) -> bytes:
-    """The prefix SEI NAL unit holding ``message`` for ``picture``, with its start code."""
-    unit = sei_nal_unit(stream.syntax, ANNOTATED_REGIONS_PAYLOAD_TYPE,
-                        write_annotated_regions(message), picture.temporal_id)
-    # A zero_byte (4-byte start code) where the SEI opens its access unit (Annex B.2).
+def _with_start_code(stream: StreamInfo, picture: Picture, unit: bytes) -> bytes:
+    """The SEI NAL ``unit`` for ``picture`` with its start code: a zero_byte (4-byte start
+    code) where the SEI opens its access unit (Annex B.2)."""
     previous = stream.units[picture.first_nal - 1] if picture.first_nal > 0 else None
     opens_unit = previous is None or previous.type <= _last_vcl(stream.syntax)
     return (b"\x00\x00\x00\x01" if opens_unit else b"\x00\x00\x01") + unit

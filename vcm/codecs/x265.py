@@ -27,6 +27,10 @@ class X265(Codec):
         preset: x265 speed preset (``ultrafast`` ... ``placebo``).
         intra_period: frames between intra pictures (fixed: no scene-cut detection).
         threads: size of x265's thread pool; ``None`` lets x265 use every core.
+        tune: x265 tuning (``zerolatency`` for live coding: no B frames, no lookahead, no
+            frame threads); ``None``: none.
+        params: further x265 settings ``key=value`` joined by ``:``, appended to
+            ``-x265-params``; ``None``: none.
     """
 
     name: ClassVar[str] = "x265"
@@ -39,11 +43,18 @@ class X265(Codec):
         )),
         "intra_period": INTRA_PERIOD,
         "threads": THREADS,
+        "tune": Option(str, optional=True, choices=(
+            "psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation",
+        )),
+        "params": Option(str, optional=True, pattern=r"[a-z0-9-]+=[^:\s]+(:[a-z0-9-]+=[^:\s]+)*",
+                         help="further x265 settings KEY=VALUE:KEY=VALUE (-x265-params)"),
     }
 
     preset: str = "medium"
     intra_period: int = 32
     threads: int | None = None
+    tune: str | None = None
+    params: str | None = None
 
     def __post_init__(self) -> None:
         check_positive(self.name, "intra_period", self.intra_period)
@@ -62,6 +73,8 @@ class X265(Codec):
         ]
         if self.threads is not None:
             params.append(f"pools={self.threads}")
+        if self.params:
+            params.append(self.params)
         return ":".join(params)
 
     def encode_argv(
@@ -73,6 +86,7 @@ class X265(Codec):
             raw_bgr_input_argv(width, height, fps) + [
                 "-vf", encoder_input_filter(width, height),
                 "-c:v", "libx265", "-preset", self.preset,
+                *(["-tune", self.tune] if self.tune else []),
                 "-x265-params", self.x265_params(qp),
                 "-f", "hevc", str(output),
             ]

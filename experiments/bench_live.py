@@ -1,0 +1,223 @@
+"""Live streaming on loopback: latency by stage, throughput and bitrate against their targets.
+
+For each footage, codec and QP it runs the real commands as separate processes, ``vcm serve``
+(BlazePose + iou on every frame) and ``vcm stream --to`` (yolo-fastest, the paper's
+foreground, low-delay coding), and reads the edge's JSON report:
+
+* a *throughput* run: the file as fast as the pipeline takes it; frames per second of
+  results, compared with the bound ``min(1 / slowest stage, cores / sum of stages)``, where a
+  stage's time is its compute time per frame: detect, render, pose and track as measured in
+  the run, encode and decode as the coder alone takes per frame (timed here, on the same
+  rendered frames, before the run);
+* a *latency* run: the file paced (``--realtime --fps``) at its frame rate or at 80% of the
+  throughput run's rate if that is lower (else latency would be queueing); capture-to-result
+  latency p50 / p95 / max and the median of each stage, and p95 compared with the sum of the
+  median stages plus two frame intervals (at the paced rate);
+* with ``--streams 4`` (default), four edges at once against one server (throughput runs):
+  each stream's fps compared with a quarter of the single stream's.
+
+Prints one JSON object per configuration and a Markdown table at the end. Needs VCM_MIRROR
+(yolo-fastest, PETS09-S3MF1). The machine's load matters: say what else ran.
+
+    python experiments/bench_live.py                        # PETS09-S3MF1 and the synthetic sample
+    python experiments/bench_live.py --footage pets --qp 32 --codec vvenc --streams 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SECONDS = 900
+EDGE_STAGES = ("detect", "render", "encode", "transport", "decode", "queue", "pose", "track",
+               "return")
+
+
+def footage(name: str, work: Path) -> Path:
+    if name == "pets":
+        mirror = os.environ.get("VCM_MIRROR")
+        if not mirror:
+            sys.exit("error: VCM_MIRROR is not set (PETS09-S3MF1 and yolo-fastest live there)")
+        return Path(mirror) / "datasets" / "PETS09-S3MF1"
+    folder = work / "synth"
+    if not folder.exists():
+        subprocess.run([sys.executable, "-m", "vcm", "data", "synth", str(folder)], check=True,
+                       timeout=SECONDS, capture_output=True)
+    return folder
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen, int]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vcm", "serve", "--root", str(root), "--port", "0",
+         "--pose", "blazepose", "--track", "iou", "--segment", "none"],
+        stderr=subprocess.PIPE, text=True)
+    line = server.stderr.readline()
+    match = re.search(r"listening on [\d.]+:(\d+)", line)
+    if not match:
+        server.kill()
+        sys.exit(f"error: vcm serve did not start: {line}{server.stderr.read()}")
+    return server, int(match.group(1))
+
+
+def stream(source: Path, port: int, codec: str, qp: int, results: Path, frames: int,
+           paced_fps: float | None = None) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "vcm", "stream", str(source), "--to", f"127.0.0.1:{port}",
+            "-o", str(results), "--detector", "yolo-fastest", "--codec", codec, "--qp", str(qp),
+            "--max-frames", str(frames), "--no-status"]
+    if paced_fps is not None:
+        argv += ["--realtime", "--fps", f"{paced_fps:.4f}"]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def report_of(edge: subprocess.Popen) -> dict:
+    out, err = edge.communicate(timeout=SECONDS)
+    if edge.returncode != 0:
+        sys.exit(f"error: vcm stream failed: {err.strip().splitlines()[-1:]}")
+    return json.loads(out)
+
+
+def coder_seconds(source: Path, codec: str, qp: int, frames: int = 40) -> dict:
+    """Seconds per frame of the encoder alone and the decoder alone on rendered frames."""
+    from vcm.detectors import DETECTORS
+    from vcm.live.coding import LiveDecoder, LiveEncoder, live_codec
+    from vcm.live.edge import open_source
+    from vcm.pipeline import DetectStage, Frame, Pipeline, foreground_stages
+
+    video = open_source(str(source))
+    pipeline = Pipeline([DetectStage(DETECTORS.build("yolo-fastest"), score=0.6),
+                         *foreground_stages()])
+    rendered = []
+    for number, image in enumerate(video.frames, start=1):
+        rendered += [frame.image for frame in pipeline.push(Frame(number, image))]
+        if len(rendered) >= frames:
+            break
+    rendered += [frame.image for frame in pipeline.finish()]
+    codec_object = live_codec(codec)
+    encoder = LiveEncoder(codec_object, width=video.width, height=video.height, fps=video.fps, qp=qp)
+    start = time.perf_counter()
+    for image in rendered:
+        encoder.encode(image)
+    encoder.finish()
+    units = []
+    while (unit := encoder.next_access_unit(timeout=SECONDS)) is not None:
+        units.append(unit)
+    encode = (time.perf_counter() - start) / len(rendered)
+    encoder.close()
+    decoder = LiveDecoder(codec_object, width=video.width, height=video.height)
+    start = time.perf_counter()
+    for unit in units:
+        decoder.decode(unit)
+    decoder.finish()
+    count = 0
+    while decoder.next_frame(timeout=SECONDS) is not None:
+        count += 1
+    decode = (time.perf_counter() - start) / max(count, 1)
+    decoder.close()
+    return {"encode": encode, "decode": decode}
+
+
+def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
+    coders = coder_seconds(source, codec, qp)
+    root = work / f"sessions-{codec}-{qp}"
+    source_fps = float(re.search(r"frameRate=([\d.]+)",
+                                 (source / "seqinfo.ini").read_text()).group(1))
+    server, port = start_server(root)
+    try:
+        single = report_of(stream(source, port, codec, qp, work / "throughput.jsonl", frames))
+        # Paced below what the pipeline sustains, so that latency is not queueing.
+        paced_fps = min(source_fps, 0.8 * single["throughput_fps"])
+        paced = report_of(stream(source, port, codec, qp, work / "latency.jsonl", frames,
+                                 paced_fps))
+        multi = []
+        if streams > 1:
+            edges = [stream(source, port, codec, qp, work / f"multi-{index}.jsonl", frames)
+                     for index in range(streams)]
+            multi = [report_of(edge) for edge in edges]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    medians = single["latency"]["stage_median"]
+    service = {"detect": medians["detect"], "render": medians["render"],
+               "encode": coders["encode"], "decode": coders["decode"],
+               "pose": medians.get("pose", 0.0), "track": medians.get("track", 0.0)}
+    cores = os.cpu_count() or 1
+    bound = min(1 / max(service.values()), cores / sum(service.values()))
+    latency = paced["latency"]
+    stage_sum = sum(latency["stage_median"].get(name, 0.0) for name in EDGE_STAGES)
+    frame_interval = 1 / paced_fps
+    result = {
+        "footage": source.name, "codec": codec, "qp": qp, "cores": cores,
+        "frames": single["results"], "kbps": single["kbps"],
+        "throughput_fps": single["throughput_fps"], "service_seconds": service,
+        "bound_fps": bound, "throughput_ratio": single["throughput_fps"] / bound,
+        "latency": latency, "stage_median_sum": stage_sum, "frame_interval": frame_interval,
+        "p95_over_sum_in_intervals": (latency["p95"] - stage_sum) / frame_interval,
+        "paced_fps": paced_fps, "paced_dropped": paced["dropped_capture"], "paced_results": paced["results"],
+        "server": {"single": single["server"], "paced": paced["server"]},
+    }
+    if multi:
+        each = [report["throughput_fps"] for report in multi]
+        result["streams"] = {"count": streams, "fps": each,
+                             "ratio_to_quarter": [value / (single["throughput_fps"] / streams)
+                                                  for value in each]}
+    return result
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | paced fps | p50 / p95 / max ms | "
+             "p95 - stage sum (frame intervals) | streams: min fps / (single / n) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        latency = result["latency"]
+        streams = result.get("streams")
+        lines.append(
+            f"| {result['footage']} | {result['codec']} | {result['qp']} | {result['kbps']:.0f} | "
+            f"{result['throughput_fps']:.2f} ({result['bound_fps']:.2f}, "
+            f"{result['throughput_ratio']:.0%}) | {result['paced_fps']:.2f} | "
+            f"{latency['p50'] * 1e3:.0f} / "
+            f"{latency['p95'] * 1e3:.0f} / {latency['max'] * 1e3:.0f} | "
+            f"{result['p95_over_sum_in_intervals']:+.1f} | "
+            + (f"{min(streams['ratio_to_quarter']):.0%} |" if streams else "- |"))
+    lines += ["", "| footage | codec | QP | " + " | ".join(EDGE_STAGES) + " |",
+              "|---|---|---|" + "---|" * len(EDGE_STAGES)]
+    for result in results:
+        medians = result["latency"]["stage_median"]
+        lines.append(f"| {result['footage']} | {result['codec']} | {result['qp']} | "
+                     + " | ".join(f"{medians.get(name, 0) * 1e3:.1f}" for name in EDGE_STAGES)
+                     + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--footage", choices=("pets", "synth"), action="append")
+    parser.add_argument("--codec", choices=("vvenc", "x265"), action="append")
+    parser.add_argument("--qp", type=int, action="append")
+    parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=50, help="frames per run (from the start)")
+    arguments = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
+        work = Path(folder)
+        for name in arguments.footage or ["pets", "synth"]:
+            source = footage(name, work)
+            for codec in arguments.codec or ["vvenc"]:
+                for qp in arguments.qp or [32, 42]:
+                    result = run_config(source, codec, qp, arguments.streams, arguments.frames,
+                                        work)
+                    print(json.dumps(result), flush=True)
+                    results.append(result)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""The live edge and analysis server on loopback (issue 18): results, recordings equal to the
+batch commands' files, and what happens to bad, broken, slow and refused clients.
+
+Real ffmpeg encoders and decoders, a 12-frame 160x96 synthetic sequence with exact boxes
+(the oracle detector), 127.0.0.1 and OS-chosen ports; every socket and child process has a
+timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vcm.bitstream.access_units import AccessUnitEmbedder
+from vcm.bitstream.annexb import parse_stream
+from vcm.cli import app
+from vcm.detectors import DETECTORS
+from vcm.errors import VcmError
+from vcm.live.coding import SYNTAX, LiveEncoder, live_codec
+from vcm.live.edge import Edge, open_source
+from vcm.live.protocol import Hello, parse_message, read_line
+from vcm.live.server import AnalysisServer, Tasks
+from vcm.pipeline import DetectStage, Frame, foreground_stages
+from vcm.synth import synthesize_sequence
+
+FRAMES = 12
+WIDTH, HEIGHT, FPS = 160, 96, 10.0
+SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("live") / "synth"
+    synthesize_sequence(folder, frames=FRAMES, width=WIDTH, height=HEIGHT, fps=FPS, people=2)
+    return folder
+
+
+def edge_stages(sequence: Path) -> list:
+    return [DetectStage(DETECTORS.build("oracle", sequence=sequence), score=0.5),
+            *foreground_stages()]
+
+
+def run_edge(sequence: Path, server: AnalysisServer, tmp_path: Path, **options):
+    edge = Edge(open_source(str(sequence)), server.address, edge_stages(sequence),
+                results_path=tmp_path / "results.jsonl", **options)
+    return edge.run()
+
+
+def coded_units(sequence: Path, codec: str = "x265") -> list[bytes]:
+    """The access units an edge sends for the sequence, SEIs in."""
+    source = open_source(str(sequence))
+    detector = DETECTORS.build("oracle", sequence=sequence)
+    encoder = LiveEncoder(live_codec(codec), width=WIDTH, height=HEIGHT, fps=FPS, qp=32)
+    embedder = AccessUnitEmbedder(SYNTAX[codec], WIDTH, HEIGHT)
+    stage = DetectStage(detector, score=0.5)
+    detections = []
+    try:
+        for number, image in enumerate(source.frames, start=1):
+            detections.append(stage.process(Frame(number, image))[0].detections)
+            encoder.encode(image)
+        encoder.finish()
+        units = []
+        while (unit := encoder.next_access_unit(timeout=SECONDS)) is not None:
+            units.append(embedder.embed(unit, detections[len(units)]))
+    finally:
+        encoder.close()
+    return units
+
+
+def hello_line(codec: str = "x265", token: str | None = None) -> bytes:
+    return Hello(codec=codec, options=live_codec(codec).options(), qp=32, width=WIDTH,
+                 height=HEIGHT, fps=FPS, token=token).to_line()
+
+
+def connect(server: AnalysisServer) -> socket.socket:
+    connection = socket.create_connection(server.address, timeout=SECONDS)
+    connection.settimeout(SECONDS)
+    return connection
+
+
+def read_all(connection: socket.socket, buffer: bytearray | None = None) -> list[dict]:
+    buffer, messages = buffer if buffer is not None else bytearray(), []
+    while (line := read_line(connection, buffer, 1 << 24)) is not None:
+        messages.append(parse_message(line))
+    return messages
+
+
+def session_state(folder: Path) -> dict:
+    return json.loads((folder / "session.json").read_text())
+
+
+@pytest.fixture
+def server(tmp_path):
+    started = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box")).start()
+    yield started
+    started.stop(timeout=SECONDS)
+
+
+def invoke(*arguments) -> None:
+    result = CliRunner().invoke(app, [str(argument) for argument in arguments])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("codec", ["vvenc", "x265"])
+def test_a_live_session_equals_the_batch_commands_on_its_recording(sequence, tmp_path, codec):
+    tasks = Tasks(pose="blazepose", segment="mediapipe", track="iou")
+    server = AnalysisServer(tmp_path / "sessions", tasks=tasks).start()
+    try:
+        report = run_edge(sequence, server, tmp_path, codec=codec, qp=32)
+    finally:
+        server.stop(timeout=SECONDS)
+    assert report.results == FRAMES and report.server_end["reason"] == "complete"
+    (folder,) = server.sessions
+    stream = folder / f"stream{live_codec(codec).extension}"
+    invoke("decode", stream, "-o", tmp_path / "decoded.mkv")
+    invoke("detections", "extract", stream, "-o", tmp_path / "detections.vcmd")
+    invoke("pose", tmp_path / "decoded.mkv", tmp_path / "detections.vcmd", "-o",
+           tmp_path / "poses.json", "--no-progress")
+    invoke("segment", tmp_path / "decoded.mkv", tmp_path / "detections.vcmd", "-o",
+           tmp_path / "masks.json", "--segmenter", "mediapipe", "--no-progress")
+    invoke("track", tmp_path / "detections.vcmd", "-o", tmp_path / "tracks.txt", "--fps", FPS)
+    for name in ("detections.vcmd", "poses.json", "masks.json", "tracks.txt"):
+        assert (folder / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    # Masks read the decoded pixels (at 160x96 BlazePose may find no pose in x265's frames).
+    assert json.loads((folder / "masks.json").read_text()), "no mask to compare"
+    # What came back over the socket is what was recorded, frame by frame.
+    sent = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    got = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [message["frame"] for message in got] == list(range(1, FRAMES + 1))
+    assert [message["poses"] for message in got] == [message["poses"] for message in sent]
+    state = session_state(folder)
+    assert (state["state"], state["frames"], state["bytes"]) == ("ended", FRAMES, stream.stat().st_size)
+
+
+def test_an_edge_that_disconnects_mid_frame_leaves_the_frames_before_it(sequence, server):
+    units = coded_units(sequence)
+    with connect(server) as connection:
+        connection.sendall(hello_line())
+        assert parse_message(read_line(connection, bytearray(), 4096))["type"] == "accepted"
+        connection.sendall(b"".join(units[:3]) + units[3][: len(units[3]) // 2])
+    assert server.wait_idle(SECONDS)
+    (folder,) = server.sessions
+    state = session_state(folder)
+    assert state["state"] == "ended" and state["frames"] == 3
+    assert "inside frame 4" in state["reason"]
+    assert (folder / "stream.265").read_bytes() == b"".join(units[:3])
+    assert len((folder / "tracks.txt").read_text().splitlines()) > 0
+    assert len(parse_stream((folder / "stream.265").read_bytes()).pictures) == 3
+
+
+def test_garbage_in_the_stream_ends_the_session_and_says_why(sequence, server):
+    units = coded_units(sequence)
+    with connect(server) as connection:
+        connection.sendall(hello_line())
+        buffer = bytearray()
+        assert parse_message(read_line(connection, buffer, 4096))["type"] == "accepted"
+        connection.sendall(units[0] + units[1] + units[2])
+        # ffmpeg's HEVC decoder hands a picture out one or two AUs late: frame 1 is sure.
+        assert parse_message(read_line(connection, buffer, 1 << 20))["frame"] == 1
+        connection.sendall(b"\x17" + os.urandom(3000))
+        connection.shutdown(socket.SHUT_WR)
+        messages = read_all(connection, buffer)
+    assert [message["type"] for message in messages] == ["frame", "frame", "end"]
+    assert messages[-1]["reason"].startswith("error: bad stream after frame 3")
+    assert "not an Annex-B stream" in messages[-1]["reason"]
+    (folder,) = server.sessions
+    assert session_state(folder)["frames"] == 3
+
+
+def test_garbage_instead_of_a_stream_is_refused(server):
+    with connect(server) as connection:
+        connection.sendall(hello_line() + b"\x17" * 100)
+        connection.shutdown(socket.SHUT_WR)
+        messages = read_all(connection)
+    assert [message["type"] for message in messages] == ["accepted", "end"]
+    assert "not an Annex-B stream" in messages[-1]["reason"]
+    (folder,) = server.sessions
+    assert session_state(folder)["frames"] == 0
+
+
+@pytest.mark.parametrize("greeting, problem", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a vcm live stream"),
+    (b"VCMLIVE/1 " + b"x" * 5000, "longer than 4096"),
+    (b"\x00\x00\x00\x01\x00\xa1\x28", "not a vcm live stream"),
+])
+def test_a_client_that_does_not_speak_the_protocol_is_refused(server, greeting, problem):
+    with connect(server) as connection:
+        connection.sendall(greeting + b"\n")
+        messages = read_all(connection)
+    assert messages[0]["type"] == "error" and problem in messages[0]["error"]
+    assert server.sessions == [] and not any(server.root.iterdir())
+
+
+def test_a_server_with_a_token_refuses_clients_without_it(sequence, tmp_path):
+    server = AnalysisServer(tmp_path / "sessions", token="s3cret", tasks=Tasks(pose=None)).start()
+    try:
+        for token in (None, "wrong"):
+            with connect(server) as connection:
+                connection.sendall(hello_line(token=token))
+                assert "token" in read_all(connection)[0]["error"]
+        report = run_edge(sequence, server, tmp_path, codec="x265", token="s3cret")
+        assert report.results == FRAMES
+    finally:
+        server.stop(timeout=SECONDS)
+    assert len(server.sessions) == 1
+
+
+def test_listening_beyond_loopback_needs_a_token(tmp_path):
+    with pytest.raises(VcmError, match="needs a token"):
+        AnalysisServer(tmp_path, host="0.0.0.0")
+
+
+def test_sessions_over_the_limit_are_refused(sequence, tmp_path):
+    server = AnalysisServer(tmp_path / "sessions", max_sessions=1, tasks=Tasks(pose=None)).start()
+    try:
+        with connect(server) as first:
+            first.sendall(hello_line())
+            assert parse_message(read_line(first, bytearray(), 4096))["type"] == "accepted"
+            with connect(server) as second:
+                second.sendall(hello_line())
+                assert "1 sessions already" in read_all(second)[0]["error"]
+    finally:
+        server.stop(timeout=SECONDS)
+    assert server.refused == 1
+
+
+def test_reconnecting_starts_a_new_session_with_a_fresh_idr(sequence, server, tmp_path):
+    for _ in range(2):
+        assert run_edge(sequence, server, tmp_path, codec="vvenc").results == FRAMES
+    assert len(server.sessions) == 2
+    for folder in server.sessions:
+        stream = parse_stream((folder / "stream.266").read_bytes())
+        assert stream.pictures[0].nal_type in (7, 8)  # IDR_W_RADL, IDR_N_LP
+        assert session_state(folder)["reason"] == "complete"
+
+
+def test_an_edge_reconnects_to_a_restarted_server_with_a_fresh_idr(sequence, tmp_path):
+    first = AnalysisServer(tmp_path / "first", tasks=Tasks(pose=None)).start()
+    port = first.address[1]
+    stopped = {}
+
+    def stop_after_four(timing, report):
+        if report.results == 4 and not stopped:
+            stopped["at"] = True
+            first.stop(timeout=SECONDS)
+            stopped["second"] = AnalysisServer(tmp_path / "second", port=port,
+                                               tasks=Tasks(pose=None)).start()
+
+    edge = Edge(open_source(str(sequence)), ("127.0.0.1", port), edge_stages(sequence),
+                codec="x265", realtime=True, reconnects=3, on_result=stop_after_four)
+    try:
+        report = edge.run()
+    finally:
+        first.stop(timeout=SECONDS)
+        if "second" in stopped:
+            stopped["second"].stop(timeout=SECONDS)
+    (before,) = first.sessions
+    (after,) = stopped["second"].sessions
+    assert session_state(before)["reason"] == "server stopped"
+    assert session_state(after)["reason"] == "complete"
+    assert report.reconnects == 1 and len(report.sessions) == 2
+    done = session_state(before)["frames_analysed"] + session_state(after)["frames_analysed"]
+    assert done == report.results
+    assert report.results + report.frames_lost + report.dropped_capture == FRAMES
+    assert parse_stream((after / "stream.265").read_bytes()).pictures[0].nal_type in (19, 20)
+
+
+def test_a_slow_edge_drops_captured_frames_and_counts_them(sequence, server, tmp_path):
+    class SlowDetect(DetectStage):
+        def process_batch(self, frames):
+            time.sleep(3 / FPS)  # three frame intervals per frame
+            return super().process_batch(frames)
+
+    stages = [SlowDetect(DETECTORS.build("oracle", sequence=sequence), score=0.5),
+              *foreground_stages()]
+    report = Edge(open_source(str(sequence)), server.address, stages, codec="x265",
+                  realtime=True, queue_frames=1).run()
+    assert report.dropped_capture > 0
+    assert report.frames_captured == FRAMES
+    assert report.frames_sent + report.dropped_capture == FRAMES
+    assert report.results == report.frames_sent
+
+
+def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(sequence, tmp_path):
+    units = coded_units(sequence)
+    root = tmp_path / "sessions"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vcm", "serve", "--root", str(root), "--port", "0",
+         "--pose", "none", "--segment", "box"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stderr.readline()
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=SECONDS) as connection:
+            connection.settimeout(SECONDS)
+            connection.sendall(hello_line())
+            buffer = bytearray()
+            assert parse_message(read_line(connection, buffer, 1 << 20))["type"] == "accepted"
+            connection.sendall(b"".join(units[:6]) + units[6][:40])
+            for _ in range(4):  # the decoder answers frame 4 once frame 6 is in
+                assert parse_message(read_line(connection, buffer, 1 << 20))["type"] == "frame"
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=SECONDS)
+        process.stderr.close()
+    (folder,) = root.iterdir()
+    assert session_state(folder)["state"] == "running"
+    index = [json.loads(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
+    assert index[-1] == {"frame": 6, "end": sum(map(len, units[:6]))}
+    recorded = (folder / "stream.265").read_bytes()[: index[-1]["end"]]
+    assert recorded == b"".join(units[:6])
+    assert len(parse_stream(recorded).pictures) == 6
+    result = CliRunner().invoke(app, ["decode", str(folder / "stream.265"), "-o",
+                                      str(tmp_path / "decoded.mkv")])
+    assert result.exit_code == 0, result.output
+
+
+def test_vcm_live_streams_a_sequence_and_reports(sequence, tmp_path):
+    result = CliRunner().invoke(app, [
+        "live", str(sequence), "-o", str(tmp_path / "results.jsonl"), "--root",
+        str(tmp_path / "sessions"), "--detector", "oracle", "--codec", "x265", "--pose", "none",
+        "--max-frames", "6"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["frames_sent"], report["results"], report["server"]["reason"]) == (6, 6, "complete")
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["frame"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert all("latency" in json.loads(line)["timing"] for line in lines)
+
+
+@pytest.mark.parametrize("arguments, problem", [
+    (["serve", "--host", "0.0.0.0", "--port", "0"], "needs a token"),
+    (["stream", "clip.mp4", "-o", "r.jsonl"], "either --to HOST:PORT or --loopback"),
+    (["stream", "clip.mp4", "-o", "r.jsonl", "--to", "nohost"], "expected HOST:PORT"),
+])
+def test_live_commands_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, arguments, problem):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VCM_LIVE_TOKEN", raising=False)
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and problem in result.output
+
+
+def test_a_server_behind_skips_pose_of_frames_and_counts_them(sequence, tmp_path):
+    units = coded_units(sequence)
+    server = AnalysisServer(tmp_path / "sessions", max_lag=0,
+                            tasks=Tasks(pose="blazepose", segment=None)).start()
+    try:
+        with connect(server) as connection:
+            connection.sendall(hello_line() + b"".join(units))
+            connection.shutdown(socket.SHUT_WR)
+            messages = read_all(connection)
+    finally:
+        server.stop(timeout=SECONDS)
+    frames = [message for message in messages if message["type"] == "frame"]
+    skipped = [message for message in frames if not message["analysed"]]
+    # BlazePose loads its model on the first frame while the decoder runs on.
+    assert skipped and len(frames) == FRAMES
+    # A skipped frame has no pose field, but it is tracked like every frame.
+    assert all("poses" not in message and "tracks" in message for message in skipped)
+    assert messages[-1]["frames_skipped"] == len(skipped)
+    state = session_state(server.sessions[0])
+    assert (state["frames_skipped"], state["frames_analysed"]) == (len(skipped), FRAMES - len(skipped))

@@ -1,0 +1,59 @@
+"""Live streaming: an edge that detects, renders, codes and sends (:mod:`vcm.live.edge`), an
+analysis server that decodes, runs the tasks, answers and records (:mod:`vcm.live.server`),
+the protocol between them (:mod:`vcm.live.protocol`, specified in docs/live.md) and the
+low-delay coders (:mod:`vcm.live.coding`). Both ends run the per-frame components of
+:mod:`vcm.pipeline`, the same code as the batch commands.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+STATUS_SECONDS = 0.5
+"""Least time between two status updates."""
+
+
+def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_score: float,
+             foreground: dict, codec: str, qp: int, preset: str | None, intra_period: int,
+             realtime: bool, max_frames: int | None, token: str | None,
+             results_path: Path | None, tasks=None, root: Path = Path("sessions"),
+             fps: float | None = None, reconnects: int = 0, status: Callable | None = None):
+    """Stream ``source`` to ``address``, or (``address`` ``None``) to a server started in this
+    process on 127.0.0.1 that runs ``tasks`` and records in ``root``; ``fps`` overrides the
+    source's frame rate (a file is paced at it with ``realtime``). Return the
+    :class:`~vcm.live.edge.EdgeReport`."""
+    from vcm.live.edge import Edge, open_source
+    from vcm.live.server import AnalysisServer
+    from vcm.masking import ForegroundOptions
+    from vcm.pipeline import DetectStage, foreground_stages
+
+    frames = open_source(source, fps=fps)
+    variant = ForegroundOptions.from_options(foreground)
+    stages = [DetectStage(detector, score=detect_score),
+              *foreground_stages(variant, min_score=detect_score)]
+    server = None
+    if address is None:
+        server = AnalysisServer(root, tasks=tasks).start()
+        address = server.address
+    last = [0.0]
+
+    def on_result(timing, report) -> None:
+        now = time.monotonic()
+        if status is not None and now - last[0] >= STATUS_SECONDS:
+            last[0] = now
+            status(report)
+
+    try:
+        edge = Edge(frames, address, stages, codec=codec, qp=qp, preset=preset,
+                    intra_period=intra_period, token=token, realtime=realtime,
+                    max_frames=max_frames, results_path=results_path, reconnects=reconnects,
+                    on_result=on_result)
+        report = edge.run()
+    finally:
+        if server is not None:
+            server.stop()
+    if status is not None:
+        status(report)
+    return report
