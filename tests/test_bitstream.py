@@ -463,8 +463,9 @@ def test_255_boxes_in_a_frame_fit_and_256_do_not(vvenc_stream):
               for k in range(1, FRAMES + 1)]
     detections = DetectionSequence(WIDTH, HEIGHT, frames)
     embedded, record = embed_into_stream(vvenc_stream, detections, name="many.266")
-    # Frame 2 adds 255 objects, frame 3 cancels them; frames without change carry no SEI.
-    assert record.sei_units == 2
+    # Frame 1 (the CLVS's first picture) carries the label alone, frame 2 adds 255 objects,
+    # frame 3 cancels them; other frames without change carry no SEI.
+    assert record.sei_units == 3
     assert_same_detections(extract_from_stream(embedded, name="many.266"),
                            quantise_detections(detections, WIDTH, HEIGHT))
     more = np.vstack([many, [[0, 0, 5, 5]]])

@@ -100,6 +100,10 @@ POINT = ["point", "--sequence", "s", "--pipeline", "single", "--codec", "ffv1", 
     (["report", "--point", "p.json", "-o", "p.json"], "p.json", "p.json"),
     (["data", "hieve-pose", "seq", "-o", "seq/seqinfo.ini"], "seq/seqinfo.ini", "seq"),
     (["track", "d.zip", "--like", "t.txt.run.json", "-o", "t.txt"], "t.txt.run.json", "t.txt.run.json"),
+    # The live edge's SOURCE is text (it may be a URL or a device); a local file is an input.
+    (["stream", "video.mkv", "--loopback", "-o", "video.mkv"], "video.mkv", "video.mkv"),
+    (["live", "./video.mkv", "-o", "video.mkv"], "video.mkv", "video.mkv"),
+    (["live", "seq", "-o", "seq/seqinfo.ini"], "seq/seqinfo.ini", "seq"),
 ])
 def test_an_output_that_is_an_input_is_refused_and_nothing_changes(work, arguments, output, original):
     before = tree(work)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -64,12 +65,15 @@ PATH_PARAMETERS: dict[str, str] = {
     "tracks": INPUT, "gt": INPUT, "config": INPUT, "point": INPUT, "bpp": INPUT,
     "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
     "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
-    "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER,
+    "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER, "root": WORK_FOLDER,
 }
 """The role of every path parameter of every command, by parameter name (a test checks that
 each command's path parameters are here); :data:`PATH_PARAMETER_EXCEPTIONS` overrides it for
 one command."""
 PATH_PARAMETER_EXCEPTIONS: dict[tuple[str, str], str] = {("report", "results"): POINT_RECORDS}
+SOURCE_PARAMETERS = {("stream", "source"), ("live", "source")}
+"""Text arguments that name a video file or folder, or a live source (URL, device): where a
+local file or folder of that name exists, it is an input."""
 
 
 def path_roles(command: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, list[Path]]:
@@ -77,6 +81,9 @@ def path_roles(command: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str,
     roles: dict[str, list[Path]] = {}
     for name, value in kwargs.items():
         paths = value if isinstance(value, list) else [value]
+        if (command.__name__, name) in SOURCE_PARAMETERS:
+            # A source that may be a URL or a device: a local file or folder is an input.
+            paths = [Path(path) for path in paths if isinstance(path, str) and os.path.exists(path)]
         paths = [path for path in paths if isinstance(path, Path)]
         if paths:
             role = PATH_PARAMETER_EXCEPTIONS.get((command.__name__, name), PATH_PARAMETERS.get(name))
