@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from vcm.experiment.tables import DROP_ROW, bpp_table, metric_table, overall, per_qp, reduction_column, select_codec
+from vcm.experiment.tables import (
+    DROP_ROW, bpp_table, has_values, metric_table, overall, per_qp, reduction_column, select_codec,
+)
 
 QP_KEY = "qp"
 BPP_REDUCTION_KEY = "multitask_bpp_reduction_percent"
@@ -81,7 +83,7 @@ def paper_comparison(summary: pd.DataFrame, codec: str | None = None, published:
             "paper_qps": str(paper_qps[position]) if paper_qps else "",
         }
     for metric, title in (("pose_ap", "pose mAP"), ("mota", "MOTA")):
-        table = metric_table(rows, metric) if metric in rows.columns else None
+        table = metric_table(rows, metric) if has_values(rows, metric) else None
         across = overall(per_qp(rows, metric)) if table is not None else ""
         for pipeline in ("multitask", "single"):
             column = f"{across} {pipeline}"

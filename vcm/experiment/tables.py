@@ -311,9 +311,10 @@ def formats_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFra
 def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """BD-rate (percent) of multitask against single-task for pose AP and MOTA with the
     multitask BPP of each detection format (``bpp_<format>``): index the sequences and
-    ``average``, columns ``"<format> pose_ap"``, ``"<format> mota"``. The task metrics are the
+    ``average`` (several sequences), columns ``"<format> pose_ap"``, ``"<format> mota"``, each
+    followed by its ``"... overlap %"`` (see :func:`vcm.experiment.bdrate.bd_table`). The task metrics are the
     sweep's own (measured with its format); only the rate changes with the format."""
-    from vcm.experiment.bdrate import bd_table
+    from vcm.experiment.bdrate import RATE_OVERLAP, bd_table
     from vcm.detformats import DETECTION_FORMATS
     from vcm.experiment.points import format_bpp_column
 
@@ -328,7 +329,9 @@ def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.Dat
         with_format.loc[multitask, "bpp"] = with_format.loc[multitask, column]
         for metric in ("pose_ap", "mota"):
             if has_values(with_format, metric):  # a task no sequence has ground truth for
-                columns[f"{name} {metric}"] = bd_table(with_format, metric, codec=codec)["bd_rate_percent"]
+                bd = bd_table(with_format, metric, codec=codec)
+                columns[f"{name} {metric}"] = bd["bd_rate_percent"]
+                columns[f"{name} {metric} overlap %"] = bd[RATE_OVERLAP]
     table = pd.DataFrame(columns)
     table.index.name = "sequence"
     return table
