@@ -102,11 +102,11 @@ def test_bpp_reduction_with_paper_values():
     figure = figure_bpp_reduction(hand_made_summary(), paper_results())
     (axes,) = figure.axes
     lines = _lines(axes)
-    assert sorted(lines) == ["multitask", "paper multitask (published points)", "single"]
+    assert sorted(lines) == ["multitask", "paper multitask (HiEve real video, published points)", "single"]
     assert lines["multitask"].get_ydata().tolist() == approx([97.5, 99.65])
     # single: a 1 - 1.2/12 = 90%, b 1 - 2.4/24 = 90%; a 99%, b 99%.
     assert lines["single"].get_ydata().tolist() == approx([90.0, 99.0])
-    paper = lines["paper multitask (published points)"]
+    paper = lines["paper multitask (HiEve real video, published points)"]
     assert paper.get_xdata().tolist() == [22, 47]
     assert paper.get_ydata().tolist() == approx([97.5, 99.7])
     # The paper published two points, not the curve between them: no joining line.
@@ -120,11 +120,11 @@ def test_relative_change_with_and_without_paper():
     assert [len(axes.get_lines()) for axes in figure.axes] == [4, 4]
     pose = _lines(figure.axes[0])
     assert pose["single"].get_ydata().tolist() == approx([0.0, -40.625])
-    assert pose["paper single (published points)"].get_ydata().tolist() == approx([0.0, -16.8])
-    assert pose["paper multitask (published points)"].get_ydata().tolist() == approx([0.0, -7.73])
+    assert pose["paper single (HiEve real video, published points)"].get_ydata().tolist() == approx([0.0, -16.8])
+    assert pose["paper multitask (HiEve real video, published points)"].get_ydata().tolist() == approx([0.0, -7.73])
     mota = _lines(figure.axes[1])
     assert mota["multitask"].get_ydata().tolist() == approx([0.0, 0.0])
-    assert mota["paper single (published points)"].get_ydata().tolist() == approx([0.0, -43.4])
+    assert mota["paper single (HiEve real video, published points)"].get_ydata().tolist() == approx([0.0, -43.4])
     assert {line.get_linestyle() for label, line in {**pose, **mota}.items() if "paper" in label} == {"None"}
     plain = figure_relative_change(summary, ["pose_ap", "mota"])
     assert [len(axes.get_lines()) for axes in plain.axes] == [2, 2]
@@ -219,6 +219,22 @@ def test_coincident_lines_say_so_in_the_legend():
     assert labels == ["multitask", "single", "multitask-grey", "multitask-margin (same as multitask)"]
     legend = [text.get_text() for text in figure.axes[-1].get_legend().get_texts()]
     assert "multitask-margin (same as multitask)" in legend
+    # The repeating line is drawn under the one it repeats.
+    lines = _lines(figure.axes[0])
+    assert lines["multitask-margin (same as multitask)"].get_zorder() < lines["multitask"].get_zorder()
+    # Panels a and b label their lines as the last panel does: one legend, in the last.
+    assert [axes.get_legend() is not None for axes in figure.axes] == [False, False, True]
+
+
+def test_a_panel_whose_coincidences_differ_gets_its_own_legend():
+    summary = _with_variants()
+    # In b alone, grey's pose AP is multitask's too.
+    b_grey = (summary["sequence"] == "b") & (summary["pipeline"] == "multitask-grey")
+    summary.loc[b_grey, "pose_ap"] -= 0.05
+    figure = figure_metric_vs_qp(summary, "pose_ap")
+    assert [axes.get_legend() is not None for axes in figure.axes] == [False, True, True]
+    legend = [text.get_text() for text in figure.axes[1].get_legend().get_texts()]
+    assert "multitask-grey (same as multitask)" in legend
     # MOTA does not depend on the foreground: all three multitask lines coincide.
     mota = list(_lines(figure_metric_vs_qp(_with_variants(), "mota").axes[0]))
     assert mota == ["multitask", "single", "multitask-grey (same as multitask)",

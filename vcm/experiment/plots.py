@@ -41,6 +41,8 @@ relative 1e-6) are the same line."""
 PAPER_STYLE = {"color": "black", "linestyle": "None", "markersize": 9, "markerfacecolor": "none",
                "markeredgewidth": 1.5}
 """Published points: hollow black markers (the pipeline's shape), no joining line."""
+PAPER_LEGEND = "HiEve real video, published points"
+"""What the paper's points are, in their legend label: other footage than ours."""
 METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA",
                  "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel",
                  "idf1": "IDF1", "hota": "HOTA"}
@@ -139,7 +141,7 @@ def figure_metric_vs_qp(
         axes.set_ylabel(METRIC_LABELS.get(metric, metric))
         if metric == "bpp":
             axes.set_yscale("log")
-    _legend(list(panels.values())[-1])
+    _panel_legends(panels)
     _title(figure, f"{METRIC_LABELS.get(metric, metric)} by QP", rows, codec_label)
     return figure
 
@@ -162,7 +164,7 @@ def figure_rate_accuracy(
         axes.set_xscale("log")
         axes.set_xlabel(METRIC_LABELS["bpp"])
         axes.set_ylabel(METRIC_LABELS.get(metric, metric))
-    _legend(list(panels.values())[-1])
+    _panel_legends(panels)
     _title(figure, f"{METRIC_LABELS.get(metric, metric)} against bits per pixel", rows, codec_label)
     return figure
 
@@ -297,12 +299,13 @@ def _pipeline_lines(axes, lines: list[tuple[str, object, object]], styles: dict[
         x, y = _finite(x, y)
         if not len(x):
             continue
-        label = pipeline
+        label, style = pipeline, dict(styles.get(pipeline, {}))
         for other, other_x, other_y in drawn:
             if _same_line(x, y, other_x, other_y):
-                label = f"{pipeline} (same as {other})"
+                # Under the line it repeats, so the one the legend names stays visible.
+                label, style["zorder"] = f"{pipeline} (same as {other})", 1.9
                 break
-        axes.plot(x, y, label=label, **styles.get(pipeline, {}))
+        axes.plot(x, y, label=label, **style)
         drawn.append((pipeline, x, y))
 
 
@@ -318,7 +321,7 @@ def _paper_points(axes, x, y, pipeline: str, styles: dict[str, dict]) -> None:
     these points, not the curve between them."""
     x, y = _finite(x, y)
     marker = styles.get(pipeline, {}).get("marker", "*")
-    axes.plot(x, y, label=f"paper {pipeline} (published points)", marker=marker, **PAPER_STYLE)
+    axes.plot(x, y, label=f"paper {pipeline} ({PAPER_LEGEND})", marker=marker, **PAPER_STYLE)
 
 
 def _finite(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -327,6 +330,18 @@ def _finite(x, y) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=float)
     finite = np.isfinite(x) & np.isfinite(y)
     return x[finite], y[finite]
+
+
+def _panel_legends(panels: dict[str, object]) -> None:
+    """A legend in the last panel, and in any other panel whose lines are labelled otherwise
+    (another pipeline missing, or another line that repeats one), so every panel's
+    coincidences are said."""
+    last = list(panels.values())[-1]
+    _legend(last)
+    labels = [line.get_label() for line in last.get_lines()]
+    for axes in list(panels.values())[:-1]:
+        if [line.get_label() for line in axes.get_lines()] != labels:
+            _legend(axes)
 
 
 def _legend(axes) -> None:
