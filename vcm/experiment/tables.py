@@ -246,7 +246,7 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
             continue
         ratios = {RATIO_ROW: means["multitask"] / means["single"]}
         for qp, at in group.groupby(group["qp"].astype(int), sort=True):
-            by_pipeline = at.groupby("pipeline")[columns].mean()
+            by_pipeline = at[columns].astype(float).groupby(at["pipeline"]).mean()
             if {"multitask", "single"} <= set(by_pipeline.index):
                 ratios[f"{RATIO_ROW} qp{qp}"] = by_pipeline.loc["multitask"] / by_pipeline.loc["single"]
         for label, ratio in ratios.items():
