@@ -258,4 +258,7 @@ def test_paper_comparison_caption_names_both_footages():
     caption = comparison_caption("vvenc, preset faster", footage)
     assert "synthetic sample" in caption and "HiEve videos 2, 4, 7, 16" in caption
     assert "vvenc, preset faster" in caption and "real video" in caption
+    assert caption.endswith("A synthetic sample in particular is no stand-in for HiEve.")
+    real = comparison_caption("vvenc, preset faster", our_footage(["pets"], config))
+    assert "PETS09-S3MF1" in real and "synthetic" not in real
     assert our_footage(["s"]) == "s (footage not recorded: run the report with the sweep's --config)"

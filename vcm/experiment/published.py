@@ -133,10 +133,13 @@ def comparison_caption(codec_label: str, footage: str, published: dict | None = 
     and that different footage makes the two columns a comparison of trends, not a
     reproduction."""
     published = published or paper_results()
-    return (
+    caption = (
         f"Ours ({codec_label}; {footage}) beside {published['name']} ({PAPER_FOOTAGE}). "
         "The footage differs: 'ours' was measured on the sequences named here, 'paper' on "
         "the paper's real video, so a gap between the columns may come from the footage "
         "(people's size, crowding, motion, the detector's recall on it) and not from the "
-        "method; a synthetic sample in particular is no stand-in for HiEve."
+        "method."
     )
+    if "synthetic" in footage:
+        caption += " A synthetic sample in particular is no stand-in for HiEve."
+    return caption
