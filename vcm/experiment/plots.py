@@ -32,8 +32,8 @@ DPI = 150
 """PNG resolution: a 4.8 x 3.6 inch panel is 720 x 540 pixels."""
 MAX_COLUMNS = 3
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)),
-          (0, (3, 2, 1, 2)), (0, (8, 2, 1, 2, 1, 2)), (0, (2, 4)))
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (12, 3)), (0, (3, 1, 1, 1, 3, 3)),
+          (0, (1, 3)), (0, (8, 2, 1, 2, 1, 2)), (0, (2, 4)))
 """Marker shapes and dash patterns, one pair per pipeline (:func:`pipeline_styles`)."""
 COINCIDENT_TOLERANCE = 1e-9
 """Two lines whose points differ by at most this (absolute, in the axes' units, after a
@@ -287,8 +287,10 @@ def _panels(names: list[str]) -> tuple[Figure, dict[str, object]]:
 
 
 def _title(figure: Figure, what: str, rows: pd.DataFrame, codec_label: str) -> None:
-    """``<what> (<codec label>)`` above the panels; the codec's name without a label."""
-    figure.suptitle(f"{what} ({codec_label or ', '.join(sorted(rows['codec'].unique()))})")
+    """``<what>`` and, on a line of its own (a one-panel figure is narrow), ``(<codec
+    label>)`` above the panels; the codec's name without a label."""
+    figure.suptitle(f"{what}\n({codec_label or ', '.join(sorted(rows['codec'].unique()))})",
+                    fontsize="medium")
 
 
 def _pipeline_lines(axes, lines: list[tuple[str, object, object]], styles: dict[str, dict]) -> None:
