@@ -111,3 +111,10 @@ bench-backends: install-heavy
 # Each config's results folder (results/<config name>/, logs inside), never results/README.md.
 clean:
 	rm -rf results/*/ .snakemake data/synthetic
+
+# The figures in docs/ that README shows, redrawn from results/default/ (`make sweep`) and
+# results/pets/ (`snakemake -c2 --configfile configs/pets.yaml`): experiments/docs_figures.py
+# reruns the report on each and copies the chosen plots to docs/ under stable names.
+.PHONY: figures
+figures: install
+	$(BIN)/python experiments/docs_figures.py

@@ -1,12 +1,17 @@
 import logging
 import math
+import warnings
 
 import numpy as np
 import pytest
 from pytest import approx
 
 from vcm.experiment.bdrate import (
+    BdFigure,
     bd_caption,
+    bd_quality_figure,
+    bd_rate_figure,
+    overlap_share,
     bd_quality,
     bd_quality_with_reason,
     bd_rate,
@@ -150,8 +155,8 @@ def test_bad_arguments_raise():
 def test_bd_table_pose_worked_by_hand():
     table = bd_table(hand_made_summary(), "pose_ap")
     assert table.index.tolist() == ["a", "b", "average"]
-    assert table.columns.tolist() == ["bd_rate_percent", "bd_quality", "crossing_bpp", "points",
-                                      "note"]
+    assert table.columns.tolist() == ["bd_rate_percent", "rate_overlap_percent", "bd_quality",
+                                      "quality_overlap_percent", "crossing_bpp", "points", "note"]
     # Multitask pose AP changes with QP: no crossing rate.
     assert table["crossing_bpp"].isna().all()
     # Two QPs: PCHIP is a straight line, and a line's mean over an interval is its midpoint.
@@ -171,7 +176,19 @@ def test_bd_table_pose_worked_by_hand():
         (table.loc["a", "bd_rate_percent"] + table.loc["b", "bd_rate_percent"]) / 2
     )
     assert table.loc["a", "points"] == "2/2"
-    assert table["note"].tolist() == ["", "", ""]
+    # Overlaps. a: pose AP single 0.6..0.9, multitask 0.7..0.8: 0.1 of 0.3; log10 BPP single
+    # 0.12..1.2, multitask 0.06..0.3: log10 2.5 of log10 20. b: 0.1 of 0.35 (0.35..0.7 and
+    # 0.5..0.6); log10 2.5 (0.24..0.6) of log10 50 (0.048..2.4). The average: the smallest.
+    assert table["rate_overlap_percent"].tolist() == approx([100 / 3, 100 / 3.5, 100 / 3.5])
+    assert table["quality_overlap_percent"].tolist() == approx(
+        [100 * np.log10(2.5) / np.log10(20), 100 * np.log10(2.5) / np.log10(50),
+         100 * np.log10(2.5) / np.log10(50)])
+    # All under 50%: each sequence's note marks both figures; the average has no note of its own.
+    assert table.loc["a", "note"] == (
+        "BD-rate integrates over 33% of the pose_ap range the curves span (under 50%); "
+        "BD-quality integrates over 31% of the log BPP range the curves span (under 50%)")
+    assert table.loc["b", "note"].startswith("BD-rate integrates over 29% of the pose_ap range")
+    assert table.loc["average", "note"] == ""
 
 
 def test_bd_table_mota_constant_multitask(caplog):
@@ -179,8 +196,11 @@ def test_bd_table_mota_constant_multitask(caplog):
     assert math.isnan(table.loc["a", "bd_rate_percent"])
     assert table.loc["a", "note"] == (
         "BD-rate: multitask mota is constant (0.75) over QP, so no rate gives equal quality; "
-        "bd_quality is the gain at equal rate, crossing_bpp the single-task rate of equal mota"
+        "bd_quality is the gain at equal rate, crossing_bpp the single-task rate of equal mota; "
+        "BD-quality integrates over 31% of the log BPP range the curves span (under 50%)"
     )
+    # No BD-rate, so no overlap for it either.
+    assert math.isnan(table.loc["a", "rate_overlap_percent"])
     assert math.isnan(table.loc["average", "bd_rate_percent"])
     assert table.loc["average", "note"] == "bd_rate_percent: 2 of 2 sequences undefined"
     # Multitask MOTA is flat (0.75 for a, 0.5 for b); single-task is a line over log10 rate,
@@ -237,5 +257,42 @@ def test_bd_table_leaves_out_a_sequence_without_the_metric():
     summary = hand_made_summary()
     summary.loc[summary["sequence"] == "b", "mota"] = float("nan")
     table = bd_table(summary, "mota")
-    assert table.index.tolist() == ["a", "average"]
-    assert table.loc["average", "bd_quality"] == approx(table.loc["a", "bd_quality"])
+    # One sequence left: its row, and no "average" that would only repeat it.
+    assert table.index.tolist() == ["a"]
+
+
+def test_overlap_share_worked_by_hand():
+    # [0.2, 0.6] and [0.4, 0.8] share [0.4, 0.6]: 0.2 of the union's 0.6.
+    assert overlap_share([0.2, 0.4, 0.6], [0.8, 0.4]) == approx(1 / 3)
+    # Nested: [0.25, 0.5] inside [0, 1] covers a quarter of it; order does not matter.
+    assert overlap_share([0.25, 0.5], [1.0, 0.0]) == approx(0.25)
+    assert overlap_share([0.0, 1.0], [0.0, 1.0]) == 1.0
+    # Disjoint, or touching at one point: nothing in common.
+    assert overlap_share([0.1, 0.2], [0.3, 0.4]) == 0.0
+    assert overlap_share([0.1, 0.2], [0.2, 0.4]) == 0.0
+    # NaN points are left out; an empty range or a union of no width has no share.
+    assert overlap_share([0.2, float("nan"), 0.6], [0.4, 0.8]) == approx(1 / 3)
+    assert math.isnan(overlap_share([], [0.4, 0.8]))
+    assert math.isnan(overlap_share([0.5, 0.5], [0.5]))
+
+
+def test_low_overlap_is_marked_from_the_package_warning_and_not_leaked():
+    rates = [0.1, 0.2, 0.4]
+    # Qualities 0.2..0.6 against 0.4..0.8: BD-rate averages over a third of the range.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the package's warning must not escape
+        low = bd_rate_figure(rates, [0.2, 0.4, 0.6], rates, [0.4, 0.6, 0.8])
+    assert low.overlap == approx(1 / 3) and low.low_overlap and low.reason == ""
+    assert math.isfinite(low.value)
+    # 0.2..0.7 against 0.3..0.8: 0.4 of 0.6, two thirds: not marked.
+    high = bd_rate_figure(rates, [0.2, 0.45, 0.7], rates, [0.3, 0.55, 0.8])
+    assert high.overlap == approx(2 / 3) and not high.low_overlap
+    # BD-quality's share is of the log10-rate range: 0.1..0.4 against 0.2..0.8 share
+    # log10 2 of log10 8, a third.
+    quality = bd_quality_figure(rates, [0.2, 0.4, 0.6], [0.2, 0.4, 0.8], [0.2, 0.4, 0.6])
+    assert quality.overlap == approx(1 / 3) and quality.low_overlap
+    # Undefined figures carry no overlap.
+    flat = bd_rate_figure(rates, [0.5, 0.5, 0.5], rates, [0.4, 0.6, 0.8])
+    assert isinstance(flat, BdFigure) and math.isnan(flat.value) and math.isnan(flat.overlap)
+    assert flat.reason == "anchor quality is constant (0.5), so it cannot be interpolated over quality"
+    assert not flat.low_overlap

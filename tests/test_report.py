@@ -1,5 +1,7 @@
 import json
+import logging
 import math
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +173,92 @@ def test_manifest_lists_each_model_of_a_backend(tmp_path):
     assert backends_used(tmp_path) == {
         "detectron2": x101, "detectron2 detectron2/R50": r50, "hrnet": hrnet,
     }
+
+
+def _partial_sweep(results):
+    """Points of a and b at QP 22, and a alone at QP 47, both pipelines: every average then
+    leaves b out (a note for each pipeline's BPP, an expected one)."""
+    for pipeline in ("multitask", "single"):
+        _point(results, "a", 22, 1920, pipeline=pipeline)
+        _point(results, "a", 47, 384, pipeline=pipeline)
+        _point(results, "b", 22, 3840, pipeline=pipeline)
+
+
+def test_report_keeps_expected_notes_in_its_log_and_off_the_console(tmp_path, caplog):
+    from vcm.experiment.report import REPORT_LOG, write_report_logged
+
+    results = tmp_path / "results"
+    _partial_sweep(results)
+    with caplog.at_level(logging.DEBUG, logger="vcm"):
+        summary, written, log_path, notes = write_report_logged(results, results / "summary.csv")
+    assert log_path == results / REPORT_LOG
+    log = log_path.read_text()
+    assert "average of multitask bpp leaves out b (missing at some QP)" in log
+    assert "average of single bpp leaves out b (missing at some QP)" in log
+    assert notes == log.count("WARNING ") and notes >= 2
+    # None of them reached the console's logger.
+    assert "leaves out b" not in caplog.text
+    assert len(summary) == 6 and results / "manifest.json" in written
+
+
+def test_report_notes_reach_the_console_when_the_report_fails(tmp_path, caplog):
+    from vcm.experiment.report import captured_records
+
+    with caplog.at_level(logging.INFO, logger="vcm"), pytest.raises(VcmError):
+        with captured_records("vcm.experiment"):
+            logging.getLogger("vcm.experiment.tables").warning("a note before the failure")
+            raise VcmError("failed")
+    assert "a note before the failure" in caplog.text
+
+
+def test_vcm_report_prints_paths_and_one_line_of_notes(tmp_path):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    results = tmp_path / "results"
+    _partial_sweep(results)
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", str(results)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    # The paths written, one a line; no dump of the summary table.
+    assert lines[0] == str(results / "summary.csv") and lines[-1] == str(results / "report.log")
+    assert all(Path(line).is_file() for line in lines)
+    assert "sequence" not in result.stdout
+    notes = [line for line in result.stderr.splitlines() if "notes on figures" in line]
+    assert len(notes) == 1 and notes[0].endswith(str(results / "report.log"))
+    assert "leaves out b" not in result.stderr
+    # --verbose: the summary table as well.
+    verbose = runner.invoke(app, ["-v", "report", str(results)])
+    assert verbose.exit_code == 0 and "sequence" in verbose.stdout.splitlines()[0]
+
+
+def test_codec_label_names_the_preset():
+    from vcm.experiment.report import codec_label
+
+    sidecars = {"codecs": {"vvenc": {"codec": "vvenc", "options": {"preset": "faster", "intra_period": 32}}}}
+    assert codec_label("vvenc", sidecars) == "vvenc, preset faster"
+    # No sidecar read: the config says.
+    config = {"codecs": {}, "config": {"codecs": {"x265": {"preset": "medium"}}}}
+    assert codec_label("x265", config) == "x265, preset medium"
+    vtm = {"codecs": {"vtm": {"codec": "vtm", "options": {"cfg": "/opt/vtm/cfg/encoder_randomaccess_vtm.cfg"}}}}
+    assert codec_label("vtm", vtm) == "vtm, cfg encoder_randomaccess_vtm.cfg"
+    assert codec_label("ffv1", {"codecs": {}, "config": None}) == "ffv1"
+
+
+def test_paper_comparison_caption_names_both_footages():
+    from vcm.experiment.published import comparison_caption, our_footage
+
+    config = {"sequences": {"sample": {"synth": {"frames": 60, "width": 640, "height": 360}},
+                            "pets": {"dataset": "PETS09-S3MF1", "pose_gt": None}}}
+    footage = our_footage(["pets", "sample"], config)
+    assert footage == ("pets: dataset PETS09-S3MF1; "
+                       "sample: synthetic sample (vcm data synth, 60 frames 640x360)")
+    caption = comparison_caption("vvenc, preset faster", footage)
+    assert "synthetic sample" in caption and "HiEve videos 2, 4, 7, 16" in caption
+    assert "vvenc, preset faster" in caption and "real video" in caption
+    assert caption.endswith("A synthetic sample in particular is no stand-in for HiEve.")
+    real = comparison_caption("vvenc, preset faster", our_footage(["pets"], config))
+    assert "PETS09-S3MF1" in real and "synthetic" not in real
+    assert our_footage(["s"]) == "s (footage not recorded: run the report with the sweep's --config)"

@@ -74,13 +74,50 @@ def test_hota_table_by_qp():
 
 def test_time_table_means_per_pipeline():
     table = time_table(hand_made_summary())
-    assert table.index.tolist() == ["multitask", "single", "multitask / single"]
-    assert table.columns.tolist() == ["detect_s", "pose_s", "track_s", "total_s", "encode_s", "decode_s", "points"]
-    assert table.loc["multitask"].tolist() == approx([15.0, 3.0, 1.0, 19.0, 5.0, 1.0, 4])
-    assert table.loc["single"].tolist() == approx([6.0, 3.0, 2.0, 11.0, 6.0, 1.0, 4])
-    ratio = table.loc["multitask / single"]
+    # Both sequences have pose and tracking ground truth: one task set.
+    assert table.index.tolist() == [
+        "pose+track: multitask", "pose+track: single", "pose+track: multitask / single",
+        "pose+track: multitask / single qp22", "pose+track: multitask / single qp47",
+    ]
+    assert table.columns.tolist() == ["sequences", "detect_s", "pose_s", "track_s", "total_s", "encode_s",
+                                      "decode_s", "points"]
+    assert set(table["sequences"]) == {"a, b"}
+    times = table.drop(columns="sequences")
+    assert times.loc["pose+track: multitask"].tolist() == approx([15.0, 3.0, 1.0, 19.0, 5.0, 1.0, 4])
+    assert times.loc["pose+track: single"].tolist() == approx([6.0, 3.0, 2.0, 11.0, 6.0, 1.0, 4])
+    ratio = times.loc["pose+track: multitask / single"]
     assert ratio[:-1].tolist() == approx([15 / 6, 1.0, 0.5, 19 / 11, 5 / 6, 1.0])
     assert math.isnan(ratio["points"])
+    # Per QP: only the encoder's time changes with QP. QP 22: multitask (5 + 7) / 2 = 6 s,
+    # single (6 + 8) / 2 = 7 s; QP 47: 4 s and 5 s.
+    at_22 = times.loc["pose+track: multitask / single qp22"]
+    at_47 = times.loc["pose+track: multitask / single qp47"]
+    assert at_22[:-1].tolist() == approx([15 / 6, 1.0, 0.5, 19 / 11, 6 / 7, 1.0])
+    assert at_47["encode_s"] == approx(4 / 5) and at_47["total_s"] == approx(19 / 11)
+
+
+def test_time_table_never_averages_sequences_with_different_tasks():
+    # b has no tracking ground truth: its points run pose alone (track_s 0), so its times
+    # stand in a group of their own instead of pulling a's pose+track means down.
+    summary = hand_made_summary()
+    b = summary["sequence"] == "b"
+    summary.loc[b, "mota"] = float("nan")
+    summary.loc[b, "track_s"] = 0.0
+    summary["total_s"] = summary[["detect_s", "pose_s", "track_s"]].sum(axis=1)
+    table = time_table(summary)
+    assert table.index.tolist() == [
+        "pose: multitask", "pose: single", "pose: multitask / single",
+        "pose: multitask / single qp22", "pose: multitask / single qp47",
+        "pose+track: multitask", "pose+track: single", "pose+track: multitask / single",
+        "pose+track: multitask / single qp22", "pose+track: multitask / single qp47",
+    ]
+    assert table.loc["pose: multitask", "sequences"] == "b"
+    assert table.loc["pose+track: single", "sequences"] == "a"
+    # b: multitask 20 + 4 + 0 = 24 s, single 8 + 3 + 0 = 11 s; a: 13 s and 9 s.
+    assert table.loc["pose: multitask", ["total_s", "points"]].tolist() == approx([24.0, 2])
+    assert table.loc["pose: multitask / single", "total_s"] == approx(24 / 11)
+    assert table.loc["pose+track: multitask / single", "total_s"] == approx(13 / 9)
+    assert table.loc["pose+track: multitask / single qp47", "encode_s"] == approx(3 / 4)
 
 
 def test_time_table_with_a_third_task_gives_both_ratios():
@@ -94,8 +131,9 @@ def test_time_table_with_a_third_task_gives_both_ratios():
     summary["detect_s"] += summary["segment_detect_s"]
     summary["total_s"] = summary[["detect_s", "pose_s", "track_s", "segment_s"]].sum(axis=1)
     summary["total_two_tasks_s"] = summary["total_s"] - summary["segment_s"] - summary["segment_detect_s"]
-    table = time_table(summary)
-    assert table.columns.tolist() == ["detect_s", "pose_s", "track_s", "segment_s", "total_s",
+    summary["segm_ap"] = 0.5  # both sequences have the third task's ground truth
+    table = time_table(summary).rename(index=lambda label: label.removeprefix("pose+track+segment: "))
+    assert table.columns.tolist() == ["sequences", "detect_s", "pose_s", "track_s", "segment_s", "total_s",
                                       "total_two_tasks_s", "encode_s", "decode_s", "points"]
     # multitask: 15 + 3 + 1 + 2 = 21 s with three tasks, 19 with two; single: 9 + 3 + 2 + 2
     # = 16 with three, 11 with two. The ratio falls from 19/11 to 21/16 with the third task.
@@ -132,9 +170,9 @@ def test_sequence_without_a_metric_is_left_out_of_its_table():
     summary = hand_made_summary()
     summary.loc[summary["sequence"] == "b", "pose_ap"] = float("nan")
     table = pose_table(summary)
-    assert table.columns.tolist() == ["a multitask", "a single", "average multitask",
-                                      "average single"]
-    assert table.loc[[22, 47], "average multitask"].tolist() == approx([0.8, 0.7])
+    # One sequence left: no "average" columns that would only repeat a's.
+    assert table.columns.tolist() == ["a multitask", "a single"]
+    assert table.loc[[22, 47], "a multitask"].tolist() == approx([0.8, 0.7])
     # b's other metrics are untouched.
     assert "b multitask" in mota_table(summary).columns
 
@@ -229,7 +267,9 @@ def test_write_tables_csv_and_markdown(tmp_path):
         "| 47 | 0.06 | 0.12 | 0.048 | 0.24 | 0.054 | 0.18 | 99.65 |",
     ]
     time_lines = (tmp_path / "tables" / "table7_time.md").read_text().splitlines()
-    assert "| multitask | 15.00 | 3.00 | 1.00 | 19.00 | 5.00 | 1.00 | 4 |" in time_lines
+    assert "| pose+track: multitask | a, b | 15.00 | 3.00 | 1.00 | 19.00 | 5.00 | 1.00 | 4 |" in time_lines
+    assert "| pose+track: multitask / single qp22 | a, b | 2.50 | 1.00 | 0.50 | 1.73 | 0.86 | 1.00 | n/a |" \
+        in time_lines
 
 
 def test_write_tables_without_header_has_no_comments(tmp_path):
@@ -270,3 +310,23 @@ def test_formats_table_bpp_per_format_and_bytes_per_box():
     assert math.isnan(table.loc["bytes per box", "a video"])
     assert table.loc["bytes per box", ["a vcmd", "a voc-zip"]].tolist() == approx([1.25, 100.0])
     assert formats_table(hand_made_summary()).empty  # a summary from before detection columns
+
+
+def test_one_sequence_has_no_average_anywhere():
+    summary = hand_made_summary()
+    summary = summary[summary["sequence"] == "a"]
+    assert per_qp(summary, "bpp").columns.tolist() == [("multitask", "a"), ("single", "a")]
+    bpp = bpp_table(summary)
+    # The saving is a's own: 1 - 0.3/12 and 1 - 0.06/12.
+    assert bpp.columns.tolist() == ["a multitask", "a single", "a multitask reduction %"]
+    assert bpp["a multitask reduction %"].tolist() == approx([97.5, 99.5])
+    for table in (pose_table(summary), mota_table(summary), hota_table(summary)):
+        assert not [name for name in table.columns if "average" in name]
+
+
+def test_overlap_cells_are_marked_under_half():
+    table = pd.DataFrame({"bd_rate_percent": [12.5, -3.0], "rate_overlap_percent": [33.3, 75.0]},
+                         index=pd.Index(["a", "b"], name="sequence"))
+    text = markdown(table)
+    assert "| a | 12.5 | 33% (low) |" in text
+    assert "| b | -3 | 75% |" in text

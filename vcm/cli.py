@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import time
@@ -535,16 +536,27 @@ def report(
         Optional[Path], typer.Option(help="The sweep's config (YAML or JSON), for the manifest.")
     ] = None,
 ) -> None:
-    """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots."""
+    """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots.
+
+    Prints the paths written; with --verbose (`vcm -v report`) the summary table too. The
+    tables' and plots' notes (undefined BD figures, partial averages) go to report.log beside
+    the summary, counted in one line."""
     from vcm.config import load_config
-    from vcm.experiment.report import write_report
+    from vcm.experiment.report import write_report_logged
 
     output = output or results / "summary.csv"
     settings = load_config(config) if config is not None else None
     logs.log_run("report", results=results, output=output, points=point, config=config)
-    table, written = write_report(results, output, point, config=settings)
-    typer.echo(table.to_string(index=False))
-    typer.echo(f"wrote {output} and {len(written)} tables, plots and the manifest", err=True)
+    table, written, log_path, notes = write_report_logged(results, output, point, config=settings)
+    if logs.LOG.isEnabledFor(logging.DEBUG):
+        typer.echo(table.to_string(index=False))
+    for path in [output, *written, log_path]:
+        typer.echo(str(path))
+    typer.echo(f"wrote {output}, {len(written)} tables, plots and the manifest, and {log_path}",
+               err=True)
+    if notes:
+        typer.echo(f"{notes} notes on figures that cannot exist or rest on part of the data "
+                   f"(expected; each table says why): {log_path}", err=True)
 
 
 single_app = typer.Typer(

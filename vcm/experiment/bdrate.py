@@ -8,6 +8,12 @@ sweep data needs (too few points, repeated or constant accuracy, non-overlapping
 non-finite values) and turns those into NaN with a logged reason instead of an exception or a
 meaningless number.
 
+A BD figure is an average over the part of the independent axis that both curves cover; where
+that part is small the figure rests on little of either curve. Every figure therefore comes
+with its overlap share (:func:`overlap_share`), and the tables mark a share under
+:data:`LOW_OVERLAP`: the package's own low-overlap warning is caught per call and becomes
+that mark, never silenced globally.
+
 Multitask tracking takes its boxes from the original video, so its MOTA is the same at every
 QP: a BD-rate (rate difference at equal quality) cannot exist. For such a flat test curve the
 figures that do exist are the BD-quality (BD-MOTA: the mean accuracy difference at equal rate)
@@ -20,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from dataclasses import dataclass
 
 import bjontegaard
 import numpy as np
@@ -28,7 +35,7 @@ from scipy.interpolate import Akima1DInterpolator, PchipInterpolator
 from scipy.optimize import brentq
 
 from vcm.errors import VcmError
-from vcm.experiment.tables import select_codec
+from vcm.experiment.tables import AVERAGE, select_codec
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +45,54 @@ coefficients; PCHIP and Akima fall back to a straight line on two points."""
 
 ANCHOR_PIPELINE = "single"
 TEST_PIPELINE = "multitask"
+
+LOW_OVERLAP = 0.5
+"""Overlap share (0..1) under which a BD figure is marked: the curves share less than half of
+the range they span together."""
+
+OVERLAP_WARNING = "Insufficient curve overlap"
+"""How the ``bjontegaard`` package's low-overlap warning starts (it is raised below the
+``min_overlap`` it is given, here :data:`LOW_OVERLAP`)."""
+
+
+@dataclass(frozen=True)
+class BdFigure:
+    """One Bjontegaard delta and what it rests on.
+
+    ``value``: the delta (percent for BD-rate, the metric's unit for BD-quality), NaN when
+    undefined; ``overlap``: :func:`overlap_share` of the two curves on the integration axis
+    (0..1; NaN with ``value``); ``reason``: why ``value`` is NaN,
+    "" otherwise; ``low_overlap``: the package warned that the overlap is under
+    :data:`LOW_OVERLAP`.
+    """
+
+    value: float
+    overlap: float = math.nan
+    reason: str = ""
+    low_overlap: bool = False
+
+
+def overlap_share(anchor_values, test_values) -> float:
+    """Share (0..1) of the union of two curves' ranges on one axis that both ranges cover.
+
+    With ranges ``[a0, a1]`` (anchor) and ``[t0, t1]`` (test): ``max(0, min(a1, t1) -
+    max(a0, t0)) / (max(a1, t1) - min(a0, t0))``. E.g. qualities over [0.2, 0.6] and
+    [0.4, 0.8] share [0.4, 0.6], 0.2 of the union's 0.6: 1/3. This is the ``bjontegaard``
+    package's own measure: BD-rate integrates over quality, so its share is of the quality
+    range; BD-quality integrates over log10 rate, so its share is of the log-rate range (pass
+    log10 rates). NaN when either range is empty or the union has no width.
+    """
+    anchor_values = np.asarray(anchor_values, dtype=float)
+    test_values = np.asarray(test_values, dtype=float)
+    anchor_values = anchor_values[np.isfinite(anchor_values)]
+    test_values = test_values[np.isfinite(test_values)]
+    if not anchor_values.size or not test_values.size:
+        return math.nan
+    union = max(anchor_values.max(), test_values.max()) - min(anchor_values.min(), test_values.min())
+    if union <= 0:
+        return math.nan
+    common = min(anchor_values.max(), test_values.max()) - max(anchor_values.min(), test_values.min())
+    return float(max(common, 0.0) / union)
 
 
 def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test, *, method: str = "pchip") -> float:
@@ -74,27 +129,47 @@ def bd_rate_with_reason(
     rate_anchor, quality_anchor, rate_test, quality_test, *, method: str = "pchip"
 ) -> tuple[float, str]:
     """:func:`bd_rate` and why it is NaN ("" when it is a number), without logging."""
-    anchor, test, reason = _prepare(rate_anchor, quality_anchor, rate_test, quality_test, method)
-    if reason:
-        return math.nan, reason
-    # Rate as a function of quality: the independent axis is quality.
-    reason = _check_axis(anchor[1], test[1], "quality")
-    if reason:
-        return math.nan, reason
-    return _call(bjontegaard.bd_rate, anchor, test, method, order=1), ""
+    figure = bd_rate_figure(rate_anchor, quality_anchor, rate_test, quality_test, method=method)
+    return figure.value, figure.reason
 
 
 def bd_quality_with_reason(
     rate_anchor, quality_anchor, rate_test, quality_test, *, method: str = "pchip"
 ) -> tuple[float, str]:
     """:func:`bd_quality` and why it is NaN ("" when it is a number), without logging."""
+    figure = bd_quality_figure(rate_anchor, quality_anchor, rate_test, quality_test, method=method)
+    return figure.value, figure.reason
+
+
+def bd_rate_figure(
+    rate_anchor, quality_anchor, rate_test, quality_test, *, method: str = "pchip"
+) -> BdFigure:
+    """:func:`bd_rate` with its overlap share of the quality range (see :class:`BdFigure`),
+    without logging."""
     anchor, test, reason = _prepare(rate_anchor, quality_anchor, rate_test, quality_test, method)
     if reason:
-        return math.nan, reason
+        return BdFigure(math.nan, reason=reason)
+    # Rate as a function of quality: the independent axis is quality.
+    reason = _check_axis(anchor[1], test[1], "quality")
+    if reason:
+        return BdFigure(math.nan, reason=reason)
+    value, low_overlap = _call(bjontegaard.bd_rate, anchor, test, method, order=1)
+    return BdFigure(value, overlap_share(anchor[1], test[1]), "", low_overlap)
+
+
+def bd_quality_figure(
+    rate_anchor, quality_anchor, rate_test, quality_test, *, method: str = "pchip"
+) -> BdFigure:
+    """:func:`bd_quality` with its overlap share of the log10-rate range (see
+    :class:`BdFigure`), without logging."""
+    anchor, test, reason = _prepare(rate_anchor, quality_anchor, rate_test, quality_test, method)
+    if reason:
+        return BdFigure(math.nan, reason=reason)
     reason = _check_axis(anchor[0], test[0], "rate")
     if reason:
-        return math.nan, reason
-    return _call(bjontegaard.bd_psnr, anchor, test, method, order=0), ""
+        return BdFigure(math.nan, reason=reason)
+    value, low_overlap = _call(bjontegaard.bd_psnr, anchor, test, method, order=0)
+    return BdFigure(value, overlap_share(np.log10(anchor[0]), np.log10(test[0])), "", low_overlap)
 
 
 def crossing_rate(rate_anchor, quality_anchor, level: float, *, method: str = "pchip") -> float:
@@ -145,22 +220,33 @@ def crossing_rate_with_reason(
     return float(10.0**root), ""
 
 
+RATE_OVERLAP = "rate_overlap_percent"
+QUALITY_OVERLAP = "quality_overlap_percent"
+BD_COLUMNS = ["bd_rate_percent", RATE_OVERLAP, "bd_quality", QUALITY_OVERLAP, "crossing_bpp",
+              "points", "note"]
+"""Columns of :func:`bd_table`."""
+
+
 def bd_table(
     summary: pd.DataFrame, metric: str, *, method: str = "pchip", codec: str | None = None,
     test: str = TEST_PIPELINE, anchor: str = ANCHOR_PIPELINE,
 ) -> pd.DataFrame:
     """BD-rate and BD-quality of the ``test`` pipeline (default multitask) against the
     ``anchor`` (default single-task) for ``metric`` ("pose_ap" or "mota") against ``bpp``,
-    one row per sequence plus "average".
+    one row per sequence, plus "average" when there are several.
 
-    Columns: ``bd_rate_percent`` (percent of the single-task rate), ``bd_quality`` (in the
-    metric's unit), ``crossing_bpp`` (only where the multitask value is the same at every QP,
-    as MOTA is: the single-task BPP of that value, :func:`crossing_rate`; else NaN),
-    ``points`` (QPs used, multitask/single) and ``note`` (why a value is NaN, or what a flat
-    multitask curve means; empty otherwise). The average row is the mean of the sequences'
-    values, as the JVET CTC averages per-sequence BD-rates; it is NaN when any sequence's value
-    is. ``codec`` picks the codec when the summary holds several. Sequences without any value
-    of ``metric`` (no ground truth for that task) are left out.
+    Columns (:data:`BD_COLUMNS`): ``bd_rate_percent`` (percent of the single-task rate),
+    ``rate_overlap_percent`` (:func:`overlap_share` of the two curves' ``metric`` ranges, the
+    range BD-rate integrates over, in percent), ``bd_quality`` (in the metric's unit),
+    ``quality_overlap_percent`` (the same for the log10-BPP range BD-quality integrates over),
+    ``crossing_bpp`` (only where the multitask value is the same at every QP, as MOTA is:
+    the single-task BPP of that value, :func:`crossing_rate`; else NaN), ``points`` (QPs used,
+    multitask/single) and ``note`` (why a value is NaN, what a flat multitask curve means, or
+    that a figure rests on an overlap under :data:`LOW_OVERLAP`; empty otherwise). The average
+    row is the mean of the sequences' values, as the JVET CTC averages per-sequence BD-rates
+    (NaN when any sequence's value is), with the smallest of their overlaps. ``codec`` picks
+    the codec when the summary holds several. Sequences without any value of ``metric`` (no
+    ground truth for that task) are left out.
     """
     if metric not in summary.columns:
         raise VcmError(f"summary has no column {metric!r}")
@@ -172,8 +258,9 @@ def bd_table(
         anchor_points = points[points["pipeline"] == anchor].sort_values("qp")
         test_points = points[points["pipeline"] == test].sort_values("qp")
         curves = (anchor_points["bpp"], anchor_points[metric], test_points["bpp"], test_points[metric])
-        rate, rate_reason = bd_rate_with_reason(*curves, method=method)
-        quality, quality_reason = bd_quality_with_reason(*curves, method=method)
+        rate = bd_rate_figure(*curves, method=method)
+        quality = bd_quality_figure(*curves, method=method)
+        rate_reason = rate.reason
         crossing = math.nan
         flat = _constant(test_points[metric])
         if flat is not None:
@@ -187,34 +274,53 @@ def bd_table(
             if crossing_reason:
                 rate_reason += f" (crossing_bpp: {crossing_reason})"
         notes = [f"BD-rate: {rate_reason}"] if rate_reason else []
-        notes += [f"BD-quality: {quality_reason}"] if quality_reason else []
+        notes += [f"BD-quality: {quality.reason}"] if quality.reason else []
         for note in notes:
             LOG.warning("%s %s: %s", sequence, metric, note)
+        notes += [overlap_note(name, figure, axis) for name, figure, axis in
+                  (("BD-rate", rate, metric), ("BD-quality", quality, "log BPP"))
+                  if figure.low_overlap]
         rows[sequence] = {
-            "bd_rate_percent": rate,
-            "bd_quality": quality,
+            "bd_rate_percent": rate.value,
+            RATE_OVERLAP: 100.0 * rate.overlap,
+            "bd_quality": quality.value,
+            QUALITY_OVERLAP: 100.0 * quality.overlap,
             "crossing_bpp": crossing,
             "points": f"{len(test_points)}/{len(anchor_points)}",
             "note": "; ".join(notes),
         }
-    columns = ["bd_rate_percent", "bd_quality", "crossing_bpp", "points", "note"]
-    result = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-    average_notes = [
+    result = pd.DataFrame.from_dict(rows, orient="index", columns=BD_COLUMNS)
+    if len(result) > 1:
+        result.loc[AVERAGE] = _average_row(result)
+    result.index.name = "sequence"
+    return result
+
+
+def overlap_note(name: str, figure: BdFigure, axis: str) -> str:
+    """The mark of a BD figure whose curves overlap on less than :data:`LOW_OVERLAP`."""
+    return (f"{name} integrates over {100 * figure.overlap:.0f}% of the {axis} range the curves "
+            f"span (under {100 * LOW_OVERLAP:.0f}%)")
+
+
+def _average_row(result: pd.DataFrame) -> dict:
+    """The ``average`` row of :func:`bd_table` over its sequence rows."""
+    notes = [
         f"{column}: {int(result[column].isna().sum())} of {len(result)} sequences undefined"
         for column in ("bd_rate_percent", "bd_quality")
         if result[column].isna().any()
     ]
-    result.loc["average"] = {
+    return {
         "bd_rate_percent": result["bd_rate_percent"].mean(skipna=False),
+        # The weakest support of any sequence's figure is the average's.
+        RATE_OVERLAP: result[RATE_OVERLAP].min(skipna=False),
         "bd_quality": result["bd_quality"].mean(skipna=False),
+        QUALITY_OVERLAP: result[QUALITY_OVERLAP].min(skipna=False),
         # A BPP at which one sequence's curve crosses its own value: a mean over sequences
         # would be the rate of no sequence.
         "crossing_bpp": math.nan,
         "points": "",
-        "note": "; ".join(average_notes),
+        "note": "; ".join(notes),
     }
-    result.index.name = "sequence"
-    return result
 
 
 def bd_caption(metric: str, codec: str) -> str:
@@ -225,7 +331,10 @@ def bd_caption(metric: str, codec: str) -> str:
         f"bd_quality the mean {metric} difference at equal rate. Where multitask {metric} is "
         f"the same at every QP (as MOTA is: its boxes come from the original), BD-rate cannot "
         f"exist; crossing_bpp is then the single-task BPP at which it reaches the multitask "
-        f"{metric}, to compare with the multitask BPP (Table 4)."
+        f"{metric}, to compare with the multitask BPP (Table 4). rate_overlap_percent and "
+        f"quality_overlap_percent: the share of the {metric} range and of the log-BPP range "
+        f"that both curves cover, over which each BD figure is averaged; under "
+        f"{100 * LOW_OVERLAP:.0f}% (marked) the figure rests on a small part of either curve."
     )
 
 
@@ -277,8 +386,9 @@ def _check_axis(anchor_values: np.ndarray, test_values: np.ndarray, axis: str) -
     return ""
 
 
-def _call(function, anchor, test, method: str, order: int) -> float:
-    """Run a ``bjontegaard`` function on curves sorted by their independent variable.
+def _call(function, anchor, test, method: str, order: int) -> tuple[float, bool]:
+    """Run a ``bjontegaard`` function on curves sorted by their independent variable; return
+    its value and whether it warned that the curves overlap on less than :data:`LOW_OVERLAP`.
 
     ``order`` is the index (0 rate, 1 quality) of the independent variable. The package needs
     it increasing (PCHIP requires it; it only reverses fully descending input).
@@ -287,9 +397,17 @@ def _call(function, anchor, test, method: str, order: int) -> float:
     for rates, qualities in (anchor, test):
         permutation = np.argsort((rates, qualities)[order], kind="stable")
         arguments += [rates[permutation], qualities[permutation]]
-    with warnings.catch_warnings():
-        # Partial overlap is allowed here (the integral covers the common range only);
-        # the package would warn below 75%.
-        warnings.simplefilter("ignore", UserWarning)
-        value = function(*arguments, method=method, require_matching_points=False, min_overlap=0)
-    return float(value)
+    # Partial overlap is allowed (the integral covers the common range only), but not hidden:
+    # this call's low-overlap warning is caught and returned, to mark the figure; any other
+    # warning is passed on.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = function(*arguments, method=method, require_matching_points=False,
+                         min_overlap=LOW_OVERLAP)
+    low_overlap = False
+    for warning in caught:
+        if str(warning.message).startswith(OVERLAP_WARNING):
+            low_overlap = True
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return float(value), low_overlap

@@ -7,6 +7,9 @@ A point's record is ``results/<pipeline>/<sequence>/<codec>/qp<qp>/point.json`` 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,11 @@ from vcm.fileio import atomic_output
 from vcm.experiment.points import SUMMARY_COLUMNS, load_record, summary_row
 
 POINT_GLOB = "*/*/*/qp*/point.json"
+REPORT_LOG = "report.log"
+"""The report's own log, beside the summary: every message the tables and plots logged."""
+QUIET_LOGGER = "vcm.experiment"
+"""The logger whose messages (expected notes: undefined BD figures, partial averages) go to
+:data:`REPORT_LOG` instead of the console."""
 
 
 def point_records(results: Path, only: list[Path] | None = None) -> list[Path]:
@@ -57,7 +65,7 @@ def write_report(
     from vcm.experiment.bdrate import bd_caption, bd_table
     from vcm.experiment.manifest import build_manifest, manifest_header
     from vcm.experiment.plots import write_plots
-    from vcm.experiment.published import paper_comparison, paper_results
+    from vcm.experiment.published import comparison_caption, our_footage, paper_comparison, paper_results
     from vcm.experiment.tables import bd_rate_by_format, formats_table, has_values, write_table, write_tables
 
     summary = write_summary(results, output, only)
@@ -69,6 +77,7 @@ def write_report(
     header = manifest_header(manifest)
     written = [manifest_path]
     for codec in sorted(summary["codec"].unique()):
+        label = codec_label(codec, manifest)
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
         for metric in ("pose_ap", "mota", "segm_ap"):
@@ -90,16 +99,18 @@ def write_report(
             written += write_table(
                 bd_rate_by_format(summary, codec=codec), tables, "bd_rate_by_format",
                 caption=f"BD-rate (%) of multitask against single-task with the multitask "
-                f"BPP of each detection format ({codec}); task metrics as measured",
+                f"BPP of each detection format ({label}); task metrics as measured; "
+                "'overlap %': the share of the metric's range both curves cover (low: under 50%)",
                 header=header,
             )
         written += write_variant_tables(summary, tables, codec=codec, header=header)
+        sequences = sorted(summary.loc[summary["codec"] == codec, "sequence"].unique())
         written += write_table(
             paper_comparison(summary, codec=codec), tables, "paper_comparison",
-            caption=f"Ours ({codec}) beside {paper_results()['name']}", header=header,
+            caption=comparison_caption(label, our_footage(sequences, config)), header=header,
         )
         written += write_plots(summary, folder / "plots" / codec, published=paper_results(),
-                               codec=codec)
+                               codec=codec, codec_label=label)
     return summary, written
 
 
@@ -119,7 +130,10 @@ def write_variant_tables(summary: pd.DataFrame, folder: Path, *, codec: str, hea
             "against single-task and against the paper's foreground at the same score "
             "(negative: fewer bits for equal accuracy; n/a for the paper's foreground "
             "itself); MOTA and HOTA with their BD-quality against single-task (the mean gain "
-            "at equal rate; multitask tracking does not change with QP).",
+            "at equal rate; multitask tracking does not change with QP). After each BD figure, "
+            "'overlap %': the share of the range it is averaged over (the metric's for BD-rate, "
+            "log BPP's for BD-quality) that both curves cover; low: under 50%, the figure rests "
+            "on a small part of either curve.",
             header=header,
         )
     study = score_study_table(summary, codec=codec)
@@ -140,3 +154,73 @@ def write_summary(results: Path, output: Path, only: list[Path] | None = None) -
     with atomic_output(output) as temporary:
         table.to_csv(temporary, index=False, float_format="%.6g")
     return table
+
+
+def codec_label(codec: str, manifest: dict) -> str:
+    """``codec`` and the settings that make its rate, for titles and captions: its preset
+    (``"vvenc, preset faster"``) or VTM's configuration file, from the sidecars the manifest
+    read (``codecs``) or else the config's ``codecs`` section; the bare name when neither
+    says."""
+    recorded = [entry.get("options") or {} for entry in (manifest.get("codecs") or {}).values()
+                if entry.get("codec") == codec]
+    configured = ((manifest.get("config") or {}).get("codecs") or {}).get(codec) or {}
+    for options in [*recorded, configured]:
+        if options.get("preset"):
+            return f"{codec}, preset {options['preset']}"
+        if options.get("cfg"):
+            return f"{codec}, cfg {Path(str(options['cfg'])).name}"
+    return codec
+
+
+def write_report_logged(
+    results: Path, output: Path, only: list[Path] | None = None, *, config: dict | None = None,
+) -> tuple[pd.DataFrame, list[Path], Path, int]:
+    """:func:`write_report`, with the messages of :data:`QUIET_LOGGER` (undefined BD figures,
+    averages that leave a sequence out: expected, and said in the tables' notes) kept out of
+    the console and written, all levels, to :data:`REPORT_LOG` beside ``output``. Returns the
+    summary, the paths written, the log's path and how many warnings it holds. Should the
+    report fail, the messages go to the console as usual and no log is written."""
+    with captured_records(QUIET_LOGGER) as records:
+        summary, written = write_report(results, output, only, config=config)
+    log_path = output.parent / REPORT_LOG
+    formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    with atomic_output(log_path) as temporary:
+        temporary.write_text("".join(formatter.format(record) + "\n" for record in records),
+                             encoding="utf-8")
+    warnings = sum(1 for record in records if record.levelno >= logging.WARNING)
+    return summary, written, log_path, warnings
+
+
+@contextmanager
+def captured_records(name: str) -> Iterator[list[logging.LogRecord]]:
+    """Collect the records of logger ``name`` (every level) instead of passing them on to
+    the console; if the block fails, pass them on after all, so the failure has its context."""
+    logger = logging.getLogger(name)
+    records: list[logging.LogRecord] = []
+    handler = _ListHandler(records)
+    saved = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield records
+    except BaseException:
+        logger.propagate, logger.level = saved
+        for record in records:
+            if logger.parent is not None and record.levelno >= logger.parent.getEffectiveLevel():
+                logger.parent.handle(record)
+        raise
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = saved
+
+
+class _ListHandler(logging.Handler):
+    """A logging handler that appends each record to a list."""
+
+    def __init__(self, records: list[logging.LogRecord]):
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

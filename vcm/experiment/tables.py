@@ -2,7 +2,8 @@
 
 The summary has one row per (sequence, pipeline, codec, qp) (see :mod:`vcm.experiment.points`). Every
 table here is for one codec. Column names are ``"<sequence> <pipeline>"`` with ``average`` as
-the sequence of the mean over sequences. An average covers only the sequences that have a
+the sequence of the mean over sequences, when there are several (one sequence's average would
+only repeat it). An average covers only the sequences that have a
 value at every QP where the pipeline has any, so that it never mixes different sets of
 sequences from one QP to the next; the sequences left out are logged. A sequence without any
 value of a metric (no ground truth for that task: ``pose_gt: null``, ``track_gt: null``) is
@@ -33,6 +34,9 @@ STAGE_COLUMNS = ["detect_s", "pose_s", "track_s", "total_s"]
 THIRD_TASK_COLUMNS = ["segment_s", "total_two_tasks_s"]
 """Table 7 columns of the third task (segmentation), shown when the sweep ran it."""
 RATIO_ROW = "multitask / single"
+REDUCTION_SUFFIX = " multitask reduction %"
+TASK_METRICS = {"pose": "pose_ap", "track": "mota", "segment": "segm_ap"}
+"""Each task and the metric a sequence has when it has that task's ground truth."""
 CODEC_STAGE_COLUMNS = ["encode_s", "decode_s"]
 
 Formatter = Callable[[object, str, float], str]
@@ -85,8 +89,9 @@ def pipelines_of(summary: pd.DataFrame) -> list[str]:
 
 def per_qp(summary: pd.DataFrame, column: str, codec: str | None = None) -> pd.DataFrame:
     """``column`` by QP: index ``qp`` (ascending ints), columns a MultiIndex
-    ``(pipeline, sequence)`` with the sequences sorted and ``average`` last in each pipeline.
-    Sequences without any value of ``column`` are left out; other missing points are NaN."""
+    ``(pipeline, sequence)`` with the sequences sorted and, when there are several,
+    ``average`` last in each pipeline. Sequences without any value of ``column`` are left out;
+    other missing points are NaN."""
     rows = select_codec(summary, codec)
     require_columns(rows, [column])
     wide = rows.pivot(index="qp", columns=["pipeline", "sequence"], values=column).sort_index()
@@ -95,11 +100,26 @@ def per_qp(summary: pd.DataFrame, column: str, codec: str | None = None) -> pd.D
     blocks = {}
     for pipeline in pipelines_of(rows):
         block = wide[pipeline].reindex(columns=sequences).astype(float)
-        block[AVERAGE] = average_over_sequences(block, f"{pipeline} {column}")
+        if len(sequences) > 1:
+            block[AVERAGE] = average_over_sequences(block, f"{pipeline} {column}")
         blocks[pipeline] = block
     result = pd.concat(blocks, axis=1, names=["pipeline", "sequence"])
     result.index.name = "qp"
     return result
+
+
+def overall(wide: pd.DataFrame) -> str:
+    """The sequence name of :func:`per_qp`'s across-sequences column: ``average``, or the one
+    sequence's own name when there is just one."""
+    sequences = list(dict.fromkeys(name for _, name in wide.columns))
+    return AVERAGE if AVERAGE in sequences or len(sequences) != 1 else sequences[0]
+
+
+def reduction_column(table: pd.DataFrame) -> str | None:
+    """The ``"<average or sequence> multitask reduction %"`` column of :func:`bpp_table`'s
+    ``table``, or None when it has none (no multitask pipeline)."""
+    found = [name for name in table.columns if str(name).endswith(REDUCTION_SUFFIX)]
+    return found[0] if found else None
 
 
 def average_over_sequences(block: pd.DataFrame, what: str = "") -> pd.Series:
@@ -129,9 +149,10 @@ def relative_drop(series: pd.Series) -> float:
 
 def bpp_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 4: bits per pixel by QP (index ``qp``), columns ``"<sequence> <pipeline>"`` for
-    every sequence and ``average``, then ``"average multitask reduction %"``: the mean over
-    sequences of ``100 * (1 - bpp / original_bpp)``, the saving of the multitask input against
-    the uncompressed original."""
+    every sequence and ``average`` (several sequences), then ``"average multitask reduction
+    %"``: the mean over sequences of ``100 * (1 - bpp / original_bpp)``, the saving of the
+    multitask input against the uncompressed original (``"<sequence> multitask reduction
+    %"`` with one sequence)."""
     rows = select_codec(summary, codec)
     require_columns(rows, ["bpp", "original_bpp"])
     bpp = per_qp(rows, "bpp")
@@ -140,13 +161,17 @@ def bpp_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
         original = _original_bpp(rows)
         sequences = [name for name in bpp["multitask"].columns if name != AVERAGE]
         reduction = 100.0 * (1.0 - bpp["multitask"][sequences] / original.reindex(sequences))
-        table[f"{AVERAGE} multitask reduction %"] = average_over_sequences(reduction, "multitask BPP reduction")
+        if len(sequences) > 1:
+            reduction = average_over_sequences(reduction, "multitask BPP reduction")
+            table[f"{AVERAGE}{REDUCTION_SUFFIX}"] = reduction
+        else:
+            table[f"{sequences[0]}{REDUCTION_SUFFIX}"] = reduction[sequences[0]]
     return table
 
 
 def metric_table(summary: pd.DataFrame, metric: str, codec: str | None = None) -> pd.DataFrame:
     """``metric`` by QP (index ``qp``, then a last row ``"drop %"``), columns
-    ``"<sequence> <pipeline>"`` for every sequence and ``average``. The drop row is
+    ``"<sequence> <pipeline>"`` for every sequence and ``average`` (several sequences). The drop row is
     :func:`relative_drop` of each column: percent fall from the lowest to the highest QP."""
     table = _flatten(per_qp(summary, metric, codec))
     drops = {name: relative_drop(table[name]) for name in table.columns}
@@ -179,16 +204,23 @@ def hota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
 
 
 def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
-    """Table 7: mean seconds per point of each stage, by pipeline (index ``pipeline``).
+    """Table 7: mean seconds per point of each stage, by task set and pipeline.
 
-    Columns: ``detect_s``, ``pose_s``, ``track_s``, ``total_s`` (the paper's total, codec
-    excluded), then, when the sweep ran segmentation (some ``segment_s`` > 0), ``segment_s``
-    and ``total_two_tasks_s`` (pose and tracking alone; ``total_s`` then counts all three
-    tasks), then ``encode_s`` and ``decode_s`` when the summary has them (codec time,
-    reported apart), and ``points`` (summary rows averaged). NaN times are skipped. With both
-    pipelines a last row ``multitask / single`` holds the ratio of their mean times: with
-    two tasks (``total_two_tasks_s``) and with three (``total_s``) the paper's claim that
-    sharing one detection pays more with more tasks can be read off directly.
+    Sequences are grouped by the set of tasks they have (:func:`task_sets`: a sequence without
+    pose ground truth runs no pose, so its times must not be averaged with those of one that
+    does). Index: ``"<tasks>: <pipeline>"`` (tasks joined by ``+``, e.g. ``pose+track:
+    multitask``), and with both pipelines ``"<tasks>: multitask / single"``, the ratio of
+    their mean times, then ``"<tasks>: multitask / single qp<QP>"``, the same ratio at each
+    QP (mean multitask time of the group's points at that QP over the mean single-task time).
+
+    Columns: ``sequences`` (the group's, comma-separated), ``detect_s``, ``pose_s``,
+    ``track_s``, ``total_s`` (the paper's total, codec excluded), then, when the sweep ran
+    segmentation (some ``segment_s`` > 0), ``segment_s`` and ``total_two_tasks_s`` (pose and
+    tracking alone; ``total_s`` then counts all three tasks), then ``encode_s`` and
+    ``decode_s`` when the summary has them (codec time, reported apart), and ``points``
+    (summary rows averaged; NaN on ratio rows). NaN times are skipped. With two tasks
+    (``total_two_tasks_s``) and three (``total_s``) the paper's claim that sharing one
+    detection pays more with more tasks can be read off directly.
     """
     rows = select_codec(summary, codec)
     require_columns(rows, STAGE_COLUMNS)
@@ -201,15 +233,40 @@ def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
         stage_columns.append("total_two_tasks_s")
     columns = stage_columns + [name for name in CODEC_STAGE_COLUMNS if name in rows.columns]
     records = {}
-    for pipeline in pipelines_of(rows):
-        points = rows[rows["pipeline"] == pipeline]
-        records[pipeline] = {**points[columns].astype(float).mean().to_dict(), "points": len(points)}
-    table = pd.DataFrame.from_dict(records, orient="index", columns=columns + ["points"])
-    if {"multitask", "single"} <= set(records):
-        ratio = table.loc["multitask", columns] / table.loc["single", columns]
-        table.loc[RATIO_ROW] = {**ratio.to_dict(), "points": math.nan}
-    table.index.name = "pipeline"
+    for tasks, sequences in task_sets(rows).items():
+        group = rows[rows["sequence"].isin(sequences)]
+        means = {}
+        for pipeline in pipelines_of(group):
+            points = group[group["pipeline"] == pipeline]
+            means[pipeline] = points[columns].astype(float).mean()
+            records[f"{tasks}: {pipeline}"] = {
+                "sequences": ", ".join(sequences), **means[pipeline].to_dict(), "points": len(points),
+            }
+        if not {"multitask", "single"} <= set(means):
+            continue
+        ratios = {RATIO_ROW: means["multitask"] / means["single"]}
+        for qp, at in group.groupby(group["qp"].astype(int), sort=True):
+            by_pipeline = at[columns].astype(float).groupby(at["pipeline"]).mean()
+            if {"multitask", "single"} <= set(by_pipeline.index):
+                ratios[f"{RATIO_ROW} qp{qp}"] = by_pipeline.loc["multitask"] / by_pipeline.loc["single"]
+        for label, ratio in ratios.items():
+            records[f"{tasks}: {label}"] = {"sequences": ", ".join(sequences), **ratio.to_dict(),
+                                            "points": math.nan}
+    table = pd.DataFrame.from_dict(records, orient="index", columns=["sequences", *columns, "points"])
+    table.index.name = "tasks: pipeline"
     return table
+
+
+def task_sets(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """Sequences grouped by the tasks they have: ``{"pose+track": ["a", "b"], ...}``, tasks in
+    :data:`TASK_METRICS` order, sequences sorted. A sequence has a task when any of its points
+    has a value of the task's metric (it has that ground truth); one with none is under
+    ``"no task"``."""
+    groups: dict[str, list[str]] = {}
+    for sequence, points in summary.groupby("sequence", sort=True):
+        tasks = [task for task, metric in TASK_METRICS.items() if has_values(points, metric)]
+        groups.setdefault("+".join(tasks) or "no task", []).append(sequence)
+    return dict(sorted(groups.items()))
 
 
 METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table5b_segm": "segm_ap", "table6_mota": "mota",
@@ -254,9 +311,10 @@ def formats_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFra
 def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """BD-rate (percent) of multitask against single-task for pose AP and MOTA with the
     multitask BPP of each detection format (``bpp_<format>``): index the sequences and
-    ``average``, columns ``"<format> pose_ap"``, ``"<format> mota"``. The task metrics are the
+    ``average`` (several sequences), columns ``"<format> pose_ap"``, ``"<format> mota"``, each
+    followed by its ``"... overlap %"`` (see :func:`vcm.experiment.bdrate.bd_table`). The task metrics are the
     sweep's own (measured with its format); only the rate changes with the format."""
-    from vcm.experiment.bdrate import bd_table
+    from vcm.experiment.bdrate import RATE_OVERLAP, bd_table
     from vcm.detformats import DETECTION_FORMATS
     from vcm.experiment.points import format_bpp_column
 
@@ -271,7 +329,9 @@ def bd_rate_by_format(summary: pd.DataFrame, codec: str | None = None) -> pd.Dat
         with_format.loc[multitask, "bpp"] = with_format.loc[multitask, column]
         for metric in ("pose_ap", "mota"):
             if has_values(with_format, metric):  # a task no sequence has ground truth for
-                columns[f"{name} {metric}"] = bd_table(with_format, metric, codec=codec)["bd_rate_percent"]
+                bd = bd_table(with_format, metric, codec=codec)
+                columns[f"{name} {metric}"] = bd["bd_rate_percent"]
+                columns[f"{name} {metric} overlap %"] = bd[RATE_OVERLAP]
     table = pd.DataFrame(columns)
     table.index.name = "sequence"
     return table
@@ -305,9 +365,11 @@ TABLES = {
     ),
     "table7_time": (
         time_table,
-        "Table 7. Mean seconds per point and stage; total_s = detect_s + pose_s + track_s "
-        "(+ segment_s when segmentation ran; total_two_tasks_s: pose and tracking alone), codec "
-        "time (encode_s, decode_s) apart; last row: multitask time / single-task time.",
+        "Table 7. Mean seconds per point and stage, for each set of tasks the sequences have "
+        "(sequences with different tasks are never averaged together); total_s = detect_s + "
+        "pose_s + track_s (+ segment_s when segmentation ran; total_two_tasks_s: pose and "
+        "tracking alone), codec time (encode_s, decode_s) apart; multitask / single: the ratio "
+        "of the mean times, over all QPs and at each QP (qpN).",
     ),
 }
 """File stem -> (table function, caption)."""
@@ -368,12 +430,20 @@ def write_table(
     return [csv_path, markdown_path]
 
 
+LOW_OVERLAP_PERCENT = 50.0
+"""An overlap share (a column named ``*overlap_percent`` or ``*overlap %``) under this is
+marked in Markdown (see :data:`vcm.experiment.bdrate.LOW_OVERLAP`)."""
+
+
 def default_formatter(row: object, column: str, value: object) -> str:
     """Cell text: percentages (a ``%`` in the row or column name) and seconds (``_s``) with 2
-    decimals, other floats with 4 significant digits, NaN as ``n/a``."""
+    decimals, overlap shares as whole percent with `` (low)`` under
+    :data:`LOW_OVERLAP_PERCENT`, other floats with 4 significant digits, NaN as ``n/a``."""
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
+        if column.endswith(("overlap_percent", "overlap %")):
+            return f"{value:.0f}%" + (" (low)" if value < LOW_OVERLAP_PERCENT else "")
         if "%" in str(row) or "%" in column or column.endswith("_s"):
             return f"{value:.2f}"
         return f"{value:.4g}"

@@ -68,10 +68,12 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
     ``average`` (the mean of the sequences' BD figures, as :func:`vcm.experiment.bdrate.bd_table`).
     Columns: ``foreground``, ``score``; ``bpp qp<lo>``/``bpp qp<hi>``; for pose and mask AP
     their values at the lowest and highest QP, ``BD-rate % vs single`` and ``BD-rate % vs
-    paper``; for MOTA and HOTA their value and ``BD-quality vs single``. A metric no sequence
+    paper``; for MOTA and HOTA their value and ``BD-quality vs single``; after each BD figure
+    its ``... overlap %``, the share of the range it is averaged over that both curves cover
+    (:func:`vcm.experiment.bdrate.overlap_share`). A metric no sequence
     has is left out; a BD figure that cannot be computed is NaN (the log says why).
     """
-    from vcm.experiment.bdrate import bd_table
+    from vcm.experiment.bdrate import QUALITY_OVERLAP, RATE_OVERLAP, bd_table
 
     rows = select_codec(summary, codec)
     facts = pipeline_facts(rows)
@@ -86,16 +88,16 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
         anchor = paper_anchor(facts, pipeline)
         figures = {}
         for metric in rate_metrics:
-            if has_single:
-                figures[f"{metric} BD-rate % vs single"] = bd_table(
-                    rows, metric, test=pipeline, anchor=SINGLE)["bd_rate_percent"]
-            if anchor is not None:
-                figures[f"{metric} BD-rate % vs paper"] = bd_table(
-                    rows, metric, test=pipeline, anchor=anchor)["bd_rate_percent"]
+            for name, against in (("single", SINGLE if has_single else None), ("paper", anchor)):
+                if against is not None:
+                    bd = bd_table(rows, metric, test=pipeline, anchor=against)
+                    figures[f"{metric} BD-rate % vs {name}"] = bd["bd_rate_percent"]
+                    figures[f"{metric} BD-rate % vs {name} overlap %"] = bd[RATE_OVERLAP]
         for metric in flat_metrics:
             if has_single:
-                figures[f"{metric} BD-quality vs single"] = bd_table(
-                    rows, metric, test=pipeline, anchor=SINGLE)["bd_quality"]
+                bd = bd_table(rows, metric, test=pipeline, anchor=SINGLE)
+                figures[f"{metric} BD-quality vs single"] = bd["bd_quality"]
+                figures[f"{metric} BD-quality vs single overlap %"] = bd[QUALITY_OVERLAP]
         sequences = sorted(points["sequence"].unique())
         # One sequence: its row is the average already.
         for sequence in sequences + ([AVERAGE] if len(sequences) > 1 else []):
@@ -110,21 +112,22 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
                 for qp in (low, high):
                     record[f"{metric} qp{qp}"] = _mean_at(at, metric, qp)
                 for name in ("vs single", "vs paper"):
-                    column = f"{metric} BD-rate % {name}"
-                    if column in figures:
-                        record[column] = figures[column].get(sequence, math.nan)
+                    for column in (f"{metric} BD-rate % {name}", f"{metric} BD-rate % {name} overlap %"):
+                        if column in figures:
+                            record[column] = figures[column].get(sequence, math.nan)
             for metric in flat_metrics:
                 record[metric] = float(at[metric].astype(float).mean())
-                column = f"{metric} BD-quality vs single"
-                if column in figures:
-                    record[column] = figures[column].get(sequence, math.nan)
+                for column in (f"{metric} BD-quality vs single", f"{metric} BD-quality vs single overlap %"):
+                    if column in figures:
+                        record[column] = figures[column].get(sequence, math.nan)
             records[f"{pipeline} {sequence}"] = record
     columns = ["foreground", "score", f"bpp qp{low}", f"bpp qp{high}"]
     for metric in rate_metrics:
         columns += [f"{metric} qp{low}", f"{metric} qp{high}", f"{metric} BD-rate % vs single",
-                    f"{metric} BD-rate % vs paper"]
+                    f"{metric} BD-rate % vs single overlap %", f"{metric} BD-rate % vs paper",
+                    f"{metric} BD-rate % vs paper overlap %"]
     for metric in flat_metrics:
-        columns += [metric, f"{metric} BD-quality vs single"]
+        columns += [metric, f"{metric} BD-quality vs single", f"{metric} BD-quality vs single overlap %"]
     table = pd.DataFrame.from_dict(records, orient="index")
     table = table[[column for column in dict.fromkeys(columns) if column in table.columns]]
     table.index.name = "pipeline sequence"
