@@ -37,9 +37,21 @@ app.add_typer(detections_app, name="detections")
 EXIT_ERROR = 1
 
 
+def print_version(value: bool) -> None:
+    """``vcm --version``: print the version and exit."""
+    if value:
+        import vcm
+
+        typer.echo(f"vcm {vcm.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=print_version, is_eager=True, help="Print vcm's version and exit.")
+    ] = False,
 ) -> None:
     logs.configure(verbose)
     signals.stop_on_termination()
@@ -136,6 +148,11 @@ def print_json(record: dict, output: Path | None = None) -> None:
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+# Every command takes --progress/--no-progress, so that scripts can pass it to any of them;
+# these have no long work to show.
+NoProgress = Annotated[bool, typer.Option(
+    "--progress/--no-progress",
+    help="Accepted for uniformity; this command shows no progress bar.")]
 JsonOutput = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Write the JSON to this file (atomically) instead of stdout."),
@@ -173,6 +190,7 @@ def data_hieve_pose(
     folder: Annotated[Path, typer.Argument(help="HiEve pose files of one video (000000.xml or .json, ...).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint ground-truth JSON to write.")],
     frames: Annotated[Optional[int], typer.Option(min=1, help="The video's frame count (default: the last file's frame).")] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Convert HiEve pose ground truth to COCO keypoint JSON (HiEve's 14 keypoints, image_id =
     frame), the form `vcm evaluate pose` and the sweep's `pose_gt` read."""
@@ -255,6 +273,7 @@ def detections_convert(
         typer.Option("--option", "-p", help="Format option key=value, repeatable "
                      "(vcmd: step=1 pixels, 0.25 to 2; score_bits=8)."),
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Convert a detection file to another format (any to any); boxes as the target holds them."""
     from vcm.detformats import format_for_output, read_detections
@@ -273,6 +292,7 @@ def detections_convert(
 @handles_errors
 def detections_stats(
     file: Annotated[Path, typer.Argument(help="Detection file in any format.")],
+    progress: NoProgress = True,
 ) -> None:
     """Print JSON: format, frames, boxes, bytes and bytes_per_box of a detection file."""
     from vcm.detformats import detection_stats
@@ -281,7 +301,7 @@ def detections_stats(
 
 
 @detections_app.command("formats")
-def detections_formats() -> None:
+def detections_formats(progress: NoProgress = True) -> None:
     """List the registered detection formats and their file extensions."""
     from vcm.detformats import all_formats
 
@@ -290,7 +310,7 @@ def detections_formats() -> None:
 
 
 @app.command("detectors")
-def list_detectors() -> None:
+def list_detectors(progress: NoProgress = True) -> None:
     """List the registered detector names."""
     from vcm.detectors import DETECTORS
 
@@ -385,6 +405,7 @@ def detections_extract(
     bitstream: Annotated[Path, typer.Argument(help="VVC/HEVC bitstream with annotated regions SEIs.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Detection file to write (.vcmd or .zip).")],
     detection_format: DetectionFormatName = None,
+    progress: NoProgress = True,
 ) -> None:
     """Read the person boxes carried in a bitstream's annotated regions SEI messages.
 
@@ -412,6 +433,7 @@ def decode(
                      "sidecar's (e.g. decoder=PATH for vtm)."),
     ] = None,
     log: LogFile = None,
+    progress: NoProgress = True,
 ) -> None:
     """Decode a bitstream back to frames of the original size (lossless FFV1 .mkv)."""
     from vcm.codecs import decode_video
@@ -423,7 +445,7 @@ def decode(
 
 
 @app.command("codecs")
-def list_codecs() -> None:
+def list_codecs(progress: NoProgress = True) -> None:
     """List the registered codec names."""
     from vcm.codecs import CODECS
 
@@ -438,6 +460,7 @@ def bpp(
         "carries the detections (`vcm encode --embed`).")],
     like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print bits per pixel as JSON: bytes x 8 / (width x height x frames) of the original."""
     from vcm.bpp import measure_bits_per_pixel
@@ -449,7 +472,7 @@ def bpp(
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(progress: NoProgress = True) -> None:
     """List the named models, their files, and the kind of checksum each file is checked with."""
     import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS
@@ -464,6 +487,7 @@ def models_list() -> None:
 @handles_errors
 def models_fetch(
     name: Annotated[str, typer.Argument(help="Model name (see `vcm models list`).")],
+    progress: Progress = True,
 ) -> None:
     """Download (or find in the mirror) every file of a model and verify its checksum."""
     import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
@@ -471,7 +495,7 @@ def models_fetch(
 
     if name not in MODELS:
         raise VcmError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    store = ModelStore.from_environment()
+    store = ModelStore.from_environment(progress=progress)
     started = time.perf_counter()
     for filename in MODELS[name].files:
         typer.echo(str(store.fetch(name, filename)))
@@ -492,6 +516,7 @@ def report(
     config: Annotated[
         Optional[Path], typer.Option(help="The sweep's config (YAML or JSON), for the manifest.")
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots."""
     from vcm.config import load_config
@@ -669,7 +694,7 @@ def segment(
 
 
 @app.command("segmenters")
-def list_segmenters() -> None:
+def list_segmenters(progress: NoProgress = True) -> None:
     """List the registered segmenter names."""
     from vcm.segmenters import SEGMENTERS
 
@@ -691,6 +716,7 @@ def track(
         Optional[Path], typer.Option(help="The video the detections came from (for its frame rate).")
     ] = None,
     option: Options = None,
+    progress: NoProgress = True,
 ) -> None:
     """Associate the boxes of the detection file across frames (no detector of its own)."""
     from vcm.detformats import read_detections
@@ -827,6 +853,7 @@ def evaluate_pose(
     results: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
     gt: Annotated[Path, typer.Option(help="COCO keypoint ground-truth JSON (image_id = frame).")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS) as JSON.
 
@@ -857,6 +884,7 @@ def evaluate_segm(
     results: Annotated[Path, typer.Argument(help="COCO instance results JSON (`vcm segment`).")],
     gt: Annotated[Path, typer.Option(help="COCO instances ground truth with polygon or RLE masks (image_id = frame).")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print COCO mask AP, AP50, AP75, APs/m/l, AR1, AR10, AR, ARs/m/l (mask IoU) as JSON."""
     from vcm.masks import image_sizes, read_instance_ground_truth, read_mask_results
@@ -874,6 +902,7 @@ def evaluate_track(
     gt: Annotated[Path, typer.Option(help="MOTChallenge gt.txt of the sequence.")],
     iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics) and HOTA, DetA, AssA, LocA
     (TrackEval) as JSON."""
@@ -929,6 +958,7 @@ def point(
         typer.Option(help="Run record of `vcm foreground` (multitask): its variant options and "
                      "rendering seconds (kept apart from the task times)."),
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.detformats import detections_record
@@ -959,6 +989,7 @@ def point(
 @handles_errors
 def check_config(
     config: Annotated[Path, typer.Argument(help="Sweep config (YAML) to check.")],
+    progress: NoProgress = True,
 ) -> None:
     """Validate a sweep config against the schema Snakemake uses; check its backends exist."""
     from vcm.config import load_config
