@@ -985,6 +985,31 @@ def point(
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
+@app.command("sweep", context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})
+@handles_errors
+def sweep(
+    context: typer.Context,
+    config: Annotated[Optional[Path], typer.Argument(
+        help="Sweep config (default configs/default.yaml); results go to "
+        "results/<config name>/.")] = None,
+    cores: Annotated[int, typer.Option(min=1, help="CPU cores Snakemake may use.")] = 2,
+    directory: Annotated[Optional[Path], typer.Option(
+        help="Folder the results/ go under (default: here).")] = None,
+    progress: Progress = True,
+) -> None:
+    """Run the Snakemake sweep in this checkout: one progress line here, Snakemake's output in
+    results/<config name>/sweep.log. Arguments after `--` go to Snakemake (e.g. -- --dry-run)."""
+    from vcm.sweep import run_sweep
+
+    log, outcome = run_sweep(config, cores=cores, extra=list(context.args), directory=directory,
+                             progress=progress)
+    summary = log.parent / "summary.csv"
+    done = ("nothing to do" if outcome.nothing_to_do
+            else f"{outcome.done} of {outcome.total} steps done")
+    typer.echo(f"sweep: {done}; {summary}; Snakemake's log: {log}", err=True)
+
+
 @app.command("config")
 @handles_errors
 def check_config(
