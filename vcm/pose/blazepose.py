@@ -22,6 +22,7 @@ import numpy as np
 
 from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
+from vcm.logs import quiet_native_stderr
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
 from vcm.registry import Option
@@ -135,6 +136,7 @@ class BlazePoseEstimator(BatchByFrame):
         self.aspect = float(aspect)
         self.min_detection_confidence = float(min_detection_confidence)
         self.model_complexity = int(model_complexity)
+        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
         try:
             import mediapipe
         except ImportError as error:
