@@ -29,10 +29,12 @@ install: $(VENV)/.installed
 # (a GUI build that would overwrite cv2/ of our headless contrib build) and for jax, which
 # mp.solutions.pose never imports. Its other requirements are listed in pyproject.toml.
 # trackeval (HOTA) likewise: it asks for opencv-python. .venv runs on numpy 2.
+# `-qq` on the editable installs: recent pip (26.3 here) shows setuptools' notice about editable installs
+# (a warning, 10 lines, on every install); errors still show.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -e '.[dev]' "numpy>=2.3,<3"
+	$(BIN)/pip install -qq -e '.[dev]' "numpy>=2.3,<3"
 	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21 trackeval==1.3.0
 	$(BIN)/python -c "import cv2, mediapipe; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@
@@ -56,14 +58,14 @@ install-torch:
 # 1.14.3 (its latest) is compiled against numpy 1 and fails to import on numpy 2, so this
 # environment gets numpy<2 (vcm, MediaPipe and TrackEval run on both).
 install-mmpose: install-torch
-	$(ENV)/bin/pip install --quiet -e '.[mmpose]' "numpy<2"
+	$(ENV)/bin/pip install -qq -e '.[mmpose]' "numpy<2"
 	$(ENV)/bin/pip install --quiet --no-deps $(MM_PACKAGES)
 	$(ENV)/bin/python -c "from vcm.pose.hrnet import import_mmpose; print('mmpose', import_mmpose()[0].__version__)"
 
 # Segment Anything's reference code (the `sam` segmenter): pure Python on torch and
 # torchvision, with no requirements of its own; the extra `sam` in pyproject.toml pins it.
 install-sam: install-torch
-	$(ENV)/bin/pip install --quiet -e '.[sam]'
+	$(ENV)/bin/pip install -qq -e '.[sam]'
 	$(ENV)/bin/python -c "import importlib.metadata as m, segment_anything; print('segment-anything', m.version('segment-anything'))"
 
 # detectron2 is on no registry: a wheel built for this torch, the model mirror's
@@ -92,7 +94,7 @@ install-heavy: $(HEAVY)/.installed
 $(HEAVY)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(HEAVY)
 	$(HEAVY)/bin/pip install --quiet --upgrade "pip>=24"
-	$(HEAVY)/bin/pip install --quiet -e '.[dev]' "numpy<2"
+	$(HEAVY)/bin/pip install -qq -e '.[dev]' "numpy<2"
 	$(HEAVY)/bin/pip install --quiet --no-deps trackeval==1.3.0
 	$(MAKE) --no-print-directory install-mmpose ENV=$(HEAVY)
 	$(MAKE) --no-print-directory install-sam ENV=$(HEAVY)
