@@ -79,10 +79,11 @@ DETECTRON2 ?= $(firstword $(wildcard $(VCM_MIRROR)/wheels/detectron2-*.whl))
 # 'label'); detectron2.model_zoo imports pkg_resources, which setuptools 81 removed.
 DETECTRON2_PINS = 'protobuf>=4.25.3,<5' 'setuptools<81'
 
-install-detectron2: install-torch
 ifeq ($(strip $(DETECTRON2)),)
+install-detectron2:
 	@echo "detectron2: not installed: no wheel in \$$VCM_MIRROR/wheels and no DETECTRON2=WHEEL_OR_SOURCE (docs/install.md); its tests will skip"
 else
+install-detectron2: install-torch
 	$(ENV)/bin/pip install --quiet --no-build-isolation '$(DETECTRON2)' $(DETECTRON2_PINS)
 	$(ENV)/bin/python -c "import detectron2, detectron2.model_zoo; print('detectron2', detectron2.__version__)"
 endif
