@@ -10,7 +10,7 @@ CORES ?= 2
 # The sweep config; empty: configs/default.yaml. Results go to results/<config name>/.
 CONFIG ?=
 
-# The local mirror of models, data and tools (README, "Models, data and the mirror"):
+# The local mirror of models, data and tools (docs/install.md, "Models, data and the mirror"):
 # $VCM_MIRROR, else ../shared/mirror beside the checkout where there is one.
 VCM_MIRROR ?= $(wildcard $(abspath $(CURDIR)/../shared/mirror))
 ifneq ($(VCM_MIRROR),)
@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -c "import cv2, mediapipe; assert cv2.__version__ < '5', cv2.__version__; cv2.HOGDescriptor()"
 	touch $@
 
-# Paper-grade backends (README, "Paper-grade backends"), into ENV (default .venv).
+# Paper-grade backends (docs/install.md, "Paper-grade backends"), into ENV (default .venv).
 # torch and torchvision must be built for each other. --isolated ignores pip's configuration,
 # so a local CPU-only torch wheel (a find-links folder) cannot pair with PyPI's torchvision.
 ENV ?= $(VENV)

@@ -86,7 +86,7 @@ class BlazePoseEstimator(BatchByFrame):
     person-detector threshold in [0, 1], below which a crop yields no pose;
     ``model_complexity`` 0 (lite), 1 (full) or 2 (heavy).
 
-    The default (``box``, 0.25) won on real people (README, "Measured";
+    The default (``box``, 0.25) won on real people (docs/results.md, "Measured";
     ``experiments/bench_pose.py``): a square crop around a standing person takes in the
     neighbours beside them, and MediaPipe's own person detector then often fits the wrong
     one. The crop is cut around the box centre; where it leaves the frame it is black,
