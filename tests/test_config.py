@@ -12,8 +12,15 @@ from vcm.errors import VcmError
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml"])
-def test_shipped_configs_are_valid(name):
+@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml",
+                                  "own-video.yaml"])
+def test_shipped_configs_are_valid(name, request, tmp_path, monkeypatch):
+    if name in ("lite.yaml", "pets.yaml"):
+        request.getfixturevalue("mirror")  # yolo-fastest's weights, PETS09-S3MF1
+    if name == "own-video.yaml":  # the template names a video of the user's
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "my-video.mp4").write_bytes(b"")
     config = load_config(CONFIGS / name)
     assert config["qps"]
 
