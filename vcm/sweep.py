@@ -94,9 +94,8 @@ def run_sweep(config_file: Path | None, *, cores: int, extra: list[str],
                    "PATH": os.pathsep.join([str(Path(sys.executable).parent),
                                             os.environ.get("PATH", "")])}
     outcome = SweepOutcome()
-    with open(log, "w", encoding="utf-8") as log_file, tqdm(
-        desc="sweep", unit="step", file=sys.stderr, disable=not progress, leave=True,
-    ) as bar:
+    bar = None  # made at the first step count, when the number of steps is known
+    with open(log, "w", encoding="utf-8") as log_file:
         process = subprocess.Popen([*argv, *extra], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, env=environment)
         try:
@@ -104,6 +103,9 @@ def run_sweep(config_file: Path | None, *, cores: int, extra: list[str],
                 log_file.write(line)
                 log_file.flush()
                 if outcome.read(line):
+                    if bar is None:
+                        bar = tqdm(desc="sweep", unit="step", total=outcome.total,
+                                   file=sys.stderr, disable=not progress)
                     bar.total = outcome.total
                     bar.n = outcome.done
                     bar.refresh()
@@ -114,6 +116,9 @@ def run_sweep(config_file: Path | None, *, cores: int, extra: list[str],
             process.terminate()
             process.wait()
             raise
+        finally:
+            if bar is not None:
+                bar.close()
     if returncode != 0:
         where = (f"rule {outcome.failed_rule} failed, see {outcome.failed_log or log}"
                  if outcome.failed_rule else
