@@ -41,7 +41,7 @@ VARIANTS = {
     "blur 16": {"fill": "blur", "fill_scale": 16},
     "downscale 8": {"fill": "downscale", "fill_scale": 8},
 }
-"""The foreground variants whose rendering cost is measured (README, "Foreground variants")."""
+"""The foreground variants whose rendering cost is measured (docs/variants.md)."""
 
 CODEC_PRESETS = [("vvenc", "faster"), ("vvenc", "fast"), ("x265", "medium"), ("x265", "fast"), ("ffv1", None)]
 

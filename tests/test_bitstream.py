@@ -46,7 +46,7 @@ from vcm.bitstream.annotated_regions import (
 )
 from vcm.bitstream.bits import BitstreamError, BitWriter
 from vcm.cli import app
-from vcm.codecs import build_codec, encode_video
+from vcm.codecs import encode_video
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.detformats.voc_zip import read_detections_zip, write_detections_zip
 from vcm.errors import VcmError
@@ -54,6 +54,7 @@ from vcm.ffmpeg import ffmpeg_executable
 from vcm.video import write_lossless_video
 
 from clips import moving_square_frames
+from conftest import require_vtm
 
 WIDTH, HEIGHT, FRAMES, FPS = 160, 96, 8, 10
 
@@ -397,7 +398,7 @@ def read_vtm_regions(path: Path) -> list[list[tuple]]:
 
 @pytest.mark.parametrize("name", ["vvenc.266", "vvenc-intra.266"])
 def test_vtm_decoder_decodes_identical_pictures(streams, tmp_path, name):
-    decoder = build_codec("vtm").decoder_executable()  # $VCM_VTM_DECODER or PATH; fails if missing
+    decoder = require_vtm()["DecoderApp"]  # $VCM_VTM_DECODER or PATH; skips if missing
     output = tmp_path / name
     embed_detections(streams[name], walking_people(), output)
     pictures = []
@@ -413,7 +414,7 @@ def test_vtm_decoder_reads_the_same_regions(streams, tmp_path):
     # VTM writes the regions each time it decodes a picture, for every picture still waiting
     # for output, so its file has one block per frame only when pictures are output as soon
     # as they are decoded: an all-intra stream. A frame without objects writes no block.
-    decoder = build_codec("vtm").decoder_executable()  # $VCM_VTM_DECODER or PATH; fails if missing
+    decoder = require_vtm()["DecoderApp"]  # $VCM_VTM_DECODER or PATH; skips if missing
     detections = walking_people()
     output = tmp_path / "embedded.266"
     embed_detections(streams["vvenc-intra.266"], detections, output)

@@ -12,8 +12,15 @@ from vcm.errors import VcmError
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml"])
-def test_shipped_configs_are_valid(name):
+@pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml",
+                                  "own-video.yaml"])
+def test_shipped_configs_are_valid(name, request, tmp_path, monkeypatch):
+    if name in ("lite.yaml", "pets.yaml"):
+        request.getfixturevalue("mirror")  # yolo-fastest's weights, PETS09-S3MF1
+    if name == "own-video.yaml":  # the template names a video of the user's
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "my-video.mp4").write_bytes(b"")
     config = load_config(CONFIGS / name)
     assert config["qps"]
 
@@ -92,8 +99,8 @@ def test_paper_config_lists_everything_missing_in_one_message(monkeypatch, tmp_p
 
     def model_line(key, model, filename):
         return (f"- {key}: model file {model}/{filename} is not in the mirror "
-                f"{tmp_path / 'mirror' / 'models' / model / filename} or the cache "
-                f"{tmp_path / 'cache' / 'models' / model / filename}; "
+                f"{tmp_path / 'mirror' / 'models' / model / filename} ($VCM_MIRROR) or the "
+                f"cache {tmp_path / 'cache' / 'models' / model / filename} ($VCM_CACHE); "
                 f"fetch: vcm models fetch {model}")
 
     assert lines[4:] == [
@@ -106,7 +113,8 @@ def test_paper_config_lists_everything_missing_in_one_message(monkeypatch, tmp_p
     ] + [
         f"- sequences/hieve-{n}: missing data/HiEve/videos/{n}.mp4 (path), "
         f"data/HiEve/gt/pose/{n}.json (pose_gt), data/HiEve/gt/track/{n}.txt (track_gt) "
-        f"(for ground truth the sequence does not have: `pose_gt: null` / `track_gt: null`); "
+        f"(ground truth elsewhere: `pose_gt: FILE` / `track_gt: FILE`; none for this sequence: "
+        f"`pose_gt: null` / `track_gt: null`); "
         "HiEve pose files convert with: vcm data hieve-pose FOLDER -o FILE"
         for n in (2, 4, 7, 16)
     ]
@@ -216,9 +224,9 @@ def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
         load_config(path)
     assert str(error.value).splitlines()[1:] == [
         f"- sequences/pets: missing {pets}/gt/keypoints.json (pose_gt), "
-        f"{pets}/gt/instances.json (segm_gt) (for ground truth the sequence does not have: "
-        "`pose_gt: null` / `segm_gt: null`); HiEve pose files convert with: vcm data "
-        "hieve-pose FOLDER -o FILE"
+        f"{pets}/gt/instances.json (segm_gt) (ground truth elsewhere: `pose_gt: FILE` / "
+        "`segm_gt: FILE`; none for this sequence: `pose_gt: null` / `segm_gt: null`); HiEve "
+        "pose files convert with: vcm data hieve-pose FOLDER -o FILE"
     ]
     config["sequences"]["pets"].update(pose_gt=None, segm_gt=None)
     path.write_text(yaml.safe_dump(config))
@@ -265,8 +273,8 @@ def test_segmentation_ground_truth_is_read_only_when_the_config_segments(tmp_pat
     path = tmp_path / "pets.yaml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(VcmError, match=r"- sequences/pets: missing nowhere.json \(segm_gt\) "
-                                       r"\(for ground truth the sequence does not have: "
-                                       r"`segm_gt: null`\)$"):
+                                       r"\(ground truth elsewhere: `segm_gt: FILE`; none for "
+                                       r"this sequence: `segm_gt: null`\)$"):
         load_config(path)
     del config["segment"], config["single_task"]["segment"], config["sequences"]["pets"]["segm_gt"]
     path.write_text(yaml.safe_dump(config))
@@ -360,3 +368,28 @@ def test_the_sweep_refuses_at_start_what_vcm_config_refuses(tmp_path, change, me
     )
     assert completed.returncode != 0
     assert message in completed.stdout + completed.stderr
+def test_config_paths_expand_home_and_environment_variables(tmp_path, monkeypatch):
+    # Issue 19: `path: ~/videos/x.mp4` was taken literally. `~` and $VARIABLES expand as in a
+    # shell, in `path` and in the ground-truth keys; an unset variable stays as written.
+    from vcm.config import ground_truth, sequence_path
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FOOTAGE", "/data/footage")
+    monkeypatch.delenv("VCM_UNSET_VARIABLE", raising=False)
+    entry = {"path": "~/videos/street.mp4", "pose_gt": "$FOOTAGE/gt/pose.json",
+             "track_gt": "${FOOTAGE}/gt.txt", "segm_gt": None}
+    assert sequence_path("street", entry) == f"{tmp_path}/home/videos/street.mp4"
+    assert ground_truth("street", entry, "pose") == "/data/footage/gt/pose.json"
+    assert ground_truth("street", entry, "track") == "/data/footage/gt.txt"
+    assert ground_truth("street", entry, "segm") is None
+    assert sequence_path("x", {"path": "$VCM_UNSET_VARIABLE/x.mp4"}) == "$VCM_UNSET_VARIABLE/x.mp4"
+    # The config check looks at the expanded path.
+    (tmp_path / "home" / "videos").mkdir(parents=True)
+    config = yaml.safe_load((CONFIGS / "own-video.yaml").read_text())
+    config["sequences"]["my-video"]["path"] = "~/videos/street.mp4"
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(VcmError, match=f"missing {tmp_path}/home/videos/street.mp4 \\(path\\)"):
+        load_config(path)
+    (tmp_path / "home" / "videos" / "street.mp4").write_bytes(b"")
+    assert load_config(path)["sequences"]["my-video"]["path"] == "~/videos/street.mp4"

@@ -450,9 +450,14 @@ def test_every_backend_declares_its_options():
 
 
 def test_shipped_configs_still_pass(root):
-    for name in ("ci.yaml", "default.yaml", "lite.yaml"):
+    for name in ("ci.yaml", "default.yaml"):
         result = invoke("config", os.path.join(CONFIGS, name))
         assert result.exit_code == 0, result.output
+
+
+def test_shipped_config_with_mirror_models_still_passes(root, mirror):
+    result = invoke("config", os.path.join(CONFIGS, "lite.yaml"))  # yolo-fastest's weights
+    assert result.exit_code == 0, result.output
 
 
 # ------------------------------------------------------------------- 11: overflow

@@ -24,6 +24,8 @@ from vcm.pose.blazepose import blazepose_windows
 from vcm.runrecord import read_run_record
 from vcm.video import open_video, write_lossless_video
 
+from conftest import require_mirror
+
 
 def rows(mask):
     return ["".join("#" if value else "." for value in row) for row in mask]
@@ -239,9 +241,8 @@ def pets_clip(tmp_path_factory):
     """Three PETS09-S3MF1 frames (lossless, every channel >= 1 so that a kept pixel is never
     black) and their ground-truth boxes as a detection file."""
     from vcm.datasets.mot import read_mot_txt
-    from vcm.store import ModelStore
 
-    sequence = ModelStore().dataset("PETS09-S3MF1")
+    sequence = require_mirror("datasets", "PETS09-S3MF1")
     folder = tmp_path_factory.mktemp("pets")
     frames = [np.maximum(cv2.imread(str(sequence / "img1" / f"{number:06d}.jpg")), 1)
               for number in PETS_FRAMES]

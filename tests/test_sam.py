@@ -106,7 +106,8 @@ def test_vcm_config_checks_sam_options_and_names_the_checkpoint_to_fetch(tmp_pat
     cached = tmp_path / "cache" / "models" / "sam-vit-l" / "sam_vit_l_0b3195.pth"
     assert missing_model_files(config) == [
         f"segment/segmenter sam: model file sam-vit-l/sam_vit_l_0b3195.pth is not in the cache "
-        f"{cached}; fetch: vcm models fetch sam-vit-l"]
+        f"{cached} ($VCM_CACHE), and no mirror is set ($VCM_MIRROR: a folder with "
+        "models/sam-vit-l/sam_vit_l_0b3195.pth); fetch: vcm models fetch sam-vit-l"]
     config["segment"]["options"] = {"weights": "random"}
     assert missing_model_files(config) == []
 

@@ -1,8 +1,8 @@
 """The ``vtm`` codec with a real VTM: encode and decode tiny clips, read what they hold.
 
-VTM is found the way a user's build is: ``EncoderApp`` and ``DecoderApp`` on PATH (``.ci/run``
-puts the mirror's VTM 23.13 there), VTM's ``cfg/`` beside them. Without VTM these tests fail:
-VTM is slow (about a second per 160x96 frame here), so the clips have 4 frames.
+VTM is found the way a user's build is: ``EncoderApp`` and ``DecoderApp`` on PATH (``make test``
+puts the mirror's VTM 23.13 there), VTM's ``cfg/`` beside them. Without VTM these tests skip
+(the ``vtm`` fixture of conftest.py; CI fails them): VTM is slow (about a second per 160x96 frame here), so the clips have 4 frames.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,19 +21,12 @@ import pytest
 from vcm.codecs import EncodeResult, decode_video, encode_video, sidecar_path
 from vcm.video import open_video, write_lossless_video
 
+from conftest import require_vtm
 from test_codecs import gradient_frames, read_yuv420p
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, FRAMES, FPS = 160, 96, 4, 30
 QPS = (27, 37, 47)
-
-
-def vtm_program(name: str) -> Path:
-    """``name`` as found on PATH; fails (not skips) without VTM."""
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"VTM's {name} is not on PATH (CI puts ../shared/mirror/tools/vtm there)")
-    return Path(found)
 
 
 def luma_psnr(reference: list, decoded: list) -> float:
@@ -53,6 +45,7 @@ def write_clip(path: Path, width: int, height: int) -> None:
 def vtm_coded(tmp_path_factory) -> dict:
     """A 160x96 clip coded by VTM at each of :data:`QPS` and decoded by DecoderApp, run from
     an empty current folder; and its lossless (FFV1) reference."""
+    require_vtm()
     folder = tmp_path_factory.mktemp("vtm")
     clip = folder / "clip.mkv"
     write_clip(clip, WIDTH, HEIGHT)
@@ -96,7 +89,7 @@ def test_decoded_video_has_the_input_count_size_and_rate(vtm_coded):
     assert (info.width, info.height, info.frames, info.fps) == (WIDTH, HEIGHT, FRAMES, FPS)
 
 
-def test_odd_size_round_trip(tmp_path):
+def test_odd_size_round_trip(vtm, tmp_path):
     clip = tmp_path / "odd.mkv"
     write_clip(clip, 161, 97)
     encoded = encode_video(clip, tmp_path / "odd.266", codec="vtm", qp=32, progress=False)
@@ -123,8 +116,8 @@ def test_ffmpeg_decodes_vtm_streams_to_the_same_frames(vtm_coded):
                 np.testing.assert_array_equal(vtm_plane, ffmpeg_plane)
 
 
-def test_sidecar_records_the_commands_version_cfg_and_seconds(vtm_coded):
-    encoder, decoder = vtm_program("EncoderApp"), vtm_program("DecoderApp")
+def test_sidecar_records_the_commands_version_cfg_and_seconds(vtm_coded, vtm):
+    encoder, decoder = vtm["EncoderApp"], vtm["DecoderApp"]
     cfg = encoder.resolve().parent / "cfg" / "encoder_randomaccess_vtm.cfg"
     encoded = EncodeResult.read(sidecar_path(vtm_coded["folder"] / "qp37.266"))
     assert encoded == vtm_coded["points"][37][0]
@@ -152,10 +145,11 @@ def test_nothing_is_written_to_the_current_folder(vtm_coded):
     assert list(vtm_coded["current"].iterdir()) == []
 
 
-def test_a_moved_bitstream_decodes_with_this_machines_decoder(vtm_coded, tmp_path, monkeypatch):
+def test_a_moved_bitstream_decodes_with_this_machines_decoder(vtm_coded, vtm, tmp_path,
+                                                             monkeypatch):
     # Encoded with explicit program paths, then moved to a "machine" where DecoderApp is
     # elsewhere: the sidecar keeps no program path, the decoder found here runs.
-    encoder, decoder = vtm_program("EncoderApp"), vtm_program("DecoderApp")
+    encoder, decoder = vtm["EncoderApp"], vtm["DecoderApp"]
     encoded = encode_video(vtm_coded["clip"], tmp_path / "a.266", codec="vtm", qp=47,
                            encoder=str(encoder), decoder=str(decoder), progress=False)
     assert "decoder" not in encoded.options
@@ -175,7 +169,7 @@ def test_a_moved_bitstream_decodes_with_this_machines_decoder(vtm_coded, tmp_pat
                                   np.stack(list(open_video(tmp_path / "b.mkv"))))
 
 
-def test_ci_sweep_with_vtm_completes(tmp_path):
+def test_ci_sweep_with_vtm_completes(vtm, tmp_path):
     # The ci config with VTM in place of VVenC, on 6 frames: 4 VTM encodes (2 pipelines x 2 QPs).
     config = (REPOSITORY / "configs" / "ci.yaml").read_text()
     config = config.replace("synth: {frames: 12,", "synth: {frames: 6,")
@@ -194,7 +188,7 @@ def test_ci_sweep_with_vtm_completes(tmp_path):
     summary = (tmp_path / "results" / "ci-vtm" / "summary.csv").read_text().splitlines()
     assert len(summary) == 5 and all(",vtm," in row for row in summary[1:])
     # The manifest names the codec with VTM's version and the cfg's content.
-    cfg = vtm_program("EncoderApp").resolve().parent / "cfg" / "encoder_randomaccess_vtm.cfg"
+    cfg = vtm["EncoderApp"].resolve().parent / "cfg" / "encoder_randomaccess_vtm.cfg"
     manifest = json.loads((tmp_path / "results" / "ci-vtm" / "manifest.json").read_text())
     assert list(manifest["codecs"]) == ["vtm"]
     tools = manifest["codecs"]["vtm"]["tools"]

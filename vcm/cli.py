@@ -39,9 +39,21 @@ app.add_typer(detections_app, name="detections")
 EXIT_ERROR = 1
 
 
+def print_version(value: bool) -> None:
+    """``vcm --version``: print the version and exit."""
+    if value:
+        import vcm
+
+        typer.echo(f"vcm {vcm.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=print_version, is_eager=True, help="Print vcm's version and exit.")
+    ] = False,
 ) -> None:
     logs.configure(verbose)
     signals.stop_on_termination()
@@ -205,6 +217,11 @@ def print_json(record: dict, output: Path | None = None) -> None:
 
 
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+# Every command takes --progress/--no-progress, so that scripts can pass it to any of them;
+# these have no long work to show.
+NoProgress = Annotated[bool, typer.Option(
+    "--progress/--no-progress",
+    help="Accepted for uniformity; this command shows no progress bar.")]
 JsonOutput = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="Write the JSON to this file (atomically) instead of stdout."),
@@ -242,6 +259,7 @@ def data_hieve_pose(
     folder: Annotated[Path, typer.Argument(help="HiEve pose files of one video (000000.xml or .json, ...).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="COCO keypoint ground-truth JSON to write.")],
     frames: Annotated[Optional[int], typer.Option(min=1, help="The video's frame count (default: the last file's frame).")] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Convert HiEve pose ground truth to COCO keypoint JSON (HiEve's 14 keypoints, image_id =
     frame), the form `vcm evaluate pose` and the sweep's `pose_gt` read."""
@@ -311,6 +329,7 @@ def detections_convert(
         typer.Option("--option", "-p", help="Format option key=value, repeatable "
                      "(vcmd: step=1 pixels, 0.25 to 2; score_bits=8)."),
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Convert a detection file to another format (any to any); boxes as the target holds them."""
     from vcm.detformats import format_for_output, read_detections
@@ -329,6 +348,7 @@ def detections_convert(
 @handles_errors
 def detections_stats(
     file: Annotated[Path, typer.Argument(help="Detection file in any format.")],
+    progress: NoProgress = True,
 ) -> None:
     """Print JSON: format, frames, boxes, bytes and bytes_per_box of a detection file."""
     from vcm.detformats import detection_stats
@@ -337,7 +357,7 @@ def detections_stats(
 
 
 @detections_app.command("formats")
-def detections_formats() -> None:
+def detections_formats(progress: NoProgress = True) -> None:
     """List the registered detection formats and their file extensions."""
     from vcm.detformats import all_formats
 
@@ -346,7 +366,7 @@ def detections_formats() -> None:
 
 
 @app.command("detectors")
-def list_detectors() -> None:
+def list_detectors(progress: NoProgress = True) -> None:
     """List the registered detector names."""
     from vcm.detectors import DETECTORS
 
@@ -428,6 +448,7 @@ def detections_extract(
     bitstream: Annotated[Path, typer.Argument(help="VVC/HEVC bitstream with annotated regions SEIs.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Detection file to write (.vcmd or .zip).")],
     detection_format: DetectionFormatName = None,
+    progress: NoProgress = True,
 ) -> None:
     """Read the person boxes carried in a bitstream's annotated regions SEI messages.
 
@@ -455,6 +476,7 @@ def decode(
                      "sidecar's (e.g. decoder=PATH for vtm)."),
     ] = None,
     log: LogFile = None,
+    progress: NoProgress = True,
 ) -> None:
     """Decode a bitstream back to frames of the original size (lossless FFV1 .mkv)."""
     from vcm.codecs import decode_video
@@ -466,7 +488,7 @@ def decode(
 
 
 @app.command("codecs")
-def list_codecs() -> None:
+def list_codecs(progress: NoProgress = True) -> None:
     """List the registered codec names."""
     from vcm.codecs import CODECS
 
@@ -481,6 +503,7 @@ def bpp(
         "carries the detections (`vcm encode --embed`).")],
     like: Annotated[Path, typer.Option(help="The original video: its width, height and frame count.")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print bits per pixel as JSON: bytes x 8 / (width x height x frames) of the original."""
     from vcm.bpp import measure_bits_per_pixel
@@ -492,7 +515,7 @@ def bpp(
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(progress: NoProgress = True) -> None:
     """List the named models, their files, and the kind of checksum each file is checked with."""
     import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS
@@ -507,6 +530,7 @@ def models_list() -> None:
 @handles_errors
 def models_fetch(
     name: Annotated[str, typer.Argument(help="Model name (see `vcm models list`).")],
+    progress: Progress = True,
 ) -> None:
     """Download (or find in the mirror) every file of a model and verify its checksum."""
     import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
@@ -514,7 +538,7 @@ def models_fetch(
 
     if name not in MODELS:
         raise VcmError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    store = ModelStore.from_environment()
+    store = ModelStore.from_environment(progress=progress)
     started = time.perf_counter()
     for filename in MODELS[name].files:
         typer.echo(str(store.fetch(name, filename)))
@@ -535,6 +559,7 @@ def report(
     config: Annotated[
         Optional[Path], typer.Option(help="The sweep's config (YAML or JSON), for the manifest.")
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Summary CSV, manifest, the paper's tables (BPP, pose mAP, MOTA, time, BD-rate) and plots.
 
@@ -653,7 +678,7 @@ def segment(
 
 
 @app.command("segmenters")
-def list_segmenters() -> None:
+def list_segmenters(progress: NoProgress = True) -> None:
     """List the registered segmenter names."""
     from vcm.segmenters import SEGMENTERS
 
@@ -675,6 +700,7 @@ def track(
         Optional[Path], typer.Option(help="The video the detections came from (for its frame rate).")
     ] = None,
     option: Options = None,
+    progress: NoProgress = True,
 ) -> None:
     """Associate the boxes of the detection file across frames (no detector of its own)."""
     from vcm.pipeline.tasks import track_task
@@ -807,6 +833,7 @@ def evaluate_pose(
     results: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
     gt: Annotated[Path, typer.Option(help="COCO keypoint ground-truth JSON (image_id = frame).")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print COCO keypoint AP, AP50, AP75, AR, ... (OKS) as JSON.
 
@@ -837,6 +864,7 @@ def evaluate_segm(
     results: Annotated[Path, typer.Argument(help="COCO instance results JSON (`vcm segment`).")],
     gt: Annotated[Path, typer.Option(help="COCO instances ground truth with polygon or RLE masks (image_id = frame).")],
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print COCO mask AP, AP50, AP75, APs/m/l, AR1, AR10, AR, ARs/m/l (mask IoU) as JSON."""
     from vcm.masks import image_sizes, read_instance_ground_truth, read_mask_results
@@ -854,6 +882,7 @@ def evaluate_track(
     gt: Annotated[Path, typer.Option(help="MOTChallenge gt.txt of the sequence.")],
     iou: Annotated[float, typer.Option(min=0, max=1, help="IoU needed for a match.")] = 0.5,
     output: JsonOutput = None,
+    progress: NoProgress = True,
 ) -> None:
     """Print MOTA, MOTP, IDF1, FP, FN, ID switches, ... (motmetrics) and HOTA, DetA, AssA, LocA
     (TrackEval) as JSON."""
@@ -909,6 +938,7 @@ def point(
         typer.Option(help="Run record of `vcm foreground` (multitask): its variant options and "
                      "rendering seconds (kept apart from the task times)."),
     ] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Gather one measured point (BPP, pose AP, MOTA, mask AP, seconds) into one results record."""
     from vcm.detformats import detections_record
@@ -935,10 +965,36 @@ def point(
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
+@app.command("sweep", context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})
+@handles_errors
+def sweep(
+    context: typer.Context,
+    config: Annotated[Optional[Path], typer.Argument(
+        help="Sweep config (default configs/default.yaml); results go to "
+        "results/<config name>/.")] = None,
+    cores: Annotated[int, typer.Option(min=1, help="CPU cores Snakemake may use.")] = 2,
+    directory: Annotated[Optional[Path], typer.Option(
+        help="Folder the results/ go under (default: here).")] = None,
+    progress: Progress = True,
+) -> None:
+    """Run the Snakemake sweep in this checkout: one progress line here, Snakemake's output in
+    results/<config name>/sweep.log. Arguments after `--` go to Snakemake (e.g. -- --dry-run)."""
+    from vcm.sweep import run_sweep
+
+    log, outcome = run_sweep(config, cores=cores, extra=list(context.args), directory=directory,
+                             progress=progress)
+    summary = log.parent / "summary.csv"
+    done = ("nothing to do" if outcome.nothing_to_do
+            else f"{outcome.done} of {outcome.total} steps done")
+    typer.echo(f"sweep: {done}; {summary}; Snakemake's log: {log}", err=True)
+
+
 @app.command("config")
 @handles_errors
 def check_config(
     config: Annotated[Path, typer.Argument(help="Sweep config (YAML) to check.")],
+    progress: NoProgress = True,
 ) -> None:
     """Validate a sweep config against the schema Snakemake uses; check its backends exist."""
     from vcm.config import load_config

@@ -6,6 +6,7 @@ its codecs' programs, its sequences' videos and ground truth, its backends' mode
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import yaml
@@ -107,11 +108,18 @@ def evaluated_tasks(config: dict) -> list[str]:
     return [task for task in GROUND_TRUTH if task != "segm" or "segment" in config]
 
 
+def expand_path(path: str) -> str:
+    """A path from a config with ``~`` and environment variables (``$DATA``, ``${DATA}``)
+    expanded, as a shell would; an unset variable stays as written."""
+    return os.path.expandvars(os.path.expanduser(path))
+
+
 def sequence_path(name: str, entry: dict) -> str:
-    """The VIDEO argument of sequence ``name``: its ``path``, the mirror's folder of its
-    ``dataset`` (:class:`VcmError` if there is none), or its synthesized folder."""
+    """The VIDEO argument of sequence ``name``: its ``path`` (expanded, :func:`expand_path`),
+    the mirror's folder of its ``dataset`` (:class:`VcmError` if there is none), or its
+    synthesized folder."""
     if "path" in entry:
-        return entry["path"]
+        return expand_path(entry["path"])
     if "dataset" in entry:
         from vcm.store import ModelStore
 
@@ -125,7 +133,7 @@ def ground_truth(name: str, entry: dict, task: str) -> str | None:
     ``segm_gt: null``)."""
     key, default = GROUND_TRUTH[task]
     if key in entry:
-        return entry[key]
+        return expand_path(entry[key]) if entry[key] is not None else None
     return f"{sequence_path(name, entry)}/{default}"
 
 
@@ -149,8 +157,10 @@ def sequence_problems(config: dict) -> list[str]:
             truth = ground_truth(name, entry, task)
             if truth is not None and not Path(truth).is_file():
                 missing.append(f"{truth} ({key})")
-                keys.append(f"`{key}: null`")
-        hint = f" (for ground truth the sequence does not have: {' / '.join(keys)})" if keys else ""
+                keys.append(key)
+        hint = (f" (ground truth elsewhere: {' / '.join(f'`{key}: FILE`' for key in keys)}; "
+                f"none for this sequence: {' / '.join(f'`{key}: null`' for key in keys)})"
+                if keys else "")
         if any("(pose_gt)" in item for item in missing):
             hint += "; HiEve pose files convert with: vcm data hieve-pose FOLDER -o FILE"
         if missing:
@@ -364,11 +374,8 @@ def missing_model_files(config: dict) -> list[str]:
             if (mirror is not None and mirror.is_file()) or store.cache_path(
                     model, filename).is_file():
                 continue
-            places = f"the cache {store.cache_path(model, filename)}"
-            if mirror is not None:
-                places = f"the mirror {mirror} or {places}"
             problems.append(f"{where} {name}: model file {model}/{filename} is not in "
-                            f"{places}; fetch: vcm models fetch {model}")
+                            f"{store.places(model, filename)}; fetch: vcm models fetch {model}")
     return problems
 
 

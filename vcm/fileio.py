@@ -1,6 +1,6 @@
 """Safe outputs: write-then-rename, no replacing what vcm did not write, all-or-nothing commands.
 
-Rules every writer here follows (README, "Safety"):
+Rules every writer here follows (docs/safety.md, "Safety"):
 
 * An output is written under a temporary sibling name (``.NAME.partial-PID-RANDOM``) and
   renamed to its final name only when complete, so an interrupted or failed stage never leaves

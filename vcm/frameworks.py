@@ -6,7 +6,7 @@ validates everywhere; they import their framework only when built.
 :func:`missing_requirements` tells, without importing anything, which modules are absent;
 :func:`broken_requirements` imports the few whose presence is not enough
 (:data:`IMPORT_CHECKS`); :func:`require` turns both into one error that says how to install
-them (README, "Paper-grade backends").
+them (docs/install.md, "Paper-grade backends").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which pixels a foreground frame keeps, and what it puts elsewhere: the foreground variants.
 
 The paper's foreground keeps the pixels of each frame's boxes and makes everything else black.
-The variants here change that in measured ways (README, "Foreground variants"):
+The variants here change that in measured ways (docs/variants.md, "Foreground variants"):
 
 * ``margin`` / ``margin_px``: each box grows by ``margin`` x its width (left and right) and x
   its height (top and bottom), plus ``margin_px`` pixels on every side, before masking.
@@ -19,7 +19,7 @@ The variants here change that in measured ways (README, "Foreground variants"):
 * ``mask``: ``none`` keeps whole boxes; ``selfie`` or ``pose`` keeps only the person pixels
   a MediaPipe segmentation model finds in each box (run by :mod:`vcm.foreground` on the
   original frames), grown by ``mask_grow`` pixels (0 by default: growing cost more bytes
-  than it saved on PETS09, README "Foreground variants") to keep more of the edges.
+  than it saved on PETS09, docs/variants.md, "Foreground variants") to keep more of the edges.
 
 With ``mask``, the kept region of a frame is worked out in this order (:func:`person_region`,
 :func:`held_regions`, :func:`align_region`):

@@ -324,6 +324,16 @@ class ModelStore:
             return None
         return self.mirror_dir / "models" / model / filename
 
+    def places(self, model: str, filename: str) -> str:
+        """Where this store looks for ``filename`` of ``model``, for a message: the mirror
+        (``$VCM_MIRROR``, or that none is set) and the cache (``$VCM_CACHE``)."""
+        cache = f"the cache {self.cache_path(model, filename)} (${CACHE_VARIABLE})"
+        mirror = self.mirror_path(model, filename)
+        if mirror is None:
+            return (f"{cache}, and no mirror is set (${MIRROR_VARIABLE}: a folder with "
+                    f"models/{model}/{filename})")
+        return f"the mirror {mirror} (${MIRROR_VARIABLE}) or {cache}"
+
     def fetch(self, model: str, filename: str) -> Path:
         """Path of a verified copy of ``filename`` of ``model``: mirror, cache, or download.
 

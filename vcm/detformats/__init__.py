@@ -52,7 +52,7 @@ DETECTION_FORMATS: Registry[DetectionFormat] = Registry("detection format")
 
 DEFAULT_FORMAT = "vcmd"
 """What :func:`write_detections` writes unless told otherwise: the compact format, 4 bytes
-per box instead of about 120 on PETS09-S3MF1 (README, "Detection formats")."""
+per box instead of about 120 on PETS09-S3MF1 (docs/formats.md, "Detection formats")."""
 
 
 @DETECTION_FORMATS.register("voc-zip")

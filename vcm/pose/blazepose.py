@@ -22,6 +22,7 @@ import numpy as np
 
 from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
+from vcm.logs import quiet_native_stderr
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
 from vcm.registry import Option
@@ -85,7 +86,7 @@ class BlazePoseEstimator(BatchByFrame):
     person-detector threshold in [0, 1], below which a crop yields no pose;
     ``model_complexity`` 0 (lite), 1 (full) or 2 (heavy).
 
-    The default (``box``, 0.25) won on real people (README, "Measured";
+    The default (``box``, 0.25) won on real people (docs/results.md, "Measured";
     ``experiments/bench_pose.py``): a square crop around a standing person takes in the
     neighbours beside them, and MediaPipe's own person detector then often fits the wrong
     one. The crop is cut around the box centre; where it leaves the frame it is black,
@@ -135,6 +136,7 @@ class BlazePoseEstimator(BatchByFrame):
         self.aspect = float(aspect)
         self.min_detection_confidence = float(min_detection_confidence)
         self.model_complexity = int(model_complexity)
+        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
         try:
             import mediapipe
         except ImportError as error:

@@ -81,7 +81,7 @@ def _missing_operators_module() -> types.ModuleType:
         def operator(*args, **kwargs):
             raise MissingMmcvOperator(
                 f"mmcv operator {name!r} was called, but this mmcv has no compiled operators "
-                "(mmcv-lite); install the full mmcv (README, 'Paper-grade backends')"
+                "(mmcv-lite); install the full mmcv (docs/install.md, 'Paper-grade backends')"
             )
 
         return operator

@@ -1,7 +1,7 @@
 """The trivial baseline segmenter: each box, filled, is the mask.
 
 It needs no model and shows what a segmenter adds over the shared boxes alone: a real
-segmenter must beat its mask AP (README, "Segmentation").
+segmenter must beat its mask AP (docs/backends.md, "Segmentation").
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import numpy as np
 
 from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
+from vcm.logs import quiet_native_stderr
 from vcm.masks import box_pixel_mask, encode_mask, paste_window_mask
 from vcm.pose.base import crop_windows, extract_crop
 from vcm.registry import Option
@@ -95,6 +96,7 @@ class MediaPipeSegmenter(SegmentByFrame):
         self.padding = float(padding)
         self.restrict = restrict
         self.min_detection_confidence = float(min_detection_confidence)
+        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
         try:
             import mediapipe
         except ImportError as error:

@@ -46,7 +46,7 @@ rule foreground:
     wildcard_constraints:
         pipeline=MULTITASK_PIPELINE,
     params:
-        # The pipeline's foreground variant (README, "Foreground variants"); {}: the paper's.
+        # The pipeline's foreground variant (docs/variants.md); {}: the paper's.
         variant=lambda wildcards: option_flags(VARIANTS[wildcards.pipeline]["foreground"]),
     log:
         LOG("foreground/{pipeline}/{sequence}"),
