@@ -72,7 +72,7 @@ def stream(source: Path, port: int, codec: str, qp: int, results: Path, frames: 
            paced_fps: float | None = None) -> subprocess.Popen:
     argv = [sys.executable, "-m", "vcm", "stream", str(source), "--to", f"127.0.0.1:{port}",
             "-o", str(results), "--detector", "yolo-fastest", "--codec", codec, "--qp", str(qp),
-            "--max-frames", str(frames), "--no-status"]
+            "--max-frames", str(frames), "--no-progress"]
     if paced_fps is not None:
         argv += ["--realtime", "--fps", f"{paced_fps:.4f}"]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

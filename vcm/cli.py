@@ -79,6 +79,7 @@ PATH_PARAMETERS: dict[str, str] = {
     "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
     "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
     "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER, "root": WORK_FOLDER,
+    "directory": WORK_FOLDER,
 }
 """The role of every path parameter of every command, by parameter name (a test checks that
 each command's path parameters are here); :data:`PATH_PARAMETER_EXCEPTIONS` overrides it for
@@ -1032,6 +1033,10 @@ def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option,
     return Tasks(**chosen, score=score)
 
 
+LiveStatus = Annotated[bool, typer.Option(
+    "--progress/--no-progress", help="One-line status on stderr: fps, kbps, latency, dropped.")]
+
+
 @app.command("serve")
 @handles_errors
 def serve(
@@ -1050,6 +1055,7 @@ def serve(
     max_lag: Annotated[Optional[int], typer.Option(
         min=0, help="Skip pose and segmentation of a frame with more than this many decoded "
         "frames waiting (counted); default: analyse every frame.")] = None,
+    progress: NoProgress = True,
 ) -> None:
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.server import AnalysisServer
@@ -1093,7 +1099,7 @@ def stream(
     pose: Annotated[str, typer.Option(help="With --loopback: pose estimator, or none.")] = "blazepose",
     segment: Annotated[str, typer.Option(help="With --loopback: segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="With --loopback: tracker, or none.")] = "iou",
-    status: Annotated[bool, typer.Option("--status/--no-status", help="One-line status on stderr.")] = True,
+    progress: LiveStatus = True,
 ) -> None:
     """Edge: detect, render the foreground, encode with the boxes in an SEI, send; write results."""
     from vcm.live import run_edge
@@ -1108,9 +1114,9 @@ def stream(
         detect_score=detect_score, foreground=parse_options(foreground_option, "foreground"),
         codec=codec, qp=qp, preset=preset, intra_period=intra_period, realtime=realtime,
         max_frames=max_frames, token=token, results_path=output, fps=fps, reconnects=reconnect,
-        status=_status_line if status else None,
+        status=_status_line if progress else None,
     )
-    if status:
+    if progress:
         typer.echo("", err=True)
     print_json(report.to_dict())
 
@@ -1129,6 +1135,7 @@ def live(
     pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    progress: LiveStatus = True,
 ) -> None:
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
     from vcm.live import run_edge
@@ -1140,9 +1147,10 @@ def live(
                              **({"sequence": source} if detector == "oracle" else {})),
         detect_score=0.6, foreground={}, codec=codec, qp=qp, preset=None, intra_period=32,
         realtime=realtime, max_frames=max_frames, token=None, results_path=output,
-        status=_status_line,
+        status=_status_line if progress else None,
     )
-    typer.echo("", err=True)
+    if progress:
+        typer.echo("", err=True)
     print_json(report.to_dict())
 
 
