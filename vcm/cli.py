@@ -361,6 +361,9 @@ def foreground(
                      "feather (pixels), fill (black|grey|blur|downscale), fill_scale, "
                      "mask (none|selfie|pose: keep segmented person pixels), mask_grow (pixels)."),
     ] = None,
+    keep_every: Annotated[int, typer.Option(
+        min=1, max=1000, help="Write only frames 1, 1+K, 1+2K, ... at the frame rate divided "
+        "by K (temporal resampling; `vcm pose --keep-every K --tracks` fills in the rest).")] = 1,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -370,7 +373,7 @@ def foreground(
 
     variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
     result = foreground_task(video, detections, output, score=score, variant=variant,
-                             log_path=log, progress=progress)
+                             log_path=log, progress=progress, keep_every=keep_every)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -579,6 +582,21 @@ ForegroundVariant = Annotated[
 ]
 
 
+KeepEvery = Annotated[int, typer.Option(
+    min=1, max=1000, help="VIDEO holds frames 1, 1+K, 1+2K, ... of the detections' (`vcm "
+    "foreground --keep-every K`): run on those, keep the original frame numbers.")]
+CarryTracks = Annotated[Optional[Path], typer.Option(
+    help="With --keep-every: the full-rate tracks (`vcm track` MOTChallenge txt) along which "
+    "results are carried to the frames between the coded ones.")]
+
+
+def print_carried(details: dict) -> None:
+    """One stderr line: how many results a resampled box task computed and carried."""
+    if "carried" in details:
+        typer.echo(f"{details['coded']} on coded frames, {details['carried']} carried along "
+                   "tracks", err=True)
+
+
 def print_crops(crops: dict) -> None:
     """One stderr line: how many of a box task's crops read foreground fill."""
     if "crops_with_fill" in crops:
@@ -596,6 +614,12 @@ def pose(
     option: Options = None,
     score: BoxScore = 0.0,
     foreground_option: ForegroundVariant = None,
+    keep_every: KeepEvery = 1,
+    tracks: CarryTracks = None,
+    carry: Annotated[str, typer.Option(
+        help="How poses reach the frames between coded frames: box (the nearest coded "
+        "frame's keypoints moved and scaled with the track's box) or interpolate (their "
+        "places in the box interpolated between the coded frames before and after).")] = "box",
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
@@ -604,8 +628,9 @@ def pose(
     backend = build_named("pose estimator", estimator, option)
     result = box_task("pose", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress)
+                      progress=progress, keep_every=keep_every, tracks=tracks, carry=carry)
     print_crops(result.crops)
+    print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
 
 
@@ -619,6 +644,8 @@ def segment(
     option: Options = None,
     score: BoxScore = 0.0,
     foreground_option: ForegroundVariant = None,
+    keep_every: KeepEvery = 1,
+    tracks: CarryTracks = None,
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
@@ -627,8 +654,9 @@ def segment(
     backend = build_named("segmenter", segmenter, option)
     result = box_task("segment", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress)
+                      progress=progress, keep_every=keep_every, tracks=tracks)
     print_crops(result.crops)
+    print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",
                err=True)
 
