@@ -106,6 +106,25 @@ DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
 DETECTIONS_AT_SCORE = R("detections/{sequence}/score{score}/detections" + DETECTIONS_EXTENSION)
 
 
+def keep_every_flags(wildcards):
+    """`vcm foreground --keep-every K` for a temporally resampled variant; none otherwise."""
+    keep_every = VARIANTS[wildcards.pipeline]["keep_every"]
+    return ["--keep-every", str(keep_every)] if keep_every != 1 else []
+
+
+def carry_tracks(wildcards):
+    """The full-rate tracks a temporally resampled variant's box tasks carry results along
+    (a list: empty for a variant that codes every frame)."""
+    if VARIANTS[wildcards.pipeline]["keep_every"] == 1:
+        return []
+    return [R(f"{wildcards.pipeline}/{wildcards.sequence}/tracks.txt")]
+
+
+def embeds(wildcards):
+    """Whether a multitask pipeline carries its detections in the bitstream (SEI)."""
+    return VARIANTS[wildcards.pipeline]["embed"]
+
+
 def shared_detections(wildcards):
     """The detection file a multitask pipeline sends: its score's run of the shared detector."""
     return DETECTIONS_AT_SCORE.format(
