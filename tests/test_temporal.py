@@ -182,3 +182,58 @@ def test_foreground_of_every_kth_frame_has_its_frames_at_their_original_times(tm
     for number, written in zip(coded, open_video(output)):
         np.testing.assert_array_equal(written[10:26, 5 + number - 1: 21 + number - 1],
                                       frames[number - 1][10:26, 5 + number - 1: 21 + number - 1])
+
+
+class SquareFinder:
+    """A stand-in pose estimator: one keypoint at the top-left corner of the clip's bright
+    square (tests.clips) where the crop shows it, so a pose tells which frame it came from."""
+
+    name = "square-finder"
+    keypoint_names = ("corner",)
+    frames_per_batch = 1
+
+    def estimate(self, frame, boxes, scores):
+        rows, columns = np.nonzero(np.all(frame == (30, 200, 250), axis=2))
+        if not len(rows):
+            return [None for _ in boxes]
+        return [np.array([[columns.min(), rows.min(), 1.0]]) for _ in boxes]
+
+    def estimate_batch(self, frames, boxes, scores):
+        return [self.estimate(*arguments) for arguments in zip(frames, boxes, scores)]
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def test_pose_on_every_fourth_frame_is_carried_to_every_frame(tmp_path):
+    from vcm.keypoints import read_pose_results
+    from vcm.pipeline.tasks import box_task
+    from vcm.runrecord import read_run_record
+    from vcm.tracks import write_tracks_txt
+
+    frames = moving_square_frames(65, 49, 10)  # square's corner at (4 + n, 10) in frame n
+    video = tmp_path / "clip.mkv"
+    write_lossless_video(iter(frames), video, width=65, height=49, fps=8)
+    boxes = {n: np.array([4.0 + n, 10, 20 + n, 26]) for n in range(1, 11)}
+    detections = DetectionSequence(65, 49, [FrameDetections(n, boxes[n][None], np.array([0.9]))
+                                            for n in boxes], source="clip.mkv")
+    write_detections_zip(detections, tmp_path / "detections.zip")
+    write_tracks_txt(TrackSequence([FrameTracks(n, [2], [boxes[n]], [0.9]) for n in boxes]),
+                     tmp_path / "tracks.txt")
+    foreground = tmp_path / "foreground.mkv"
+    write_foreground_video(video, tmp_path / "detections.zip", foreground, progress=False,
+                           keep_every=4)
+    output = tmp_path / "pose.json"
+    result = box_task("pose", foreground, tmp_path / "detections.zip", output, SquareFinder(),
+                      progress=False, keep_every=4, tracks=tmp_path / "tracks.txt")
+    poses = read_pose_results(output)
+    assert [pose.image_id for pose in poses] == list(range(1, 11))
+    # Coded frames 1, 5, 9 found the square where it is; 10 is carried from 9 (its nearest).
+    for pose in poses:
+        np.testing.assert_allclose(pose.keypoints, [[4 + pose.image_id, 10, 1.0]])
+    assert result.details == {"coded": 3, "carried": 7}
+    record = read_run_record(output)["parameters"]
+    assert (record["keep_every"], record["carry"]) == (4, "box")
+    with pytest.raises(VcmError, match=r"\(keep_every 3\): detections cover 4 frames but .* has 3"):
+        box_task("pose", foreground, tmp_path / "detections.zip", tmp_path / "other.json",
+                 SquareFinder(), progress=False, keep_every=3)

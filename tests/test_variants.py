@@ -172,6 +172,10 @@ def test_variants_table_by_hand():
     assert half["pose_ap qp22"] == 0.8 and half["foreground"] == "fill=grey"
     assert math.isnan(table.loc["multitask a", "pose_ap BD-rate % vs paper"])
     assert table.loc["multitask a", "mota"] == 0.75
+    # Encoding seconds per point: (5 + 3) / 2 on a, (7 + 5) / 2 on b.
+    assert table.loc["multitask-half a", "encode_s"] == 4.0
+    assert table.loc["multitask-half b", "encode_s"] == 6.0
+    assert table.loc["multitask-half average", "encode_s"] == 5.0
     assert table.loc["multitask-score0.4 a", "mota"] == pytest.approx(0.70)
 
 

@@ -172,7 +172,7 @@ def _resampled_box_task(task: str, source: VideoSource, boxes: DetectionSequence
     crops = crop_fill(backend, coded, variant)
     times = StageTimes()
     results = run_video(source, coded, backend, progress=progress,
-                        detections_label=f"{label} (every {keep_every}th frame)", times=times)
+                        detections_label=f"{label} (keep_every {keep_every})", times=times)
     results = [replace(person, image_id=temporal.original_frame_number(person.image_id,
                                                                        keep_every))
                for person in results]

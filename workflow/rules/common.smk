@@ -125,6 +125,14 @@ def embeds(wildcards):
     return VARIANTS[wildcards.pipeline]["embed"]
 
 
+def task_detections(wildcards):
+    """The boxes a multitask point's box tasks (pose, segmentation) read: those extracted from
+    the bitstream for an `embed` variant, else the detection file sent beside it."""
+    if embeds(wildcards):
+        return f"{point_folder(wildcards)}/extracted{DETECTIONS_EXTENSION}"
+    return shared_detections(wildcards)
+
+
 def shared_detections(wildcards):
     """The detection file a multitask pipeline sends: its score's run of the shared detector."""
     return DETECTIONS_AT_SCORE.format(

@@ -89,6 +89,24 @@ def coded_input(wildcards):
              f"{name}.{codec_extension(wildcards.codec)}")
 
 
+# An `embed` variant's receiver reads the boxes back from the bitstream's SEI messages: its
+# box tasks use these, so the sweep measures the round trip (tracking, which needs no video,
+# keeps the full-rate file).
+rule extract_embedded_detections:
+    input:
+        coded_input,
+    output:
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/extracted" + DETECTIONS_EXTENSION),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
+    params:
+        format=DETECTIONS_FORMAT,
+    log:
+        LOG("extract/{pipeline}/{sequence}/{codec}/qp{qp}"),
+    shell:
+        "vcm detections extract {input:q} --format {params.format:q} -o {output:q} > {log:q} 2>&1"
+
+
 rule decode:
     input:
         coded_input,

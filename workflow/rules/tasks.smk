@@ -26,7 +26,7 @@ def carry_flags(wildcards):
 rule pose_multitask:
     input:
         video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
-        detections=shared_detections,
+        detections=task_detections,
         tracks=carry_tracks,
     output:
         poses=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json"),
@@ -69,7 +69,7 @@ rule track_multitask:
 rule segment_multitask:
     input:
         video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
-        detections=shared_detections,
+        detections=task_detections,
         tracks=carry_tracks,
     output:
         masks=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json"),
