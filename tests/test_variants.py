@@ -49,13 +49,15 @@ def test_a_variant_replaces_only_the_keys_it_gives():
 
 def test_a_variant_may_code_every_kth_frame_or_embed_the_detections():
     config = ci_config(variants={"k4": {"keep_every": 4, "carry": "interpolate"},
-                                 "sei": {"embed": True}, "k4-box": {"keep_every": 4}})
+                                 "sei": {"embed": True}, "k4-box": {"keep_every": 4},
+                                 "lean": {"embed": {"labels": False, "confidence_bits": 6}}})
     pipelines = multitask_variants(config)
     assert pipelines["multitask-k4"] == {"variant": "k4", "score": 0.6, "foreground": {},
                                          "keep_every": 4, "carry": "interpolate", "embed": False}
     assert pipelines["multitask-sei"] == {"variant": "sei", "score": 0.6, "foreground": {},
                                           "keep_every": 1, "carry": "box", "embed": True}
     assert pipelines["multitask-k4-box"]["carry"] == "box"
+    assert pipelines["multitask-lean"]["embed"] == {"labels": False, "confidence_bits": 6}
     assert variant_problems(config) == []
 
 
@@ -76,6 +78,8 @@ def test_the_score_study_adds_a_pipeline_per_other_score():
      "variants/k2: the same score, foreground and coding as multitask-k"),
     ({"variants": {"both": {"keep_every": 2, "embed": True}}},
      "variants/both: embed needs keep_every 1"),
+    ({"variants": {"sei": {"embed": {"labels": False}}, "sei2": {"embed": {"labels": False}}}},
+     "variants/sei2: the same score, foreground and coding as multitask-sei"),
     ({"variants": {"score0.4": {"foreground": {"fill": "grey"}}}, "score_study": [0.4]},
      "variants/score0.4: the name of score_study's 0.4 point"),
     ({"variants": {"wide": {"foreground": {"margin": 3}}}}, "variants/wide/foreground"),
@@ -90,6 +94,8 @@ def test_variants_the_sweep_cannot_run_are_named(changes, message):
     ({"variants": {"x": {"colour": 1}}}, "variants/x"),
     ({"variants": {"x": {"keep_every": 0}}}, "variants/x/keep_every"),
     ({"variants": {"x": {"carry": "nearest"}}}, "variants/x/carry"),
+    ({"variants": {"x": {"embed": {"confidence_bits": 17}}}}, "variants/x/embed"),
+    ({"variants": {"x": {"embed": {"colour": 1}}}}, "variants/x/embed"),
     ({"variants": {"../x": {}}}, "variants"),
     ({"score_study": [0.4, 1.5]}, "score_study/1"),
     ({"results": "../elsewhere"}, "results"),

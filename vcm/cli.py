@@ -394,6 +394,12 @@ def encode(
         typer.Option(help="Detections of VIDEO to carry inside the bitstream as annotated "
                      "regions SEI messages (H.274; VVC and HEVC codecs)."),
     ] = None,
+    embed_option: Annotated[
+        Optional[list[str]],
+        typer.Option("--embed-option", help="With --embed, key=value, repeatable: "
+                     "confidence_bits (1..16, default 8), labels (false: leave the \"person\" "
+                     "labels out; readers take unlabelled boxes for persons)."),
+    ] = None,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -406,10 +412,14 @@ def encode(
         from vcm.detformats import read_detections
 
         detections = read_detections(embed)
+    embed_options = parse_options(embed_option, "embed")
+    if embed_options and embed is None:
+        raise VcmError("--embed-option needs --embed FILE")
     logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options,
-                 embed=embed)
+                 embed=embed, **({"embed_options": embed_options} if embed_options else {}))
     result = encode_video(video, output, codec=codec, qp=qp, log_path=log, progress=progress,
-                          detections=detections, detections_file=str(embed or ""), **options)
+                          detections=detections, detections_file=str(embed or ""),
+                          embed_options=embed_options, **options)
     typer.echo(f"wrote {output}: {result.bytes} bytes in {result.seconds:.2f} s", err=True)
     if result.embedded_detections is not None:
         embedded = result.embedded_detections

@@ -482,7 +482,8 @@ CODING_DEFAULTS = {"keep_every": 1, "carry": "box", "embed": False}
 """A variant's coding keys and their defaults (the config's own ``multitask``): code every
 ``keep_every``-th foreground frame and ``carry`` poses and masks along the tracks to the
 others (:mod:`vcm.temporal`); ``embed`` the detections in the bitstream as annotated-regions
-SEI (BPP then counts the bitstream alone)."""
+SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-option`` s
+(``{confidence_bits: 6, labels: false}``)."""
 
 
 def multitask_variants(config: dict) -> dict[str, dict]:
@@ -509,7 +510,8 @@ def multitask_variants(config: dict) -> dict[str, dict]:
             raise VcmError(f"variants/{name}: the name of score_study's {score_label(score)} "
                            "point; choose another")
         named[name] = {"score": float(score)}
-    seen = {(base_score, _frozen(base_foreground), *CODING_DEFAULTS.values()): MULTITASK}
+    seen = {(base_score, _frozen(base_foreground), *map(repr, CODING_DEFAULTS.values())):
+            MULTITASK}
     for name, entry in named.items():
         entry = entry or {}
         variant = {
@@ -519,7 +521,7 @@ def multitask_variants(config: dict) -> dict[str, dict]:
             **{key: entry.get(key, default) for key, default in CODING_DEFAULTS.items()},
         }
         key = (variant["score"], _frozen(variant["foreground"]),
-               *(variant[key] for key in CODING_DEFAULTS))
+               *(repr(variant[key]) for key in CODING_DEFAULTS))
         if key in seen:
             raise VcmError(f"variants/{name}: the same score, foreground and coding as "
                            f"{seen[key]}")
@@ -544,7 +546,14 @@ def variant_problems(config: dict) -> list[str]:
     problems = []
     for pipeline, variant in pipelines.items():
         where = f"variants/{variant['variant']}/foreground" if variant["variant"] else "foreground"
-        if variant["embed"] and variant["keep_every"] != 1:
+        if isinstance(variant["embed"], dict):
+            from vcm.codecs.pipeline import checked_embed_options
+
+            try:
+                checked_embed_options(variant["embed"])
+            except VcmError as error:
+                problems.append(f"variants/{variant['variant']}/embed: {error}")
+        if variant["embed"] is not False and variant["keep_every"] != 1:
             problems.append(f"variants/{variant['variant']}: embed needs keep_every 1 (the "
                             "SEI messages carry the boxes of the coded frames only)")
         try:

@@ -122,7 +122,18 @@ def carry_tracks(wildcards):
 
 def embeds(wildcards):
     """Whether a multitask pipeline carries its detections in the bitstream (SEI)."""
-    return VARIANTS[wildcards.pipeline]["embed"]
+    return VARIANTS[wildcards.pipeline]["embed"] is not False
+
+
+def embed_flags(wildcards, input):
+    """`vcm encode --embed FILE --embed-option key=value ...` of an `embed` variant."""
+    embed = VARIANTS[wildcards.pipeline]["embed"]
+    if embed is False:
+        return []
+    options = embed if isinstance(embed, dict) else {}
+    flags = option_flags({key: str(value).lower() if isinstance(value, bool) else value
+                          for key, value in options.items()}, "--embed-option")
+    return [*repeated("--embed", input.embedded), *flags]
 
 
 def task_detections(wildcards):

@@ -72,7 +72,7 @@ rule encode_foreground:
         pipeline=MULTITASK_PIPELINE,
     params:
         options=codec_options,
-        embed=lambda wildcards, input: repeated("--embed", input.embedded),
+        embed=embed_flags,
     log:
         LOG("encode/{pipeline}/{sequence}/{codec}/qp{qp}.{extension}"),
     shell:
