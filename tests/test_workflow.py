@@ -341,23 +341,29 @@ score_study: [0.3, 0.6]
 """
 
 
+def sweep_config(workdir: Path, folder: Path, name: str, text: str) -> Path:
+    """Sweep the config ``text`` (written to ``folder/<name>.yaml``) in ``workdir``; its
+    results folder."""
+    config = folder / f"{name}.yaml"
+    config.write_text(text)
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
+        capture_output=True, text=True, env=environment)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return workdir / "results" / name
+
+
 def test_variants_and_two_configs_one_after_the_other(tmp_path):
     # Issues 10 (one results folder per config, the score study) and 13 (variants as
     # pipelines): sweep a config with a foreground variant and a score study, then another
     # config in the same working directory; the first one's results stay as they were.
     workdir = tmp_path / "sweep"
-    bin_dir = Path(sys.executable).parent
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
     def sweep(name, text):
-        config = tmp_path / f"{name}.yaml"
-        config.write_text(text)
-        completed = subprocess.run(
-            [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
-             "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
-            capture_output=True, text=True, env=environment)
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        return workdir / "results" / name
+        return sweep_config(workdir, tmp_path, name, text)
 
     first = sweep("variants", VARIANTS_CONFIG)
     with open(first / "summary.csv") as handle:
@@ -432,17 +438,7 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
     from vcm.tracks import read_tracks_txt
     from vcm.video import open_video
 
-    workdir = tmp_path / "sweep"
-    config = tmp_path / "fewer.yaml"
-    config.write_text(FEWER_BITS_CONFIG)
-    bin_dir = Path(sys.executable).parent
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    completed = subprocess.run(
-        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
-        capture_output=True, text=True, env=environment)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    results = workdir / "results" / "fewer"
+    results = sweep_config(tmp_path / "sweep", tmp_path, "fewer", FEWER_BITS_CONFIG)
     with open(results / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
     labels = {row["pipeline"]: row["foreground"] for row in rows}
