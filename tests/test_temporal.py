@@ -237,3 +237,40 @@ def test_pose_on_every_fourth_frame_is_carried_to_every_frame(tmp_path):
     with pytest.raises(VcmError, match=r"\(keep_every 3\): detections cover 4 frames but .* has 3"):
         box_task("pose", foreground, tmp_path / "detections.zip", tmp_path / "other.json",
                  SquareFinder(), progress=False, keep_every=3)
+
+
+def test_bad_temporal_options_on_the_command_line_leave_nothing(tmp_path, small_clip):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    video, _ = small_clip
+    detections = DetectionSequence(65, 49, [
+        FrameDetections(n, np.array([[4.0 + n, 10, 20 + n, 26]]), np.array([0.9]))
+        for n in range(1, 6)], source="clip.mkv")
+    write_detections_zip(detections, tmp_path / "detections.zip")
+    runner = CliRunner()
+    output = tmp_path / "pose.json"
+    result = runner.invoke(app, ["pose", str(video), str(tmp_path / "detections.zip"),
+                                 "--keep-every", "2", "--carry", "nearest", "-o", str(output)])
+    assert result.exit_code == 2 and "nearest" in result.output
+    result = runner.invoke(app, ["foreground", str(video), str(tmp_path / "detections.zip"),
+                                 "--keep-every", "0", "-o", str(tmp_path / "fg.mkv")])
+    assert result.exit_code == 2
+    # A video of every 2nd frame (3 of 5) read as if it held every 4th (2 of 5).
+    foreground = tmp_path / "fg.mkv"
+    assert runner.invoke(app, ["foreground", str(video), str(tmp_path / "detections.zip"),
+                               "--keep-every", "2", "-o", str(foreground),
+                               "--no-progress"]).exit_code == 0
+    assert open_video(foreground).info.frames == 3
+    result = runner.invoke(app, ["pose", str(foreground), str(tmp_path / "detections.zip"),
+                                 "--keep-every", "4", "-o", str(output), "--no-progress"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(
+        f"error: {tmp_path / 'detections.zip'} (keep_every 4): detections cover 2 frames but")
+    assert not output.exists()
+    result = runner.invoke(app, ["encode", str(foreground), "-o", str(tmp_path / "fg.266"),
+                                 "--embed-option", "labels=false"])
+    assert result.exit_code == 1 and "--embed-option needs --embed FILE" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "clip.mkv", "detections.zip", "fg.mkv", "fg.mkv.run.json"]

@@ -6,6 +6,7 @@ Domain errors become a one-line ``error: ...`` message and exit code 1.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import re
@@ -592,6 +593,13 @@ ForegroundVariant = Annotated[
 ]
 
 
+class CarryMode(str, enum.Enum):
+    """``vcm pose --carry``: :data:`vcm.temporal.CARRY_MODES`."""
+
+    box = "box"
+    interpolate = "interpolate"
+
+
 KeepEvery = Annotated[int, typer.Option(
     min=1, max=1000, help="VIDEO holds frames 1, 1+K, 1+2K, ... of the detections' (`vcm "
     "foreground --keep-every K`): run on those, keep the original frame numbers.")]
@@ -626,10 +634,11 @@ def pose(
     foreground_option: ForegroundVariant = None,
     keep_every: KeepEvery = 1,
     tracks: CarryTracks = None,
-    carry: Annotated[str, typer.Option(
+    carry: Annotated[CarryMode, typer.Option(
         help="How poses reach the frames between coded frames: box (the nearest coded "
         "frame's keypoints moved and scaled with the track's box) or interpolate (their "
-        "places in the box interpolated between the coded frames before and after).")] = "box",
+        "places in the box interpolated between the coded frames before and after).")
+    ] = CarryMode.box,
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
@@ -638,7 +647,8 @@ def pose(
     backend = build_named("pose estimator", estimator, option)
     result = box_task("pose", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress, keep_every=keep_every, tracks=tracks, carry=carry)
+                      progress=progress, keep_every=keep_every, tracks=tracks,
+                      carry=carry.value)
     print_crops(result.crops)
     print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
