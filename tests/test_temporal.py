@@ -274,3 +274,13 @@ def test_bad_temporal_options_on_the_command_line_leave_nothing(tmp_path, small_
     assert result.exit_code == 1 and "--embed-option needs --embed FILE" in result.output
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "clip.mkv", "detections.zip", "fg.mkv", "fg.mkv.run.json"]
+
+
+def test_a_frame_rate_that_milliseconds_cannot_hold_reads_back_every_frame_once(tmp_path):
+    # Every 8th frame of a 7 fps video: 0.875 fps, frames 1142.857 ms apart.
+    frames = [np.full((48, 64, 3), 10 * index, np.uint8) for index in range(14)]
+    path = tmp_path / "slow.mkv"
+    write_lossless_video(iter(frames), path, width=64, height=48, fps=7 / 8)
+    read = list(open_video(path))
+    assert len(read) == open_video(path).info.frames == 14
+    assert [int(frame[0, 0, 0]) for frame in read] == [10 * index for index in range(14)]
