@@ -256,16 +256,16 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
                                     options=variant, log_path=log_path, progress=progress,
                                     keep_every=keep_every)
     seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
-    segmented = {}
+    recorded = {}
     if result.segmenter is not None:
         seconds["segment"] = result.segment_seconds
-        segmented["segmenter"] = result.segmenter
-        segmented["boxes_without_mask"] = result.boxes_without_mask
+        recorded["segmenter"] = result.segmenter
+        recorded["boxes_without_mask"] = result.boxes_without_mask
     if keep_every != 1:
-        segmented["keep_every"] = keep_every
+        recorded["keep_every"] = keep_every
     runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
-                     frames=result.frames, variant=variant.describe(), **segmented)
-    return TaskResult(output, result.frames, seconds, frames=result.frames, details=segmented)
+                     frames=result.frames, variant=variant.describe(), **recorded)
+    return TaskResult(output, result.frames, seconds, frames=result.frames, details=recorded)
 
 
 def single_task(task: str, video: Path, output: Path, backend, *, detector, score: float,
