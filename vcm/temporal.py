@@ -23,7 +23,7 @@ looked up beyond the two coded frames around them: a pose a whole step further a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -112,10 +112,10 @@ def from_box_relative(relative: np.ndarray, confidence: np.ndarray,
     return np.column_stack([origin + relative * size, confidence])
 
 
-def poses_by_track(poses: Sequence[PersonPose], tracks: TrackSequence) -> dict[tuple[int, int], PersonPose]:
-    """``{(frame, track id): pose}``: each pose with a box matched to the track whose box in
-    the pose's frame overlaps it most (IoU at least :data:`MATCH_IOU`), greedily by IoU;
-    poses with no such track are left out."""
+def people_by_track(poses: Sequence, tracks: TrackSequence) -> dict[tuple[int, int], Any]:
+    """``{(frame, track id): person}`` for people (poses or masks: ``image_id`` and ``box``)
+    each matched to the track whose box in the person's frame overlaps its box most (IoU at
+    least :data:`MATCH_IOU`), greedily by IoU; people with no such track are left out."""
     by_frame: dict[int, list[PersonPose]] = {}
     for pose in poses:
         if pose.box is not None:
@@ -176,7 +176,7 @@ def move_mask(binary: np.ndarray, source_box: np.ndarray, target_box: np.ndarray
 
 def _carry(coded: Sequence, tracks: TrackSequence, keep_every: int, carried_one) -> list:
     keep_every = check_keep_every(keep_every)
-    matched = poses_by_track(coded, tracks)
+    matched = people_by_track(coded, tracks)
     track_boxes = {(frame.frame, int(track_id)): box
                    for frame in tracks.frames for track_id, box in zip(frame.ids, frame.boxes)}
     by_frame: dict[int, list] = {}
