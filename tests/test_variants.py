@@ -18,7 +18,7 @@ from vcm.experiment.points import foreground_label
 from vcm.experiment.variants import paper_anchor, pipeline_facts, score_study_table, variants_table
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-CODED_AS_IS = {"keep_every": 1, "carry": "box", "embed": False}
+CODED_AS_IS = {"keep_every": 1, "carry": "box", "downscale": 1, "embed": False}
 
 
 def ci_config(**changes) -> dict:
@@ -52,10 +52,10 @@ def test_a_variant_may_code_every_kth_frame_or_embed_the_detections():
                                  "sei": {"embed": True}, "k4-box": {"keep_every": 4},
                                  "lean": {"embed": {"labels": False, "confidence_bits": 6}}})
     pipelines = multitask_variants(config)
-    assert pipelines["multitask-k4"] == {"variant": "k4", "score": 0.6, "foreground": {},
-                                         "keep_every": 4, "carry": "interpolate", "embed": False}
-    assert pipelines["multitask-sei"] == {"variant": "sei", "score": 0.6, "foreground": {},
-                                          "keep_every": 1, "carry": "box", "embed": True}
+    assert pipelines["multitask-k4"] == {**CODED_AS_IS, "variant": "k4", "score": 0.6,
+                                         "foreground": {}, "keep_every": 4, "carry": "interpolate"}
+    assert pipelines["multitask-sei"] == {**CODED_AS_IS, "variant": "sei", "score": 0.6,
+                                          "foreground": {}, "embed": True}
     assert pipelines["multitask-k4-box"]["carry"] == "box"
     assert pipelines["multitask-lean"]["embed"] == {"labels": False, "confidence_bits": 6}
     assert variant_problems(config) == []
@@ -132,6 +132,8 @@ def test_foreground_label_names_what_differs_from_the_paper():
     paper_every_other = record()
     paper_every_other["parameters"]["keep_every"] = 2
     assert foreground_label(paper_every_other) == "keep_every=2"
+    paper_every_other["parameters"]["downscale"] = 4
+    assert foreground_label(paper_every_other) == "keep_every=2,downscale=4"
 
 
 # --- tables -------------------------------------------------------------------------------

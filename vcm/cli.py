@@ -346,6 +346,11 @@ def list_detectors() -> None:
     typer.echo("\n".join(DETECTORS.names()))
 
 
+Downscale = Annotated[int, typer.Option(
+    min=1, max=16, help="The foreground at 1/F of each side (spatial resampling): `vcm "
+    "foreground` writes it so, `vcm pose|segment` restore it to the detections' size.")]
+
+
 @app.command("foreground")
 @handles_errors
 def foreground(
@@ -365,6 +370,7 @@ def foreground(
     keep_every: Annotated[int, typer.Option(
         min=1, max=1000, help="Write only frames 1, 1+K, 1+2K, ... at the frame rate divided "
         "by K (temporal resampling; `vcm pose --keep-every K --tracks` fills in the rest).")] = 1,
+    downscale: Downscale = 1,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -374,7 +380,8 @@ def foreground(
 
     variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
     result = foreground_task(video, detections, output, score=score, variant=variant,
-                             log_path=log, progress=progress, keep_every=keep_every)
+                             log_path=log, progress=progress, keep_every=keep_every,
+                             downscale=downscale)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -639,6 +646,7 @@ def pose(
         "frame's keypoints moved and scaled with the track's box) or interpolate (their "
         "places in the box interpolated between the coded frames before and after).")
     ] = CarryMode.box,
+    downscale: Downscale = 1,
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
@@ -648,7 +656,7 @@ def pose(
     result = box_task("pose", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
                       progress=progress, keep_every=keep_every, tracks=tracks,
-                      carry=carry.value)
+                      carry=carry.value, downscale=downscale)
     print_crops(result.crops)
     print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
@@ -666,6 +674,7 @@ def segment(
     foreground_option: ForegroundVariant = None,
     keep_every: KeepEvery = 1,
     tracks: CarryTracks = None,
+    downscale: Downscale = 1,
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
@@ -674,7 +683,8 @@ def segment(
     backend = build_named("segmenter", segmenter, option)
     result = box_task("segment", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress, keep_every=keep_every, tracks=tracks)
+                      progress=progress, keep_every=keep_every, tracks=tracks,
+                      downscale=downscale)
     print_crops(result.crops)
     print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",

@@ -478,10 +478,11 @@ def score_label(score: float) -> str:
     return f"{float(score):g}"
 
 
-CODING_DEFAULTS = {"keep_every": 1, "carry": "box", "embed": False}
+CODING_DEFAULTS = {"keep_every": 1, "carry": "box", "downscale": 1, "embed": False}
 """A variant's coding keys and their defaults (the config's own ``multitask``): code every
 ``keep_every``-th foreground frame and ``carry`` poses and masks along the tracks to the
-others (:mod:`vcm.temporal`); ``embed`` the detections in the bitstream as annotated-regions
+others (:mod:`vcm.temporal`); code the foreground at 1/``downscale`` of each side
+(:mod:`vcm.spatial`); ``embed`` the detections in the bitstream as annotated-regions
 SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-option`` s
 (``{confidence_bits: 6, labels: false}``)."""
 
@@ -489,7 +490,7 @@ SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-opt
 def multitask_variants(config: dict) -> dict[str, dict]:
     """Every multitask pipeline of ``config``, in order: ``{pipeline: {"score": float,
     "foreground": {option: value}, "variant": name, "keep_every": int, "carry": str,
-    "embed": bool}}`` (the last three as :data:`CODING_DEFAULTS` unless a variant gives them).
+    "downscale": int, "embed": bool or dict}}`` (the last four as :data:`CODING_DEFAULTS` unless a variant gives them).
 
     ``multitask`` has the config's ``detector`` score and ``foreground``; each entry of
     ``variants`` (``{name: {score?, foreground?}}``) is ``multitask-<name>``, taking a key it

@@ -123,7 +123,7 @@ def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Pat
 def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
              score: float = 0.0, foreground_options: dict[str, Any] | None = None,
              progress: bool = True, keep_every: int = 1, tracks: Path | None = None,
-             carry: str = "box") -> TaskResult:
+             carry: str = "box", downscale: int = 1) -> TaskResult:
     """``vcm pose`` and ``vcm segment``: :func:`run_box_task` on the boxes of the detection
     file scoring at least ``score``; the run record holds the crop-fill report of the
     foreground variant ``foreground_options``.
@@ -132,16 +132,24 @@ def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
     (``vcm foreground --keep-every``): the task runs on those frames with their boxes and its
     results keep the original frame numbers; with ``tracks`` (the full-rate tracker's
     MOTChallenge txt) the frames between are filled in along each track
-    (:func:`vcm.temporal.carry_poses` with ``carry``; masks always move with their box)."""
+    (:func:`vcm.temporal.carry_poses` with ``carry``; masks always move with their box).
+    With ``downscale`` F above 1 the video is at 1/F of each side (``vcm foreground
+    --downscale``): its frames are restored to the detections' size first
+    (:class:`vcm.spatial.RestoredSource`)."""
     role = _box_task_steps(task)[2]
     source, boxes, variant = box_task_inputs(video, detections, score, foreground_options)
-    temporal = {}
+    resampled = {}
+    if downscale != 1:
+        from vcm.spatial import RestoredSource, check_downscale
+
+        source = RestoredSource(source, boxes.width, boxes.height, check_downscale(downscale))
+        resampled["downscale"] = downscale
     if keep_every != 1 or tracks is not None:
-        temporal = {"keep_every": keep_every, "tracks": tracks,
-                    "carry": carry if tracks is not None else None}
+        resampled.update(keep_every=keep_every, tracks=tracks,
+                        carry=carry if tracks is not None else None)
     log_run(task, video=video, detections=detections, score=score,
-            **{role: backend.describe()}, **temporal)
-    if keep_every == 1 and tracks is None:
+            **{role: backend.describe()}, **resampled)
+    if "keep_every" not in resampled:
         crops = crop_fill(backend, boxes, variant)
         result = run_box_task(task, source, boxes, backend, output, progress=progress,
                               detections_label=str(detections))
@@ -150,7 +158,7 @@ def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
                                             keep_every=keep_every, tracks=tracks, carry=carry,
                                             progress=progress, label=str(detections))
     runrecord.write_run_record(output, task, result.seconds, video=video, detections=detections,
-                     score=score, crops=crops, **{role: backend.describe()}, **temporal)
+                     score=score, crops=crops, **{role: backend.describe()}, **resampled)
     return TaskResult(output, result.count, result.seconds, result.frames, crops=crops,
                       details=result.details)
 
@@ -242,10 +250,11 @@ def detect_task(video: Path, output: Path, detector, *, score: float, detection_
 
 def foreground_task(video: Path, detections: Path, output: Path, *, score: float = 0.0,
                     variant: ForegroundOptions | None = None, log_path: Path | None = None,
-                    progress: bool = True, keep_every: int = 1) -> TaskResult:
+                    progress: bool = True, keep_every: int = 1,
+                    downscale: int = 1) -> TaskResult:
     """``vcm foreground``: the foreground video of the variant (the paper's by default),
-    every ``keep_every``-th frame of it (:mod:`vcm.temporal`; the run record has
-    ``keep_every`` only above 1); the run record keeps the mask segmenter's seconds apart
+    every ``keep_every``-th frame of it (:mod:`vcm.temporal`) at 1/``downscale`` of each
+    side (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps the mask segmenter's seconds apart
     from rendering (issue 13)."""
     from vcm.foreground import write_foreground_video
 
@@ -254,7 +263,7 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
             variant=variant.describe())
     result = write_foreground_video(video, detections, output, min_score=score,
                                     options=variant, log_path=log_path, progress=progress,
-                                    keep_every=keep_every)
+                                    keep_every=keep_every, downscale=downscale)
     seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
     recorded = {}
     if result.segmenter is not None:
@@ -263,6 +272,8 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
         recorded["boxes_without_mask"] = result.boxes_without_mask
     if keep_every != 1:
         recorded["keep_every"] = keep_every
+    if downscale != 1:
+        recorded["downscale"] = downscale
     runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
                      frames=result.frames, variant=variant.describe(), **recorded)
     return TaskResult(output, result.frames, seconds, frames=result.frames, details=recorded)

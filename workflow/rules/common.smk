@@ -106,10 +106,12 @@ DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
 DETECTIONS_AT_SCORE = R("detections/{sequence}/score{score}/detections" + DETECTIONS_EXTENSION)
 
 
-def keep_every_flags(wildcards):
-    """`vcm foreground --keep-every K` for a temporally resampled variant; none otherwise."""
-    keep_every = VARIANTS[wildcards.pipeline]["keep_every"]
-    return ["--keep-every", str(keep_every)] if keep_every != 1 else []
+def resampling_flags(wildcards):
+    """`vcm foreground|pose|segment --keep-every K --downscale F` of a resampled variant (only
+    the ones it sets; none for the others)."""
+    variant = VARIANTS[wildcards.pipeline]
+    return [word for key in ("keep_every", "downscale") if variant[key] != 1
+            for word in (f"--{key.replace('_', '-')}", str(variant[key]))]
 
 
 def carry_tracks(wildcards):

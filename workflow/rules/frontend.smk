@@ -48,12 +48,12 @@ rule foreground:
     params:
         # The pipeline's foreground variant (README, "Foreground variants"); {}: the paper's.
         variant=lambda wildcards: option_flags(VARIANTS[wildcards.pipeline]["foreground"]),
-        keep_every=keep_every_flags,
+        resampling=resampling_flags,
     log:
         LOG("foreground/{pipeline}/{sequence}"),
     shell:
         "vcm foreground {input.video:q} {input.detections:q} {params.variant:q} "
-        "{params.keep_every:q} -o {output.video:q} --no-progress > {log:q} 2>&1"
+        "{params.resampling:q} -o {output.video:q} --no-progress > {log:q} 2>&1"
 
 
 def embedded_detections(wildcards):

@@ -9,12 +9,9 @@ def sent_flags(wildcards):
     below it are not in the foreground) and the variant's options, with which it records how
     much of each crop lies outside the pixels that were sent (its run record's `crops`)."""
     variant = VARIANTS[wildcards.pipeline]
-    resampled = []
-    if variant["keep_every"] != 1:
-        resampled = ["--keep-every", str(variant["keep_every"]),
-                     *repeated("--tracks", carry_tracks(wildcards))]
     return ["--score", score_label(variant["score"]),
-            *option_flags(variant["foreground"], "--foreground-option"), *resampled]
+            *option_flags(variant["foreground"], "--foreground-option"),
+            *resampling_flags(wildcards), *repeated("--tracks", carry_tracks(wildcards))]
 
 
 def carry_flags(wildcards):
