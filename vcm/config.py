@@ -490,7 +490,8 @@ SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-opt
 def multitask_variants(config: dict) -> dict[str, dict]:
     """Every multitask pipeline of ``config``, in order: ``{pipeline: {"score": float,
     "foreground": {option: value}, "variant": name, "keep_every": int, "carry": str,
-    "downscale": int, "embed": bool or dict}}`` (the last four as :data:`CODING_DEFAULTS` unless a variant gives them).
+    "downscale": int, "embed": bool or dict}}`` (the last four as :data:`CODING_DEFAULTS`
+    unless a variant gives them).
 
     ``multitask`` has the config's ``detector`` score and ``foreground``; each entry of
     ``variants`` (``{name: {score?, foreground?}}``) is ``multitask-<name>``, taking a key it

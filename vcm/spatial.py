@@ -27,7 +27,8 @@ def check_downscale(factor: int) -> int:
     """``factor`` if it is a whole number in 1..:data:`MAX_DOWNSCALE`, else :class:`VcmError`."""
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) \
             or not 1 <= factor <= MAX_DOWNSCALE:
-        raise VcmError(f"downscale must be a whole number from 1 to {MAX_DOWNSCALE}, got {factor!r}")
+        raise VcmError(f"downscale must be a whole number from 1 to {MAX_DOWNSCALE}, "
+                       f"got {factor!r}")
     return int(factor)
 
 

@@ -254,8 +254,8 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
                     downscale: int = 1) -> TaskResult:
     """``vcm foreground``: the foreground video of the variant (the paper's by default),
     every ``keep_every``-th frame of it (:mod:`vcm.temporal`) at 1/``downscale`` of each
-    side (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps the mask segmenter's seconds apart
-    from rendering (issue 13)."""
+    side (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps
+    the mask segmenter's seconds apart from rendering (issue 13)."""
     from vcm.foreground import write_foreground_video
 
     variant = variant if variant is not None else ForegroundOptions()
