@@ -476,5 +476,5 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
         assert [frame.boxes.tolist() for frame in back.frames] == [
             frame.boxes.tolist() for frame in expected.frames]
     variants = pd.read_csv(results / "tables" / "vvenc" / "variants.csv", comment="#", index_col=0)
-    assert list(variants.index) == ["multitask walk", "multitask-k4 walk", "multitask-sei walk",
-                                    "multitask-half walk"]
+    assert list(variants.index) == ["multitask walk", "multitask-half walk", "multitask-k4 walk",
+                                    "multitask-sei walk"]
