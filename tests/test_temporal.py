@@ -225,7 +225,7 @@ def test_pose_on_every_fourth_frame_is_carried_to_every_frame(tmp_path):
                            keep_every=4)
     output = tmp_path / "pose.json"
     result = box_task("pose", foreground, tmp_path / "detections.zip", output, SquareFinder(),
-                      progress=False, keep_every=4, tracks=tmp_path / "tracks.txt")
+                      progress=False, keep_every=4, tracks=tmp_path / "tracks.txt", carry="box")
     poses = read_pose_results(output)
     assert [pose.image_id for pose in poses] == list(range(1, 11))
     # Coded frames 1, 5, 9 found the square where it is; 10 is carried from 9 (its nearest).

@@ -18,7 +18,7 @@ from vcm.experiment.points import foreground_label
 from vcm.experiment.variants import paper_anchor, pipeline_facts, score_study_table, variants_table
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-CODED_AS_IS = {"keep_every": 1, "carry": "box", "downscale": 1, "embed": False}
+CODED_AS_IS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
 
 
 def ci_config(**changes) -> dict:
@@ -48,15 +48,15 @@ def test_a_variant_replaces_only_the_keys_it_gives():
 
 
 def test_a_variant_may_code_every_kth_frame_or_embed_the_detections():
-    config = ci_config(variants={"k4": {"keep_every": 4, "carry": "interpolate"},
+    config = ci_config(variants={"k4": {"keep_every": 4, "carry": "box"},
                                  "sei": {"embed": True}, "k4-box": {"keep_every": 4},
                                  "lean": {"embed": {"labels": False, "confidence_bits": 6}}})
     pipelines = multitask_variants(config)
     assert pipelines["multitask-k4"] == {**CODED_AS_IS, "variant": "k4", "score": 0.6,
-                                         "foreground": {}, "keep_every": 4, "carry": "interpolate"}
+                                         "foreground": {}, "keep_every": 4, "carry": "box"}
     assert pipelines["multitask-sei"] == {**CODED_AS_IS, "variant": "sei", "score": 0.6,
                                           "foreground": {}, "embed": True}
-    assert pipelines["multitask-k4-box"]["carry"] == "box"
+    assert pipelines["multitask-k4-box"]["carry"] == "interpolate"  # the default
     assert pipelines["multitask-lean"]["embed"] == {"labels": False, "confidence_bits": 6}
     assert variant_problems(config) == []
 
@@ -74,7 +74,7 @@ def test_the_score_study_adds_a_pipeline_per_other_score():
      "variants/same: the same score, foreground and coding as multitask"),
     ({"variants": {"a": {"foreground": {"fill": "grey"}}, "b": {"foreground": {"fill": "grey"}}}},
      "variants/b: the same score, foreground and coding as multitask-a"),
-    ({"variants": {"k": {"keep_every": 2}, "k2": {"keep_every": 2, "carry": "box"}}},
+    ({"variants": {"k": {"keep_every": 2}, "k2": {"keep_every": 2, "carry": "interpolate"}}},
      "variants/k2: the same score, foreground and coding as multitask-k"),
     ({"variants": {"both": {"keep_every": 2, "embed": True}}},
      "variants/both: embed needs keep_every 1"),

@@ -645,7 +645,7 @@ def pose(
         help="How poses reach the frames between coded frames: box (the nearest coded "
         "frame's keypoints moved and scaled with the track's box) or interpolate (their "
         "places in the box interpolated between the coded frames before and after).")
-    ] = CarryMode.box,
+    ] = CarryMode.interpolate,
     downscale: Downscale = 1,
     progress: Progress = True,
 ) -> None:

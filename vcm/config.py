@@ -478,7 +478,7 @@ def score_label(score: float) -> str:
     return f"{float(score):g}"
 
 
-CODING_DEFAULTS = {"keep_every": 1, "carry": "box", "downscale": 1, "embed": False}
+CODING_DEFAULTS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
 """A variant's coding keys and their defaults (the config's own ``multitask``): code every
 ``keep_every``-th foreground frame and ``carry`` poses and masks along the tracks to the
 others (:mod:`vcm.temporal`); code the foreground at 1/``downscale`` of each side

@@ -137,7 +137,7 @@ def people_by_track(poses: Sequence, tracks: TrackSequence) -> dict[tuple[int, i
 
 
 def carry_poses(coded_poses: Sequence[PersonPose], tracks: TrackSequence, keep_every: int,
-                how: str = "box") -> list[PersonPose]:
+                how: str = "interpolate") -> list[PersonPose]:
     """Poses for every frame of ``tracks``: those of the coded frames as they are, and for
     each track in a frame between coded frames one pose carried from the coded frames of the
     same track (``how``: ``box`` or ``interpolate``, module docstring), with the track's box

@@ -123,7 +123,7 @@ def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Pat
 def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
              score: float = 0.0, foreground_options: dict[str, Any] | None = None,
              progress: bool = True, keep_every: int = 1, tracks: Path | None = None,
-             carry: str = "box", downscale: int = 1) -> TaskResult:
+             carry: str = "interpolate", downscale: int = 1) -> TaskResult:
     """``vcm pose`` and ``vcm segment``: :func:`run_box_task` on the boxes of the detection
     file scoring at least ``score``; the run record holds the crop-fill report of the
     foreground variant ``foreground_options``.
