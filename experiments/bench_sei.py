@@ -10,12 +10,16 @@ print one JSON record per sequence in the project's results shape
 * ``sei_bytes``, ``sei_bytes_per_box``: what the SEIs add to the bitstream (start codes and
   NAL headers included), ``sei_units``: SEI NAL units (pictures whose boxes changed);
   ``boxes_sent``: boxes written (the others equal a box of the previous picture and persist);
+* ``sei_lean_bytes``, ``sei_lean_bytes_per_box``: the same SEIs without object labels
+  (``vcm encode --embed-option labels=false``; readers take unlabelled boxes for persons);
+* ``vcmd_bytes``, ``vcmd_bytes_per_box``: vcm's compact detection file (step 1, 8-bit scores);
 * ``video_bytes``: the foreground bitstream alone; ``bpp_zip`` and ``bpp_sei``: multitask
   bits per pixel with the zip beside the bitstream and with the detections embedded;
 * ``embed_boxes_per_s``, ``extract_boxes_per_s``: speed of vcm's embedding and reading.
 
     python experiments/bench_sei.py                 # sample (hog and oracle) and PETS09-S3MF1
     python experiments/bench_sei.py --only sample
+    python experiments/bench_sei.py --only sample --qps 47 --codecs vvenc   # one point
 
 PETS09-S3MF1 comes from the store (``$VCM_MIRROR/datasets/``) with yolo-fastest body at 0.6;
 the synthetic sample (60 frames, 640x360, seed 0) is generated in a temporary folder.
@@ -37,6 +41,7 @@ from vcm.bitstream import embed_into_stream, extract_from_stream, quantise_detec
 from vcm.bpp import bits_per_pixel
 from vcm.codecs import encode_video
 from vcm.detections import DetectionSequence
+from vcm.detformats import get_format
 from vcm.detformats.voc_zip import write_detections_zip
 from vcm.detectors import build_detector, detect_video
 from vcm.errors import VcmError
@@ -49,7 +54,8 @@ QPS = (32, 42, 47)
 CODECS = (("vvenc", {"preset": "faster"}), ("x265", {"preset": "medium"}))
 
 
-def measure(name: str, video: Path, detector_name: str, options: dict, work: Path) -> list[dict]:
+def measure(name: str, video: Path, detector_name: str, options: dict, work: Path,
+            qps=QPS, codecs=CODECS) -> list[dict]:
     detector = build_detector(detector_name, **options)
     source = open_video(video)
     detections = detect_video(source, detector, score_threshold=0.6, progress=False)
@@ -57,15 +63,20 @@ def measure(name: str, video: Path, detector_name: str, options: dict, work: Pat
     zip_path = work / f"{name}.zip"
     write_detections_zip(detections, zip_path)
     zip_bytes = zip_path.stat().st_size
+    vcmd_path = work / f"{name}.vcmd"
+    get_format("vcmd").write(detections, vcmd_path, step=1, score_bits=8)
+    vcmd_bytes = vcmd_path.stat().st_size
     foreground = work / f"{name}-foreground.mkv"
     write_foreground_video(video, zip_path, foreground, progress=False)
     boxes = detections.count
     records = []
-    for codec, codec_options in CODECS:
+    for codec, codec_options in codecs:
         results: dict[str, list] = {key: [] for key in (
-            "qp", "video_bytes", "zip_bytes", "zip_bytes_per_box", "sei_bytes", "sei_bytes_per_box",
-            "sei_units", "boxes_sent", "bpp_zip", "bpp_sei", "embed_boxes_per_s", "extract_boxes_per_s")}
-        for qp in QPS:
+            "qp", "video_bytes", "zip_bytes", "zip_bytes_per_box", "vcmd_bytes",
+            "vcmd_bytes_per_box", "sei_bytes", "sei_bytes_per_box", "sei_lean_bytes",
+            "sei_lean_bytes_per_box", "sei_units", "boxes_sent", "bpp_zip", "bpp_sei",
+            "embed_boxes_per_s", "extract_boxes_per_s")}
+        for qp in qps:
             bitstream = work / f"{name}-{codec}-{qp}{'.266' if codec == 'vvenc' else '.265'}"
             encode_video(foreground, bitstream, codec=codec, qp=qp, progress=False, **codec_options)
             data = bitstream.read_bytes()
@@ -76,12 +87,20 @@ def measure(name: str, video: Path, detector_name: str, options: dict, work: Pat
             back = extract_from_stream(embedded, name=str(bitstream), width=info.width, height=info.height)
             extract_seconds = time.perf_counter() - start
             _check_exact(back, quantise_detections(detections, info.width, info.height))
+            lean, lean_record = embed_into_stream(data, detections, name=str(bitstream),
+                                                  labels=False)
+            _check_exact(extract_from_stream(lean, name=str(bitstream), width=info.width,
+                                             height=info.height),
+                         quantise_detections(detections, info.width, info.height))
             pixels = (info.width, info.height, info.frames)
             for key, value in (
                 ("qp", qp), ("video_bytes", len(data)), ("zip_bytes", zip_bytes),
                 ("zip_bytes_per_box", round(zip_bytes / boxes, 2)),
+                ("vcmd_bytes", vcmd_bytes), ("vcmd_bytes_per_box", round(vcmd_bytes / boxes, 2)),
                 ("sei_bytes", record.sei_bytes),
                 ("sei_bytes_per_box", round(record.sei_bytes / boxes, 2)),
+                ("sei_lean_bytes", lean_record.sei_bytes),
+                ("sei_lean_bytes_per_box", round(lean_record.sei_bytes / boxes, 2)),
                 ("sei_units", record.sei_units), ("boxes_sent", record.boxes_sent),
                 ("bpp_zip", round(bits_per_pixel(len(data) + zip_bytes, *pixels), 5)),
                 ("bpp_sei", round(bits_per_pixel(len(embedded), *pixels), 5)),
@@ -117,6 +136,9 @@ def _check_exact(actual: DetectionSequence, expected: DetectionSequence) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sample", "pets"], help="one sequence only")
+    parser.add_argument("--qps", type=int, nargs="+", default=list(QPS), help="QPs to code at")
+    parser.add_argument("--codecs", nargs="+", choices=[name for name, _ in CODECS],
+                        default=[name for name, _ in CODECS], help="codecs to code with")
     arguments = parser.parse_args(argv)
     logs.configure()
     try:
@@ -133,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(("PETS09-S3MF1 yolo-fastest", pets, "yolo-fastest",
                              {"variant": "body", "input_size": 320}))
             for name, video, detector, options in runs:
-                for record in measure(name.replace(" ", "-"), video, detector, options, work):
+                codecs = [(codec, options_) for codec, options_ in CODECS
+                          if codec in arguments.codecs]
+                for record in measure(name.replace(" ", "-"), video, detector, options, work,
+                                      qps=arguments.qps, codecs=codecs):
                     print(json.dumps(record), flush=True)
     except VcmError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -306,6 +306,21 @@ def test_embed_then_extract_gives_the_quantised_boxes(streams, tmp_path, name):
     assert_same_detections(extract_detections(output), quantise_detections(detections, WIDTH, HEIGHT))
 
 
+@pytest.mark.parametrize("name", ["vvenc.266", "x265.265"])
+def test_unlabelled_boxes_with_fewer_confidence_bits_round_trip_in_fewer_bytes(streams, tmp_path, name):
+    # Issue 23: the SEI's per-box cost as low as H.274 allows: no object labels (readers take
+    # unlabelled boxes for persons) and 4-bit confidences.
+    detections = walking_people()
+    full = embed_detections(streams[name], detections, tmp_path / f"full-{name}")
+    lean_path = tmp_path / f"lean-{name}"
+    lean = embed_detections(streams[name], detections, lean_path, confidence_bits=4, labels=False)
+    assert (lean.boxes_sent, lean.sei_units) == (full.boxes_sent, full.sei_units)
+    assert lean.sei_bytes < full.sei_bytes
+    assert lean.to_dict()["labels"] is False and "labels" not in full.to_dict()
+    assert_same_detections(extract_detections(lean_path),
+                           quantise_detections(detections, WIDTH, HEIGHT, confidence_bits=4))
+
+
 @pytest.mark.parametrize("name, demuxer", [("vvenc.266", "vvc"), ("x265.265", "hevc")])
 def test_ffmpeg_decodes_identical_frames(streams, tmp_path, name, demuxer):
     output = tmp_path / name

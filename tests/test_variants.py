@@ -18,6 +18,7 @@ from vcm.experiment.points import foreground_label
 from vcm.experiment.variants import paper_anchor, pipeline_facts, score_study_table, variants_table
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CODED_AS_IS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
 
 
 def ci_config(**changes) -> dict:
@@ -30,18 +31,34 @@ def ci_config(**changes) -> dict:
 
 def test_the_configs_own_pipeline_alone_without_variants():
     assert multitask_variants(ci_config()) == {
-        "multitask": {"variant": "", "score": 0.6, "foreground": {}}}
+        "multitask": {"variant": "", "score": 0.6, "foreground": {}, **CODED_AS_IS}}
 
 
 def test_a_variant_replaces_only_the_keys_it_gives():
     config = ci_config(foreground={"margin": 0.1},
                        variants={"grey": {"foreground": {"fill": "grey"}}, "low": {"score": 0.4}})
     assert multitask_variants(config) == {
-        "multitask": {"variant": "", "score": 0.6, "foreground": {"margin": 0.1}},
+        "multitask": {"variant": "", "score": 0.6, "foreground": {"margin": 0.1}, **CODED_AS_IS},
         # its foreground replaces the whole section: no margin
-        "multitask-grey": {"variant": "grey", "score": 0.6, "foreground": {"fill": "grey"}},
-        "multitask-low": {"variant": "low", "score": 0.4, "foreground": {"margin": 0.1}},
+        "multitask-grey": {"variant": "grey", "score": 0.6, "foreground": {"fill": "grey"},
+                           **CODED_AS_IS},
+        "multitask-low": {"variant": "low", "score": 0.4, "foreground": {"margin": 0.1},
+                          **CODED_AS_IS},
     }
+
+
+def test_a_variant_may_code_every_kth_frame_or_embed_the_detections():
+    config = ci_config(variants={"k4": {"keep_every": 4, "carry": "box"},
+                                 "sei": {"embed": True}, "k4-box": {"keep_every": 4},
+                                 "lean": {"embed": {"labels": False, "confidence_bits": 6}}})
+    pipelines = multitask_variants(config)
+    assert pipelines["multitask-k4"] == {**CODED_AS_IS, "variant": "k4", "score": 0.6,
+                                         "foreground": {}, "keep_every": 4, "carry": "box"}
+    assert pipelines["multitask-sei"] == {**CODED_AS_IS, "variant": "sei", "score": 0.6,
+                                          "foreground": {}, "embed": True}
+    assert pipelines["multitask-k4-box"]["carry"] == "interpolate"  # the default
+    assert pipelines["multitask-lean"]["embed"] == {"labels": False, "confidence_bits": 6}
+    assert variant_problems(config) == []
 
 
 def test_the_score_study_adds_a_pipeline_per_other_score():
@@ -49,13 +66,20 @@ def test_the_score_study_adds_a_pipeline_per_other_score():
     pipelines = multitask_variants(config)
     assert list(pipelines) == ["multitask", "multitask-score0.4", "multitask-score0.75"]
     assert pipelines["multitask-score0.75"] == {"variant": "score0.75", "score": 0.75,
-                                                 "foreground": {}}
+                                                 "foreground": {}, **CODED_AS_IS}
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"variants": {"same": {"score": 0.6}}}, "variants/same: the same score and foreground as multitask"),
+    ({"variants": {"same": {"score": 0.6}}},
+     "variants/same: the same score, foreground and coding as multitask"),
     ({"variants": {"a": {"foreground": {"fill": "grey"}}, "b": {"foreground": {"fill": "grey"}}}},
-     "variants/b: the same score and foreground as multitask-a"),
+     "variants/b: the same score, foreground and coding as multitask-a"),
+    ({"variants": {"k": {"keep_every": 2}, "k2": {"keep_every": 2, "carry": "interpolate"}}},
+     "variants/k2: the same score, foreground and coding as multitask-k"),
+    ({"variants": {"both": {"keep_every": 2, "embed": True}}},
+     "variants/both: embed needs keep_every 1"),
+    ({"variants": {"sei": {"embed": {"labels": False}}, "sei2": {"embed": {"labels": False}}}},
+     "variants/sei2: the same score, foreground and coding as multitask-sei"),
     ({"variants": {"score0.4": {"foreground": {"fill": "grey"}}}, "score_study": [0.4]},
      "variants/score0.4: the name of score_study's 0.4 point"),
     ({"variants": {"wide": {"foreground": {"margin": 3}}}}, "variants/wide/foreground"),
@@ -68,6 +92,10 @@ def test_variants_the_sweep_cannot_run_are_named(changes, message):
 @pytest.mark.parametrize("changes, where", [
     ({"variants": {"x": {"foreground": {"fill": "pink"}}}}, "variants/x/foreground/fill"),
     ({"variants": {"x": {"colour": 1}}}, "variants/x"),
+    ({"variants": {"x": {"keep_every": 0}}}, "variants/x/keep_every"),
+    ({"variants": {"x": {"carry": "nearest"}}}, "variants/x/carry"),
+    ({"variants": {"x": {"embed": {"confidence_bits": 17}}}}, "variants/x/embed"),
+    ({"variants": {"x": {"embed": {"colour": 1}}}}, "variants/x/embed"),
     ({"variants": {"../x": {}}}, "variants"),
     ({"score_study": [0.4, 1.5]}, "score_study/1"),
     ({"results": "../elsewhere"}, "results"),
@@ -98,6 +126,14 @@ def test_foreground_label_names_what_differs_from_the_paper():
     assert foreground_label(record(fill_scale=4)) == "paper"  # no meaning with black
     assert foreground_label(record(margin=0.25, fill="grey")) == "margin=0.25,fill=grey"
     assert foreground_label(record(fill="blur", fill_scale=4)) == "fill=blur,fill_scale=4"
+    every_fourth = record(margin=0.25, fill="grey")
+    every_fourth["parameters"]["keep_every"] = 4
+    assert foreground_label(every_fourth) == "margin=0.25,fill=grey,keep_every=4"
+    paper_every_other = record()
+    paper_every_other["parameters"]["keep_every"] = 2
+    assert foreground_label(paper_every_other) == "keep_every=2"
+    paper_every_other["parameters"]["downscale"] = 4
+    assert foreground_label(paper_every_other) == "keep_every=2,downscale=4"
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -144,6 +180,10 @@ def test_variants_table_by_hand():
     assert half["pose_ap qp22"] == 0.8 and half["foreground"] == "fill=grey"
     assert math.isnan(table.loc["multitask a", "pose_ap BD-rate % vs paper"])
     assert table.loc["multitask a", "mota"] == 0.75
+    # Encoding seconds per point: (5 + 3) / 2 on a, (7 + 5) / 2 on b.
+    assert table.loc["multitask-half a", "encode_s"] == 4.0
+    assert table.loc["multitask-half b", "encode_s"] == 6.0
+    assert table.loc["multitask-half average", "encode_s"] == 5.0
     assert table.loc["multitask-score0.4 a", "mota"] == pytest.approx(0.70)
 
 

@@ -341,23 +341,29 @@ score_study: [0.3, 0.6]
 """
 
 
+def sweep_config(workdir: Path, folder: Path, name: str, text: str) -> Path:
+    """Sweep the config ``text`` (written to ``folder/<name>.yaml``) in ``workdir``; its
+    results folder."""
+    config = folder / f"{name}.yaml"
+    config.write_text(text)
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
+        capture_output=True, text=True, env=environment)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return workdir / "results" / name
+
+
 def test_variants_and_two_configs_one_after_the_other(tmp_path):
     # Issues 10 (one results folder per config, the score study) and 13 (variants as
     # pipelines): sweep a config with a foreground variant and a score study, then another
     # config in the same working directory; the first one's results stay as they were.
     workdir = tmp_path / "sweep"
-    bin_dir = Path(sys.executable).parent
-    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
     def sweep(name, text):
-        config = tmp_path / f"{name}.yaml"
-        config.write_text(text)
-        completed = subprocess.run(
-            [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
-             "--directory", str(workdir), "--configfile", str(config), "--cores", "2"],
-            capture_output=True, text=True, env=environment)
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        return workdir / "results" / name
+        return sweep_config(workdir, tmp_path, name, text)
 
     first = sweep("variants", VARIANTS_CONFIG)
     with open(first / "summary.csv") as handle:
@@ -401,3 +407,74 @@ def test_variants_and_two_configs_one_after_the_other(tmp_path):
     assert (second / "summary.csv").is_file() and (second / "manifest.json").is_file()
     after = {path: path.read_bytes() for path in first.rglob("*") if path.is_file()}
     assert after == before
+
+
+FEWER_BITS_CONFIG = """
+sequences:
+  walk: {synth: {frames: 9, width: 320, height: 240, fps: 10, people: 2, seed: 1}}
+detector: {name: hog, score: 0.6, options: {}}
+pose: {estimator: blazepose, options: {}}
+track: {tracker: iou, options: {}}
+segment: {segmenter: mediapipe, options: {}}
+single_task:
+  pose: {name: hog, score: 0.6, options: {}}
+  track: {name: hog, score: 0.6, options: {}}
+  segment: {name: hog, score: 0.6, options: {}}
+codecs:
+  vvenc: {preset: faster, intra_period: 32}
+qps: [22, 47]
+variants:
+  k4: {keep_every: 4, carry: interpolate}
+  sei: {embed: true}
+  half: {downscale: 2}
+"""
+
+
+def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
+    # Issue 23: a variant coding every 4th frame (poses and masks carried along the tracks),
+    # one carrying its detections in the bitstream (SEI) and one coding the foreground at
+    # half size run as pipelines of the sweep.
+    from vcm.bitstream import quantise_detections
+    from vcm.keypoints import read_pose_results
+    from vcm.masks import read_mask_results
+    from vcm.tracks import read_tracks_txt
+    from vcm.video import open_video
+
+    results = sweep_config(tmp_path / "sweep", tmp_path, "fewer", FEWER_BITS_CONFIG)
+    with open(results / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    labels = {row["pipeline"]: row["foreground"] for row in rows}
+    assert labels == {"multitask": "paper", "multitask-k4": "keep_every=4",
+                      "multitask-sei": "paper", "multitask-half": "downscale=2", "single": ""}
+    # The half-size foreground is coded at 160x120; its tasks read it at 320x240.
+    half = open_video(results / "multitask-half/walk/vvenc/qp22/decoded.mkv").info
+    assert (half.width, half.height) == (160, 120)
+    # Frames 1, 5 and 9 of 9 are coded; the tasks are evaluated on every frame.
+    assert open_video(results / "multitask-k4/walk/foreground.mkv").info.frames == 3
+    assert open_video(results / "multitask-k4/walk/vvenc/qp22/decoded.mkv").info.frames == 3
+    tracks = read_tracks_txt(results / "multitask-k4/walk/tracks.txt", num_frames=9)
+    tracked = {frame.frame for frame in tracks.frames if len(frame)}
+    poses = read_pose_results(results / "multitask-k4/walk/vvenc/qp22/pose.json")
+    assert {pose.image_id for pose in poses} - {1, 5, 9} <= tracked
+    masks = read_mask_results(results / "multitask-k4/walk/vvenc/qp22/masks.json")
+    assert {mask.image_id for mask in masks} - {1, 5, 9} <= tracked
+    # The tracker reads the full-rate detections: MOTA does not change with resampling.
+    mota = {row["pipeline"]: row["mota"] for row in rows if row["pipeline"] != "single"}
+    assert len(set(mota.values())) == 1, mota
+    by_point = {(row["pipeline"], row["qp"]): row for row in rows}
+    assert int(by_point[("multitask-k4", "22")]["bytes"]) < int(
+        by_point[("multitask", "22")]["bytes"])
+    # The SEI variant's BPP counts its one bitstream, whose SEIs carry the sent boxes.
+    for qp in ("22", "47"):
+        folder = results / f"multitask-sei/walk/vvenc/qp{qp}"
+        counted = json.loads((folder / "bpp.json").read_text())["files"]
+        assert list(counted) == [str(Path("results/fewer/multitask-sei/walk/vvenc") / f"qp{qp}"
+                                     / "foreground.266")]
+        sent = read_detections(results / "detections/walk/score0.6/detections.vcmd")
+        back = read_detections(folder / "extracted.vcmd")
+        expected = quantise_detections(sent, 320, 240)
+        assert [frame.boxes.tolist() for frame in back.frames] == [
+            frame.boxes.tolist() for frame in expected.frames]
+    variants = pd.read_csv(results / "tables" / "vvenc" / "variants.csv", comment="#", index_col=0)
+    assert list(variants.index) == ["multitask walk", "multitask-half walk", "multitask-k4 walk",
+                                    "multitask-sei walk"]

@@ -6,6 +6,7 @@ Domain errors become a one-line ``error: ...`` message and exit code 1.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import logging
@@ -374,6 +375,11 @@ def list_detectors(progress: NoProgress = True) -> None:
     typer.echo("\n".join(DETECTORS.names()))
 
 
+Downscale = Annotated[int, typer.Option(
+    min=1, max=16, help="The foreground at 1/F of each side (spatial resampling): `vcm "
+    "foreground` writes it so, `vcm pose|segment` restore it to the detections' size.")]
+
+
 @app.command("foreground")
 @handles_errors
 def foreground(
@@ -390,6 +396,10 @@ def foreground(
                      "feather (pixels), fill (black|grey|blur|downscale), fill_scale, "
                      "mask (none|selfie|pose: keep segmented person pixels), mask_grow (pixels)."),
     ] = None,
+    keep_every: Annotated[int, typer.Option(
+        min=1, max=1000, help="Write only frames 1, 1+K, 1+2K, ... at the frame rate divided "
+        "by K (temporal resampling; `vcm pose --keep-every K --tracks` fills in the rest).")] = 1,
+    downscale: Downscale = 1,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -399,7 +409,8 @@ def foreground(
 
     variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
     result = foreground_task(video, detections, output, score=score, variant=variant,
-                             log_path=log, progress=progress)
+                             log_path=log, progress=progress, keep_every=keep_every,
+                             downscale=downscale)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -420,6 +431,12 @@ def encode(
         typer.Option(help="Detections of VIDEO to carry inside the bitstream as annotated "
                      "regions SEI messages (H.274; VVC and HEVC codecs)."),
     ] = None,
+    embed_option: Annotated[
+        Optional[list[str]],
+        typer.Option("--embed-option", help="With --embed, key=value, repeatable: "
+                     "confidence_bits (1..16, default 8), labels (false: leave the \"person\" "
+                     "labels out; readers take unlabelled boxes for persons)."),
+    ] = None,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -432,10 +449,14 @@ def encode(
         from vcm.detformats import read_detections
 
         detections = read_detections(embed)
+    embed_options = parse_options(embed_option, "embed")
+    if embed_options and embed is None:
+        raise VcmError("--embed-option needs --embed FILE")
     logs.log_run("encode", video=video, output=output, codec=codec, qp=qp, options=options,
-                 embed=embed)
+                 embed=embed, **({"embed_options": embed_options} if embed_options else {}))
     result = encode_video(video, output, codec=codec, qp=qp, log_path=log, progress=progress,
-                          detections=detections, detections_file=str(embed or ""), **options)
+                          detections=detections, detections_file=str(embed or ""),
+                          embed_options=embed_options, **options)
     typer.echo(f"wrote {output}: {result.bytes} bytes in {result.seconds:.2f} s", err=True)
     if result.embedded_detections is not None:
         embedded = result.embedded_detections
@@ -624,6 +645,28 @@ ForegroundVariant = Annotated[
 ]
 
 
+class CarryMode(str, enum.Enum):
+    """``vcm pose --carry``: :data:`vcm.temporal.CARRY_MODES`."""
+
+    box = "box"
+    interpolate = "interpolate"
+
+
+KeepEvery = Annotated[int, typer.Option(
+    min=1, max=1000, help="VIDEO holds frames 1, 1+K, 1+2K, ... of the detections' (`vcm "
+    "foreground --keep-every K`): run on those, keep the original frame numbers.")]
+CarryTracks = Annotated[Optional[Path], typer.Option(
+    help="With --keep-every: the full-rate tracks (`vcm track` MOTChallenge txt) along which "
+    "results are carried to the frames between the coded ones.")]
+
+
+def print_carried(details: dict) -> None:
+    """One stderr line: how many results a resampled box task computed and carried."""
+    if "carried" in details:
+        typer.echo(f"{details['coded']} on coded frames, {details['carried']} carried along "
+                   "tracks", err=True)
+
+
 def print_crops(crops: dict) -> None:
     """One stderr line: how many of a box task's crops read foreground fill."""
     if "crops_with_fill" in crops:
@@ -641,6 +684,14 @@ def pose(
     option: Options = None,
     score: BoxScore = 0.0,
     foreground_option: ForegroundVariant = None,
+    keep_every: KeepEvery = 1,
+    tracks: CarryTracks = None,
+    carry: Annotated[CarryMode, typer.Option(
+        help="How poses reach the frames between coded frames: box (the nearest coded "
+        "frame's keypoints moved and scaled with the track's box) or interpolate (their "
+        "places in the box interpolated between the coded frames before and after).")
+    ] = CarryMode.interpolate,
+    downscale: Downscale = 1,
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
@@ -649,8 +700,10 @@ def pose(
     backend = build_named("pose estimator", estimator, option)
     result = box_task("pose", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress)
+                      progress=progress, keep_every=keep_every, tracks=tracks,
+                      carry=carry.value, downscale=downscale)
     print_crops(result.crops)
+    print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
 
 
@@ -664,6 +717,9 @@ def segment(
     option: Options = None,
     score: BoxScore = 0.0,
     foreground_option: ForegroundVariant = None,
+    keep_every: KeepEvery = 1,
+    tracks: CarryTracks = None,
+    downscale: Downscale = 1,
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
@@ -672,8 +728,10 @@ def segment(
     backend = build_named("segmenter", segmenter, option)
     result = box_task("segment", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
-                      progress=progress)
+                      progress=progress, keep_every=keep_every, tracks=tracks,
+                      downscale=downscale)
     print_crops(result.crops)
+    print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",
                err=True)
 

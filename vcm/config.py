@@ -485,9 +485,20 @@ def score_label(score: float) -> str:
     return f"{float(score):g}"
 
 
+CODING_DEFAULTS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
+"""A variant's coding keys and their defaults (the config's own ``multitask``): code every
+``keep_every``-th foreground frame and ``carry`` poses and masks along the tracks to the
+others (:mod:`vcm.temporal`); code the foreground at 1/``downscale`` of each side
+(:mod:`vcm.spatial`); ``embed`` the detections in the bitstream as annotated-regions
+SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-option`` s
+(``{confidence_bits: 6, labels: false}``)."""
+
+
 def multitask_variants(config: dict) -> dict[str, dict]:
     """Every multitask pipeline of ``config``, in order: ``{pipeline: {"score": float,
-    "foreground": {option: value}, "variant": name}}``.
+    "foreground": {option: value}, "variant": name, "keep_every": int, "carry": str,
+    "downscale": int, "embed": bool or dict}}`` (the last four as :data:`CODING_DEFAULTS`
+    unless a variant gives them).
 
     ``multitask`` has the config's ``detector`` score and ``foreground``; each entry of
     ``variants`` (``{name: {score?, foreground?}}``) is ``multitask-<name>``, taking a key it
@@ -497,7 +508,8 @@ def multitask_variants(config: dict) -> dict[str, dict]:
     (same score and foreground) or a name is given twice."""
     base_score = float(config["detector"].get("score", 0.6))
     base_foreground = dict(config.get("foreground") or {})
-    pipelines = {MULTITASK: {"variant": "", "score": base_score, "foreground": base_foreground}}
+    pipelines = {MULTITASK: {"variant": "", "score": base_score, "foreground": base_foreground,
+                             **CODING_DEFAULTS}}
     named = dict(config.get("variants") or {})
     for score in config.get("score_study") or []:
         if float(score) == base_score:
@@ -507,17 +519,21 @@ def multitask_variants(config: dict) -> dict[str, dict]:
             raise VcmError(f"variants/{name}: the name of score_study's {score_label(score)} "
                            "point; choose another")
         named[name] = {"score": float(score)}
-    seen = {(base_score, _frozen(base_foreground)): MULTITASK}
+    seen = {(base_score, _frozen(base_foreground), *map(repr, CODING_DEFAULTS.values())):
+            MULTITASK}
     for name, entry in named.items():
         entry = entry or {}
         variant = {
             "variant": name,
             "score": float(entry.get("score", base_score)),
             "foreground": dict(entry["foreground"] if "foreground" in entry else base_foreground),
+            **{key: entry.get(key, default) for key, default in CODING_DEFAULTS.items()},
         }
-        key = (variant["score"], _frozen(variant["foreground"]))
+        key = (variant["score"], _frozen(variant["foreground"]),
+               *(repr(variant[key]) for key in CODING_DEFAULTS))
         if key in seen:
-            raise VcmError(f"variants/{name}: the same score and foreground as {seen[key]}")
+            raise VcmError(f"variants/{name}: the same score, foreground and coding as "
+                           f"{seen[key]}")
         seen[key] = f"{MULTITASK}-{name}"
         pipelines[f"{MULTITASK}-{name}"] = variant
     return pipelines
@@ -539,6 +555,16 @@ def variant_problems(config: dict) -> list[str]:
     problems = []
     for pipeline, variant in pipelines.items():
         where = f"variants/{variant['variant']}/foreground" if variant["variant"] else "foreground"
+        if isinstance(variant["embed"], dict):
+            from vcm.codecs.pipeline import checked_embed_options
+
+            try:
+                checked_embed_options(variant["embed"])
+            except VcmError as error:
+                problems.append(f"variants/{variant['variant']}/embed: {error}")
+        if variant["embed"] is not False and variant["keep_every"] != 1:
+            problems.append(f"variants/{variant['variant']}: embed needs keep_every 1 (the "
+                            "SEI messages carry the boxes of the coded frames only)")
         try:
             ForegroundOptions.from_options(variant["foreground"], source=where)
         except VcmError as error:

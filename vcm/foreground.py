@@ -77,6 +77,8 @@ def write_foreground_video(
     options: ForegroundOptions = PAPER,
     log_path: Path | None = None,
     progress: bool = True,
+    keep_every: int = 1,
+    downscale: int = 1,
 ) -> ForegroundResult:
     """Write the foreground of ``video`` given ``detections_file`` (any detection format) to
     ``output`` (FFV1 in mkv): the batch driver of :func:`vcm.pipeline.foreground_stages`.
@@ -85,11 +87,21 @@ def write_foreground_video(
     association also holds low-score boxes, which the tracker uses but the foreground must not
     show. ``options`` is the foreground variant (:mod:`vcm.masking`; default the paper's).
     With ``options.mask``, MediaPipe segments each original frame before it is rendered; a
-    ``hold`` window is written once its last frame is read.
+    ``hold`` window is written once its last frame is read. With ``keep_every`` k above 1
+    only frames 1, 1 + k, ... are written, at frame rate ``fps / k`` (temporal resampling,
+    :mod:`vcm.temporal`); the stages still see every frame (a ``hold`` window unites the
+    boxes of all its frames). ``frames`` of the result counts the frames written. With
+    ``downscale`` F above 1 each frame is written at 1/F of each side
+    (:func:`vcm.spatial.reduced_size`; spatial resampling, :mod:`vcm.spatial`).
     """
+    from vcm.spatial import check_downscale, downscale_frame, reduced_size
+    from vcm.temporal import check_keep_every, coded_frame_rate, is_coded
+
     from vcm.pipeline import (PersonPixelsStage, StageTimes, foreground_stages, run_frames,
                               video_frames)
 
+    keep_every = check_keep_every(keep_every)
+    downscale = check_downscale(downscale)
     start = time.perf_counter()
     source = open_video(video)
     detections = read_detections(detections_file)
@@ -103,8 +115,11 @@ def write_foreground_video(
     try:
         with atomic_output(output) as temporary:
             write_lossless_video(
-                (frame.image for frame in frames), temporary, width=info.width,
-                height=info.height, fps=info.fps, log_path=log_path,
+                (downscale_frame(frame.image, downscale) for frame in frames
+                 if is_coded(frame.number, keep_every)),
+                temporary, **dict(zip(("width", "height"),
+                                      reduced_size(info.width, info.height, downscale))),
+                fps=coded_frame_rate(info.fps, keep_every), log_path=log_path,
             )
     finally:
         for stage in stages:
@@ -119,6 +134,7 @@ def write_foreground_video(
         info.frames, detections.count, min_score, options.describe(), render_seconds,
         segment_seconds, without_mask, total_seconds, output,
     )
-    return ForegroundResult(info.frames, render_seconds, total_seconds, segment_seconds,
+    written = len(range(1, info.frames + 1, keep_every))
+    return ForegroundResult(written, render_seconds, total_seconds, segment_seconds,
                             masking.segmenter.describe() if masking is not None else None,
                             without_mask)

@@ -72,8 +72,12 @@ class VideoSource:
         import imageio_ffmpeg
 
         path = self.info.path
+        # passthrough: each frame of the file once, as count_frames counts them; ffmpeg's
+        # default for a raw pipe fills a constant rate, which duplicates frames of a rate that
+        # the container's 1 ms timestamps cannot hold (a foreground of every 8th frame of a
+        # 7 fps video is 0.875 fps).
         reader = imageio_ffmpeg.read_frames(
-            str(path), pix_fmt="bgr24", output_params=["-map", "0:v:0"]
+            str(path), pix_fmt="bgr24", output_params=["-map", "0:v:0", "-fps_mode", "passthrough"]
         )
         shape = (self.info.height, self.info.width, 3)
         count = 0

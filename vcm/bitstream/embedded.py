@@ -24,7 +24,7 @@ was embedded (boxes of a frame sorted by ``x1, y1, x2, y2, score``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,7 @@ class EmbedRecord:
         sei_units: SEI NAL units inserted.
         sei_bytes: bytes added to the stream (start codes included).
         confidence_bits: bits per confidence value.
+        labels: whether objects carry the ``"person"`` label.
     """
 
     syntax: str
@@ -91,6 +92,7 @@ class EmbedRecord:
     sei_units: int
     sei_bytes: int
     confidence_bits: int
+    labels: bool = True
 
     def to_dict(self) -> dict:
         return {
@@ -102,6 +104,7 @@ class EmbedRecord:
             "sei_units": self.sei_units,
             "sei_bytes": self.sei_bytes,
             "confidence_bits": self.confidence_bits,
+            **({} if self.labels else {"labels": False}),
         }
 
 
@@ -168,9 +171,13 @@ def quantise_detections(
 
 def embed_into_stream(
     data: bytes, detections: DetectionSequence, *, name: str,
-    confidence_bits: int = DEFAULT_CONFIDENCE_BITS,
+    confidence_bits: int = DEFAULT_CONFIDENCE_BITS, labels: bool = True,
 ) -> tuple[bytes, EmbedRecord]:
     """The Annex-B stream ``data`` with ``detections`` inserted as annotated regions SEIs.
+
+    ``labels`` false leaves the object labels out (``ar_object_label_present_flag`` 0): no
+    ``"person"`` string once per CLVS and two bits less per new box; readers take unlabelled
+    objects for persons, the only class vcm sends (:func:`extract_from_stream`).
 
     ``name`` names the stream in error messages. Raises :class:`VcmError` for a stream that
     cannot be parsed or already carries annotated regions, detections whose frame count
@@ -192,7 +199,7 @@ def embed_into_stream(
             clvs, state, labels_sent = picture.clvs, {}, False
         unit, state, sent = frame_sei_unit(
             stream.syntax, state, labels_sent, frame, width=width, height=height,
-            confidence_bits=confidence_bits, temporal_id=picture.temporal_id, name=name,
+            confidence_bits=confidence_bits, temporal_id=picture.temporal_id, name=name, labels=labels,
         )
         boxes_sent += sent
         if unit is None:
@@ -213,7 +220,7 @@ def embed_into_stream(
     record = EmbedRecord(
         syntax=stream.syntax, pictures=len(pictures), boxes=detections.count,
         boxes_sent=boxes_sent, sei_units=len(insertions), sei_bytes=sum(map(len, insertions.values())),
-        confidence_bits=confidence_bits,
+        confidence_bits=confidence_bits, labels=labels,
     )
     return bytes(output), record
 
@@ -221,12 +228,14 @@ def embed_into_stream(
 def frame_sei_unit(
     syntax: str, state: ObjectState, labels_sent: bool, frame: FrameDetections, *,
     width: int, height: int, confidence_bits: int, temporal_id: int, name: str,
+    labels: bool = True,
 ) -> tuple[bytes | None, ObjectState, int]:
     """The annotated regions SEI NAL unit (header included, start code not) of one picture.
 
     ``state`` holds the objects tracked so far in the CLVS and ``labels_sent`` whether the
     ``"person"`` label was sent in it. Returns the unit (``None`` where nothing changed), the
-    new state and how many boxes the unit carries. Raises :class:`VcmError` naming ``name``
+    new state and how many boxes the unit carries. ``labels=False`` sends the objects
+    unlabelled (no label list, no label index: the cheapest the syntax allows). Raises :class:`VcmError` naming ``name``
     for a box or score that is not a number or more than 255 boxes.
     """
     if not (np.isfinite(frame.boxes).all() and np.isfinite(frame.scores).all()):
@@ -244,10 +253,11 @@ def frame_sei_unit(
         # per-access-unit embedding (vcm.bitstream.access_units) give the same bytes.
         return None, state, sent
     message = AnnotatedRegions(
-        not_optimized_for_viewing=True, object_label_present=True,
+        not_optimized_for_viewing=True, object_label_present=labels,
         confidence_bits=confidence_bits,
-        labels={} if labels_sent else {PERSON_LABEL_INDEX: PERSON_LABEL},
-        objects=updates,
+        labels={} if labels_sent or not labels else {PERSON_LABEL_INDEX: PERSON_LABEL},
+        # region_updates labels each new object "person" (index 0): unlabelled here.
+        objects=updates if labels else [replace(update, label_index=None) for update in updates],
     )
     unit = sei_nal_unit(syntax, ANNOTATED_REGIONS_PAYLOAD_TYPE, write_annotated_regions(message),
                         temporal_id)
@@ -256,14 +266,15 @@ def frame_sei_unit(
 
 def embed_detections(
     bitstream_path: str | Path, detections: DetectionSequence, output_path: str | Path,
-    *, confidence_bits: int = DEFAULT_CONFIDENCE_BITS,
+    *, confidence_bits: int = DEFAULT_CONFIDENCE_BITS, labels: bool = True,
 ) -> EmbedRecord:
     """Write ``bitstream_path`` with ``detections`` embedded (see :func:`embed_into_stream`)
     to ``output_path`` atomically (it may be the same file)."""
     bitstream_path, output_path = Path(bitstream_path), Path(output_path)
     data = _read(bitstream_path)
     embedded, record = embed_into_stream(
-        data, detections, name=str(bitstream_path), confidence_bits=confidence_bits
+        data, detections, name=str(bitstream_path), confidence_bits=confidence_bits,
+        labels=labels,
     )
     with atomic_output(output_path) as temporary:
         temporary.write_bytes(embedded)

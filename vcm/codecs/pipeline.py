@@ -162,6 +162,28 @@ class DecodeResult:
         return _read_json(cls, Path(path))
 
 
+EMBED_OPTIONS = {"confidence_bits": int, "labels": bool}
+"""What ``vcm encode --embed-option`` takes, by type."""
+
+
+def checked_embed_options(options: dict | None) -> dict:
+    """``options`` if each is one of :data:`EMBED_OPTIONS` with a value of its type (and
+    ``confidence_bits`` in 1..16), else :class:`VcmError` naming the first that is not."""
+    from vcm.bitstream.annotated_regions import MAX_CONFIDENCE_BITS
+
+    options = dict(options or {})
+    for key, value in options.items():
+        kind = EMBED_OPTIONS.get(key)
+        if kind is None:
+            raise VcmError(f"unknown embed option {key!r}; options: {', '.join(EMBED_OPTIONS)}")
+        if type(value) is not kind or (key == "confidence_bits"
+                                       and not 1 <= value <= MAX_CONFIDENCE_BITS):
+            wanted = (f"a whole number from 1 to {MAX_CONFIDENCE_BITS}" if kind is int
+                      else "true or false")
+            raise VcmError(f"embed option {key} must be {wanted}, got {value!r}")
+    return options
+
+
 def encode_video(
     input_video: str | Path,
     output: str | Path,
@@ -172,6 +194,7 @@ def encode_video(
     progress: bool = True,
     detections: DetectionSequence | None = None,
     detections_file: str = "",
+    embed_options: dict | None = None,
     **codec_options,
 ) -> EncodeResult:
     """Encode ``input_video`` (any video :func:`vcm.video.open_video` reads) into ``output``.
@@ -184,12 +207,14 @@ def encode_video(
 
     ``detections`` (of the input video, from ``detections_file``), if given, are embedded
     into the bitstream as annotated regions SEI messages (:mod:`vcm.bitstream`; VVC and HEVC
-    codecs only) before it gets its final name.
+    codecs only) before it gets its final name, with ``embed_options`` (``confidence_bits``,
+    ``labels``: :func:`vcm.bitstream.embed_into_stream`).
 
     Raises :class:`VcmError` for an unreadable input, an unknown codec or option, a QP out
     of the codec's range, or a failing command (with the tail of its log).
     """
     input_video, output = Path(input_video), Path(output)
+    embed_options = checked_embed_options(embed_options)
     coder = build_codec(codec, **codec_options)
     coder.check_qp(qp)
     source = open_video(input_video)
@@ -225,7 +250,8 @@ def encode_video(
         if detections is not None:
             from vcm.bitstream import embed_into_stream
 
-            data, record = embed_into_stream(bitstream.read_bytes(), detections, name=str(output))
+            data, record = embed_into_stream(bitstream.read_bytes(), detections, name=str(output),
+                                             **embed_options)
             bitstream.write_bytes(data)
             embedded = {**record.to_dict(), "detections": detections_file}
         result = EncodeResult(

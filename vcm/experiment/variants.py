@@ -66,7 +66,8 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
 
     Index: ``"<pipeline> <sequence>"`` for each multitask pipeline and each sequence, then
     ``average`` (the mean of the sequences' BD figures, as :func:`vcm.experiment.bdrate.bd_table`).
-    Columns: ``foreground``, ``score``; ``bpp qp<lo>``/``bpp qp<hi>``; for pose and mask AP
+    Columns: ``foreground``, ``score``; ``bpp qp<lo>``/``bpp qp<hi>``; ``encode_s``, the
+    mean seconds of a point's encoding (when the summary has them); for pose and mask AP
     their values at the lowest and highest QP, ``BD-rate % vs single`` and ``BD-rate % vs
     paper``; for MOTA and HOTA their value and ``BD-quality vs single``; after each BD figure
     its ``... overlap %``, the share of the range it is averaged over that both curves cover
@@ -82,6 +83,7 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
     rate_metrics = [metric for metric in RATE_METRICS if has_values(rows, metric)]
     flat_metrics = [metric for metric in FLAT_METRICS if has_values(rows, metric)]
     has_single = (rows["pipeline"] == SINGLE).any()
+    has_encode_seconds = has_values(rows, "encode_s")
     records = {}
     for pipeline in facts.index:
         points = rows[rows["pipeline"] == pipeline]
@@ -115,13 +117,15 @@ def variants_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFr
                     for column in (f"{metric} BD-rate % {name}", f"{metric} BD-rate % {name} overlap %"):
                         if column in figures:
                             record[column] = figures[column].get(sequence, math.nan)
+            if has_encode_seconds:
+                record["encode_s"] = float(at["encode_s"].astype(float).mean())
             for metric in flat_metrics:
                 record[metric] = float(at[metric].astype(float).mean())
                 for column in (f"{metric} BD-quality vs single", f"{metric} BD-quality vs single overlap %"):
                     if column in figures:
                         record[column] = figures[column].get(sequence, math.nan)
             records[f"{pipeline} {sequence}"] = record
-    columns = ["foreground", "score", f"bpp qp{low}", f"bpp qp{high}"]
+    columns = ["foreground", "score", f"bpp qp{low}", f"bpp qp{high}", "encode_s"]
     for metric in rate_metrics:
         columns += [f"{metric} qp{low}", f"{metric} qp{high}", f"{metric} BD-rate % vs single",
                     f"{metric} BD-rate % vs single overlap %", f"{metric} BD-rate % vs paper",

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vcm.detections import DetectionSequence
+from vcm.errors import VcmError
 from vcm.logs import log_run
 from vcm.masking import ForegroundOptions
 from vcm.pipeline.driver import StageTimes
@@ -121,20 +122,80 @@ def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Pat
 
 def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
              score: float = 0.0, foreground_options: dict[str, Any] | None = None,
-             progress: bool = True) -> TaskResult:
+             progress: bool = True, keep_every: int = 1, tracks: Path | None = None,
+             carry: str = "interpolate", downscale: int = 1) -> TaskResult:
     """``vcm pose`` and ``vcm segment``: :func:`run_box_task` on the boxes of the detection
     file scoring at least ``score``; the run record holds the crop-fill report of the
-    foreground variant ``foreground_options``."""
+    foreground variant ``foreground_options``.
+
+    With ``keep_every`` k above 1 the video holds every k-th frame of the detections'
+    (``vcm foreground --keep-every``): the task runs on those frames with their boxes and its
+    results keep the original frame numbers; with ``tracks`` (the full-rate tracker's
+    MOTChallenge txt) the frames between are filled in along each track
+    (:func:`vcm.temporal.carry_poses` with ``carry``; masks always move with their box).
+    With ``downscale`` F above 1 the video is at 1/F of each side (``vcm foreground
+    --downscale``): its frames are restored to the detections' size first
+    (:class:`vcm.spatial.RestoredSource`)."""
     role = _box_task_steps(task)[2]
     source, boxes, variant = box_task_inputs(video, detections, score, foreground_options)
+    resampled = {}
+    if downscale != 1:
+        from vcm.spatial import RestoredSource, check_downscale
+
+        source = RestoredSource(source, boxes.width, boxes.height, check_downscale(downscale))
+        resampled["downscale"] = downscale
+    if keep_every != 1 or tracks is not None:
+        resampled.update(keep_every=keep_every, tracks=tracks,
+                        carry=carry if tracks is not None else None)
     log_run(task, video=video, detections=detections, score=score,
-            **{role: backend.describe()})
-    crops = crop_fill(backend, boxes, variant)
-    result = run_box_task(task, source, boxes, backend, output, progress=progress,
-                          detections_label=str(detections))
+            **{role: backend.describe()}, **resampled)
+    if "keep_every" not in resampled:
+        crops = crop_fill(backend, boxes, variant)
+        result = run_box_task(task, source, boxes, backend, output, progress=progress,
+                              detections_label=str(detections))
+    else:
+        result, crops = _resampled_box_task(task, source, boxes, backend, output, variant,
+                                            keep_every=keep_every, tracks=tracks, carry=carry,
+                                            progress=progress, label=str(detections))
     runrecord.write_run_record(output, task, result.seconds, video=video, detections=detections,
-                     score=score, crops=crops, **{role: backend.describe()})
-    return TaskResult(output, result.count, result.seconds, result.frames, crops=crops)
+                     score=score, crops=crops, **{role: backend.describe()}, **resampled)
+    return TaskResult(output, result.count, result.seconds, result.frames, crops=crops,
+                      details=result.details)
+
+
+def _resampled_box_task(task: str, source: VideoSource, boxes: DetectionSequence, backend,
+                        output: Path, variant: ForegroundOptions, *, keep_every: int,
+                        tracks: Path | None, carry: str, progress: bool,
+                        label: str) -> tuple[TaskResult, dict]:
+    """:func:`box_task` on the coded frames of a temporally resampled foreground, results
+    renumbered to the original frames and carried along ``tracks`` when given."""
+    from vcm import temporal
+    from vcm.tracks import read_tracks_txt
+
+    keep_every = temporal.check_keep_every(keep_every)
+    if carry not in temporal.CARRY_MODES:
+        raise VcmError(f"carry must be one of {', '.join(temporal.CARRY_MODES)}, got {carry!r}")
+    run_video, write_results, _ = _box_task_steps(task)
+    coded = temporal.coded_detections(boxes, keep_every)
+    crops = crop_fill(backend, coded, variant)
+    times = StageTimes()
+    results = run_video(source, coded, backend, progress=progress,
+                        detections_label=f"{label} (keep_every {keep_every})", times=times)
+    results = [replace(person, image_id=temporal.original_frame_number(person.image_id,
+                                                                       keep_every))
+               for person in results]
+    coded_count = len(results)
+    start = time.perf_counter()
+    if tracks is not None:
+        track_sequence = read_tracks_txt(tracks, num_frames=len(boxes))
+        if task == "pose":
+            results = temporal.carry_poses(results, track_sequence, keep_every, carry)
+        else:
+            results = temporal.carry_masks(results, track_sequence, keep_every)
+    seconds = {task: times.seconds.get(task, 0.0), "carry": time.perf_counter() - start}
+    write_results(results, output)
+    return TaskResult(output, len(results), seconds, frames=len(boxes),
+                      details={"coded": coded_count, "carried": len(results) - coded_count}), crops
 
 
 def frame_rate(fps: float | None, like: Path | None, detections: DetectionSequence) -> float:
@@ -189,25 +250,33 @@ def detect_task(video: Path, output: Path, detector, *, score: float, detection_
 
 def foreground_task(video: Path, detections: Path, output: Path, *, score: float = 0.0,
                     variant: ForegroundOptions | None = None, log_path: Path | None = None,
-                    progress: bool = True) -> TaskResult:
-    """``vcm foreground``: the foreground video of the variant (the paper's by default);
-    the run record keeps the mask segmenter's seconds apart from rendering (issue 13)."""
+                    progress: bool = True, keep_every: int = 1,
+                    downscale: int = 1) -> TaskResult:
+    """``vcm foreground``: the foreground video of the variant (the paper's by default),
+    every ``keep_every``-th frame of it (:mod:`vcm.temporal`) at 1/``downscale`` of each
+    side (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps
+    the mask segmenter's seconds apart from rendering (issue 13)."""
     from vcm.foreground import write_foreground_video
 
     variant = variant if variant is not None else ForegroundOptions()
     log_run("foreground", video=video, detections=detections, output=output, score=score,
             variant=variant.describe())
     result = write_foreground_video(video, detections, output, min_score=score,
-                                    options=variant, log_path=log_path, progress=progress)
+                                    options=variant, log_path=log_path, progress=progress,
+                                    keep_every=keep_every, downscale=downscale)
     seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
-    segmented = {}
+    recorded = {}
     if result.segmenter is not None:
         seconds["segment"] = result.segment_seconds
-        segmented["segmenter"] = result.segmenter
-        segmented["boxes_without_mask"] = result.boxes_without_mask
+        recorded["segmenter"] = result.segmenter
+        recorded["boxes_without_mask"] = result.boxes_without_mask
+    if keep_every != 1:
+        recorded["keep_every"] = keep_every
+    if downscale != 1:
+        recorded["downscale"] = downscale
     runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
-                     frames=result.frames, variant=variant.describe(), **segmented)
-    return TaskResult(output, result.frames, seconds, frames=result.frames, details=segmented)
+                     frames=result.frames, variant=variant.describe(), **recorded)
+    return TaskResult(output, result.frames, seconds, frames=result.frames, details=recorded)
 
 
 def single_task(task: str, video: Path, output: Path, backend, *, detector, score: float,

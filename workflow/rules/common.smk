@@ -106,6 +106,46 @@ DETECTIONS_FLAGS = ["--format", DETECTIONS_FORMAT,
 DETECTIONS_AT_SCORE = R("detections/{sequence}/score{score}/detections" + DETECTIONS_EXTENSION)
 
 
+def resampling_flags(wildcards):
+    """`vcm foreground|pose|segment --keep-every K --downscale F` of a resampled variant (only
+    the ones it sets; none for the others)."""
+    variant = VARIANTS[wildcards.pipeline]
+    return [word for key in ("keep_every", "downscale") if variant[key] != 1
+            for word in (f"--{key.replace('_', '-')}", str(variant[key]))]
+
+
+def carry_tracks(wildcards):
+    """The full-rate tracks a temporally resampled variant's box tasks carry results along
+    (a list: empty for a variant that codes every frame)."""
+    if VARIANTS[wildcards.pipeline]["keep_every"] == 1:
+        return []
+    return [R(f"{wildcards.pipeline}/{wildcards.sequence}/tracks.txt")]
+
+
+def embeds(wildcards):
+    """Whether a multitask pipeline carries its detections in the bitstream (SEI)."""
+    return VARIANTS[wildcards.pipeline]["embed"] is not False
+
+
+def embed_flags(wildcards, input):
+    """`vcm encode --embed FILE --embed-option key=value ...` of an `embed` variant."""
+    embed = VARIANTS[wildcards.pipeline]["embed"]
+    if embed is False:
+        return []
+    options = embed if isinstance(embed, dict) else {}
+    flags = option_flags({key: str(value).lower() if isinstance(value, bool) else value
+                          for key, value in options.items()}, "--embed-option")
+    return [*repeated("--embed", input.embedded), *flags]
+
+
+def task_detections(wildcards):
+    """The boxes a multitask point's box tasks (pose, segmentation) read: those extracted from
+    the bitstream for an `embed` variant, else the detection file sent beside it."""
+    if embeds(wildcards):
+        return f"{point_folder(wildcards)}/extracted{DETECTIONS_EXTENSION}"
+    return shared_detections(wildcards)
+
+
 def shared_detections(wildcards):
     """The detection file a multitask pipeline sends: its score's run of the shared detector."""
     return DETECTIONS_AT_SCORE.format(

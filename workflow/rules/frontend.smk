@@ -48,16 +48,23 @@ rule foreground:
     params:
         # The pipeline's foreground variant (docs/variants.md); {}: the paper's.
         variant=lambda wildcards: option_flags(VARIANTS[wildcards.pipeline]["foreground"]),
+        resampling=resampling_flags,
     log:
         LOG("foreground/{pipeline}/{sequence}"),
     shell:
         "vcm foreground {input.video:q} {input.detections:q} {params.variant:q} "
-        "-o {output.video:q} --no-progress > {log:q} 2>&1"
+        "{params.resampling:q} -o {output.video:q} --no-progress > {log:q} 2>&1"
+
+
+def embedded_detections(wildcards):
+    """The detection file an `embed` variant carries in its bitstream (none otherwise)."""
+    return [shared_detections(wildcards)] if embeds(wildcards) else []
 
 
 rule encode_foreground:
     input:
-        R("{pipeline}/{sequence}/foreground.mkv"),
+        video=R("{pipeline}/{sequence}/foreground.mkv"),
+        embedded=embedded_detections,
     output:
         bitstream=R("{pipeline}/{sequence}/{codec}/qp{qp}/foreground.{extension}"),
         sidecar=R("{pipeline}/{sequence}/{codec}/qp{qp}/foreground.{extension}.json"),
@@ -65,10 +72,11 @@ rule encode_foreground:
         pipeline=MULTITASK_PIPELINE,
     params:
         options=codec_options,
+        embed=embed_flags,
     log:
         LOG("encode/{pipeline}/{sequence}/{codec}/qp{qp}.{extension}"),
     shell:
-        "vcm encode {input:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
+        "vcm encode {input.video:q} {params.embed:q} --codec {wildcards.codec:q} --qp {wildcards.qp:q} {params.options:q} "
         "-o {output.bitstream:q} --no-progress > {log:q} 2>&1"
 
 
@@ -79,6 +87,24 @@ def coded_input(wildcards):
     name = "original" if pipeline == SINGLE else "foreground"
     return R(f"{pipeline}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/"
              f"{name}.{codec_extension(wildcards.codec)}")
+
+
+# An `embed` variant's receiver reads the boxes back from the bitstream's SEI messages: its
+# box tasks use these, so the sweep measures the round trip (tracking, which needs no video,
+# keeps the full-rate file).
+rule extract_embedded_detections:
+    input:
+        coded_input,
+    output:
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/extracted" + DETECTIONS_EXTENSION),
+    wildcard_constraints:
+        pipeline=MULTITASK_PIPELINE,
+    params:
+        format=DETECTIONS_FORMAT,
+    log:
+        LOG("extract/{pipeline}/{sequence}/{codec}/qp{qp}"),
+    shell:
+        "vcm detections extract {input:q} --format {params.format:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule decode:
@@ -108,7 +134,10 @@ rule bits_per_pixel_multitask:
         R("{pipeline}/{sequence}/{codec}/qp{qp}/bpp.json"),
     wildcard_constraints:
         pipeline=MULTITASK_PIPELINE,
+    params:
+        # An `embed` variant's bitstream carries the detections: it is counted alone.
+        counted=lambda wildcards, input: [] if embeds(wildcards) else [input.detections],
     log:
         LOG("bpp/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
-        "vcm bpp {input.bitstream:q} {input.detections:q} --like {input.video:q} -o {output:q} 2> {log:q}"
+        "vcm bpp {input.bitstream:q} {params.counted:q} --like {input.video:q} -o {output:q} 2> {log:q}"

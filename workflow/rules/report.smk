@@ -37,8 +37,9 @@ def two_task_point_inputs(wildcards):
     if pipeline != SINGLE:
         shared = shared_detections(wildcards)
         detect = [f"{shared}.run.json"]
-        sent = {"detections": shared,
-                "foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
+        sent = {"foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
+        if not embeds(wildcards):  # embedded detections are part of the video's bits
+            sent["detections"] = shared
         evaluations = {"pose": f"{folder}/pose_eval.json",
                        "track": R(f"{pipeline}/{sequence}/track_eval.json")}
         task_runs = {"pose": [f"{folder}/pose.json.run.json"],

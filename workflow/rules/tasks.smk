@@ -10,13 +10,21 @@ def sent_flags(wildcards):
     much of each crop lies outside the pixels that were sent (its run record's `crops`)."""
     variant = VARIANTS[wildcards.pipeline]
     return ["--score", score_label(variant["score"]),
-            *option_flags(variant["foreground"], "--foreground-option")]
+            *option_flags(variant["foreground"], "--foreground-option"),
+            *resampling_flags(wildcards), *repeated("--tracks", carry_tracks(wildcards))]
+
+
+def carry_flags(wildcards):
+    """`vcm pose --carry` of a temporally resampled variant; none otherwise."""
+    variant = VARIANTS[wildcards.pipeline]
+    return ["--carry", variant["carry"]] if variant["keep_every"] != 1 else []
 
 
 rule pose_multitask:
     input:
         video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
-        detections=shared_detections,
+        detections=task_detections,
+        tracks=carry_tracks,
     output:
         poses=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json"),
         run=R("{pipeline}/{sequence}/{codec}/qp{qp}/pose.json.run.json"),
@@ -26,11 +34,12 @@ rule pose_multitask:
         estimator=config["pose"]["estimator"],
         options=option_flags(config["pose"].get("options")),
         sent=sent_flags,
+        carry=carry_flags,
     log:
         LOG("pose/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm pose {input.video:q} {input.detections:q} --estimator {params.estimator:q} "
-        "{params.options:q} {params.sent:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
+        "{params.options:q} {params.sent:q} {params.carry:q} -o {output.poses:q} --no-progress > {log:q} 2>&1"
 
 
 # The boxes come from the uncompressed original, so tracking runs once per sequence and
@@ -57,7 +66,8 @@ rule track_multitask:
 rule segment_multitask:
     input:
         video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
-        detections=shared_detections,
+        detections=task_detections,
+        tracks=carry_tracks,
     output:
         masks=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json"),
         run=R("{pipeline}/{sequence}/{codec}/qp{qp}/masks.json.run.json"),
