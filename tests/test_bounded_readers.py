@@ -53,13 +53,18 @@ MEMORY_LIMIT = 2 * 1024**3
 """Address space of a subprocess reading a hostile file (bytes): a reader that asks for
 more gets a MemoryError, and its traceback fails the test."""
 
-# Runs the CLI with the address space limited and reports its peak resident memory.
+# Runs the CLI with the address space limited and reports its peak resident memory. The peak
+# is the process's own (VmHWM of /proc/self/status), not getrusage's ru_maxrss: Linux carries
+# the high-water mark of the memory the process had before exec into ru_maxrss, and a
+# subprocess started (vfork) by a large pytest process would report pytest's size.
 _LIMITED_CLI = """
 import atexit, resource, sys
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-atexit.register(lambda: sys.stderr.write(
-    "\\nmaxrss-kib %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+def _peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+atexit.register(lambda: sys.stderr.write("\\nmaxrss-kib %d\\n" % _peak()))
 sys.argv = ["vcm", *sys.argv[2:]]
 from vcm.cli import app
 app(prog_name="vcm")
