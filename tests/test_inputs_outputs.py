@@ -314,3 +314,16 @@ def test_a_report_that_fails_late_takes_back_its_manifest_and_tables(work, monke
     result = invoke("report", "results")
     assert_one_error_line(result, "plots: cannot draw")
     assert tree(work) == before
+
+
+@pytest.mark.parametrize("option, message", [
+    ("step=true", "coordinate step must be a number, got True"),
+    ("step=abc", "coordinate step must be a number, got 'abc'"),
+    ("score_bits=true", "score bits must be an integer 1..16, got True"),
+])
+def test_a_detection_format_option_of_the_wrong_kind_is_one_error_line(work, option, message):
+    """Issue 20: booleans are not numbers (`step=true` was taken as a step of 1 px)."""
+    before = tree(work)
+    result = invoke("detections", "convert", "d.zip", "out.vcmd", "-p", option)
+    assert_one_error_line(result, f"error: out.vcmd: {message}")
+    assert tree(work) == before

@@ -100,7 +100,10 @@ _PAIRS_PER_CHUNK = 2**20  # bounds the memory of the box-pair arrays while match
 
 
 def step_exponent(step: float) -> int:
-    """The exponent ``e`` of a coordinate step of ``2**e`` pixels; ``ValueError`` otherwise."""
+    """The exponent ``e`` of a coordinate step of ``2**e`` pixels; ``ValueError`` otherwise
+    (a boolean is no step, though Python counts ``True`` as 1)."""
+    if isinstance(step, bool) or not isinstance(step, (int, float, np.integer, np.floating)):
+        raise ValueError(f"coordinate step must be a number, got {step!r}")
     for exponent in STEP_EXPONENTS:
         if float(step) == 2.0**exponent:
             return exponent
@@ -175,7 +178,7 @@ def encode_vcmd(sequence: DetectionSequence, *, step: float = 1.0, score_bits: i
         exponent = step_exponent(step)
     except ValueError as error:
         raise VcmError(f"{label}: {error}") from None
-    if not isinstance(score_bits, int) or score_bits not in SCORE_BITS:
+    if isinstance(score_bits, bool) or not isinstance(score_bits, int) or score_bits not in SCORE_BITS:
         raise VcmError(f"{label}: score bits must be an integer 1..16, got {score_bits!r}")
     _check_sequence(sequence, label, limits)
     counts = np.array([len(frame) for frame in sequence.frames], dtype=np.int64)
