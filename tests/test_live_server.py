@@ -8,6 +8,7 @@ timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -256,11 +258,37 @@ def test_an_edge_reconnects_to_a_restarted_server_with_a_fresh_idr(sequence, tmp
             stopped["second"] = AnalysisServer(tmp_path / "second", port=port,
                                                tasks=Tasks(pose=None)).start()
 
-    edge = Edge(open_source(str(sequence)), ("127.0.0.1", port), edge_stages(sequence),
+    # Frames from the 10th on wait until the edge's second session is accepted, so that the
+    # second session has frames to code however long the first server takes to stop (under
+    # load all 12 frames could otherwise go to the first session, and the second get none).
+    # Nine frames before the gate: the server's decoder hands pictures out up to 3 access
+    # units late, and the 4th result must come for the first server to be stopped.
+    source = open_source(str(sequence))
+    second_session = threading.Event()
+
+    def gated(frames):
+        for index, image in enumerate(frames):
+            if index == 9:
+                second_session.wait(SECONDS)
+            yield image
+
+    source = dataclasses.replace(source, frames=gated(source.frames))
+    edge = Edge(source, ("127.0.0.1", port), edge_stages(sequence),
                 codec="x265", realtime=True, reconnects=3, on_result=stop_after_four)
+
+    def open_gate():
+        deadline = time.monotonic() + SECONDS
+        while len(edge.report.sessions) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second_session.set()
+
+    gate = threading.Thread(target=open_gate, daemon=True)
+    gate.start()
     try:
         report = edge.run()
     finally:
+        second_session.set()
+        gate.join(SECONDS)
         first.stop(timeout=SECONDS)
         if "second" in stopped:
             stopped["second"].stop(timeout=SECONDS)
@@ -272,6 +300,7 @@ def test_an_edge_reconnects_to_a_restarted_server_with_a_fresh_idr(sequence, tmp
     done = session_state(before)["frames_analysed"] + session_state(after)["frames_analysed"]
     assert done == report.results
     assert report.results + report.frames_lost + report.dropped_capture == FRAMES
+    assert session_state(after)["frames"] > 0
     assert parse_stream((after / "stream.265").read_bytes()).pictures[0].nal_type in (19, 20)
 
 
