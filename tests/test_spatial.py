@@ -4,7 +4,7 @@ original size for the tasks (sizes and values worked by hand)."""
 import numpy as np
 import pytest
 
-from tests.clips import moving_square_frames
+from clips import moving_square_frames
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.detformats.voc_zip import write_detections_zip
 from vcm.errors import VcmError

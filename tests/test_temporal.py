@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.clips import moving_square_frames
+from clips import moving_square_frames
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.detformats.voc_zip import write_detections_zip
 from vcm.errors import VcmError
