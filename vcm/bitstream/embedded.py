@@ -59,7 +59,7 @@ from vcm.codecs.pipeline import EncodeResult, sidecar_path
 from vcm.detections import PERSON, DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.inputbytes import read_input_bytes
+from vcm.fileio import read_input_bytes
 
 DEFAULT_CONFIDENCE_BITS = 8
 """Bits of ``ar_object_confidence``: steps of 1/256 (the VOC zip keeps 4 decimals), fine

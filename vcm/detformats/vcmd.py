@@ -27,7 +27,7 @@ from vcm.datasets.mot import MAX_FRAMES
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.errors import VcmError
 from vcm.fileio import atomic_output
-from vcm.inputbytes import read_input_bytes
+from vcm.fileio import read_input_bytes
 
 MAGIC = b"VCMD"
 VERSION = 1
