@@ -1069,26 +1069,14 @@ LiveToken = Annotated[Optional[str], typer.Option(
     "listen anywhere but loopback.")]
 
 
-def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option, track_option,
-               score: float):
-    """The server's :class:`vcm.live.server.Tasks` from the CLI's names (``none``: off)."""
-    from vcm.live.server import Tasks
-    from vcm.pose import POSE_ESTIMATORS
-    from vcm.segmenters import SEGMENTERS
-    from vcm.trackers import TRACKERS
+def cli_tasks(pose: str, segment: str, track: str, pose_option=None, segment_option=None,
+              track_option=None, score: float = 0.0):
+    """The server's tasks from the CLI's names and ``key=value`` options."""
+    from vcm.live import live_tasks
 
-    chosen = {}
-    for kind, registry, name, pairs in (("pose", POSE_ESTIMATORS, pose, pose_option),
-                                        ("segment", SEGMENTERS, segment, segment_option),
-                                        ("track", TRACKERS, track, track_option)):
-        if name == "none":
-            chosen[kind], chosen[f"{kind}_options"] = None, {}
-            continue
-        options = parse_options(pairs, kind)
-        registry.get(name)
-        registry.check_options(name, options)
-        chosen[kind], chosen[f"{kind}_options"] = name, options
-    return Tasks(**chosen, score=score)
+    return live_tasks(pose, segment, track, pose_options=parse_options(pose_option, "pose"),
+                      segment_options=parse_options(segment_option, "segment"),
+                      track_options=parse_options(track_option, "track"), score=score)
 
 
 LiveStatus = Annotated[bool, typer.Option(
@@ -1118,7 +1106,7 @@ def serve(
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.server import AnalysisServer
 
-    tasks = live_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
+    tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
     server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
                             max_sessions=max_sessions, max_lag=max_lag).start()
     bound_host, bound_port = server.address
@@ -1164,7 +1152,7 @@ def stream(
 
     if (to is None) == (not loopback):
         raise VcmError("stream: give either --to HOST:PORT or --loopback")
-    tasks = live_tasks(pose, segment, track, None, None, None, 0.0) if loopback else None
+    tasks = cli_tasks(pose, segment, track) if loopback else None
     report = run_edge(
         source, address=_host_port(to) if to else None, tasks=tasks, root=root,
         detector=build_named("detector", detector, detector_option,
@@ -1198,7 +1186,7 @@ def live(
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
     from vcm.live import run_edge
 
-    tasks = live_tasks(pose, segment, track, None, None, None, 0.0)
+    tasks = cli_tasks(pose, segment, track)
     report = run_edge(
         source, address=None, tasks=tasks, root=root,
         detector=build_named("detector", detector, None,

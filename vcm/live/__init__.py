@@ -15,6 +15,31 @@ STATUS_SECONDS = 0.5
 """Least time between two status updates."""
 
 
+def live_tasks(pose: str, segment: str, track: str, *, pose_options: dict | None = None,
+               segment_options: dict | None = None, track_options: dict | None = None,
+               score: float = 0.0):
+    """A server's :class:`~vcm.live.server.Tasks` from registry names (``none``: the task is
+    off) and each backend's keyword options; an unknown name or an option the backend does not
+    take is a :class:`~vcm.errors.VcmError` now, before any session starts."""
+    from vcm.live.server import Tasks
+    from vcm.pose import POSE_ESTIMATORS
+    from vcm.segmenters import SEGMENTERS
+    from vcm.trackers import TRACKERS
+
+    chosen: dict = {}
+    for kind, registry, name, options in (("pose", POSE_ESTIMATORS, pose, pose_options),
+                                          ("segment", SEGMENTERS, segment, segment_options),
+                                          ("track", TRACKERS, track, track_options)):
+        if name == "none":
+            chosen[kind], chosen[f"{kind}_options"] = None, {}
+            continue
+        options = dict(options or {})
+        registry.get(name)
+        registry.check_options(name, options)
+        chosen[kind], chosen[f"{kind}_options"] = name, options
+    return Tasks(**chosen, score=score)
+
+
 def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_score: float,
              foreground: dict, codec: str, qp: int, preset: str | None, intra_period: int,
              realtime: bool, max_frames: int | None, token: str | None,

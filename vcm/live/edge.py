@@ -14,6 +14,10 @@ Threads and bounded queues:
   detections as an annotated regions SEI and writes it to the socket;
 * *receiver* reads the server's result lines and times each frame (:class:`FrameTiming`).
 
+The sender and receiver work on one connection's state, an :class:`EdgeSession` made for
+that connection alone, so that a reconnection starts with a new encoder and no frame of the
+session before.
+
 Times are ``time.monotonic()`` seconds; on one machine the server's clock readings in its
 messages are on the same clock (Linux ``CLOCK_MONOTONIC``), so transport and return are
 split; across machines only their sum (``network``) means anything.
@@ -186,6 +190,38 @@ class EdgeReport:
 _END = object()
 
 
+@dataclass
+class EdgeSession:
+    """One connection's state, owned by one session of an :class:`Edge` and handed to its
+    sender and receiver threads, so that a new session (a reconnection) starts clean.
+
+    Attributes:
+        connection: the socket; buffer: bytes read past the server's ``accepted`` line.
+        encoder, embedder: this session's coder (a new coded sequence) and SEI embedder.
+        lost: set once the session cannot go on (the reason in ``failure``).
+        info: stream frame number (1-based, per session) -> its times so far (monotonic s).
+        waiting: each coded frame's detections, until its access unit comes out.
+        sent_before, results_before: the edge's counts when the session started.
+    """
+
+    connection: socket.socket
+    buffer: bytearray
+    encoder: LiveEncoder
+    embedder: AccessUnitEmbedder
+    sent_before: int = 0
+    results_before: int = 0
+    lost: threading.Event = field(default_factory=threading.Event)
+    info: dict[int, dict] = field(default_factory=dict)
+    waiting: collections.deque = field(default_factory=collections.deque)
+    failure: str | None = None
+
+    def fail(self, problem: str) -> None:
+        """Mark the session lost; the first problem is the one reported."""
+        if not self.lost.is_set():
+            self.failure = self.failure or problem
+        self.lost.set()
+
+
 class Edge:
     """Streams ``source`` to the server at ``address`` (see the module docstring).
 
@@ -223,12 +259,9 @@ class Edge:
         if results_path is not None:
             Path(results_path).write_text("")  # sessions append to it
         self.reconnects = reconnects
-        self.lost = threading.Event()
         self.on_result = on_result
         self.report = EdgeReport(fps=source.fps)
-        self.info: dict[int, dict] = {}  # stream frame number -> its times so far
-        self.waiting: collections.deque = collections.deque()  # detections awaiting their AU
-        self.failure: str | None = None
+        self.source_failure: str | None = None  # set by the capture thread
         self.stop_capture = threading.Event()
 
     def run(self) -> EdgeReport:
@@ -243,14 +276,14 @@ class Edge:
         try:
             while True:
                 try:
-                    if self._session():
-                        break
+                    failure = self._session()
                 except ConnectionError as error:
-                    self.failure = str(error)
+                    failure = str(error)
+                if failure is None:
+                    break
                 if self.report.reconnects >= self.reconnects:
-                    raise VcmError(self.failure or f"{_name(self.address)}: the session failed")
+                    raise VcmError(failure)
                 self.report.reconnects += 1
-                self.failure = None
                 time.sleep(RECONNECT_SECONDS)
         finally:
             self.stop_capture.set()
@@ -261,21 +294,18 @@ class Edge:
                     pass
             self.report.seconds = time.monotonic() - self.report.started
             self.pipeline.close()
-        if self.failure:
-            raise VcmError(self.failure)
+        if self.source_failure:
+            raise VcmError(self.source_failure)
         return self.report
 
-    def _session(self) -> bool:
-        """One connection: ``True`` once the source has ended and every result is in,
-        ``False`` if the connection failed first (``self.failure`` says how)."""
+    def _session(self) -> str | None:
+        """One connection: ``None`` once the source has ended and every result is in, else
+        what made the connection fail first."""
         hello = Hello(codec=self.codec.name, options=self.codec.options(), qp=self.qp,
                       width=self.source.width, height=self.source.height, fps=self.source.fps,
                       token=self.token)
         connection = _connect(self.address)
         buffer = bytearray()
-        self.lost = threading.Event()
-        self.info, self.waiting = {}, collections.deque()
-        sent_before, results_before = self.report.frames_sent, self.report.results
         try:
             try:
                 connection.sendall(hello.to_line())
@@ -289,35 +319,37 @@ class Edge:
                 raise VcmError(f"{_name(self.address)}: the server refused the stream: "
                                f"{message.get('error', message)}")
             self.report.sessions.append(str(message.get("session", "")))
-            self.encoder = LiveEncoder(self.codec, width=self.source.width,
-                                       height=self.source.height, fps=self.source.fps, qp=self.qp)
-            self.embedder = AccessUnitEmbedder(SYNTAX[self.codec.name], self.source.width,
-                                               self.source.height, name=_name(self.address))
-            threads = [threading.Thread(target=self._send, args=(connection,), daemon=True),
-                       threading.Thread(target=self._receive, args=(connection, buffer),
-                                        daemon=True)]
+            encoder = LiveEncoder(self.codec, width=self.source.width,
+                                  height=self.source.height, fps=self.source.fps, qp=self.qp)
+            session = EdgeSession(
+                connection, buffer, encoder,
+                AccessUnitEmbedder(SYNTAX[self.codec.name], self.source.width,
+                                   self.source.height, name=_name(self.address)),
+                sent_before=self.report.frames_sent, results_before=self.report.results)
+            threads = [threading.Thread(target=self._send, args=(session,), daemon=True),
+                       threading.Thread(target=self._receive, args=(session,), daemon=True)]
             for thread in threads:
                 thread.start()
             ended = False
             try:
-                ended = self._process()
+                ended = self._process(session)
             finally:
                 if ended:
-                    self.encoder.finish()
+                    encoder.finish()
                 else:
-                    self.lost.set()
+                    session.lost.set()
                     _shut(connection)
-                    self.encoder.close()
+                    encoder.close()
                 for thread in threads:
                     thread.join(RESULT_SECONDS)
-                self.encoder.close()
+                encoder.close()
         finally:
             connection.close()
-        complete = ended and not self.lost.is_set() and not self.failure
-        if not complete:
-            self.report.frames_lost += ((self.report.frames_sent - sent_before)
-                                        - (self.report.results - results_before))
-        return complete
+        if ended and not session.lost.is_set():
+            return None
+        self.report.frames_lost += ((self.report.frames_sent - session.sent_before)
+                                    - (self.report.results - session.results_before))
+        return session.failure or f"{_name(self.address)}: the session failed"
 
     def _capture(self) -> None:
         interval = 1.0 / self.source.fps
@@ -343,17 +375,17 @@ class Edge:
                 else:
                     self.captured.put(item)
         except VcmError as error:
-            self.failure = str(error)
+            self.source_failure = str(error)
         finally:
             self.captured.put(_END)
 
-    def _process(self) -> bool:
+    def _process(self, session: EdgeSession) -> bool:
         """Detect, render and encode captured frames: ``True`` at the source's end, ``False``
         once the session is lost (frames the stages still hold are dropped with it)."""
         number = 0
         times = self.pipeline.times
         while True:
-            if self.lost.is_set():
+            if session.lost.is_set():
                 self.report.frames_lost += len(self.pipeline.finish())
                 return False
             try:
@@ -365,16 +397,16 @@ class Edge:
             else:
                 image, captured = item
                 number += 1
-                self.info[number] = {"captured": captured}
+                session.info[number] = {"captured": captured}
                 finished = self._timed(times, self.pipeline.push, Frame(number, image))
             for frame, stage_seconds in finished:
-                self.info[frame.number].update(stage_seconds)
-                self.info[frame.number]["encode_start"] = time.monotonic()
-                self.waiting.append(frame.detections)
+                session.info[frame.number].update(stage_seconds)
+                session.info[frame.number]["encode_start"] = time.monotonic()
+                session.waiting.append(frame.detections)
                 try:
-                    self.encoder.encode(frame.image)
+                    session.encoder.encode(frame.image)
                 except VcmError:
-                    if self.lost.is_set():
+                    if session.lost.is_set():
                         return False
                     raise
                 self.report.frames_sent += 1
@@ -393,56 +425,51 @@ class Edge:
                  for name, seconds in times.seconds.items()}
         return [(frame, spent) for frame in frames]
 
-    def _send(self, connection: socket.socket) -> None:
+    def _send(self, session: EdgeSession) -> None:
         number = 0
         try:
             while True:
-                unit = self.encoder.next_access_unit(timeout=RESULT_SECONDS)
+                unit = session.encoder.next_access_unit(timeout=RESULT_SECONDS)
                 if unit is None:
                     break
                 number += 1
                 encoded = time.monotonic()
-                unit = self.embedder.embed(unit, self.waiting.popleft())
-                info = self.info[number]
+                unit = session.embedder.embed(unit, session.waiting.popleft())
+                info = session.info[number]
                 info["encode"] = encoded - info.pop("encode_start")
                 info["sent"] = time.monotonic()
-                connection.sendall(unit)
+                session.connection.sendall(unit)
                 self.report.bytes_sent += len(unit)
-            connection.shutdown(socket.SHUT_WR)
+            session.connection.shutdown(socket.SHUT_WR)
         except (OSError, VcmError, queue.Empty) as error:
-            if not self.lost.is_set():
-                self.failure = self.failure or f"{_name(self.address)}: sending stopped ({error})"
-            self.lost.set()
-            _shut(connection)
+            session.fail(f"{_name(self.address)}: sending stopped ({error})")
+            _shut(session.connection)
 
-    def _receive(self, connection: socket.socket, buffer: bytearray) -> None:
+    def _receive(self, session: EdgeSession) -> None:
+        connection, buffer = session.connection, session.buffer
         connection.settimeout(RESULT_SECONDS)
         output = open(self.results_path, "a", encoding="utf-8") if self.results_path else None
         try:
             while True:
                 line = read_line(connection, buffer, MAX_LINE_BYTES)
                 if line is None:
-                    if not self.lost.is_set():
-                        self.failure = self.failure or (
-                            f"{_name(self.address)}: the server closed the connection before "
-                            "its end message")
-                    self.lost.set()
+                    session.fail(f"{_name(self.address)}: the server closed the connection "
+                                 "before its end message")
                     return
                 message = parse_message(line)
                 if message["type"] == "end":
                     self.report.server_end = {key: value for key, value in message.items()
                                               if key != "type"}
                     if message.get("reason") != "complete":
-                        self.failure = f"{_name(self.address)}: the session ended: {message.get('reason')}"
-                        self.lost.set()
+                        session.fail(f"{_name(self.address)}: the session ended: "
+                                     f"{message.get('reason')}")
                     return
                 if message["type"] == "error":
-                    self.failure = f"{_name(self.address)}: server error: {message.get('error')}"
-                    self.lost.set()
+                    session.fail(f"{_name(self.address)}: server error: {message.get('error')}")
                     return
                 if message["type"] != "frame":
                     continue
-                timing = self._timing(message, time.monotonic())
+                timing = _timing(session.info, message, time.monotonic())
                 self.report.results += 1
                 self.report.timings.append(timing)
                 if output is not None:
@@ -451,27 +478,28 @@ class Edge:
                 if self.on_result is not None:
                     self.on_result(timing, self.report)
         except (OSError, ProtocolError) as error:
-            if not self.lost.is_set():
-                self.failure = self.failure or f"{_name(self.address)}: results stopped ({error})"
-            self.lost.set()
+            session.fail(f"{_name(self.address)}: results stopped ({error})")
         finally:
             if output is not None:
                 output.close()
 
-    def _timing(self, message: dict, arrived: float) -> FrameTiming:
-        info = self.info.pop(int(message["frame"]), {})
-        server = message.get("times", {})
-        clock = message.get("clock", {})
-        stages = {name: info[name] for name in ("detect", "render", "encode") if name in info}
-        if "sent" in info and "received" in clock:
-            stages["transport"] = clock["received"] - info["sent"]
-        for name in ("decode", "queue", "pose", "segment", "track"):
-            if name in server:
-                stages[name] = server[name]
-        if "answered" in clock:
-            stages["return"] = arrived - clock["answered"]
-        return FrameTiming(frame=int(message["frame"]),
-                           latency=arrived - info.get("captured", arrived), stages=stages)
+
+def _timing(times: dict[int, dict], message: dict, arrived: float) -> FrameTiming:
+    """The :class:`FrameTiming` of a ``frame`` message, from the edge's ``times`` of that
+    frame (taken out of ``times``) and the server's."""
+    info = times.pop(int(message["frame"]), {})
+    server = message.get("times", {})
+    clock = message.get("clock", {})
+    stages = {name: info[name] for name in ("detect", "render", "encode") if name in info}
+    if "sent" in info and "received" in clock:
+        stages["transport"] = clock["received"] - info["sent"]
+    for name in ("decode", "queue", "pose", "segment", "track"):
+        if name in server:
+            stages[name] = server[name]
+    if "answered" in clock:
+        stages["return"] = arrived - clock["answered"]
+    return FrameTiming(frame=int(message["frame"]),
+                       latency=arrived - info.get("captured", arrived), stages=stages)
 
 
 def _edge_stage(name: str) -> str:
