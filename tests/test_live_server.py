@@ -320,6 +320,66 @@ def test_a_slow_edge_drops_captured_frames_and_counts_them(sequence, server, tmp
     assert report.results == report.frames_sent
 
 
+def test_a_paced_edge_that_cannot_keep_up_drops_exactly_what_its_queue_cannot_hold(sequence,
+                                                                                   server):
+    # Detection of the first frame waits until the capture has read all 12 frames: the
+    # stage holds frame 1, the one-frame queue frame 2, and the other 10 find it full.
+    class StuckDetect(DetectStage):
+        def __init__(self, *arguments, **options):
+            super().__init__(*arguments, **options)
+            self.edge = None
+
+        def process_batch(self, frames):
+            deadline = time.monotonic() + SECONDS
+            while self.edge.report.frames_captured < FRAMES and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return super().process_batch(frames)
+
+    detect = StuckDetect(DETECTORS.build("oracle", sequence=sequence), score=0.5)
+    edge = Edge(open_source(str(sequence)), server.address, [detect, *foreground_stages()],
+                codec="x265", realtime=True, queue_frames=1)
+    detect.edge = edge
+    report = edge.run()
+    assert (report.frames_captured, report.dropped_capture, report.frames_sent,
+            report.results) == (FRAMES, FRAMES - 2, 2, 2)
+    assert report.to_dict()["dropped_capture"] == FRAMES - 2
+
+
+def test_results_an_edge_cannot_take_in_time_are_dropped_and_counted(sequence, tmp_path,
+                                                                     monkeypatch):
+    # A slow link to the edge: the server's sender sends nothing until every frame has been
+    # analysed, so the 12 results meet a results queue of 3 lines; 9 are dropped.
+    from vcm.live.server import Session
+
+    send = Session._send
+
+    def slow_send(session):
+        deadline = time.monotonic() + SECONDS
+        while len(session.finished) < FRAMES and time.monotonic() < deadline:
+            time.sleep(0.01)
+        send(session)
+
+    monkeypatch.setattr(Session, "_send", slow_send)
+    server = AnalysisServer(tmp_path / "sessions", queue_results=3,
+                            tasks=Tasks(pose=None, segment="box")).start()
+    try:
+        report = run_edge(sequence, server, tmp_path, codec="x265")
+    finally:
+        server.stop(timeout=SECONDS)
+    assert (report.frames_sent, report.results) == (FRAMES, 3)
+    assert report.server_end["reason"] == "complete"
+    assert (report.server_end["frames"], report.server_end["results_dropped"]) == (FRAMES, 9)
+    assert report.to_dict()["server"]["results_dropped"] == 9
+    received = [json.loads(line)["frame"]
+                for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert received == [1, 2, 3]
+    (folder,) = server.sessions
+    state = session_state(folder)
+    assert (state["results_dropped"], state["frames_analysed"]) == (9, FRAMES)
+    # The recording keeps every answer, the dropped ones too.
+    assert len((folder / "results.jsonl").read_text().splitlines()) == FRAMES
+
+
 def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(sequence, tmp_path):
     units = coded_units(sequence)
     root = tmp_path / "sessions"
