@@ -113,6 +113,20 @@ def invoke(*arguments) -> None:
     assert result.exit_code == 0, result.output
 
 
+def assert_batch_files_equal(folder: Path, stream: Path, work: Path) -> None:
+    """The session's task files in ``folder`` are what the batch commands write on ``stream``
+    (BlazePose, MediaPipe masks, iou tracks), byte for byte."""
+    invoke("decode", stream, "-o", work / "decoded.mkv")
+    invoke("detections", "extract", stream, "-o", work / "detections.vcmd")
+    invoke("pose", work / "decoded.mkv", work / "detections.vcmd", "-o",
+           work / "poses.json", "--no-progress")
+    invoke("segment", work / "decoded.mkv", work / "detections.vcmd", "-o",
+           work / "masks.json", "--segmenter", "mediapipe", "--no-progress")
+    invoke("track", work / "detections.vcmd", "-o", work / "tracks.txt", "--fps", FPS)
+    for name in ("detections.vcmd", "poses.json", "masks.json", "tracks.txt"):
+        assert (folder / name).read_bytes() == (work / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("codec", ["vvenc", "x265"])
 def test_a_live_session_equals_the_batch_commands_on_its_recording(sequence, tmp_path, codec):
     tasks = Tasks(pose="blazepose", segment="mediapipe", track="iou")
@@ -124,15 +138,7 @@ def test_a_live_session_equals_the_batch_commands_on_its_recording(sequence, tmp
     assert report.results == FRAMES and report.server_end["reason"] == "complete"
     (folder,) = server.sessions
     stream = folder / f"stream{live_codec(codec).extension}"
-    invoke("decode", stream, "-o", tmp_path / "decoded.mkv")
-    invoke("detections", "extract", stream, "-o", tmp_path / "detections.vcmd")
-    invoke("pose", tmp_path / "decoded.mkv", tmp_path / "detections.vcmd", "-o",
-           tmp_path / "poses.json", "--no-progress")
-    invoke("segment", tmp_path / "decoded.mkv", tmp_path / "detections.vcmd", "-o",
-           tmp_path / "masks.json", "--segmenter", "mediapipe", "--no-progress")
-    invoke("track", tmp_path / "detections.vcmd", "-o", tmp_path / "tracks.txt", "--fps", FPS)
-    for name in ("detections.vcmd", "poses.json", "masks.json", "tracks.txt"):
-        assert (folder / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    assert_batch_files_equal(folder, stream, tmp_path)
     # Masks read the decoded pixels (at 160x96 BlazePose may find no pose in x265's frames).
     assert json.loads((folder / "masks.json").read_text()), "no mask to compare"
     # What came back over the socket is what was recorded, frame by frame.
@@ -380,12 +386,11 @@ def test_results_an_edge_cannot_take_in_time_are_dropped_and_counted(sequence, t
     assert len((folder / "results.jsonl").read_text().splitlines()) == FRAMES
 
 
-def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(sequence, tmp_path):
-    units = coded_units(sequence)
-    root = tmp_path / "sessions"
+def killed_session(units: list[bytes], root: Path, *tasks: str) -> Path:
+    """The folder of a session whose `vcm serve` process was killed (SIGKILL) once it had
+    answered 4 frames, with 6 whole AUs and part of the 7th sent."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "vcm", "serve", "--root", str(root), "--port", "0",
-         "--pose", "none", "--segment", "box"],
+        [sys.executable, "-m", "vcm", "serve", "--root", str(root), "--port", "0", *tasks],
         stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -407,6 +412,12 @@ def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(
             process.wait(timeout=SECONDS)
         process.stderr.close()
     (folder,) = root.iterdir()
+    return folder
+
+
+def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(sequence, tmp_path):
+    units = coded_units(sequence)
+    folder = killed_session(units, tmp_path / "sessions", "--pose", "none", "--segment", "box")
     assert session_state(folder)["state"] == "running"
     index = [json.loads(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
     assert index[-1] == {"frame": 6, "end": sum(map(len, units[:6]))}
@@ -416,6 +427,37 @@ def test_a_killed_server_leaves_a_recording_valid_up_to_its_last_complete_frame(
     result = CliRunner().invoke(app, ["decode", str(folder / "stream.265"), "-o",
                                       str(tmp_path / "decoded.mkv")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_killed_session_is_rebuilt_as_the_batch_commands_give_it(sequence, tmp_path):
+    units = coded_units(sequence)
+    folder = killed_session(units, tmp_path / "sessions", "--pose", "blazepose",
+                            "--segment", "mediapipe", "--track", "iou")
+    assert not (folder / "tracks.txt").exists()
+    stream = folder / "stream.265"
+    with open(stream, "ab") as recording:  # as if the kill came while the 7th AU was written
+        recording.write(units[6][:40])
+    result = CliRunner().invoke(app, ["session", "rebuild", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "6 frames, cut 40 bytes" in result.output
+    assert stream.read_bytes() == b"".join(units[:6])
+    state = session_state(folder)
+    assert (state["state"], state["frames"], state["bytes"]) == ("ended", 6, stream.stat().st_size)
+    assert_batch_files_equal(folder, stream, tmp_path)
+    assert len((folder / "tracks.txt").read_text().splitlines()) > 0
+    assert len(json.loads((folder / "masks.json").read_text())) > 0
+    assert json.loads((folder / "stream.265.json").read_text())["frames"] == 6
+    assert not list(folder.glob(".rebuild-*"))
+    # Rebuilt once, the session has ended: a second rebuild is refused in one line.
+    again = CliRunner().invoke(app, ["session", "rebuild", str(folder)])
+    assert again.exit_code == 1 and "only an interrupted session is rebuilt" in again.output
+
+
+def test_rebuilding_what_is_no_session_says_so_in_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["session", "rebuild", str(tmp_path)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "session.json: no such file" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_vcm_live_streams_a_sequence_and_reports(sequence, tmp_path):

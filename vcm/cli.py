@@ -1200,6 +1200,28 @@ def live(
     print_json(report.to_dict())
 
 
+session_app = typer.Typer(help="Recorded live sessions (`vcm serve --root`).",
+                          no_args_is_help=True)
+app.add_typer(session_app, name="session")
+
+
+@session_app.command("rebuild")
+@handles_errors
+def session_rebuild(
+    directory: Annotated[Path, typer.Argument(help="A session folder whose server stopped "
+                                              "before the end (session.json says running).")],
+    progress: NoProgress = True,
+) -> None:
+    """Rebuild an interrupted session's task files from its recording, as the batch commands
+    write them on the recorded stream (cut at its last complete frame)."""
+    from vcm.live.rebuild import rebuild_session
+
+    result = rebuild_session(directory, progress=progress)
+    cut = f", cut {result.cut_bytes} bytes of an incomplete frame" if result.cut_bytes else ""
+    typer.echo(f"rebuilt {directory}: {result.frames} frames{cut}; wrote "
+               f"{', '.join(result.written)}", err=True)
+
+
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -183,18 +183,8 @@ class Recording:
         """Write the batch-format files and the final state."""
         for handle in (self.stream, self.index, self.results):
             handle.close()
-        hello = self.hello
-        padded_width, padded_height = padded_size(hello.width, hello.height)
-        EncodeResult(
-            bitstream=self.stream_path.name, input="live", codec=hello.codec, qp=hello.qp,
-            options=self.codec.options(),
-            argv=[encoder_argv(self.codec, width=hello.width, height=hello.height, fps=hello.fps,
-                               qp=hello.qp)],
-            width=hello.width, height=hello.height, padded_width=padded_width,
-            padded_height=padded_height, fps=hello.fps, frames=self.frames, bytes=self.bytes,
-            encode_seconds=0.0, ffmpeg_version=_ffmpeg_version(), vcm_version=_vcm_version(),
-            embedded_detections=embedded,
-        ).write(sidecar_path(self.stream_path))
+        write_stream_sidecar(self.stream_path, self.hello, self.codec, frames=self.frames,
+                             size=self.bytes, embedded=embedded)
         problems = []
         if detections:  # the batch formats hold at least one frame
             try:
@@ -230,6 +220,23 @@ class Recording:
 
             write_tracks_txt(TrackSequence([frame.records["track"] for frame in frames]),
                              self.folder / "tracks.txt")
+
+
+def write_stream_sidecar(stream_path: Path, hello: Hello, codec, *, frames: int, size: int,
+                         embedded: dict | None) -> None:
+    """The ``vcm encode`` sidecar of a recorded stream of ``frames`` AUs and ``size`` bytes;
+    ``embedded``: what its SEIs carried (:meth:`AccessUnitExtractor.record`)."""
+    padded_width, padded_height = padded_size(hello.width, hello.height)
+    EncodeResult(
+        bitstream=stream_path.name, input="live", codec=hello.codec, qp=hello.qp,
+        options=codec.options(),
+        argv=[encoder_argv(codec, width=hello.width, height=hello.height, fps=hello.fps,
+                           qp=hello.qp)],
+        width=hello.width, height=hello.height, padded_width=padded_width,
+        padded_height=padded_height, fps=hello.fps, frames=frames, bytes=size,
+        encode_seconds=0.0, ffmpeg_version=_ffmpeg_version(), vcm_version=_vcm_version(),
+        embedded_detections=embedded,
+    ).write(sidecar_path(stream_path))
 
 
 _folder_lock = threading.Lock()
