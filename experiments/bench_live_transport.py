@@ -109,14 +109,7 @@ def over_mpegts(units: list[bytes], syntax: str, interval: float) -> list[float]
     thread = threading.Thread(target=timed_receive,
                               args=(lambda: os.read(output, 65536), syntax, arrivals))
     thread.start()
-    sent = []
-    for index, unit in enumerate(units):
-        sent.append(time.monotonic())
-        # As the server feeds its decoder: the AU, then the next one's delimiter.
-        body = unit if index == 0 else unit[unit.index(b"\x00\x00\x01", 4) - 1 :]
-        muxer.stdin.write(body + access_unit_delimiter(syntax))
-        time.sleep(interval)
-    muxer.stdin.close()
+    sent = feed(muxer, units, syntax, interval)
     muxer.wait(30)
     demuxer.wait(30)
     thread.join(30)
