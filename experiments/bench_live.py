@@ -16,11 +16,18 @@ foreground, low-delay coding), and reads the edge's JSON report:
 * with ``--streams 4`` (default), four edges at once against one server (throughput runs):
   each stream's fps compared with a quarter of the single stream's.
 
-Prints one JSON object per configuration and a Markdown table at the end. Needs VCM_MIRROR
-(yolo-fastest, PETS09-S3MF1). The machine's load matters: say what else ran.
+With ``--capacity WxH`` (repeatable) it runs no server: each stage of one stream runs alone
+on the footage resized to WxH and is timed by the CPU time it takes; from the edge's sum
+(detect, render, encode) and the server's (decode, pose, track) it prints how many streams
+one core serves at the footage's frame rate.
 
-    python experiments/bench_live.py                        # PETS09-S3MF1 and the synthetic sample
+Prints one JSON object per configuration on stderr and the Markdown tables (the rows of
+docs/live.md) on stdout. Needs VCM_MIRROR (yolo-fastest, PETS09-S3MF1). The machine's load
+matters: say what else ran.
+
+    python experiments/bench_live.py --codec vvenc --codec x265 > live-table.md   # docs/live.md's tables
     python experiments/bench_live.py --footage pets --qp 32 --codec vvenc --streams 1
+    python experiments/bench_live.py --capacity 384x288 --capacity 768x576 --capacity 1280x720 --frames 20
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,7 +96,7 @@ def report_of(edge: subprocess.Popen) -> dict:
 def coder_seconds(source: Path, codec: str, qp: int, frames: int = 40) -> dict:
     """Seconds per frame of the encoder alone and the decoder alone on rendered frames."""
     from vcm.detectors import DETECTORS
-    from vcm.live.coding import LiveDecoder, LiveEncoder, live_codec
+    from vcm.live.coding import live_codec
     from vcm.live.edge import open_source
     from vcm.pipeline import DetectStage, Frame, Pipeline, foreground_stages
 
@@ -102,27 +110,152 @@ def coder_seconds(source: Path, codec: str, qp: int, frames: int = 40) -> dict:
             break
     rendered += [frame.image for frame in pipeline.finish()]
     codec_object = live_codec(codec)
-    encoder = LiveEncoder(codec_object, width=video.width, height=video.height, fps=video.fps, qp=qp)
     start = time.perf_counter()
-    for image in rendered:
-        encoder.encode(image)
-    encoder.finish()
-    units = []
-    while (unit := encoder.next_access_unit(timeout=SECONDS)) is not None:
-        units.append(unit)
+    units = encode_frames(codec_object, rendered, fps=video.fps, qp=qp)
     encode = (time.perf_counter() - start) / len(rendered)
-    encoder.close()
-    decoder = LiveDecoder(codec_object, width=video.width, height=video.height)
     start = time.perf_counter()
-    for unit in units:
-        decoder.decode(unit)
-    decoder.finish()
-    count = 0
-    while decoder.next_frame(timeout=SECONDS) is not None:
-        count += 1
+    count = len(decode_units(codec_object, units, width=video.width, height=video.height))
     decode = (time.perf_counter() - start) / max(count, 1)
-    decoder.close()
     return {"encode": encode, "decode": decode}
+
+
+def encode_frames(codec, images: list, *, fps: float, qp: int) -> list[bytes]:
+    """The access units the live encoder gives for ``images`` (its process waited for)."""
+    from vcm.live.coding import LiveEncoder
+
+    height, width = images[0].shape[:2]
+    encoder = LiveEncoder(codec, width=width, height=height, fps=fps, qp=qp)
+    try:
+        for image in images:
+            encoder.encode(image)
+        encoder.finish()
+        units = []
+        while (unit := encoder.next_access_unit(timeout=SECONDS)) is not None:
+            units.append(unit)
+    finally:
+        encoder.close()
+    return units
+
+
+def decode_units(codec, units: list[bytes], *, width: int, height: int) -> list:
+    """The pictures the live decoder gives for ``units`` (its process waited for)."""
+    from vcm.live.coding import LiveDecoder
+
+    decoder = LiveDecoder(codec, width=width, height=height, max_pending=len(units) + 1)
+    try:
+        for unit in units:
+            decoder.decode(unit)
+        decoder.finish()
+        pictures = []
+        while (item := decoder.next_frame(timeout=SECONDS)) is not None:
+            pictures.append(item[0])
+    finally:
+        decoder.close()
+    return pictures
+
+
+def child_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stage_cpu_seconds(source: Path, size: tuple[int, int], codec: str, qp: int,
+                      frames: int) -> dict:
+    """CPU seconds per frame of each stage of one stream, the footage resized to ``size``.
+
+    The stages run one after another in this process, each timed by the CPU time it takes
+    (``time.process_time`` for detect, render, pose and track, which run here, all threads
+    counted; the ffmpeg child's user + system time for encode and decode), so the cost does
+    not count time spent waiting for a core other jobs hold. Returns seconds per frame by
+    stage, the edge's and the server's sums, and the boxes per frame (pose runs per box).
+    """
+    import cv2
+
+    from vcm.detectors import DETECTORS
+    from vcm.live.coding import live_codec
+    from vcm.live.edge import open_source
+    from vcm.live.server import vcmd_frame
+    from vcm.pipeline import DetectStage, Frame, Pipeline, PoseStage, TrackStage, foreground_stages
+    from vcm.pose import POSE_ESTIMATORS
+    from vcm.trackers import TRACKERS
+
+    width, height = size
+    video = open_source(str(source))
+    detect = DetectStage(DETECTORS.build("yolo-fastest"), score=0.6)
+    render = Pipeline(foreground_stages())
+    cpu = dict.fromkeys(("detect", "render", "encode", "decode", "pose", "track"), 0.0)
+    rendered, detections = [], []
+    for number, image in enumerate(video.frames, start=1):
+        if number > frames:
+            break
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        start = time.process_time()
+        (found,) = detect.process_batch([Frame(number, image)])
+        if number > 1:  # the first call loads the model
+            cpu["detect"] += time.process_time() - start
+        start = time.process_time()
+        done = render.push(found)
+        cpu["render"] += time.process_time() - start
+        rendered += [frame.image for frame in done]
+        detections += [vcmd_frame(frame.detections, width, height) for frame in done]
+    start = time.process_time()
+    done = render.finish()
+    cpu["render"] += time.process_time() - start
+    rendered += [frame.image for frame in done]
+    detections += [vcmd_frame(frame.detections, width, height) for frame in done]
+    detect.close()
+    render.close()
+    codec_object = live_codec(codec)
+    before = child_cpu_seconds()
+    units = encode_frames(codec_object, rendered, fps=video.fps, qp=qp)
+    cpu["encode"] = child_cpu_seconds() - before
+    before = child_cpu_seconds()
+    decoded = decode_units(codec_object, units, width=width, height=height)
+    cpu["decode"] = child_cpu_seconds() - before
+    pose = PoseStage(POSE_ESTIMATORS.build("blazepose"))
+    track = TrackStage(TRACKERS.build("iou"), fps=video.fps)
+    for image, boxes in zip(decoded, detections):
+        start = time.process_time()
+        (posed,) = pose.process_batch([Frame.of(image, boxes)])
+        middle = time.process_time()
+        track.process_batch([posed])
+        if boxes.frame > 1:  # the first call loads the model
+            cpu["pose"] += middle - start
+        cpu["track"] += time.process_time() - middle
+    pose.close()
+    count = len(decoded)
+    if count < 2:
+        sys.exit(f"error: {source}: {count} frames decoded; --frames must give at least 2")
+    # detect and pose leave the first frame out (model loading), the others count all frames
+    per_frame = {name: seconds / (count - 1 if name in ("detect", "pose") else count)
+                 for name, seconds in cpu.items()}
+    return {"footage": source.name, "width": width, "height": height, "codec": codec, "qp": qp,
+            "frames": count, "fps": video.fps,
+            "boxes_per_frame": sum(len(boxes.boxes) for boxes in detections) / count,
+            "cpu_seconds": per_frame,
+            "edge": sum(per_frame[name] for name in ("detect", "render", "encode")),
+            "server": sum(per_frame[name] for name in ("decode", "pose", "track"))}
+
+
+def capacity_table(results: list[dict]) -> str:
+    """Streams one core serves at each footage's own frame rate, from the CPU cost."""
+    stages = ("detect", "render", "encode", "decode", "pose", "track")
+    lines = ["| footage | size | codec | QP | boxes / frame | " + " | ".join(stages)
+             + " | edge ms | server ms | server frames / core-s | fps | server streams / core "
+             "| edge streams / core |",
+             "|---|---|---|---|---|" + "---|" * len(stages) + "---|---|---|---|---|---|"]
+    for result in results:
+        cpu = result["cpu_seconds"]
+        lines.append(
+            f"| {result['footage']} | {result['width']}x{result['height']} | {result['codec']} | "
+            f"{result['qp']} | {result['boxes_per_frame']:.1f} | "
+            + " | ".join(f"{cpu[name] * 1e3:.1f}" for name in stages)
+            + f" | {result['edge'] * 1e3:.0f} | {result['server'] * 1e3:.0f} | "
+            f"{1 / result['server']:.1f} | {result['fps']:g} | "
+            f"{1 / (result['fps'] * result['server']):.2f} | "
+            f"{1 / (result['fps'] * result['edge']):.2f} |")
+    return "\n".join(lines)
 
 
 def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
@@ -204,6 +337,10 @@ def main() -> None:
     parser.add_argument("--qp", type=int, action="append")
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--frames", type=int, default=50, help="frames per run (from the start)")
+    parser.add_argument("--capacity", metavar="WxH", action="append",
+                        help="instead of the live runs: the CPU cost per frame of each stage "
+                        "with the footage resized to WxH (repeatable), and the streams a core "
+                        "serves at the footage's frame rate")
     arguments = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
@@ -211,12 +348,20 @@ def main() -> None:
         for name in arguments.footage or ["pets", "synth"]:
             source = footage(name, work)
             for codec in arguments.codec or ["vvenc"]:
-                for qp in arguments.qp or [32, 42]:
+                for qp in arguments.qp or ([32] if arguments.capacity else [32, 42]):
+                    if arguments.capacity:
+                        for size in arguments.capacity:
+                            width, height = map(int, size.lower().split("x"))
+                            result = stage_cpu_seconds(source, (width, height), codec, qp,
+                                                       arguments.frames)
+                            print(json.dumps(result), file=sys.stderr, flush=True)
+                            results.append(result)
+                        continue
                     result = run_config(source, codec, qp, arguments.streams, arguments.frames,
                                         work)
-                    print(json.dumps(result), flush=True)
+                    print(json.dumps(result), file=sys.stderr, flush=True)
                     results.append(result)
-    print(table(results))
+    print(capacity_table(results) if arguments.capacity else table(results))
 
 
 if __name__ == "__main__":
