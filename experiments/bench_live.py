@@ -43,8 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 SECONDS = 900
 EDGE_STAGES = ("detect", "render", "encode", "transport", "decode", "queue", "pose", "track",
                "return")
