@@ -223,6 +223,18 @@ def test_a_server_with_a_token_refuses_clients_without_it(sequence, tmp_path):
     assert len(server.sessions) == 1
 
 
+def test_live_tasks_are_built_from_registry_names_and_checked_before_any_session():
+    from vcm.live import live_tasks
+
+    assert live_tasks("blazepose", "none", "iou", score=0.25) == Tasks(
+        pose="blazepose", segment=None, track="iou", score=0.25)
+    assert live_tasks("none", "box", "none") == Tasks(pose=None, segment="box", track=None)
+    with pytest.raises(VcmError, match="nosuchpose"):
+        live_tasks("nosuchpose", "none", "iou")
+    with pytest.raises(VcmError, match="no_such_option"):
+        live_tasks("blazepose", "none", "iou", track_options={"no_such_option": 1})
+
+
 def test_listening_beyond_loopback_needs_a_token(tmp_path):
     with pytest.raises(VcmError, match="needs a token"):
         AnalysisServer(tmp_path, host="0.0.0.0")
