@@ -49,9 +49,41 @@ def load_strictly(model: Any, path: str | Path, model_name: str, *,
                   drop: tuple[str, ...] = ()) -> None:
     """Load the checkpoint at ``path`` (see :func:`read_state_dict`) into the torch ``model``
     with ``strict=True``: every parameter and buffer must be there, with its shape, and nothing
-    else. A mismatch is a :class:`VcmError` naming the file and ``model_name``."""
+    else. A mismatch is a :class:`VcmError` naming the file, ``model_name`` and the first few
+    names that are missing, unexpected or of another shape."""
     state = read_state_dict(path, drop=drop)
+    problem = state_dict_problem(model.state_dict(), state)
+    if problem:
+        raise VcmError(f"{path}: does not fit {model_name} ({problem})")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise VcmError(f"{path}: does not fit {model_name} ({error})") from None
+
+
+def state_dict_problem(expected: dict[str, Any], found: dict[str, Any], shown: int = 3) -> str:
+    """What keeps ``found`` from loading where ``expected`` is (names and tensor shapes), in
+    one line naming at most ``shown`` entries of each kind; ``""`` when nothing does. Entries
+    without a shape (``num_batches_tracked`` may be absent: torch fills it in) are not
+    required."""
+    def listed(names: list[str]) -> str:
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        return ", ".join(names[:shown]) + more
+
+    missing = [name for name in expected
+               if name not in found and not name.endswith("num_batches_tracked")]
+    unexpected = [name for name in found if name not in expected]
+    reshaped = [
+        f"{name} {tuple(found[name].shape)} instead of {tuple(expected[name].shape)}"
+        for name in expected
+        if name in found and hasattr(found[name], "shape")
+        and tuple(found[name].shape) != tuple(expected[name].shape)
+    ]
+    parts = []
+    if reshaped:
+        parts.append(f"{len(reshaped)} of another shape: {listed(reshaped)}")
+    if missing:
+        parts.append(f"{len(missing)} missing: {listed(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected: {listed(unexpected)}")
+    return "; ".join(parts)
