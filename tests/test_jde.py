@@ -103,6 +103,29 @@ def test_select_thresholds_suppresses_and_gives_each_box_its_cells_embedding():
     np.testing.assert_allclose(embeddings[2], [0, 0, 1, 0])
 
 
+def test_embeddings_of_boxes_come_from_the_best_overlapping_proposal():
+    big = head_with([
+        (0, 2, 1, [0.5, 0.25, math.log(2), 0.0], [0.0, math.log(3)]),   # (0, -64, 256, 320)
+        (0, 1, 1, [1.0, 0.25, math.log(2), 0.0], [0.0, math.log(1.5)]),  # (32, -64, 288, 320)
+    ])
+    big[24:, 1, 2] = [3, 4, 0, 0]
+    big[24:, 1, 1] = [0, 0, 5, 0]
+    small = head_with([])
+    small[24:, 0, 0] = [0, 0, 0, 2]  # anchor (8, 24) at cell 0, 0: (-4, -12, 4, 12)
+    heads = [big, head_with([]), small]
+    boxes = np.array([[0, -64, 256, 320], [30, -60, 290, 322], [-4, -12, 4, 13]], float)
+    # The second box overlaps (32, -64, 288, 320) best: 256 * 380 / (260 * 382 + 256 * 384 -
+    # 256 * 380) = 0.97, against 226 * 380 / (260 * 382 + 256 * 384 - 226 * 380) = 0.77.
+    np.testing.assert_allclose(jde.embeddings_of_boxes(boxes, heads),
+                               [[0.6, 0.8, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], atol=1e-6)
+    assert jde.embeddings_of_boxes(np.zeros((0, 4)), heads).shape == (0, 4)
+
+
+def test_to_input_inverts_to_frame():
+    boxes = np.array([[0.0, 0, 100, 100], [320, 240, 640, 480]])
+    np.testing.assert_allclose(jde.to_frame(jde.to_input(boxes, 640, 480), 640, 480), boxes)
+
+
 def test_select_without_a_confident_proposal_gives_empty_arrays():
     boxes, scores, embeddings = jde.select([head_with([])] * 3, min_score=0.5, nms_iou=0.4)
     assert boxes.shape == (0, 4) and scores.shape == (0,)
@@ -199,6 +222,14 @@ def test_a_batch_gives_what_single_frames_give(detector):
         expected_boxes, expected_scores = detector.detect(single, 1)
         np.testing.assert_allclose(boxes, expected_boxes, atol=1e-3)
         np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+
+
+@pytest.mark.heavy
+def test_embed_gives_detected_boxes_the_embeddings_detection_gave(detector):
+    image = frame(200, 120, 4)
+    boxes, _, embeddings = detector.detect_embed(image)
+    np.testing.assert_allclose(detector.embed(image, boxes[:20]), embeddings[:20], atol=1e-6)
+    assert detector.embed(image, np.zeros((0, 4))).shape == (0, 512)
 
 
 def save_checkpoint(network, path, classifier_rows=30):

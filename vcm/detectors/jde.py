@@ -2,7 +2,9 @@
 (:mod:`vcm.nets.jde` has the steps and their sources, :mod:`vcm.nets.darknet` the network).
 
 Besides ``detect`` (boxes and scores, as every detector), ``detect_embed`` gives each box's
-L2-normalised embedding, for a tracker that associates by appearance as JDE's does.
+L2-normalised embedding, for a tracker that associates by appearance as JDE's does, and
+``embed(frame, boxes)`` gives JDE's embedding of any boxes (those of a detections file, say):
+the same interface as the appearance embedders.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from vcm.detectors.base import DETECTORS
 from vcm.errors import VcmError
 from vcm.frameworks import describe_device, require, seeded, select_device
 from vcm.nets.jde import (
-    EMBEDDING_DIM, INPUT_HEIGHT, INPUT_WIDTH, MODEL, TRAINING_ONLY, WEIGHTS, letterbox,
-    network_input, select, to_frame,
+    EMBEDDING_DIM, INPUT_HEIGHT, INPUT_WIDTH, MODEL, TRAINING_ONLY, WEIGHTS,
+    embeddings_of_boxes, letterbox, network_input, select, to_frame, to_input,
 )
 from vcm.registry import DEVICE, FRAMES_PER_BATCH, SEED, THREADS, Option
 from vcm.store import STORE, ModelStore, weights_record
@@ -131,6 +133,31 @@ class JDEDetector:
         """:meth:`detect_embed` for several frames in one forward pass."""
         if not frames_bgr:
             return []
+        heads = self._heads(frames_bgr)
+        results = []
+        for index, frame in enumerate(frames_bgr):
+            boxes, scores, embeddings = select(
+                [head[index] for head in heads], min_score=self.min_score, nms_iou=self.nms_iou)
+            boxes = to_frame(boxes, frame.shape[1], frame.shape[0],
+                             self.input_width, self.input_height)
+            results.append((boxes, scores, embeddings))
+        return results
+
+    def embed(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """JDE's embeddings (N, 512) float32, L2-normalised, of ``boxes`` (N, 4) ``x1, y1, x2,
+        y2`` in pixels of the (H, W, 3) uint8 BGR frame: each box takes the embedding of the
+        proposal that overlaps it most (:func:`vcm.nets.jde.embeddings_of_boxes`), so a box this
+        detector found gets the embedding :meth:`detect_embed` gave it."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        heads = self._heads([frame_bgr])
+        inputs = to_input(boxes, frame_bgr.shape[1], frame_bgr.shape[0],
+                          self.input_width, self.input_height)
+        return embeddings_of_boxes(inputs, [head[0] for head in heads])
+
+    def _heads(self, frames_bgr: list[np.ndarray]) -> list[np.ndarray]:
+        """The network's three head outputs for the frames, as numpy (B, 536, h, w) each."""
         torch = self._torch
         for frame in frames_bgr:
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -142,15 +169,7 @@ class JDEDetector:
         ])
         with torch.inference_mode():
             heads = self.network(torch.from_numpy(batch).to(self.device))
-        heads = [head.float().cpu().numpy() for head in heads]
-        results = []
-        for index, frame in enumerate(frames_bgr):
-            boxes, scores, embeddings = select(
-                [head[index] for head in heads], min_score=self.min_score, nms_iou=self.nms_iou)
-            boxes = to_frame(boxes, frame.shape[1], frame.shape[0],
-                             self.input_width, self.input_height)
-            results.append((boxes, scores, embeddings))
-        return results
+        return [head.float().cpu().numpy() for head in heads]
 
     def describe(self) -> dict:
         """Model, weights (URL and sha256, or the seed), device and thresholds."""

@@ -37,6 +37,7 @@ import math
 import cv2
 import numpy as np
 
+from vcm.boxes import pairwise_iou
 from vcm.store import ModelFile, ModelSpec, register_model
 
 MODEL = "jde"
@@ -167,6 +168,41 @@ def select(heads: list[np.ndarray], *, min_score: float, nms_iou: float,
     embeddings = np.concatenate(all_embeddings).astype(np.float32)
     kept = non_maximum_suppression(boxes, scores, iou_threshold=nms_iou)
     return boxes[kept], scores[kept], l2_normalised(embeddings[kept])
+
+
+def embeddings_of_boxes(boxes: np.ndarray, heads: list[np.ndarray], *,
+                        strides: tuple[int, ...] = STRIDES,
+                        head_anchors: tuple[np.ndarray, ...] = HEAD_ANCHORS) -> np.ndarray:
+    """JDE's embedding for each of ``boxes`` (N, 4) ``x1, y1, x2, y2`` in input pixels: that of
+    the proposal (any head, anchor and cell, before thresholding) whose box overlaps it most
+    (IoU; the first in JDE's order on a tie). A box JDE itself detected gets the embedding
+    :func:`select` gave it. Returns (N, 512) float32, L2-normalised."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    channels = heads[0].shape[0] - len(head_anchors[0]) * 6
+    if len(boxes) == 0:
+        return np.zeros((0, channels), np.float32)
+    proposals, origins = [], []
+    for index, (head, anchors, stride) in enumerate(zip(heads, head_anchors, strides)):
+        head_boxes, _, cells = decode_head(head, anchors, stride)
+        proposals.append(cxcywh_to_xyxy(head_boxes))
+        origins.append(np.column_stack([np.full(len(cells), index), cells]))
+    proposals, origins = np.concatenate(proposals), np.concatenate(origins)
+    best = np.argmax(pairwise_iou(boxes, proposals), axis=1)
+    rows = []
+    for head_index, cell in origins[best]:
+        head = heads[head_index]
+        rows.append(head[len(head_anchors[head_index]) * 6:].reshape(channels, -1)[:, cell])
+    return l2_normalised(np.stack(rows))
+
+
+def to_input(boxes: np.ndarray, frame_width: int, frame_height: int,
+             width: int = INPUT_WIDTH, height: int = INPUT_HEIGHT) -> np.ndarray:
+    """Boxes in frame pixels to letterboxed input pixels: the inverse of :func:`to_frame`."""
+    ratio = min(width / frame_width, height / frame_height)
+    pad_x = (width - frame_width * ratio) / 2
+    pad_y = (height - frame_height * ratio) / 2
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return boxes * ratio + [pad_x, pad_y, pad_x, pad_y]
 
 
 def l2_normalised(vectors: np.ndarray) -> np.ndarray:
