@@ -3,13 +3,14 @@
 Detectors run on ``--width`` x ``--height`` frames (default 1920x1080, HiEve's size; the
 models resize them to 800 on the short side, at most 1333 on the long one); HRNet runs on
 ``--crops`` person boxes of one such frame (each warped to 192x256, flip test on as in its
-config); the segmenters (``sam`` ViT-B, ``detectron2-mask``) take the same ``--crops`` boxes
-of one frame. Weights are random (the published ones cannot be downloaded here): the
+config); the segmenters (``sam`` ViT-B, ``detectron2-mask``) and the ``osnet`` re-ID
+embedder (each box cropped to 128x256) take the same ``--crops`` boxes of one frame. ``jde``
+letterboxes every frame to 1088x608 whatever its size. Weights are random (the published ones cannot be downloaded here): the
 networks do the same arithmetic, though the number of boxes after the heads, and so the time
 of the last steps, can differ. Each backend runs once to warm up, then ``--repeats`` times; the median is
 printed. A backend whose framework is not installed, or fails to import, is listed as such.
-``--backends`` picks some (``torchvision``, ``detectron2``, ``hrnet``, ``sam``,
-``detectron2-mask``; default all).
+``--backends`` picks some (``torchvision``, ``detectron2``, ``jde``, ``hrnet``, ``sam``,
+``detectron2-mask``, ``osnet``; default all).
 
 Run: ``make bench-backends`` (or ``.venv-heavy/bin/python experiments/bench_backends.py
 --device cuda`` on a GPU machine; ``--backends detectron2`` for detectron2 alone).
@@ -34,6 +35,7 @@ DETECTOR_CASES = [
     ("torchvision", {"model": "fasterrcnn_mobilenet_v3_large_fpn"}),
     ("detectron2", {"config": "COCO-Detection/faster_rcnn_X_101_32x8d_FPN_3x"}),
     ("detectron2", {"config": "COCO-Detection/faster_rcnn_R_50_FPN_3x"}),
+    ("jde", {"input_width": 1088, "input_height": 608}),
 ]
 SEGMENTER_CASES = [("sam", {"encoder": "vit_b"}), ("detectron2-mask", {})]
 
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--backends", nargs="+",
-                        default=["torchvision", "detectron2", "hrnet", "sam", "detectron2-mask"])
+                        default=["torchvision", "detectron2", "jde", "hrnet", "sam",
+                                 "detectron2-mask", "osnet"])
     args = parser.parse_args()
     if args.threads is not None:
         import torch
@@ -116,9 +119,11 @@ def main() -> None:
             lambda: segmenter.segment(frame, boxes, scores), args.repeats)
         print(f"{label:<58} {seconds:9.3f} {1 / seconds:9.2f} {cpu_seconds:12.3f}")
 
+    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9} {'CPU s/crop':>12}")
+    if "osnet" in args.backends:
+        bench_osnet(frame, boxes, args)
     if "hrnet" not in args.backends:
         return
-    print(f"{'backend':<58} {'s/crop':>9} {'crops/s':>9} {'CPU s/crop':>12}")
     label = f"hrnet w32 256x192, {args.crops} crops in one batch"
     try:
         require("hrnet", POSE_ESTIMATORS.get("hrnet").requirements)
@@ -132,6 +137,22 @@ def main() -> None:
     per_crop = seconds / args.crops
     print(f"{label + f' (flip test {estimator.flip_test})':<58} {per_crop:9.3f} "
           f"{1 / per_crop:9.2f} {cpu_seconds / args.crops:12.3f}")
+
+
+def bench_osnet(frame: np.ndarray, boxes: np.ndarray, args: argparse.Namespace) -> None:
+    """Seconds per box of the OSNet-x1.0 embedder, all boxes of one frame in one batch."""
+    from vcm.nets.osnet import OSNetEmbedder
+
+    label = f"osnet x1.0 256x128, {len(boxes)} crops in one batch"
+    try:
+        require("osnet", OSNetEmbedder.requirements)
+    except VcmError as error:
+        print(f"{label:<58} not usable: {error}")
+        return
+    embedder = OSNetEmbedder(weights="random", device=args.device, crops_per_batch=len(boxes))
+    seconds, cpu_seconds = median_seconds(lambda: embedder.embed(frame, boxes), args.repeats)
+    per_crop = seconds / len(boxes)
+    print(f"{label:<58} {per_crop:9.3f} {1 / per_crop:9.2f} {cpu_seconds / len(boxes):12.3f}")
 
 
 if __name__ == "__main__":

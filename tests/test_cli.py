@@ -134,7 +134,7 @@ def test_every_command_has_help():
 
 def test_registries_are_listed():
     assert invoke("detectors").stdout.split() == [
-        "detectron2", "hog", "oracle", "torchvision", "yolo-fastest"
+        "detectron2", "hog", "jde", "oracle", "torchvision", "yolo-fastest"
     ]
     assert invoke("codecs").stdout.split() == ["ffv1", "vtm", "vvenc", "x265"]
 

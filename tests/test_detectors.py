@@ -57,7 +57,7 @@ def matched_count(boxes: np.ndarray, truth: np.ndarray, iou_threshold: float) ->
 
 
 def test_registry_names():
-    assert DETECTORS.names() == ["detectron2", "hog", "oracle", "torchvision", "yolo-fastest"]
+    assert DETECTORS.names() == ["detectron2", "hog", "jde", "oracle", "torchvision", "yolo-fastest"]
     with pytest.raises(VcmError, match="unknown detector 'ssd'"):
         build_detector("ssd")
 

@@ -1,4 +1,4 @@
-"""Person detectors, looked up by name in :data:`DETECTORS` (``hog``, ``yolo-fastest``, ``oracle``, ``torchvision``, ``detectron2``).
+"""Person detectors, looked up by name in :data:`DETECTORS` (``hog``, ``yolo-fastest``, ``oracle``, ``torchvision``, ``detectron2``, ``jde``).
 
 Importing this package imports every backend module, which registers it.
 """
@@ -11,7 +11,7 @@ from vcm.detectors.base import (
     non_maximum_suppression,
     postprocess,
 )
-from vcm.detectors import detectron2, hog, oracle, torchvision_rcnn, yolo_fastest  # noqa: F401  (registration)
+from vcm.detectors import detectron2, hog, jde, oracle, torchvision_rcnn, yolo_fastest  # noqa: F401  (registration)
 
 __all__ = [
     "DETECTORS",
