@@ -375,3 +375,61 @@ def test_a_stalled_viewer_drops_updates_and_counts_them_while_the_others_go_on()
     assert last["frame"] == frames and last["stats"]["fps"] == pytest.approx(25.0)
     assert last["stats"]["latency_ms"] == pytest.approx(10.0)
     assert last["stats"]["kbps"] == pytest.approx(1000 * 8 * 25 / 1000)
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def test_vcm_serve_http_serves_the_page_until_stopped(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vcm", "serve", "--root", str(tmp_path / "sessions"), "--port", "0",
+         "--pose", "none", "--http", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert re.match(r"listening on 127\.0\.0\.1:\d+", process.stderr.readline())
+        found = re.match(r"dashboard on http://127\.0\.0\.1:(\d+)/$", process.stderr.readline())
+        assert found
+        status, _, page = get(("127.0.0.1", int(found.group(1))), "/")
+        assert status == 200 and b"vcm live" in page
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=SECONDS)
+        process.stderr.close()
+
+
+def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    result = CliRunner().invoke(app, [
+        "live", str(sequence), "-o", str(tmp_path / "results.jsonl"), "--root",
+        str(tmp_path / "sessions"), "--detector", "oracle", "--codec", "x265", "--pose", "none",
+        "--max-frames", "4", "--no-progress", "--http", "127.0.0.1:0"])
+    assert result.exit_code == 0, result.output
+    assert "dashboard on http://127.0.0.1:" in result.stderr
+    assert json.loads(result.stdout)["results"] == 4
+
+
+@pytest.mark.parametrize("arguments, problem", [
+    (["serve", "--port", "0", "--http", "nohost:"], "expected [HOST:]PORT for --http"),
+    (["serve", "--port", "0", "--http", "0.0.0.0:0"], "needs the server's token"),
+])
+def test_bad_http_options_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, arguments, problem):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VCM_LIVE_TOKEN", raising=False)
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and problem in result.output
+    assert not (tmp_path / "sessions").exists()

@@ -90,6 +90,15 @@ def host_name(host_header: str) -> str:
     return host_header.partition(":")[0]
 
 
+def start_dashboard(http: str | None, token: str | None = None) -> Dashboard | None:
+    """A started :class:`Dashboard` on ``http`` (``[HOST:]PORT``, :func:`http_address`)
+    with the server's ``token``; ``None`` when ``http`` is ``None``."""
+    if http is None:
+        return None
+    host, port = http_address(http)
+    return Dashboard(host=host, port=port, token=token).start()
+
+
 # ------------------------------------------------------------------------------------ drawing
 
 
@@ -584,4 +593,4 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["Dashboard", "Viewer", "http_address", "render", "track_rows"]
+__all__ = ["Dashboard", "Viewer", "http_address", "render", "start_dashboard", "track_rows"]
