@@ -416,20 +416,3 @@ def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):
     assert result.exit_code == 0, result.output
     assert "dashboard on http://127.0.0.1:" in result.stderr
     assert json.loads(result.stdout)["results"] == 4
-
-
-@pytest.mark.parametrize("arguments, problem", [
-    (["serve", "--port", "0", "--http", "nohost:"], "expected [HOST:]PORT for --http"),
-    (["serve", "--port", "0", "--http", "0.0.0.0:0"], "needs the server's token"),
-])
-def test_bad_http_options_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, arguments, problem):
-    from typer.testing import CliRunner
-
-    from vcm.cli import app
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VCM_LIVE_TOKEN", raising=False)
-    result = CliRunner().invoke(app, arguments)
-    assert result.exit_code == 1
-    assert result.output.count("\n") == 1 and problem in result.output
-    assert not (tmp_path / "sessions").exists()
