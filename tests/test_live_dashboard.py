@@ -200,6 +200,11 @@ def test_render_draws_masks_boxes_tracks_and_skeletons_by_hand():
     small = render(image, message, max_width=40)
     assert small.shape == (30, 40, 3)
     np.testing.assert_array_equal(small[22, 30], expected)
+    # A mask whose box is a track's (IoU at least 0.5) takes the track's colour.
+    tracked = np.zeros((60, 80), bool)
+    tracked[38:54, 22:38] = True
+    drawn = render(image, {**message, "masks": [{"segmentation": rle(tracked), "bbox": [21, 37, 18, 18]}]})
+    np.testing.assert_array_equal(drawn[45, 30], np.round(np.array(PALETTE[1]) * 0.45))
 
 
 def test_a_viewer_keeps_one_update_per_stream_and_counts_the_replaced():

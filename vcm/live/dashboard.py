@@ -118,6 +118,20 @@ def track_rows(message: dict) -> list[dict]:
             for track_id, *box in message.get("tracks", ())]
 
 
+def mask_track(entry: dict, rows: list[dict], index: int) -> int:
+    """The track id a mask is coloured by: the track whose box overlaps the mask's ``bbox``
+    (COCO ``x, y, w, h``) most, at an IoU of at least 0.5; else ``index``."""
+    from vcm.boxes import pairwise_iou
+
+    if "bbox" not in entry or not rows:
+        return index
+    x, y, w, h = entry["bbox"]
+    overlaps = pairwise_iou(np.array([[x, y, x + w, y + h]]),
+                            np.array([row["box"] for row in rows]))[0]
+    best = int(np.argmax(overlaps))
+    return rows[best]["id"] if overlaps[best] >= 0.5 else index
+
+
 def picture_scale(width: int, height: int, max_width: int = MAX_WIDTH,
                   max_height: int = MAX_HEIGHT) -> float:
     """The factor a ``width`` x ``height`` picture is scaled by to fit (never above 1)."""
@@ -140,13 +154,14 @@ def render(image: np.ndarray, message: dict, *, max_width: int = MAX_WIDTH,
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     canvas = (cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1
               else image.copy())
+    rows = track_rows(message)
     for index, entry in enumerate(message.get("masks", ())):
         mask = decode_mask(entry["segmentation"]).astype(bool)
         if mask.shape != (height, width):
             continue
         if scale < 1:
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        color = np.array(track_color(int(entry.get("track_id", index))), dtype=np.float64)
+        color = np.array(track_color(mask_track(entry, rows, index)), dtype=np.float64)
         canvas[mask] = np.round(canvas[mask] * (1 - MASK_OPACITY) + color * MASK_OPACITY).astype(np.uint8)
 
     def point(x: float, y: float) -> tuple[int, int]:
@@ -163,7 +178,7 @@ def render(image: np.ndarray, message: dict, *, max_width: int = MAX_WIDTH,
                          (0, 255, 255), 2, cv2.LINE_AA)
         for x, y, _ in keypoints[visible]:
             cv2.circle(canvas, point(x, y), 2, (0, 0, 255), -1, cv2.LINE_AA)
-    for row in track_rows(message):
+    for row in rows:
         color = track_color(row["id"])
         x1, y1, x2, y2 = row["box"]
         cv2.rectangle(canvas, point(x1, y1), point(x2 - 1, y2 - 1), color, 2)
