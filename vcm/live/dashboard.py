@@ -58,6 +58,9 @@ STATS_SECONDS = 5.0
 """The window the frame rate and latency are measured over, in seconds of the server's clock."""
 SEND_SECONDS = 10.0
 """How long one update may take to go out to a viewer before the viewer is closed."""
+SEND_BUFFER_BYTES = 256 << 10
+"""The socket send buffer of each viewer (the kernel's queue to it is bounded too; Linux
+doubles the value for its bookkeeping)."""
 POLL_SECONDS = 0.2
 """How often an idle viewer's connection is checked for the browser's frames."""
 KEYPOINT_SCORE = 0.3
@@ -503,6 +506,7 @@ class Dashboard:
         """Send ``viewer``'s updates until the browser closes, breaks the protocol, takes
         longer than :data:`SEND_SECONDS` for one update, or the dashboard stops."""
         connection.settimeout(SEND_SECONDS)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         try:
             while not self._stopping.is_set():
                 for update in viewer.take(POLL_SECONDS):
