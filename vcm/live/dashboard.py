@@ -159,13 +159,26 @@ def render(image: np.ndarray, message: dict, *, max_width: int = MAX_WIDTH,
               else image.copy())
     rows = track_rows(message)
     for index, entry in enumerate(message.get("masks", ())):
-        mask = decode_mask(entry["segmentation"]).astype(bool)
+        mask = decode_mask(entry["segmentation"])
         if mask.shape != (height, width):
             continue
+        rows_in, columns_in = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if len(rows_in) == 0:
+            continue
+        # Only the mask's bounding rectangle is scaled and blended: a person is a small part
+        # of a frame.
+        top, bottom, left, right = rows_in[0], rows_in[-1] + 1, columns_in[0], columns_in[-1] + 1
+        inside = mask[top:bottom, left:right]
         if scale < 1:
-            mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            top, left = int(top * scale), int(left * scale)
+            bottom = max(top + 1, min(size[1], round(bottom * scale)))
+            right = max(left + 1, min(size[0], round(right * scale)))
+            inside = cv2.resize(np.ascontiguousarray(inside, dtype=np.uint8), (right - left, bottom - top),
+                                interpolation=cv2.INTER_NEAREST)
+        inside = inside.astype(bool)
+        region = canvas[top:bottom, left:right]
         color = np.array(track_color(mask_track(entry, rows, index)), dtype=np.float64)
-        canvas[mask] = np.round(canvas[mask] * (1 - MASK_OPACITY) + color * MASK_OPACITY).astype(np.uint8)
+        region[inside] = np.round(region[inside] * (1 - MASK_OPACITY) + color * MASK_OPACITY).astype(np.uint8)
 
     def point(x: float, y: float) -> tuple[int, int]:
         return round(x * scale), round(y * scale)
