@@ -324,6 +324,15 @@ def test_a_loopback_dashboard_refuses_other_sites_and_broken_handshakes(dashboar
     assert dashboard.viewers == []
 
 
+def test_a_connection_that_sends_no_request_is_closed():
+    dashboard = Dashboard(request_seconds=0.5).start()
+    try:
+        with socket.create_connection(dashboard.address, timeout=SECONDS) as idle:
+            assert idle.recv(100) == b""  # closed by the server, with nothing sent
+    finally:
+        dashboard.stop()
+
+
 def test_the_dashboard_answers_a_ping_and_a_close(dashboard):
     client = Client(dashboard.address)
     client.send(websocket.PING, b"abc")

@@ -58,6 +58,8 @@ STATS_SECONDS = 5.0
 """The window the frame rate and latency are measured over, in seconds of the server's clock."""
 SEND_SECONDS = 10.0
 """How long one update may take to go out to a viewer before the viewer is closed."""
+REQUEST_SECONDS = 10.0
+"""How long a connection may take to send its request (and stay idle between requests)."""
 SEND_BUFFER_BYTES = 256 << 10
 """The socket send buffer of each viewer (the kernel's queue to it is bounded too; Linux
 doubles the value for its bookkeeping)."""
@@ -340,11 +342,13 @@ class Dashboard:
         max_rate: most pictures a second per stream.
         max_width, max_height: the largest picture sent, in pixels.
         max_viewers: connections to the WebSocket at once; more are refused (503).
+        request_seconds: how long a connection may take to send a request.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
                  max_rate: float = MAX_RATE, max_width: int = MAX_WIDTH,
-                 max_height: int = MAX_HEIGHT, max_viewers: int = MAX_VIEWERS) -> None:
+                 max_height: int = MAX_HEIGHT, max_viewers: int = MAX_VIEWERS,
+                 request_seconds: float = REQUEST_SECONDS) -> None:
         if not is_loopback(host) and not token:
             raise VcmError(f"{host}: serving the dashboard on an address other than loopback "
                            "needs the server's token (--token or VCM_LIVE_TOKEN)")
@@ -352,6 +356,7 @@ class Dashboard:
         self.max_rate = max_rate
         self.max_width, self.max_height = max_width, max_height
         self.max_viewers = max_viewers
+        self.request_seconds = request_seconds
         self.page = resources.files("vcm.live").joinpath("static", "dashboard.html").read_bytes()
         self.streams: dict[str, Stream] = {}
         self.viewers: list[Viewer] = []
@@ -561,6 +566,7 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
         # Unbuffered reading: after the WebSocket handshake the browser's frames are read
         # straight from the socket, so no byte of them may wait in a buffer.
         rbufsize = 0
+        timeout = dashboard.request_seconds
         protocol_version = "HTTP/1.1"
         server_version = "vcm-dashboard"
         sys_version = ""
