@@ -159,11 +159,13 @@ def test_bad_http_addresses_are_refused(text):
 
 
 def test_track_rows_join_the_motion_task_by_track_id():
-    message = {"tracks": [[3, 1, 2, 3, 4], [5, 5, 6, 7, 8]],
-               "motion": [{"track": 5, "label": "squat", "score": 0.875, "reps": 4}]}
+    message = {"tracks": [[3, 1, 2, 3, 4], [5, 5, 6, 7, 8], [6, 0, 0, 1, 1]],
+               "motion": [{"track": 5, "label": "squat", "score": 0.875, "reps": 4},
+                          {"track": 6, "label": "standing", "score": 0.5, "reps": None}]}
     assert track_rows(message) == [
         {"id": 3, "box": [1.0, 2.0, 3.0, 4.0], "motion": None},
         {"id": 5, "box": [5.0, 6.0, 7.0, 8.0], "motion": {"label": "squat", "score": 0.875, "reps": 4}},
+        {"id": 6, "box": [0.0, 0.0, 1.0, 1.0], "motion": {"label": "standing", "score": 0.5, "reps": None}},
     ]
     assert track_rows({"boxes": []}) == []
 
@@ -430,3 +432,16 @@ def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):
     assert result.exit_code == 0, result.output
     assert "dashboard on http://127.0.0.1:" in result.stderr
     assert json.loads(result.stdout)["results"] == 4
+
+
+def test_render_writes_the_motion_label_and_count_beside_the_track_id():
+    image = np.zeros((100, 200, 3), np.uint8)
+    plain = {"tracks": [[1, 20, 50, 60, 90]]}
+    moving = {**plain, "motion": [{"track": 1, "label": "squat", "score": 0.9, "reps": 4}]}
+    # The label is written on a bar of the track's colour above the box, 4 px wider than the
+    # text: "#1" is 20 px wide in OpenCV's simplex font at scale 0.45, "#1 squat x4" 90 px.
+    # The bar's right margin is where no letter is drawn: x 20 + 90 + 2 and 20 + 20 + 2.
+    np.testing.assert_array_equal(render(image, moving)[45, 112], PALETTE[1])
+    assert not render(image, plain)[45, 112].any()
+    np.testing.assert_array_equal(render(image, plain)[45, 42], PALETTE[1])
+    assert not render(image, plain)[45, 45].any()

@@ -114,9 +114,9 @@ def track_color(track_id: int) -> tuple[int, int, int]:
 def track_rows(message: dict) -> list[dict]:
     """One row per confirmed track of a ``frame`` message: ``id``, ``box`` (``x1, y1, x2,
     y2``, pixels) and ``motion`` (the motion task's ``label``, ``score``, ``reps`` of that
-    track, or ``None``)."""
+    track, ``reps`` ``None`` where the task gives none; or ``None``)."""
     motion = {int(entry["track"]): {"label": str(entry["label"]), "score": float(entry["score"]),
-                                    "reps": int(entry["reps"])}
+                                    "reps": None if entry.get("reps") is None else int(entry["reps"])}
               for entry in message.get("motion", ())}
     return [{"id": int(track_id), "box": [float(value) for value in box],
              "motion": motion.get(int(track_id))}
@@ -202,7 +202,9 @@ def render(image: np.ndarray, message: dict, *, max_width: int = MAX_WIDTH,
         cv2.rectangle(canvas, point(x1, y1), point(x2 - 1, y2 - 1), color, 2)
         label = f"#{row['id']}"
         if row["motion"] is not None:
-            label += f" {row['motion']['label']} x{row['motion']['reps']}"
+            label += f" {row['motion']['label']}"
+            if row["motion"]["reps"] is not None:
+                label += f" x{row['motion']['reps']}"
         left, top = point(x1, y1)
         (text_width, text_height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         top = max(top, text_height + baseline + 2)
