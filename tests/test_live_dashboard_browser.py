@@ -67,6 +67,14 @@ def artifact_folder(tmp_path: Path) -> Path:
     return folder
 
 
+def track_table(browser) -> list[list[str]]:
+    """The rows of the first stream's track table, heading first, read in one step (the page
+    replaces the table's rows at each update, so elements found one call earlier may be gone)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('[data-stream] table.tracks tr'))"
+        ".map(row => Array.from(row.children).map(cell => cell.textContent))")
+
+
 def wait_for(condition, what: str):
     deadline = time.monotonic() + SECONDS
     while time.monotonic() < deadline:
@@ -117,8 +125,7 @@ def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path,
         screenshot = artifact_folder(tmp_path) / "dashboard.png"
         assert browser.save_screenshot(str(screenshot))
         print(f"dashboard screenshot: {screenshot}")
-        cells = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "td.track-id")]
-        labels = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "td.motion-label")]
+        heading, *rows = track_table(browser)
         picture = browser.find_element(By.CSS_SELECTOR, "[data-stream] img")
         shown = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].complete]",
                                        picture)
@@ -132,11 +139,39 @@ def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path,
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     last = results[-1]
     assert last["frame"] == FRAMES and last["tracks"]
-    assert cells == [f"#{track[0]}" for track in last["tracks"]]
+    assert [row[0] for row in rows] == [f"#{track[0]}" for track in last["tracks"]]
     # Motion labels only where the server runs a motion task (message["motion"]).
-    assert labels == [next((entry["label"] for entry in last.get("motion", ())
-                            if entry["track"] == track[0]), "-") for track in last["tracks"]] \
-        if "motion" in last else labels == []
+    if "motion" in last:
+        labels = {entry["track"]: entry["label"] for entry in last["motion"]}
+        assert [row[1] for row in rows] == [labels.get(track[0], "-") for track in last["tracks"]]
+    else:
+        assert heading == ["track"]
     assert shown == [160, True]  # the decoded picture, 160 px wide, loaded
     assert problems == []
     assert screenshot.stat().st_size > 1000
+
+
+def test_the_page_shows_motion_labels_and_counts_when_the_results_have_them(browser):
+    """The motion task's results (``message["motion"]``) in the page's table, fed to the
+    dashboard as a server's session would."""
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    from test_live_dashboard import fake_session
+
+    dashboard = Dashboard().start()
+    session = fake_session("20261206T000000Z-002")
+    try:
+        browser.get(dashboard.url())
+        wait_for(lambda: browser.find_element(By.ID, "connection").text == "connected", "connected")
+        dashboard.session_started(session)
+        dashboard.session_frame(session, np.zeros((240, 320, 3), np.uint8), {
+            "type": "frame", "frame": 1, "bytes": 100, "boxes": [],
+            "tracks": [[4, 10, 10, 60, 200], [9, 100, 10, 150, 200]],
+            "motion": [{"track": 4, "label": "squat", "score": 0.91, "reps": 3}]})
+
+        table = wait_for(lambda: (rows := track_table(browser)) and len(rows) > 1 and rows, "the tracks")
+    finally:
+        dashboard.stop()
+    assert table == [["track", "motion", "score", "reps"], ["#4", "squat", "0.91", "3"],
+                     ["#9", "-", "-", "-"]]
