@@ -303,7 +303,6 @@ class Viewer:
         self.pending: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self.sent = 0
         self.dropped = 0
-        self.closed = False
         self._ready = threading.Condition()
 
     def offer(self, stream: str, update: bytes) -> None:
@@ -362,7 +361,6 @@ class Dashboard:
         self.page = resources.files("vcm.live").joinpath("static", "dashboard.html").read_bytes()
         self.streams: dict[str, Stream] = {}
         self.viewers: list[Viewer] = []
-        self.updates_published = 0
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._stopping = threading.Event()
@@ -498,7 +496,6 @@ class Dashboard:
     def _offer(self, stream: str, update: bytes) -> None:
         with self._lock:
             viewers = list(self.viewers)
-            self.updates_published += 1
         for viewer in viewers:
             viewer.offer(stream, update)
 
@@ -538,7 +535,6 @@ class Dashboard:
         except (OSError, websocket.WebSocketError) as error:
             LOG.debug("dashboard viewer closed: %s", error)
         finally:
-            viewer.closed = True
             self._remove_viewer(viewer)
 
     def _answer(self, connection: socket.socket) -> bool:
