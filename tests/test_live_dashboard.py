@@ -267,6 +267,7 @@ def test_the_page_and_its_websocket_show_a_loopback_session(sequence, tmp_path, 
     (folder,) = server.sessions
     updates = [message for message in messages if message["type"] == "stream"]
     assert {update["stream"] for update in updates} == {folder.name}
+    assert str(tmp_path) not in json.dumps(messages)  # the session's name, never its folder
     first, last = updates[0], updates[-1]
     assert (first["codec"], first["qp"], first["width"], first["height"], first["fps"]) == (
         "x265", 32, WIDTH, HEIGHT, FPS)
