@@ -492,6 +492,8 @@ def test_vcm_live_streams_a_sequence_and_reports(sequence, tmp_path):
     (["serve", "--host", "0.0.0.0", "--port", "0"], "needs a token"),
     (["stream", "clip.mp4", "-o", "r.jsonl"], "either --to HOST:PORT or --loopback"),
     (["stream", "clip.mp4", "-o", "r.jsonl", "--to", "nohost"], "expected HOST:PORT"),
+    (["serve", "--port", "0", "--http", "nohost:"], "expected [HOST:]PORT for --http"),
+    (["serve", "--port", "0", "--http", "0.0.0.0:0"], "needs the server's token"),
 ])
 def test_live_commands_say_what_is_wrong_in_one_line(tmp_path, monkeypatch, arguments, problem):
     monkeypatch.chdir(tmp_path)

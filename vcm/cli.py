@@ -1079,6 +1079,11 @@ def cli_tasks(pose: str, segment: str, track: str, pose_option=None, segment_opt
                       track_options=parse_options(track_option, "track"), score=score)
 
 
+LiveDashboard = Annotated[Optional[str], typer.Option(
+    "--http", metavar="[HOST:]PORT", help="Also serve the live dashboard (a web page of every "
+    "stream) here; loopback unless the server has a token (docs/live.md).")]
+
+
 LiveStatus = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="One-line status on stderr: fps, kbps, latency, dropped.")]
 
@@ -1102,16 +1107,26 @@ def serve(
         min=0, help="Skip pose and segmentation of a frame with more than this many decoded "
         "frames waiting (counted); default: analyse every frame.")] = None,
     progress: NoProgress = True,
+    http: LiveDashboard = None,
 ) -> None:
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
+    from vcm.live.dashboard import start_dashboard
     from vcm.live.server import AnalysisServer
 
     tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
-    server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
-                            max_sessions=max_sessions, max_lag=max_lag).start()
-    bound_host, bound_port = server.address
-    typer.echo(f"listening on {bound_host}:{bound_port}; sessions in {root}", err=True)
-    server.serve_forever()
+    dashboard = start_dashboard(http, token)
+    try:
+        server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
+                                max_sessions=max_sessions, max_lag=max_lag,
+                                watchers=[dashboard] if dashboard else ()).start()
+        bound_host, bound_port = server.address
+        typer.echo(f"listening on {bound_host}:{bound_port}; sessions in {root}", err=True)
+        if dashboard:
+            typer.echo(f"dashboard on {dashboard.url()}", err=True)
+        server.serve_forever()
+    finally:
+        if dashboard:
+            dashboard.stop()
 
 
 @app.command("stream")
@@ -1182,19 +1197,28 @@ def live(
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
     progress: LiveStatus = True,
+    http: LiveDashboard = None,
 ) -> None:
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
     from vcm.live import run_edge
+    from vcm.live.dashboard import start_dashboard
 
     tasks = cli_tasks(pose, segment, track)
-    report = run_edge(
-        source, address=None, tasks=tasks, root=root,
-        detector=build_named("detector", detector, None,
-                             **({"sequence": source} if detector == "oracle" else {})),
-        detect_score=0.6, foreground={}, codec=codec, qp=qp, preset=None, intra_period=32,
-        realtime=realtime, max_frames=max_frames, token=None, results_path=output,
-        status=_status_line if progress else None,
-    )
+    dashboard = start_dashboard(http)
+    if dashboard:
+        typer.echo(f"dashboard on {dashboard.url()} while the stream runs", err=True)
+    try:
+        report = run_edge(
+            source, address=None, tasks=tasks, root=root,
+            detector=build_named("detector", detector, None,
+                                 **({"sequence": source} if detector == "oracle" else {})),
+            detect_score=0.6, foreground={}, codec=codec, qp=qp, preset=None, intra_period=32,
+            realtime=realtime, max_frames=max_frames, token=None, results_path=output,
+            status=_status_line if progress else None, watchers=[dashboard] if dashboard else (),
+        )
+    finally:
+        if dashboard:
+            dashboard.stop()
     if progress:
         typer.echo("", err=True)
     print_json(report.to_dict())

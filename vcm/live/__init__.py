@@ -44,10 +44,12 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
              foreground: dict, codec: str, qp: int, preset: str | None, intra_period: int,
              realtime: bool, max_frames: int | None, token: str | None,
              results_path: Path | None, tasks=None, root: Path = Path("sessions"),
-             fps: float | None = None, reconnects: int = 0, status: Callable | None = None):
+             fps: float | None = None, reconnects: int = 0, status: Callable | None = None,
+             watchers=()):
     """Stream ``source`` to ``address``, or (``address`` ``None``) to a server started in this
     process on 127.0.0.1 that runs ``tasks`` and records in ``root``; ``fps`` overrides the
-    source's frame rate (a file is paced at it with ``realtime``). Return the
+    source's frame rate (a file is paced at it with ``realtime``); ``watchers`` watch that
+    server's sessions (the dashboard, :mod:`vcm.live.dashboard`). Return the
     :class:`~vcm.live.edge.EdgeReport`."""
     from vcm.live.edge import Edge, open_source
     from vcm.live.server import AnalysisServer
@@ -60,7 +62,7 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
               *foreground_stages(variant, min_score=detect_score)]
     server = None
     if address is None:
-        server = AnalysisServer(root, tasks=tasks).start()
+        server = AnalysisServer(root, tasks=tasks, watchers=watchers).start()
         address = server.address
     last = [0.0]
 

@@ -305,6 +305,7 @@ class Session:
         sender = threading.Thread(target=self._send, daemon=True)
         analyser.start()
         sender.start()
+        self._tell("started")
         try:
             self._receive(buffer)
         except Exception as error:  # noqa: BLE001 - the session must end and say why
@@ -319,6 +320,7 @@ class Session:
                 pipeline.close()  # the backends' models and threads
             # The recording is complete before the edge hears the end.
             self._close_recording()
+            self._tell("ended")
             self._put({"type": "end", "frames": len(self.finished),
                        "reason": self.reason, "frames_skipped": self.frames_skipped,
                        "results_dropped": self.results_dropped}, force=True)
@@ -410,8 +412,10 @@ class Session:
                                  for name in self.times.seconds}
                         times["decode"] = round(decoded_at - received, 6)
                         times["queue"] = round(analysed_at - decoded_at, 6)
-                        self._put(frame_message(tracked, analysed=not skip, times=times,
-                                                received=received, size=size))
+                        message = frame_message(tracked, analysed=not skip, times=times,
+                                                received=received, size=size)
+                        self._put(message)
+                        self._tell("frame", tracked.image, message)
         except Exception as error:  # noqa: BLE001 - reported in the session's end
             self.reason = f"error: {error}"
             LOG.exception("session %s analysis", self.recording.folder.name)
@@ -422,6 +426,16 @@ class Session:
                 pass
             while self.pending.get() is not _END:
                 pass
+
+    def _tell(self, event: str, *arguments) -> None:
+        """Call every watcher's ``session_<event>(session, *arguments)`` (``started``;
+        ``frame`` with the decoded picture and the frame message; ``ended``). A watcher's
+        failure is logged; the session goes on."""
+        for watcher in self.server.watchers:
+            try:
+                getattr(watcher, f"session_{event}")(self, *arguments)
+            except Exception:  # noqa: BLE001 - the dashboard must not end a session
+                LOG.exception("session %s: watcher %s", self.recording.folder.name, event)
 
     def _put(self, message: dict, force: bool = False) -> None:
         if message["type"] == "frame":
@@ -512,12 +526,14 @@ class AnalysisServer:
         queue_results: result lines held for a slow edge before they are dropped.
         max_lag: see the module docstring; ``None``: every frame is analysed.
         idle_seconds: a session without a byte from its edge this long is ended.
+        watchers: objects told of each session's start, frames and end (see
+            :meth:`Session._tell`; the dashboard, :mod:`vcm.live.dashboard`).
     """
 
     def __init__(self, root: str | Path, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, tasks: Tasks | None = None, max_sessions: int = 4,
                  queue_frames: int = 16, queue_results: int = 64, max_lag: int | None = None,
-                 idle_seconds: float = IDLE_SECONDS) -> None:
+                 idle_seconds: float = IDLE_SECONDS, watchers=()) -> None:
         if not is_loopback(host) and not token:
             raise VcmError(f"{host}: listening on an address other than loopback needs a token "
                            "(--token or VCM_LIVE_TOKEN)")
@@ -530,6 +546,7 @@ class AnalysisServer:
         self.queue_results = queue_results
         self.max_lag = max_lag
         self.idle_seconds = idle_seconds
+        self.watchers = list(watchers)
         self.stopping = threading.Event()
         self.sessions: list[Path] = []
         self.refused = 0

@@ -1,0 +1,177 @@
+"""The live dashboard in a real browser (issue 21): headless Debian Chromium, driven through
+Debian's chromedriver by Selenium, watches a loopback session (real x265 coding and decoding
+of the 12-frame 160x96 synthetic sequence, exact boxes): the frame counter advances, the
+track ids appear, the page logs no error (a Content-Security-Policy violation would be one),
+and a screenshot is kept.
+
+Nothing is downloaded: Selenium is given the browser and the driver (and ``SE_OFFLINE``), so
+its driver manager never runs. The screenshot goes to ``$VCM_TEST_ARTIFACTS`` when set, else
+to pytest's temporary folder; its path is printed (``pytest -s`` shows it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vcm.live.dashboard import Dashboard
+from vcm.live.edge import Edge, open_source
+from vcm.live.server import AnalysisServer, Tasks
+
+from conftest import require, require_module
+from test_live_server import FRAMES, SECONDS, edge_stages, sequence  # noqa: F401
+
+HOW_CHROMIUM = "apt-get install chromium chromium-driver (Debian's packages; .ci/run does it)"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--window-size=1000,760")
+GATE_FRAME = 6
+"""The edge holds this frame back until the page has shown a frame before it."""
+
+
+def found_program(name: str) -> Path | None:
+    path = shutil.which(name) or f"/usr/bin/{name}"
+    return Path(path) if Path(path).is_file() else None
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    chromium = require(found_program("chromium"), "Debian's Chromium (/usr/bin/chromium)", HOW_CHROMIUM)
+    chromedriver = require(found_program("chromedriver"), "Debian's chromedriver (/usr/bin/chromedriver)",
+                           HOW_CHROMIUM)
+    webdriver = require_module("selenium.webdriver", "pip install -e '.[dev]' (selenium)")
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never fetch anything
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(chromedriver)), options=options)
+    driver.set_page_load_timeout(SECONDS)
+    yield driver
+    driver.quit()
+
+
+def artifact_folder(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("VCM_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def track_table(browser) -> list[list[str]]:
+    """The rows of the first stream's track table, heading first, read in one step (the page
+    replaces the table's rows at each update, so elements found one call earlier may be gone)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('[data-stream] table.tracks tr'))"
+        ".map(row => Array.from(row.children).map(cell => cell.textContent))")
+
+
+def wait_for(condition, what: str):
+    deadline = time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"the page did not show {what} in {SECONDS} s")
+
+
+def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    def text(selector: str) -> str | None:
+        found = browser.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else None
+
+    dashboard = Dashboard().start()
+    server = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box"),
+                            watchers=[dashboard]).start()
+    gate = threading.Event()
+
+    def gated(frames):
+        for index, image in enumerate(frames, start=1):
+            if index == GATE_FRAME:
+                gate.wait(SECONDS)
+            yield image
+
+    source = open_source(str(sequence))
+    source = dataclasses.replace(source, frames=gated(source.frames))
+    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
+                results_path=tmp_path / "results.jsonl")
+    reports = []
+    streaming = threading.Thread(target=lambda: reports.append(edge.run()), daemon=True)
+    try:
+        browser.get(dashboard.url())
+        wait_for(lambda: text("#connection") == "connected", "connected")
+        streaming.start()
+        # While the edge holds frame 6 back, the page shows one of the frames before it.
+        first = int(wait_for(lambda: (text("[data-stream] b.frame") or "-").strip("-"),
+                             "a frame number"))
+        assert 1 <= first < GATE_FRAME
+        gate.set()
+        wait_for(lambda: (text("[data-stream] .state") or "").startswith("ended"), "the end")
+        streaming.join(SECONDS)
+        assert text("[data-stream] b.frame") == str(FRAMES)
+        assert text("[data-stream] .state") == "ended: complete"
+        screenshot = artifact_folder(tmp_path) / "dashboard.png"
+        assert browser.save_screenshot(str(screenshot))
+        print(f"dashboard screenshot: {screenshot}")
+        heading, *rows = track_table(browser)
+        picture = browser.find_element(By.CSS_SELECTOR, "[data-stream] img")
+        shown = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].complete]",
+                                       picture)
+        problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    finally:
+        gate.set()
+        server.stop(timeout=SECONDS)
+        dashboard.stop()
+    assert reports and reports[0].results == FRAMES
+    # The page's table shows the tracks of the last frame the edge got, in its order.
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    last = results[-1]
+    assert last["frame"] == FRAMES and last["tracks"]
+    assert [row[0] for row in rows] == [f"#{track[0]}" for track in last["tracks"]]
+    # Motion labels only where the server runs a motion task (message["motion"]).
+    if "motion" in last:
+        labels = {entry["track"]: entry["label"] for entry in last["motion"]}
+        assert [row[1] for row in rows] == [labels.get(track[0], "-") for track in last["tracks"]]
+    else:
+        assert heading == ["track"]
+    assert shown == [160, True]  # the decoded picture, 160 px wide, loaded
+    assert problems == []
+    assert screenshot.stat().st_size > 1000
+
+
+def test_the_page_shows_motion_labels_and_counts_when_the_results_have_them(browser):
+    """The motion task's results (``message["motion"]``) in the page's table, fed to the
+    dashboard as a server's session would."""
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    from test_live_dashboard import fake_session
+
+    dashboard = Dashboard().start()
+    session = fake_session("20261206T000000Z-002")
+    try:
+        browser.get(dashboard.url())
+        wait_for(lambda: browser.find_element(By.ID, "connection").text == "connected", "connected")
+        dashboard.session_started(session)
+        dashboard.session_frame(session, np.zeros((240, 320, 3), np.uint8), {
+            "type": "frame", "frame": 1, "bytes": 100, "boxes": [],
+            "tracks": [[4, 10, 10, 60, 200], [9, 100, 10, 150, 200]],
+            "motion": [{"track": 4, "label": "squat", "score": 0.91, "reps": 3}]})
+
+        table = wait_for(lambda: (rows := track_table(browser)) and len(rows) > 1 and rows, "the tracks")
+    finally:
+        dashboard.stop()
+    assert table == [["track", "motion", "score", "reps"], ["#4", "squat", "0.91", "3"],
+                     ["#9", "-", "-", "-"]]
