@@ -13,16 +13,17 @@ whose nearest box of the other frame is the same person) and the time per box.
 plot with the operating point (the ``reid_distance`` default of the ``iou`` tracker) marked,
 and the share of each side of it.
 
-``--tracking`` (the default): IDF1, HOTA, AssA, MOTA and identity switches of the ``iou``
+``--tracking``: IDF1, HOTA, AssA, MOTA and identity switches of the ``iou``
 tracker, BYTE, and BYTE with appearance, on the sequence's public detections (score >=
-``--det-score``) and on its pixels (frames read from the jpg images), plus embedding time per
-box; ``--sample FOLDER`` adds a MOTChallenge folder (``vcm data synth``) scored the same way
+``--det-score``) and on its pixels (frames read from the jpg images); ``--yolo`` adds
+yolo-fastest's boxes (body, 416, scoring >= 0.1, BYTE's track threshold ``--track-score``);
+``--sample FOLDER`` adds a MOTChallenge folder (``vcm data synth``) scored the same way
 on its own ground truth boxes' detections file (``det/det.txt``) if it has one, else on its
 ground-truth boxes as detections.
 
     python experiments/bench_reid.py --descriptors
     python experiments/bench_reid.py --distances docs/reid_distances.png
-    python experiments/bench_reid.py --tracking
+    python experiments/bench_reid.py --tracking --yolo --sample /tmp/sample
 
 The process limits BLAS and OpenCV to one thread; times are of one CPU core of whatever
 machine runs it (state it beside the numbers).
@@ -140,11 +141,148 @@ def measure_descriptors(info, gt, images, gap: int) -> None:
         }), flush=True)
 
 
+def distance_sets(gt: MotRows, embeddings: np.ndarray, gaps) -> tuple[np.ndarray, np.ndarray]:
+    """Same- and different-identity distances over all the frame ``gaps``."""
+    pairs = [pair_distances(gt, embeddings, gap)[:2] for gap in gaps]
+    return (np.concatenate([same for same, _ in pairs]),
+            np.concatenate([different for _, different in pairs]))
+
+
+def measure_distances(info, gt, images, plot: Path) -> None:
+    """Distances of the default embedder one frame apart (the first association's gate) and
+    1 to 5 s apart (re-identification); the histogram plot at ``plot``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vcm.trackers.iou import APPEARANCE_GATE, REID_DISTANCE
+
+    embedder = EMBEDDERS.build("histogram")
+    embeddings, _ = gt_embeddings(embedder, images, gt)
+    fps = round(info.fps)
+    panels = (("1 frame apart (first association)", [1], APPEARANCE_GATE, "appearance_gate"),
+              ("1 to 5 s apart (re-identification)", range(fps, 5 * fps + 1, fps),
+               REID_DISTANCE, "reid_distance"))
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=False)
+    for axis, (title, gaps, threshold, option) in zip(axes, panels):
+        same, different = distance_sets(gt, embeddings, gaps)
+        bins = np.linspace(0, max(same.max(), different.max()), 50)
+        axis.hist(same, bins=bins, density=True, alpha=0.6, label=f"same person ({len(same)})")
+        axis.hist(different, bins=bins, density=True, alpha=0.6,
+                  label=f"different people ({len(different)})")
+        axis.axvline(threshold, color="black", linestyle="--", label=f"{option} {threshold:g}")
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel("cosine distance")
+        axis.legend(fontsize=7)
+        print(json.dumps({
+            "name": f"histogram distances, {title}",
+            "description": f"{info.name} ground-truth boxes, frame gaps {list(gaps)}; "
+                           f"operating point {option} = {threshold:g}",
+            "results": {
+                "same_accepted": [round(float(np.mean(same <= threshold)), 4)],
+                "different_accepted": [round(float(np.mean(different <= threshold)), 4)],
+                "same_p50_p95_p99": [round(float(np.percentile(same, q)), 4) for q in (50, 95, 99)],
+                "different_p1_p5_p50": [round(float(np.percentile(different, q)), 4)
+                                        for q in (1, 5, 50)],
+                "auc": [round(roc_auc(same, different), 4)],
+            },
+        }), flush=True)
+    axes[0].set_ylabel("density")
+    figure.suptitle(f"{info.name}: appearance distances of the histogram embedder", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(plot, dpi=80)
+
+
+TRACKERS_COMPARED = {
+    "iou": {},
+    "byte": {"byte_track_score": None},
+    "byte+appearance": {"byte_track_score": None, "appearance": "histogram",
+                        "lost_seconds": 5.0},
+}
+"""The trackers compared; BYTE's track threshold is filled in with ``--det-score``."""
+
+
+def measure_tracking(label: str, sequence_path: Path, detections, gt: MotRows, fps: float,
+                     det_score: float, description: str) -> None:
+    from vcm.metrics.tracking import evaluate_tracking
+    from vcm.trackers import TRACKERS, track_sequence
+    from vcm.video import open_video
+
+    for name, options in TRACKERS_COMPARED.items():
+        options = dict(options)
+        if "byte_track_score" in options:
+            options["byte_track_score"] = det_score
+        else:
+            options["min_score"] = det_score
+        tracker = TRACKERS.build("iou", **options)
+        start = time.perf_counter()
+        tracks = track_sequence(detections, tracker, fps=fps, video=open_video(sequence_path))
+        seconds = time.perf_counter() - start
+        metrics = evaluate_tracking(gt, tracks)
+        print(json.dumps({
+            "name": f"{name}, {label}",
+            "description": f"{description}; iou tracker {options}; {fps:g} fps; IoU 0.5; "
+                           "seconds include reading the frames",
+            "results": {
+                **{key: [round(float(metrics[key]), 4)] for key in
+                   ("idf1", "hota", "assa", "mota", "num_switches")},
+                "track_ids": [len(tracks.track_ids)],
+                "seconds": [round(seconds, 3)],
+            },
+        }), flush=True)
+
+
+def tracking_runs(arguments, sequence_path: Path, info) -> None:
+    from experiments.pets_tracking import detections_from_rows, oracle_rows
+
+    gt = read_mot_txt(sequence_path / "gt" / "gt.txt")
+    det = read_mot_txt(sequence_path / "det" / "det.txt")
+    detections = detections_from_rows(det, width=info.width, height=info.height,
+                                      frames=info.length, source=info.name)
+    measure_tracking(f"public detections, {info.name}", sequence_path, detections, gt,
+                     info.fps, arguments.det_score,
+                     f"det/det.txt, {info.length} frames {info.width}x{info.height}")
+    if arguments.yolo:
+        from vcm.detectors import build_detector, detect_video
+        from vcm.video import open_video
+
+        detector = build_detector("yolo-fastest", variant="body", input_size=416)
+        yolo = detect_video(open_video(sequence_path), detector, score_threshold=0.1,
+                            progress=False)
+        measure_tracking(f"yolo-fastest detections, {info.name}", sequence_path, yolo, gt,
+                         info.fps, arguments.track_score,
+                         f"yolo-fastest body 416 boxes scoring >= 0.1, {info.length} frames "
+                         f"{info.width}x{info.height}")
+    if arguments.sample:
+        sample_info = read_seqinfo(arguments.sample)
+        sample_gt = read_mot_txt(arguments.sample / "gt" / "gt.txt")
+        sample_detections = detections_from_rows(
+            oracle_rows(sample_gt), width=sample_info.width, height=sample_info.height,
+            frames=sample_info.length, source=sample_info.name)
+        measure_tracking(f"ground-truth boxes, {sample_info.name}", arguments.sample,
+                         sample_detections, sample_gt, sample_info.fps, arguments.det_score,
+                         f"ground-truth boxes as detections (score 1), {sample_info.length} "
+                         f"frames {sample_info.width}x{sample_info.height}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequence", type=Path, help=f"sequence folder (default: {DATASET})")
     parser.add_argument("--descriptors", action="store_true", help="compare embedder options")
     parser.add_argument("--gap", type=int, default=7, help="frames between paired boxes")
+    parser.add_argument("--tracking", action="store_true",
+                        help="IDF1, HOTA, AssA and switches of iou, BYTE, BYTE+appearance")
+    parser.add_argument("--det-score", type=float, default=0.5,
+                        help="--tracking: public detections' score threshold (BYTE's track "
+                             "threshold; BYTE's low boxes from 0.1)")
+    parser.add_argument("--yolo", action="store_true",
+                        help="--tracking: also on yolo-fastest's boxes (the sweep's detector)")
+    parser.add_argument("--track-score", type=float, default=0.6,
+                        help="--yolo: the sweep's score threshold and BYTE's track threshold")
+    parser.add_argument("--sample", type=Path, help="--tracking: a `vcm data synth` folder too")
+    parser.add_argument("--distances", type=Path, metavar="PNG",
+                        help="plot the distance distributions and the operating points here")
     arguments = parser.parse_args(argv)
     try:
         sequence_path = arguments.sequence or ModelStore().dataset(DATASET)
@@ -156,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     images = sequence_images(info)
     if arguments.descriptors:
         measure_descriptors(info, gt, images, arguments.gap)
+    if arguments.distances:
+        measure_distances(info, gt, images, arguments.distances)
+    if arguments.tracking:
+        tracking_runs(arguments, sequence_path, info)
     return 0
 
 

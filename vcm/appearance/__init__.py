@@ -55,10 +55,10 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
 def cosine_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """(M, N) cosine distances ``1 - a . b`` between the rows of two L2-normalised arrays
     (M, D) and (N, D), float64; a zero row is at distance 1 from every row."""
-    first = np.asarray(first, dtype=np.float64).reshape(len(first), -1)
-    second = np.asarray(second, dtype=np.float64).reshape(len(second), -1)
-    if first.shape[1] != second.shape[1] and len(first) and len(second):
-        raise ValueError(f"embeddings of {first.shape[1]} and {second.shape[1]} values")
+    first = np.asarray(first, dtype=np.float64)
+    second = np.asarray(second, dtype=np.float64)
+    if first.ndim != 2 or second.ndim != 2 or first.shape[1] != second.shape[1]:
+        raise ValueError(f"embeddings of shapes {first.shape} and {second.shape}")
     return 1.0 - first @ second.T
 
 
