@@ -59,7 +59,7 @@ class HistogramEmbedder:
     stripes: int = 4
     bins: int = 4
     joint: bool = True
-    trim: float = 0.1
+    trim: float = 0.0
 
     def __post_init__(self) -> None:
         if self.joint and self.bins > 8:

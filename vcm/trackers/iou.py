@@ -165,11 +165,15 @@ class IouTrackerState:
     remember: bool = False
 
 
-APPEARANCE_GATE = 0.25
-"""Default largest appearance distance of a first-association pair: chosen on PETS09-S3MF1
+APPEARANCE_GATE = 0.22
+"""Default largest appearance distance of a first-association pair (``histogram`` embedder):
+the 99.5th percentile of the distances between a person's track and their box in the next
+frame, on yolo-fastest's boxes of PETS09-S3MF1 (0.215), rounded up
 (``experiments/bench_reid.py --distances``; docs/reid.md)."""
-REID_DISTANCE = 0.15
-"""Default largest appearance distance of a re-identification (step 4b), likewise."""
+REID_DISTANCE = 0.11
+"""Default largest appearance distance of a re-identification (step 4b): the 1st percentile
+of the distances between a person's track and other people's boxes 1 to 5 s later, there
+(0.112), rounded down, so about 1 stranger in 100 would pass."""
 
 
 @TRACKERS.register("iou")
