@@ -307,3 +307,15 @@ def test_failed_run_leaves_the_gallery_as_it_was(tmp_path, sample):
                     other, "--gallery", gallery)
     assert result.exit_code == 1 and "frames" in result.output and not out.exists()
     assert gallery.read_bytes() == before
+
+
+def test_single_task_tracking_with_appearance_embeds_the_coded_original(tmp_path, sample):
+    video, detections = sample
+    plain, with_appearance = tmp_path / "plain.txt", tmp_path / "appearance.txt"
+    common = ("single-task", "track", video, "--codec", "vvenc", "--qp", "32", "--detector",
+              "oracle", "--detector-option", f"sequence={video}", "--no-progress")
+    assert invoke(*common, "-o", plain).exit_code == 0
+    result = invoke(*common, "--tracker-option", "appearance=histogram", "-o", with_appearance)
+    assert result.exit_code == 0, result.output
+    # Two people who never meet: appearance changes no id, so the rows are the same.
+    assert with_appearance.read_text() == plain.read_text() != ""

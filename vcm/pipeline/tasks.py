@@ -329,7 +329,8 @@ def single_task(task: str, video: Path, output: Path, backend, *, detector, scor
                 ) -> TaskResult:
     """``vcm single-task pose|segment|track``: code the original ``video``, decode it, detect
     with the task's own ``detector``, then run ``task`` with ``backend`` (an estimator, a
-    segmenter or a tracker) and write ``output`` and its run record."""
+    segmenter or a tracker; a tracker with appearance embeds the decoded frames) and write
+    ``output`` and its run record."""
     from vcm.single_task import run_single_task
 
     if task == "track":
@@ -338,7 +339,9 @@ def single_task(task: str, video: Path, output: Path, backend, *, detector, scor
         fps = open_video(video).info.fps
 
         def run_task(decoded, boxes):
-            return run_tracking(boxes, backend, fps, output)
+            # With appearance, the pixels embedded are those of the coded original.
+            pixels = decoded.info.path if getattr(backend, "embedder", None) is not None else None
+            return run_tracking(boxes, backend, fps, output, video=pixels)
         described = {"tracker": tracker_name, "fps": fps,
                      "tracker_options": tracker_options or {}}
     else:
