@@ -319,3 +319,15 @@ def test_single_task_tracking_with_appearance_embeds_the_coded_original(tmp_path
     assert result.exit_code == 0, result.output
     # Two people who never meet: appearance changes no id, so the rows are the same.
     assert with_appearance.read_text() == plain.read_text() != ""
+
+
+def test_the_sweep_refuses_appearance_it_cannot_run_yet():
+    from pathlib import Path
+
+    from vcm.config import backend_option_problems, load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "ci.yaml")
+    assert not [line for line in backend_option_problems(config) if "appearance" in line]
+    config["track"]["options"] = {"appearance": "histogram"}
+    assert "track/options: appearance is not run by the sweep yet; use `vcm track --video` " \
+        "(docs/reid.md)" in backend_option_problems(config)

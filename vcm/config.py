@@ -411,6 +411,11 @@ def backend_option_problems(config: dict) -> list[str]:
                      for problem in CODECS.option_problems(codec, options)]
         problems += [f"qps: {codec}: {problem}" for qp in config["qps"]
                      if (problem := qp_problem(CODECS.get(codec).qp_range, qp))]
+    if (config["track"].get("options") or {}).get("appearance") is not None:
+        # The sweep tracks the original's boxes once per sequence, without pixels; tracking
+        # with appearance needs each point's decoded frames (docs/reid.md, not done).
+        problems.append("track/options: appearance is not run by the sweep yet; use "
+                        "`vcm track --video` (docs/reid.md)")
     return problems
 
 
