@@ -321,13 +321,51 @@ def test_single_task_tracking_with_appearance_embeds_the_coded_original(tmp_path
     assert with_appearance.read_text() == plain.read_text() != ""
 
 
-def test_the_sweep_refuses_appearance_it_cannot_run_yet():
+def test_the_sweep_refuses_appearance_with_variants_it_cannot_embed():
     from pathlib import Path
 
     from vcm.config import backend_option_problems, load_config
 
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "ci.yaml")
-    assert not [line for line in backend_option_problems(config) if "appearance" in line]
     config["track"]["options"] = {"appearance": "histogram"}
-    assert "track/options: appearance is not run by the sweep yet; use `vcm track --video` " \
-        "(docs/reid.md)" in backend_option_problems(config)
+    assert backend_option_problems(config) == []
+    config["variants"] = {"half": {"keep_every": 2}}
+    assert backend_option_problems(config) == [
+        "variants/half: track/options appearance needs every frame at full size; this "
+        "variant codes keep_every 2, downscale 1"]
+
+
+def test_the_sweep_tracks_each_point_with_appearance(tmp_path):
+    """A dry run of the ci sweep with appearance: tracking runs per point, on the decoded
+    foreground (multitask) and the decoded original (single-task), and the points read those
+    evaluations."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repository = Path(__file__).resolve().parents[1]
+    config = tmp_path / "ci_reid.yaml"
+    config.write_text((repository / "configs" / "ci.yaml").read_text().replace(
+        "track: {tracker: iou, options: {}}",
+        "track: {tracker: iou, options: {appearance: histogram}}"))
+    bin_dir = Path(sys.executable).parent
+    plan = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(repository / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(config), "--cores", "1",
+         "--dry-run", "--printshellcmds"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    commands = [line for line in plan.stdout.splitlines() if line.startswith("vcm ")
+                or "Shell command: vcm" in line]
+    tracking = sorted(line for line in commands if "vcm track " in line)
+    point = "results/ci_reid/{}/tiny/vvenc/qp{}"
+    assert len(tracking) == 4
+    for pipeline in ("multitask", "single"):
+        for qp in (22, 47):
+            folder = point.format(pipeline, qp)
+            assert [line for line in tracking
+                    if f"--video {folder}/decoded.mkv -o {folder}/tracks.txt" in line]
+            assert [line for line in commands if "vcm point" in line
+                    and f"--track-eval {folder}/track_eval.json" in line]
