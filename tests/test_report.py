@@ -93,6 +93,19 @@ def test_point_splits_bpp_into_video_and_detections():
     assert record["point"]["detections_format"] == "vcmd"
 
 
+def test_point_reads_assa_and_identity_switches_where_the_evaluation_has_them():
+    evaluation = {"mota": 0.7, "idf1": 0.8, "hota": 0.65, "assa": 0.55, "num_switches": 3}
+    record = build_point(sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+                         track_evaluation=evaluation)
+    assert (record["results"]["assa"], record["results"]["id_switches"]) == ([0.55], [3.0])
+    older = build_point(sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+                        track_evaluation={"mota": 0.7, "idf1": 0.8, "hota": 0.65})
+    assert older["results"]["assa"] == older["results"]["id_switches"] == [None]
+    with pytest.raises(VcmError, match="num_switches must be a number"):
+        build_point(sequence="s", pipeline="single", codec="vvenc", qp=32, bpp=BPP,
+                    track_evaluation={**evaluation, "num_switches": "3"})
+
+
 def test_point_refuses_a_detection_file_larger_than_the_bpp_bytes():
     with pytest.raises(VcmError, match="not among the BPP record's 2500 bytes"):
         build_point(sequence="s", pipeline="multitask", codec="vvenc", qp=32, bpp=SPLIT_BPP,

@@ -10,6 +10,7 @@ from vcm.experiment.tables import (
     formats_table,
     bpp_table,
     hota_table,
+    identity_table,
     markdown,
     mota_table,
     per_qp,
@@ -70,6 +71,29 @@ def test_hota_table_by_qp():
     assert drop["a multitask"] == approx(0.0) and drop["b multitask"] == approx(0.0)
     assert drop["a single"] == approx(100 * 0.4 / 0.7)
     assert drop["average single"] == approx(100 * (0.6 - 0.325) / 0.6)
+
+
+def test_identity_table_by_qp():
+    summary = hand_made_summary()
+    # AssA and switches of sequence a only (b's evaluations predate them: NaN).
+    summary["assa"] = float("nan")
+    summary["id_switches"] = float("nan")
+    for pipeline, qp, assa, switches in (("multitask", 22, 0.6, 2), ("multitask", 47, 0.6, 2),
+                                         ("single", 22, 0.7, 1), ("single", 47, 0.3, 9)):
+        at = (summary["sequence"] == "a") & (summary["pipeline"] == pipeline) & \
+            (summary["qp"] == qp)
+        summary.loc[at, ["assa", "id_switches"]] = assa, switches
+    table = identity_table(summary)
+    assert list(table.columns) == [
+        "a multitask idf1", "a single idf1", "b multitask idf1", "b single idf1",
+        "average multitask idf1", "average single idf1",
+        "a multitask assa", "a single assa", "a multitask id_switches", "a single id_switches"]
+    assert list(table.index) == [22, 47]
+    assert table.loc[47, "a single id_switches"] == 9
+    assert table.loc[22, "average single idf1"] == approx(0.5)
+    assert table.loc[47, "a single assa"] == approx(0.3)
+    # Without AssA or switches at all (an old summary): IDF1 alone.
+    assert list(identity_table(hand_made_summary()).columns)[-1] == "average single idf1"
 
 
 def test_time_table_means_per_pipeline():
@@ -240,7 +264,7 @@ def test_write_tables_csv_and_markdown(tmp_path):
     assert names == [
         "table4_bpp.csv", "table4_bpp.md", "table5_pose.csv", "table5_pose.md",
         "table6_mota.csv", "table6_mota.md", "table6b_hota.csv", "table6b_hota.md",
-        "table7_time.csv", "table7_time.md",
+        "table6c_identity.csv", "table6c_identity.md", "table7_time.csv", "table7_time.md",
     ]
     assert all(path.is_file() for path in paths)
     assert not [path for path in (tmp_path / "tables").iterdir() if "partial" in path.name]

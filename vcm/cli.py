@@ -70,6 +70,10 @@ BITSTREAM = "bitstream"
 """An input bitstream; its sidecar ``<bitstream>.json`` is read too."""
 WORK_FOLDER = "work folder"
 """A folder the command writes files into; each file is checked when it is written."""
+GALLERY = "gallery"
+"""A file the command reads if it exists and updates in place, in one SQLite transaction at
+the end of a successful run (`vcm track --gallery`): never one of the inputs or outputs, never
+removed on failure, and only a vcm gallery is ever opened for writing."""
 POINT_RECORDS = "point records"
 """A sweep's results folder, of which the command reads the point records."""
 
@@ -80,7 +84,7 @@ PATH_PARAMETERS: dict[str, str] = {
     "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
     "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
     "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER, "root": WORK_FOLDER,
-    "directory": WORK_FOLDER,
+    "directory": WORK_FOLDER, "gallery": GALLERY,
 }
 """The role of every path parameter of every command, by parameter name (a test checks that
 each command's path parameters are here); :data:`PATH_PARAMETER_EXCEPTIONS` overrides it for
@@ -146,12 +150,17 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from vcm.fileio import all_or_nothing, refuse_inputs_as_outputs
+        from vcm.fileio import Inputs, all_or_nothing, refuse_inputs_as_outputs
 
         try:
             roles = path_roles(command, kwargs)
             inputs = command_inputs(roles)
-            refuse_inputs_as_outputs(command_outputs(kwargs) + roles.get(APPENDED, []), inputs)
+            galleries = roles.get(GALLERY, [])
+            refuse_inputs_as_outputs(command_outputs(kwargs) + roles.get(APPENDED, [])
+                                     + galleries, inputs)
+            if galleries:
+                refuse_inputs_as_outputs(command_outputs(kwargs) + roles.get(APPENDED, []),
+                                         Inputs(galleries))
             with all_or_nothing(command_outputs(kwargs), inputs):
                 return command(*args, **kwargs)
         except VcmError as error:
@@ -758,6 +767,15 @@ def track(
     like: Annotated[
         Optional[Path], typer.Option(help="The video the detections came from (for its frame rate).")
     ] = None,
+    video: Annotated[
+        Optional[Path], typer.Option(help="With appearance (-p appearance=histogram): the decoded "
+                                     "video whose pixels are embedded (the foreground, or the "
+                                     "coded original).")
+    ] = None,
+    gallery: Annotated[
+        Optional[Path], typer.Option(help="With appearance: SQLite file of known identities, read "
+                                     "if it exists and updated at the end (docs/reid.md).")
+    ] = None,
     option: Options = None,
     progress: NoProgress = True,
 ) -> None:
@@ -768,7 +786,7 @@ def track(
     options = parse_options(option, "tracker")
     backend = build_backend(TRACKERS, tracker, options)
     result = track_task(detections, output, backend, tracker_name=tracker, options=options,
-                        fps=fps, like=like)
+                        fps=fps, like=like, video=video, gallery=gallery)
     print_tracks(result)
 
 

@@ -411,7 +411,23 @@ def backend_option_problems(config: dict) -> list[str]:
                      for problem in CODECS.option_problems(codec, options)]
         problems += [f"qps: {codec}: {problem}" for qp in config["qps"]
                      if (problem := qp_problem(CODECS.get(codec).qp_range, qp))]
+    if (config["track"].get("options") or {}).get("appearance") is not None:
+        problems += appearance_problems(config)
     return problems
+
+
+def appearance_problems(config: dict) -> list[str]:
+    """Tracking with appearance embeds each point's decoded foreground, frame for frame and
+    pixel for pixel with the detections: a variant that codes every k-th frame or a
+    downscaled foreground has no such frames. One line per such variant."""
+    try:
+        variants = multitask_variants(config)
+    except VcmError:
+        return []  # variant_problems reports it
+    return [f"variants/{entry['variant']}: track/options appearance needs every frame at full "
+            f"size; this variant codes keep_every {entry['keep_every']}, downscale "
+            f"{entry['downscale']}" for entry in variants.values()
+            if entry["keep_every"] != 1 or entry["downscale"] != 1]
 
 
 def check_backend_options(config: dict, *, source: str = "config") -> None:

@@ -54,7 +54,7 @@ NaN, ``""``, 0, 0."""
 
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
-    "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
+    "assa", "id_switches", "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
     "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
     *DETECTION_COLUMNS, *VARIANT_COLUMNS,
 ]
@@ -112,6 +112,17 @@ def _metric(evaluation: dict | None, key: str, what: str) -> float:
     return math.nan if value is None else float(value)
 
 
+def _optional_metric(evaluation: dict | None, key: str, what: str) -> float:
+    """``evaluation[key]`` as a float; NaN without it, for ``null`` or without an evaluation;
+    a value that is not a number is a :class:`VcmError`."""
+    if evaluation is None or evaluation.get(key) is None:
+        return math.nan
+    value = evaluation[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise VcmError(f"malformed {what} ({key} must be a number, got {shown(value)})")
+    return float(value)
+
+
 def _seconds(run_records: list[dict], step: str) -> float:
     return sum(float(record.get("seconds", {}).get(step, 0.0)) for record in run_records)
 
@@ -165,6 +176,10 @@ def build_point(
     values["mota"] = _metric(track_evaluation, "mota", "tracking evaluation")
     values["idf1"] = _metric(track_evaluation, "idf1", "tracking evaluation")
     values["hota"] = _metric(track_evaluation, "hota", "tracking evaluation")
+    # Evaluations written before these were reported have neither: NaN, not an error.
+    values["assa"] = _optional_metric(track_evaluation, "assa", "tracking evaluation")
+    values["id_switches"] = _optional_metric(track_evaluation, "num_switches",
+                                             "tracking evaluation")
     values["segm_ap"] = _metric(segm_evaluation, "AP", "segmentation evaluation")
     runs = list(run_records) + list(segment_detect_records)
     for step in ("detect", "pose", "track", "segment"):

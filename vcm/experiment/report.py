@@ -80,7 +80,8 @@ def write_report(
         label = codec_label(codec, manifest)
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
-        for metric in ("pose_ap", "mota", "segm_ap"):
+        # BD-IDF1 and BD-HOTA too: with appearance, multitask identities depend on the QP.
+        for metric in ("pose_ap", "mota", "idf1", "hota", "segm_ap"):
             if not has_values(summary[summary["codec"] == codec], metric):
                 continue  # no sequence has this task's ground truth (or no segmentation ran)
             written += write_table(

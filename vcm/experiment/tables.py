@@ -203,6 +203,28 @@ def hota_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     return metric_table(summary, "hota", codec)
 
 
+IDENTITY_METRICS = ("idf1", "assa", "id_switches")
+"""The identity metrics of :func:`identity_table`: IDF1, HOTA's association accuracy and the
+identity switches (motmetrics' ``num_switches``)."""
+
+
+def identity_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
+    """Table 6c: who stays who, by QP (index ``qp``): for each metric of
+    :data:`IDENTITY_METRICS` with a value, columns ``"<sequence> <pipeline> <metric>"`` as
+    :func:`metric_table` names them (without its drop row: a count of switches has no
+    percent fall). Beside Table 6's MOTA and 6b's HOTA."""
+    rows = select_codec(summary, codec)
+    blocks = []
+    for metric in IDENTITY_METRICS:
+        if metric not in rows.columns or not has_values(rows, metric):
+            continue
+        block = _flatten(per_qp(summary, metric, codec))
+        blocks.append(block.rename(columns=lambda name, metric=metric: f"{name} {metric}"))
+    if not blocks:
+        raise VcmError("the summary has no IDF1, AssA or identity switches")
+    return pd.concat(blocks, axis=1)
+
+
 def time_table(summary: pd.DataFrame, codec: str | None = None) -> pd.DataFrame:
     """Table 7: mean seconds per point of each stage, by task set and pipeline.
 
@@ -270,7 +292,7 @@ def task_sets(summary: pd.DataFrame) -> dict[str, list[str]]:
 
 
 METRIC_OF_TABLE = {"table5_pose": "pose_ap", "table5b_segm": "segm_ap", "table6_mota": "mota",
-                   "table6b_hota": "hota"}
+                   "table6b_hota": "hota", "table6c_identity": "idf1"}
 """The metric each per-task table shows; a table whose metric has no value is not written."""
 
 
@@ -362,6 +384,11 @@ TABLES = {
         hota_table,
         "Table 6b (not in the paper). HOTA (TrackEval: mean over IoU thresholds 0.05-0.95 of "
         "sqrt(DetA x AssA)) by QP; last row: fall from the lowest to the highest QP in percent.",
+    ),
+    "table6c_identity": (
+        identity_table,
+        "Table 6c (not in the paper). Identities by QP: IDF1 (0..1), AssA (HOTA's association "
+        "accuracy, 0..1) and identity switches (a count) of each pipeline.",
     ),
     "table7_time": (
         time_table,

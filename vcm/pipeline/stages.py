@@ -199,25 +199,48 @@ class TrackStage(Stage):
     """Track ids for the frame's boxes with a registered tracker; the tracker's state (its
     tracks, lost tracks and next id) lives in the stage, one stage per video or stream.
 
-    Record: :class:`~vcm.tracks.FrameTracks` of the frame. Needs no pixels.
+    Record: :class:`~vcm.tracks.FrameTracks` of the frame. Needs no pixels, unless the
+    tracker has an appearance ``embedder`` (the ``iou`` tracker's ``appearance``): then each
+    frame's boxes are embedded from its pixels (the decoded foreground or original) and the
+    embeddings go to ``update``. ``gallery``: known identities (ids, embeddings) to start from
+    (:meth:`vcm.trackers.iou.IouTracker.init_state`); :meth:`identities` gives them back.
     """
 
-    def __init__(self, tracker, *, fps: float, name: str = "track"):
+    def __init__(self, tracker, *, fps: float, name: str = "track", gallery=None):
         self.tracker = tracker
         self.fps = float(fps)
         self.name = name
-        self.state = tracker.init_state(fps)
+        self.embedder = getattr(tracker, "embedder", None)
+        if gallery is None:
+            self.state = tracker.init_state(fps)
+        else:
+            self.state = tracker.init_state(fps, gallery=gallery)
 
     def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
         finished = []
         for frame in frames:
-            self.state, tracks = self.tracker.update(self.state, frame.detections)
+            if self.embedder is None:
+                self.state, tracks = self.tracker.update(self.state, frame.detections)
+            else:
+                if frame.image is None:
+                    raise ValueError(f"frame {frame.number}: tracking with appearance needs "
+                                     "the frame's pixels")
+                embeddings = self.embedder.embed(frame.image, frame.boxes)
+                self.state, tracks = self.tracker.update(self.state, frame.detections,
+                                                         embeddings)
             finished.append(frame.with_record(self.name, tracks))
         return finished
 
+    def identities(self):
+        """The tracker's known identities now (ids, embeddings), for a gallery."""
+        return self.tracker.identities(self.state)
+
     def describe(self) -> dict:
-        return {"stage": self.name, "tracker": getattr(self.tracker, "name", None)
-                or type(self.tracker).__name__, "fps": self.fps}
+        described = {"stage": self.name, "tracker": getattr(self.tracker, "name", None)
+                     or type(self.tracker).__name__, "fps": self.fps}
+        if self.embedder is not None:
+            described["appearance"] = self.embedder.describe()
+        return described
 
 
 class PersonPixelsStage(Stage):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.logs import log_run
@@ -108,16 +110,46 @@ def run_box_task(task: str, source: VideoSource, detections: DetectionSequence, 
                       frames=len(detections))
 
 
-def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Path) -> TaskResult:
-    """Track the boxes of ``detections`` (a video at ``fps``); write MOTChallenge rows."""
+def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Path, *,
+                 video: Path | None = None, gallery: Path | None = None) -> TaskResult:
+    """Track the boxes of ``detections`` (a video at ``fps``); write MOTChallenge rows.
+
+    With appearance the pixels come from ``video``; ``gallery`` (an SQLite file,
+    :mod:`vcm.trackers.gallery`) gives the known identities, and the result's
+    ``details["identities"]`` holds every identity of the run (ids, embeddings) for the
+    caller to store once everything else is written (:func:`track_task`).
+    """
     from vcm.trackers import track_sequence
     from vcm.tracks import write_tracks_txt
 
+    embedder = getattr(tracker, "embedder", None)
+    if embedder is None and (video is not None or gallery is not None):
+        option, path = ("--video", video) if video is not None else ("--gallery", gallery)
+        raise VcmError(f"{path}: {option} is for tracking with appearance; set the tracker "
+                       "option appearance (e.g. -p appearance=histogram)")
+    if embedder is not None and video is None:
+        raise VcmError(f"{output}: tracking with appearance needs --video, the decoded video "
+                       "whose pixels are embedded")
+    known = None
+    if gallery is not None:
+        from vcm.trackers.gallery import read_gallery
+
+        known = read_gallery(gallery, embedder.describe())
+        if not len(known[0]):
+            known = (known[0], np.zeros((0, embedder.dimension), dtype=np.float32))
+    source = None
+    if video is not None:
+        from vcm.video import open_video
+
+        source = open_video(video)
     times = StageTimes()
-    tracks = track_sequence(detections, tracker, fps=fps, times=times)
+    stages: list = []
+    tracks = track_sequence(detections, tracker, fps=fps, times=times, video=source,
+                            gallery=known, stage_out=stages)
     write_tracks_txt(tracks, output)
+    details = {"identities": stages[0].identities()} if gallery is not None else {}
     return TaskResult(output, tracks.count, {"track": times.seconds.get("track", 0.0)},
-                      frames=len(tracks), tracks=len(tracks.track_ids))
+                      frames=len(tracks), tracks=len(tracks.track_ids), details=details)
 
 
 def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
@@ -212,16 +244,27 @@ def frame_rate(fps: float | None, like: Path | None, detections: DetectionSequen
 
 def track_task(detections: Path, output: Path, tracker, *, tracker_name: str,
                options: dict[str, Any], fps: float | None = None,
-               like: Path | None = None) -> TaskResult:
-    """``vcm track``: track the boxes of the detection file (frame rate as :func:`frame_rate`)."""
+               like: Path | None = None, video: Path | None = None,
+               gallery: Path | None = None) -> TaskResult:
+    """``vcm track``: track the boxes of the detection file (frame rate as :func:`frame_rate`);
+    with appearance, on the pixels of ``video``, with the identities of ``gallery``
+    (:func:`run_tracking`)."""
     from vcm.detformats import read_detections
 
     boxes = read_detections(detections)
-    fps = frame_rate(fps, like, boxes)
+    fps = frame_rate(fps, like if like is not None else video, boxes)
     log_run("track", detections=detections, tracker=tracker_name, fps=fps, options=options)
-    result = run_tracking(boxes, tracker, fps, output)
+    result = run_tracking(boxes, tracker, fps, output, video=video, gallery=gallery)
+    # Recorded only when given, so the run record of plain tracking stays as it was.
+    extra = {name: value for name, value in (("video", video), ("gallery", gallery))
+             if value is not None}
     runrecord.write_run_record(output, "track", result.seconds, detections=detections,
-                     tracker=tracker_name, fps=fps, options=options)
+                     tracker=tracker_name, fps=fps, options=options, **extra)
+    if gallery is not None:
+        from vcm.trackers.gallery import write_gallery
+
+        # Last, in one transaction: a run that fails before here leaves the gallery as it was.
+        write_gallery(gallery, *result.details["identities"], tracker.embedder.describe())
     return result
 
 
@@ -286,7 +329,8 @@ def single_task(task: str, video: Path, output: Path, backend, *, detector, scor
                 ) -> TaskResult:
     """``vcm single-task pose|segment|track``: code the original ``video``, decode it, detect
     with the task's own ``detector``, then run ``task`` with ``backend`` (an estimator, a
-    segmenter or a tracker) and write ``output`` and its run record."""
+    segmenter or a tracker; a tracker with appearance embeds the decoded frames) and write
+    ``output`` and its run record."""
     from vcm.single_task import run_single_task
 
     if task == "track":
@@ -295,7 +339,9 @@ def single_task(task: str, video: Path, output: Path, backend, *, detector, scor
         fps = open_video(video).info.fps
 
         def run_task(decoded, boxes):
-            return run_tracking(boxes, backend, fps, output)
+            # With appearance, the pixels embedded are those of the coded original.
+            pixels = decoded.info.path if getattr(backend, "embedder", None) is not None else None
+            return run_tracking(boxes, backend, fps, output, video=pixels)
         described = {"tracker": tracker_name, "fps": fps,
                      "tracker_options": tracker_options or {}}
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from vcm.detections import DetectionSequence, FrameDetections
+from vcm.errors import VcmError
 from vcm.registry import Registry
 from vcm.tracks import FrameTracks, TrackSequence
 
@@ -24,21 +25,40 @@ class Tracker(Protocol):
         """The state before the first frame of a video shown at ``fps`` frames per second."""
 
     def update(self, state: Any, detections: FrameDetections) -> tuple[Any, FrameTracks]:
-        """Associate the next frame's detections; return the new state and the frame's tracks."""
+        """Associate the next frame's detections; return the new state and the frame's tracks.
+
+        A tracker with an appearance ``embedder`` attribute (not None) takes a third
+        argument, the (N, D) embeddings of the detections (see :class:`vcm.pipeline.TrackStage`)."""
 
 
 TRACKERS: Registry[Tracker] = Registry("tracker")
 
 
 def track_sequence(detections: DetectionSequence, tracker: Tracker, *, fps: float,
-                   times=None) -> TrackSequence:
+                   times=None, video=None, gallery=None, stage_out: list | None = None
+                   ) -> TrackSequence:
     """Run ``tracker`` over every frame of ``detections`` (a video at ``fps`` frames per
     second) with the batch driver and one :class:`vcm.pipeline.TrackStage`; its seconds are
-    added to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``track`` when given."""
-    from vcm.pipeline import TrackStage, detection_frames, run_frames
+    added to ``times`` (a :class:`vcm.pipeline.StageTimes`) as ``track`` when given.
 
-    stage = TrackStage(tracker, fps=fps)
-    frames = run_frames(detection_frames(detections), [stage], times=times)
+    ``video``: the :class:`vcm.video.VideoSource` the detections belong to, read for a
+    tracker with appearance (which needs pixels; without one it is not read). ``gallery``:
+    known identities for the stage. ``stage_out``: a list the stage is appended to, so the
+    caller can read its identities at the end.
+    """
+    from vcm.pipeline import TrackStage, detection_frames, run_frames, video_frames
+
+    stage = TrackStage(tracker, fps=fps, gallery=gallery)
+    if stage_out is not None:
+        stage_out.append(stage)
+    if stage.embedder is None:
+        source = detection_frames(detections)
+    elif video is None:
+        raise VcmError("tracking with appearance needs the video the detections belong to "
+                       "(its pixels)")
+    else:
+        source = video_frames(video, detections, progress=False)
+    frames = run_frames(source, [stage], times=times)
     return TrackSequence([frame.records[stage.name] for frame in frames],
                          source=detections.source)
 

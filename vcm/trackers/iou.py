@@ -37,7 +37,32 @@ and in step 5 only high-score boxes scoring at least ``byte_track_score + 0.1`` 
 7. A tracked and a lost track whose boxes overlap with a cost below ``duplicate_cost`` are
    duplicates: the one tracked for fewer frames is dropped.
 
-Differences from JDE, all deliberate: no appearance embeddings; a timed-out lost track is
+With ``appearance`` set (an embedder of :data:`vcm.appearance.EMBEDDERS`, e.g.
+``histogram``), :meth:`IouTracker.update` takes one embedding per detection as well, each
+track keeps a smoothed embedding (JDE's: ``momentum * old + (1 - momentum) * new``,
+renormalised), and association uses appearance twice:
+
+2. In the first association a pair needs both its IoU cost at most ``first_match_cost`` and
+   its appearance (cosine) distance at most ``appearance_gate``; among such pairs the
+   assignment minimises ``(1 - appearance_weight) * (1 - IoU) + appearance_weight *
+   distance``, so when people cross, the boxes go to the tracks that look like them.
+4b. Re-identification, after step 4: the lost tracks not re-found by overlap (and the
+   identities of a gallery, see below) against the detections still left that may start a
+   track, by appearance distance alone, at most ``reid_distance``. A matched lost track
+   keeps its id and restarts its Kalman state at the detection (its prediction is stale);
+   a matched gallery identity becomes a confirmed track with the gallery's id.
+
+``lost_seconds`` (any mode) replaces ``track_buffer``: lost tracks are kept that many seconds
+of video, so that re-identification can find people who were away that long.
+
+A gallery (:meth:`IouTracker.init_state` with ``gallery``; :mod:`vcm.trackers.gallery`
+stores it) is a set of known identities with their embeddings: they can be recalled in
+step 4b at any time, new ids start above theirs, and a lost track that times out is added to
+them instead of forgotten, so :meth:`IouTracker.identities` at the end holds every identity
+seen, for the gallery to store.
+
+Differences from JDE, all deliberate: appearance is optional and never used without overlap
+except in step 4b (JDE's first association is appearance and motion gating alone); a timed-out lost track is
 removed in the frame it times out (JDE still lets it be re-found in the next frame, because
 it subtracts the removed tracks one frame late); the output box is the detection box the
 track was matched with in this frame (JDE writes the Kalman-corrected box; set
@@ -53,6 +78,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vcm.appearance import cosine_distances, normalised
 from vcm.boxes import pairwise_iou
 from vcm.detections import FrameDetections
 from vcm.errors import VcmError
@@ -78,6 +104,8 @@ class TrackTable:
             with ``activate_first_frame``); only confirmed tracks are output or can be lost.
         start_frames: int64 (N,): frame the track was born in.
         end_frames: int64 (N,): last frame the track was matched (or born) in.
+        embeddings: float32 (N, D): smoothed L2-normalised appearance embeddings; D is 0
+            when appearance is off.
     """
 
     ids: np.ndarray
@@ -89,12 +117,14 @@ class TrackTable:
     activated: np.ndarray
     start_frames: np.ndarray
     end_frames: np.ndarray
+    embeddings: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @classmethod
-    def empty(cls) -> "TrackTable":
+    def empty(cls, dimension: int = 0) -> "TrackTable":
+        """No tracks; embeddings of ``dimension`` values."""
         return cls(
             ids=np.zeros((0,), dtype=np.int64),
             means=np.zeros((0, 8)),
@@ -105,6 +135,7 @@ class TrackTable:
             activated=np.zeros((0,), dtype=bool),
             start_frames=np.zeros((0,), dtype=np.int64),
             end_frames=np.zeros((0,), dtype=np.int64),
+            embeddings=np.zeros((0, dimension), dtype=np.float32),
         )
 
 
@@ -117,12 +148,32 @@ class IouTrackerState:
         next_id: the id the next new track gets.
         max_time_lost: frames a lost track is kept before it is removed.
         tracks: the live (tracked and lost) tracks.
+        memory_ids: int64 (K,): identities known but not live (a gallery's, and those timed
+            out since), which step 4b can recall.
+        memory_embeddings: float32 (K, D): their embeddings.
+        remember: a timed-out track joins the memory (a gallery is in use) instead of being
+            forgotten.
     """
 
     frame: int
     next_id: int
     max_time_lost: int
     tracks: TrackTable
+    memory_ids: np.ndarray = field(default_factory=lambda: np.zeros((0,), dtype=np.int64))
+    memory_embeddings: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    remember: bool = False
+
+
+APPEARANCE_GATE = 0.22
+"""Default largest appearance distance of a first-association pair (``histogram`` embedder):
+the 99.5th percentile of the distances between a person's track and their box in the next
+frame, on yolo-fastest's boxes of PETS09-S3MF1 (0.215), rounded up
+(``experiments/bench_reid.py --distances``; docs/reid.md)."""
+REID_DISTANCE = 0.11
+"""Default largest appearance distance of a re-identification (step 4b): the 1st percentile
+of the distances between a person's track and other people's boxes 1 to 5 s later, there
+(0.112), rounded down, so about 1 stranger in 100 would pass."""
 
 
 @TRACKERS.register("iou")
@@ -157,6 +208,16 @@ class IouTracker:
         byte_low_score: with BYTE, detections below this are ignored (ByteTrack's 0.1).
         std_weight_position: Kalman position noise, as a fraction of box height.
         std_weight_velocity: Kalman velocity noise, as a fraction of box height.
+        appearance: None (off), or the name of an embedder in
+            :data:`vcm.appearance.EMBEDDERS`; :meth:`update` then needs the embeddings.
+        appearance_options: the embedder's options (None: its defaults).
+        appearance_weight: weight of the appearance distance in the first association's
+            cost, 0 to 1.
+        appearance_gate: largest appearance distance matched in the first association.
+        reid_distance: largest appearance distance of a re-identification (step 4b).
+        embedding_momentum: weight of a track's old embedding when a new one is averaged in.
+        lost_seconds: None, or seconds of video a lost track is kept (replaces
+            ``track_buffer``).
     """
 
     _COST: ClassVar[Option] = Option(float, low=0.0, high=1.0, help="a 1 - IoU cost")
@@ -177,6 +238,16 @@ class IouTracker:
         "byte_low_score": Option(float, low=0.0, high=1.0, help="BYTE ignores boxes below this"),
         "std_weight_position": Option(float, above=0.0, high=100.0, help="fraction of height"),
         "std_weight_velocity": Option(float, above=0.0, high=100.0, help="fraction of height"),
+        "appearance": Option(str, optional=True, pattern=r"[a-z0-9][a-z0-9_.-]{0,63}",
+                             help="an appearance embedder's name (null: off)"),
+        "appearance_options": Option(dict, optional=True, help="the embedder's options"),
+        "appearance_weight": Option(float, low=0.0, high=1.0, help="weight of appearance"),
+        "appearance_gate": Option(float, low=0.0, high=2.0, help="a cosine distance"),
+        "reid_distance": Option(float, low=0.0, high=2.0, help="a cosine distance"),
+        "embedding_momentum": Option(float, low=0.0, high=1.0, help="weight of the old embedding"),
+        # A day: more is surely a typo.
+        "lost_seconds": Option(float, low=0.0, high=86400.0, optional=True,
+                               help="seconds a lost track is kept (null: track_buffer)"),
     }
 
     track_buffer: int = 30
@@ -193,7 +264,15 @@ class IouTracker:
     byte_low_score: float = 0.1
     std_weight_position: float = 1.0 / 20
     std_weight_velocity: float = 1.0 / 160
+    appearance: str | None = None
+    appearance_options: dict | None = None
+    appearance_weight: float = 0.5
+    appearance_gate: float = APPEARANCE_GATE
+    reid_distance: float = REID_DISTANCE
+    embedding_momentum: float = 0.9
+    lost_seconds: float | None = None
     kalman: KalmanFilter = field(init=False, repr=False, compare=False)
+    embedder: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.track_buffer < 0:
@@ -212,6 +291,19 @@ class IouTracker:
             )
         kalman = KalmanFilter(self.std_weight_position, self.std_weight_velocity)
         object.__setattr__(self, "kalman", kalman)
+        embedder = None
+        if self.appearance is not None:
+            from vcm.appearance import EMBEDDERS
+
+            embedder = EMBEDDERS.build(self.appearance, **(self.appearance_options or {}))
+        elif self.appearance_options:
+            raise ValueError("appearance_options needs appearance (an embedder's name)")
+        object.__setattr__(self, "embedder", embedder)
+
+    @property
+    def dimension(self) -> int:
+        """Values per appearance embedding (0: appearance off)."""
+        return 0 if self.embedder is None else int(self.embedder.dimension)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "IouTracker":
@@ -225,21 +317,57 @@ class IouTracker:
             )
         return cls(**config)
 
-    def init_state(self, fps: float) -> IouTrackerState:
-        """The state before frame 1 of a video shown at ``fps`` frames per second."""
+    def init_state(self, fps: float, gallery: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> IouTrackerState:
+        """The state before frame 1 of a video shown at ``fps`` frames per second.
+
+        ``gallery``: known identities as ids, int (K,) of distinct ids from 1, and their
+        embeddings, float32 (K, D); needs appearance. New ids start above the largest.
+        """
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        # fps * buffer / 30 rather than JDE's fps / 30 * buffer: the product of integers is
-        # exact, so e.g. a buffer of 7 frames is never truncated to 6 by rounding.
-        max_time_lost = int(fps * self.track_buffer / 30.0)
-        return IouTrackerState(frame=0, next_id=1, max_time_lost=max_time_lost,
-                               tracks=TrackTable.empty())
+        if self.lost_seconds is not None:
+            max_time_lost = int(fps * self.lost_seconds)
+        else:
+            # fps * buffer / 30 rather than JDE's fps / 30 * buffer: the product of integers
+            # is exact, so e.g. a buffer of 7 frames is never truncated to 6 by rounding.
+            max_time_lost = int(fps * self.track_buffer / 30.0)
+        empty = TrackTable.empty(self.dimension)
+        if gallery is None:
+            return IouTrackerState(frame=0, next_id=1, max_time_lost=max_time_lost,
+                                   tracks=empty, memory_embeddings=empty.embeddings)
+        if self.embedder is None:
+            raise ValueError("a gallery needs appearance (an embedder's name)")
+        ids = np.asarray(gallery[0], dtype=np.int64).reshape(-1)
+        embeddings = np.asarray(gallery[1], dtype=np.float32)
+        if embeddings.shape != (len(ids), self.dimension):
+            raise ValueError(f"the gallery's embeddings have shape {embeddings.shape}; "
+                             f"{self.appearance} gives {self.dimension} values per box")
+        if len(ids) and (ids.min() < 1 or len(np.unique(ids)) != len(ids)):
+            raise ValueError("gallery ids must be distinct and 1 or more")
+        next_id = int(ids.max()) + 1 if len(ids) else 1
+        return IouTrackerState(frame=0, next_id=next_id, max_time_lost=max_time_lost,
+                               tracks=empty, memory_ids=ids, memory_embeddings=embeddings,
+                               remember=True)
+
+    def identities(self, state: IouTrackerState) -> tuple[np.ndarray, np.ndarray]:
+        """Every identity ``state`` knows with an embedding: its confirmed tracks (tracked
+        or lost) and its memory; ids int64 (K,) ascending, embeddings float32 (K, D)."""
+        table = state.tracks
+        rows = np.flatnonzero(table.activated)
+        ids = np.concatenate([table.ids[rows], state.memory_ids])
+        embeddings = np.concatenate([table.embeddings[rows], state.memory_embeddings])
+        order = np.argsort(ids, kind="stable")
+        return ids[order], embeddings[order]
 
     def update(
-        self, state: IouTrackerState, detections: FrameDetections
+        self, state: IouTrackerState, detections: FrameDetections,
+        embeddings: np.ndarray | None = None,
     ) -> tuple[IouTrackerState, FrameTracks]:
         """Associate the detections of frame ``state.frame + 1``; ``state`` is left unchanged.
 
+        ``embeddings``: with appearance, float32 (N, D), one L2-normalised row per detection
+        (``self.embedder.embed`` of the frame's pixels and ``detections.boxes``).
         Returns the new state and the confirmed tracks matched in this frame, sorted by id.
         """
         frame = state.frame + 1
@@ -248,12 +376,25 @@ class IouTracker:
                 f"expected the detections of frame {frame}, got frame {detections.frame}"
             )
         detection_boxes, detection_scores = detections.boxes, detections.scores
+        appearance = self.embedder is not None
+        if appearance:
+            if embeddings is None:
+                raise ValueError(f"frame {frame}: appearance tracking needs an embedding per "
+                                 "detection (the frame's pixels)")
+            detection_embeddings = np.asarray(embeddings, dtype=np.float32)
+            if detection_embeddings.shape != (len(detection_boxes), self.dimension):
+                raise ValueError(f"frame {frame}: embeddings of shape "
+                                 f"{detection_embeddings.shape} for {len(detection_boxes)} "
+                                 f"detections of {self.dimension} values")
+        else:
+            detection_embeddings = np.zeros((len(detection_boxes), 0), dtype=np.float32)
         minimum = self.min_score
         if self.byte_track_score is not None:
             minimum = max(minimum, self.byte_low_score)
         if minimum > 0:
             keep = detection_scores >= minimum
             detection_boxes, detection_scores = detection_boxes[keep], detection_scores[keep]
+            detection_embeddings = detection_embeddings[keep]
         # Indices into detection_boxes: the high-score boxes go through the JDE cascade, the
         # low-score ones (BYTE only) through step 3b alone.
         if self.byte_track_score is None:
@@ -288,7 +429,11 @@ class IouTracker:
             distances = kalman.gating_distance(means[pool], covariances[pool],
                                                measurements[high])
             cost[distances > CHI2_INV_95[4]] = np.inf
-        rows, columns, free_pool, free = _assign(cost, self.first_match_cost)
+        if appearance:
+            rows, columns, free_pool, free = self._assign_with_appearance(
+                cost, table.embeddings[pool], detection_embeddings[high])
+        else:
+            rows, columns, free_pool, free = _assign(cost, self.first_match_cost)
         first_tracks, first_detections, remaining = pool[rows], high[columns], high[free]
         refound = first_tracks[lost[first_tracks]]
 
@@ -315,6 +460,26 @@ class IouTracker:
         remaining = remaining[free]
         births = remaining[detection_scores[remaining] >= birth_score]
 
+        # Step 4b: re-identify lost tracks and remembered identities by appearance.
+        memory_ids, memory_embeddings = state.memory_ids, state.memory_embeddings
+        reidentified, reid_detections = _NO_INDICES, _NO_INDICES
+        recalled_ids, recalled = _NO_INDICES, _NO_INDICES
+        if appearance and len(births):
+            waiting = leftover[lost[leftover]]
+            known = np.concatenate([table.embeddings[waiting], memory_embeddings])
+            distance = cosine_distances(known, detection_embeddings[births])
+            rows, columns, _, free = _assign(distance, self.reid_distance)
+            from_table = rows < len(waiting)
+            reidentified, reid_detections = waiting[rows[from_table]], births[columns[from_table]]
+            recalled_rows = rows[~from_table] - len(waiting)
+            recalled_ids, recalled = memory_ids[recalled_rows], births[columns[~from_table]]
+            forgotten = np.ones(len(memory_ids), dtype=bool)
+            forgotten[recalled_rows] = False
+            memory_ids, memory_embeddings = memory_ids[forgotten], memory_embeddings[forgotten]
+            births = births[np.isin(births, recalled, invert=True)
+                            & np.isin(births, reid_detections, invert=True)]
+            refound = np.concatenate([refound, reidentified])
+
         # Kalman update of every matched track at once; step 6: time out lost tracks.
         matched_tracks = np.concatenate([first_tracks, second_tracks, third_tracks])
         matched_detections = np.concatenate(
@@ -323,40 +488,64 @@ class IouTracker:
         boxes = table.boxes.copy()
         scores = table.scores.copy()
         end_frames = table.end_frames.copy()
+        track_embeddings = table.embeddings
         if len(matched_tracks):
             means[matched_tracks], covariances[matched_tracks] = kalman.update(
                 means[matched_tracks], covariances[matched_tracks], measurements[matched_detections]
             )
+        if len(reidentified):
+            # A track re-found after an absence restarts where it is seen: its prediction
+            # has drifted for as long as it was away.
+            means[reidentified], covariances[reidentified] = kalman.initiate(
+                measurements[reid_detections])
+        matched_tracks = np.concatenate([matched_tracks, reidentified])
+        matched_detections = np.concatenate([matched_detections, reid_detections])
+        if len(matched_tracks):
             boxes[matched_tracks] = detection_boxes[matched_detections]
             scores[matched_tracks] = detection_scores[matched_detections]
             end_frames[matched_tracks] = frame
+            if appearance:
+                track_embeddings = track_embeddings.copy()
+                momentum = self.embedding_momentum
+                track_embeddings[matched_tracks] = normalised(
+                    momentum * track_embeddings[matched_tracks]
+                    + (1.0 - momentum) * detection_embeddings[matched_detections])
         matched = np.zeros(len(table), dtype=bool)
         matched[matched_tracks] = True
         still_tracked = np.flatnonzero(~lost & matched)
         timed_out = frame - table.end_frames > state.max_time_lost
         kept_lost = np.flatnonzero(lost & ~matched & ~timed_out)
+        if state.remember:
+            expired = np.flatnonzero(lost & ~matched & timed_out & table.activated)
+            memory_ids = np.concatenate([memory_ids, table.ids[expired]])
+            memory_embeddings = np.concatenate([memory_embeddings, table.embeddings[expired]])
 
         # JDE's list order: tracks still tracked, new tracks, re-found tracks, then the lost
         # tracks kept and those lost in this frame. The order only breaks assignment ties,
         # but keeping it keeps the output deterministic and comparable with JDE.
         before = still_tracked
         after = np.concatenate([refound, kept_lost, newly_lost])
-        birth_means, birth_covariances = kalman.initiate(measurements[births])
-        count_tracked = len(before) + len(births) + len(refound)
+        new_ids = np.arange(state.next_id, state.next_id + len(births))
+        born = np.concatenate([recalled, births])
+        birth_ids = np.concatenate([recalled_ids, new_ids])
+        birth_means, birth_covariances = kalman.initiate(measurements[born])
+        count_tracked = len(before) + len(born) + len(refound)
         count = count_tracked + len(kept_lost) + len(newly_lost)
         activated = np.ones(count, dtype=bool)
-        activated[len(before):len(before) + len(births)] = self.activate_first_frame and frame == 1
-        birth_ids = np.arange(state.next_id, state.next_id + len(births))
+        # A recalled identity is confirmed at once: the gallery has seen it before.
+        activated[len(before) + len(recalled):len(before) + len(born)] = (
+            self.activate_first_frame and frame == 1)
         next_table = TrackTable(
             ids=_join(table.ids, before, birth_ids, after),
             means=_join(means, before, birth_means, after),
             covariances=_join(covariances, before, birth_covariances, after),
-            boxes=_join(boxes, before, detection_boxes[births], after),
-            scores=_join(scores, before, detection_scores[births], after),
+            boxes=_join(boxes, before, detection_boxes[born], after),
+            scores=_join(scores, before, detection_scores[born], after),
             lost=np.arange(count) >= count_tracked,
             activated=activated,
-            start_frames=_join(table.start_frames, before, np.full(len(births), frame), after),
-            end_frames=_join(end_frames, before, np.full(len(births), frame), after),
+            start_frames=_join(table.start_frames, before, np.full(len(born), frame), after),
+            end_frames=_join(end_frames, before, np.full(len(born), frame), after),
+            embeddings=_join(track_embeddings, before, detection_embeddings[born], after),
         )
         # Step 7.
         next_table = self._drop_duplicates(next_table, count_tracked)
@@ -365,8 +554,22 @@ class IouTracker:
             next_id=state.next_id + len(births),
             max_time_lost=state.max_time_lost,
             tracks=next_table,
+            memory_ids=memory_ids,
+            memory_embeddings=memory_embeddings,
+            remember=state.remember,
         )
         return next_state, self._output(next_table, frame)
+
+    def _assign_with_appearance(self, iou_cost: np.ndarray, track_embeddings: np.ndarray,
+                                detection_embeddings: np.ndarray):
+        """Step 2 with appearance: pairs within both thresholds, assigned by the blended
+        cost (see the module docstring); returns as :func:`_assign` does."""
+        distance = cosine_distances(track_embeddings, detection_embeddings)
+        weight = self.appearance_weight
+        cost = (1.0 - weight) * iou_cost + weight * distance
+        cost[(iou_cost > self.first_match_cost) | (distance > self.appearance_gate)] = np.inf
+        # Every allowed pair's blended cost is at most the larger of the two thresholds.
+        return _assign(cost, max(self.first_match_cost, self.appearance_gate))
 
     def _drop_duplicates(self, table: TrackTable, count_tracked: int) -> TrackTable:
         """Drop the younger of each tracked/lost pair whose boxes nearly coincide."""

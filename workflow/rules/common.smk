@@ -38,6 +38,19 @@ MULTITASK_PIPELINE = r"multitask(?:-[A-Za-z0-9][A-Za-z0-9_.-]*)?"
 # Segmentation is the optional third task: a config with a `segment` section runs it.
 SEGMENTATION = "segment" in config
 
+# Tracking with appearance (`track: options: appearance: NAME`) embeds the pixels each point
+# decoded, so it runs per point (multitask: on the decoded foreground; single-task: on the
+# decoded original); without it, multitask tracking reads boxes alone, once per sequence.
+TRACK_APPEARANCE = (config["track"].get("options") or {}).get("appearance") is not None
+
+
+def multitask_track_folder(pipeline, sequence, codec, qp):
+    """Where a multitask point's tracks.txt and track_eval.json are: the point's folder with
+    appearance, else the sequence's."""
+    if TRACK_APPEARANCE:
+        return R(f"{pipeline}/{sequence}/{codec}/qp{qp}")
+    return R(f"{pipeline}/{sequence}")
+
 
 def sequence_input(wildcards):
     """The VIDEO argument for a sequence: its configured path, or the synthesized folder."""

@@ -40,10 +40,10 @@ def two_task_point_inputs(wildcards):
         sent = {"foreground_run": R(f"{pipeline}/{sequence}/foreground.mkv.run.json")}
         if not embeds(wildcards):  # embedded detections are part of the video's bits
             sent["detections"] = shared
-        evaluations = {"pose": f"{folder}/pose_eval.json",
-                       "track": R(f"{pipeline}/{sequence}/track_eval.json")}
+        tracked = multitask_track_folder(pipeline, sequence, wildcards.codec, wildcards.qp)
+        evaluations = {"pose": f"{folder}/pose_eval.json", "track": f"{tracked}/track_eval.json"}
         task_runs = {"pose": [f"{folder}/pose.json.run.json"],
-                     "track": [R(f"{pipeline}/{sequence}/tracks.txt.run.json")]}
+                     "track": [f"{tracked}/tracks.txt.run.json"]}
         coded = f"{folder}/foreground.{extension}.json"
     else:
         detect = []  # each task runs its own detector, counted with the task

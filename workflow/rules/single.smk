@@ -75,21 +75,30 @@ rule segment_single:
         "{params.options:q} -o {output.masks:q} --no-progress > {log:q} 2>&1"
 
 
+def single_track_pixels(wildcards):
+    """With appearance, the decoded original whose pixels single-task tracking embeds."""
+    if not TRACK_APPEARANCE:
+        return []
+    return [R(f"single/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}/decoded.mkv")]
+
+
 rule track_single:
     input:
         detections=R("single/{sequence}/{codec}/qp{qp}/track_detections.zip"),
         video=sequence_input,
+        pixels=single_track_pixels,
     output:
         tracks=R("single/{sequence}/{codec}/qp{qp}/tracks.txt"),
         run=R("single/{sequence}/{codec}/qp{qp}/tracks.txt.run.json"),
     params:
         tracker=config["track"]["tracker"],
         options=option_flags(config["track"].get("options")),
+        pixels=lambda wildcards, input: repeated("--video", input.pixels),
     log:
         LOG("track/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
-        "--like {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
+        "--like {input.video:q} {params.pixels:q} -o {output.tracks:q} > {log:q} 2>&1"
 
 
 rule bits_per_pixel_single:

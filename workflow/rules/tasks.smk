@@ -43,7 +43,43 @@ rule pose_multitask:
 
 
 # The boxes come from the uncompressed original, so tracking runs once per sequence and
-# pipeline, whatever the QP.
+# pipeline, whatever the QP; with appearance it embeds each point's decoded foreground.
+if TRACK_APPEARANCE:
+
+    rule track_multitask_appearance:
+        input:
+            detections=shared_detections,
+            video=R("{pipeline}/{sequence}/{codec}/qp{qp}/decoded.mkv"),
+        output:
+            tracks=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt"),
+            run=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt.run.json"),
+        wildcard_constraints:
+            pipeline=MULTITASK_PIPELINE,
+        params:
+            tracker=config["track"]["tracker"],
+            options=option_flags(config["track"].get("options")),
+        log:
+            LOG("track/{pipeline}/{sequence}/{codec}/qp{qp}"),
+        shell:
+            "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
+            "--video {input.video:q} -o {output.tracks:q} > {log:q} 2>&1"
+
+    rule evaluate_track_multitask_appearance:
+        input:
+            tracks=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt"),
+            sequence=sequence_input,
+        output:
+            R("{pipeline}/{sequence}/{codec}/qp{qp}/track_eval.json"),
+        wildcard_constraints:
+            pipeline=MULTITASK_PIPELINE,
+        params:
+            gt=track_ground_truth,
+        log:
+            LOG("evaluate_track/{pipeline}/{sequence}/{codec}/qp{qp}"),
+        shell:
+            "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
+
+
 rule track_multitask:
     input:
         detections=shared_detections,
