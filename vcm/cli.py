@@ -548,7 +548,7 @@ def bpp(
 @models_app.command("list")
 def models_list(progress: NoProgress = True) -> None:
     """List the named models, their files, and the kind of checksum each file is checked with."""
-    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
+    import vcm.appearance, vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS
 
     for name, model in sorted(MODELS.items()):
@@ -564,7 +564,7 @@ def models_fetch(
     progress: Progress = True,
 ) -> None:
     """Download (or find in the mirror) every file of a model and verify its checksum."""
-    import vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
+    import vcm.appearance, vcm.detectors, vcm.pose, vcm.segmenters  # noqa: E401, F401  (backends register their models)
     from vcm.store import MODELS, ModelStore
 
     if name not in MODELS:

@@ -74,4 +74,4 @@ def clipped_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 # Imported last: the backends register themselves in EMBEDDERS defined above.
-from vcm.appearance import histogram  # noqa: E402,F401
+from vcm.appearance import histogram, networks  # noqa: E402,F401

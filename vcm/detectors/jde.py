@@ -44,6 +44,7 @@ class JDEDetector:
     """
 
     name = "jde"
+    dimension = EMBEDDING_DIM
     requirements = ("torch",)
     option_schema = {
         "weights": Option(str, choices=("mot", "random")),

@@ -98,6 +98,7 @@ class OSNetEmbedder:
 
     name = "osnet"
     dim = EMBEDDING_DIM
+    dimension = EMBEDDING_DIM
     requirements = ("torch",)
     option_schema = {
         "weights": Option(str, choices=("msmt17", "random")),
