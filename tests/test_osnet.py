@@ -177,3 +177,20 @@ def test_describe_names_weights_and_preprocessing(embedder):
     assert record["weights"] == "random (seed 0)"
     assert record["input"] == [128, 256]
     assert record["normalisation"]["mean_rgb"] == pytest.approx([0.485, 0.456, 0.406])
+
+
+@pytest.mark.heavy
+def test_the_iou_tracker_takes_osnet_as_its_appearance_embedder():
+    """Registered in vcm.appearance: the tracker builds it by name, embeds 512 values per box
+    and keeps person B (never hidden) on one id through the occlusion scene."""
+    from tests.test_appearance import occlusion_scene, track_ids
+    from vcm.trackers import TRACKERS
+
+    tracker = TRACKERS.build("iou", appearance="osnet",
+                             appearance_options={"weights": "random", "seed": 0, "threads": 1})
+    assert tracker.dimension == 512
+    scene = occlusion_scene()
+    per_frame = track_ids(tracker, scene)
+    # Before the occlusion the two boxes are far apart: the same ids as overlap alone gives.
+    assert per_frame[:5] == track_ids(TRACKERS.build("iou"), scene)[:5]
+    assert len({ids[240] for ids in per_frame if 240 in ids}) == 1
