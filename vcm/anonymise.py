@@ -81,6 +81,28 @@ def grown_faces(faces: np.ndarray, margin: float) -> np.ndarray:
     return faces
 
 
+def merged_boxes(boxes: np.ndarray) -> np.ndarray:
+    """``boxes`` (K, 4) ``x1, y1, x2, y2`` with every group of overlapping ones (sharing
+    area, directly or through others) replaced by the box around the group, in order of
+    each group's first box: two searches that find the same face give one region."""
+    merged = [box for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)]
+    changed = True
+    while changed:
+        changed = False
+        for first in range(len(merged)):
+            for second in range(first + 1, len(merged)):
+                a, b = merged[first], merged[second]
+                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
+                    merged[first] = np.concatenate([np.minimum(a[:2], b[:2]),
+                                                    np.maximum(a[2:], b[2:])])
+                    del merged[second]
+                    changed = True
+                    break
+            if changed:
+                break
+    return np.asarray(merged, dtype=np.float64).reshape(-1, 4)
+
+
 def head_box(box: np.ndarray, fraction: float) -> np.ndarray:
     """The head region (4,) assumed in a person ``box`` with no face found: its top
     ``fraction`` of the height, its full width."""
@@ -203,7 +225,8 @@ class FaceFinder:
 
     def faces(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
         """For each person box (``x1, y1, x2, y2`` pixels inside the frame), the faces found
-        in it, (K, 4) ``x1, y1, x2, y2`` frame pixels (K may be 0)."""
+        in it, (K, 4) ``x1, y1, x2, y2`` frame pixels (K may be 0); overlapping faces of the
+        two searches are merged (:func:`merged_boxes`)."""
         from vcm.pose.base import extract_crop
 
         found = []
@@ -214,7 +237,7 @@ class FaceFinder:
             upper = self.detect(enlarged, full_range=False) / UPSCALE + np.tile(origin, 2)
             crop, origin = extract_crop(frame_bgr, box)
             whole = self.detect(crop, full_range=True) + np.tile(origin, 2)
-            found.append(np.concatenate([upper, whole]))
+            found.append(merged_boxes(np.concatenate([upper, whole])))
         return found
 
     def describe(self) -> dict:
