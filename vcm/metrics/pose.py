@@ -65,22 +65,7 @@ def evaluate_keypoints(
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    default_sigmas, default_image_ids, label = None, None, "ground truth"
-    if isinstance(ground_truth, KeypointGroundTruth):
-        default_sigmas, default_image_ids = ground_truth.sigmas, ground_truth.image_ids
-        label = ground_truth.source or label
-        dataset = ground_truth.coco
-    elif isinstance(ground_truth, dict):
-        dataset = ground_truth
-    else:
-        label = str(ground_truth)
-        dataset = load_json(Path(ground_truth))
-        if not isinstance(dataset, dict):
-            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
-    if isinstance(results, (str, os.PathLike)):
-        results = read_pose_results(results)
-    results = list(results)
-    dataset = _complete_ground_truth(dataset, label)
+    dataset, results, label, default_sigmas, default_image_ids = _inputs(ground_truth, results)
     keypoint_count = _keypoint_count(dataset, results)
     sigmas_given = sigmas if sigmas is not None else default_sigmas
     sigmas = np.asarray(
@@ -154,21 +139,7 @@ def evaluate_body_keypoints(
     labelled is then one pycocotools ignores), its ``area`` kept; a result's box and area
     are those of its body keypoints' extent, as pycocotools' ``loadRes`` gives them. Needs
     COCO's 17-keypoint layout."""
-    default_image_ids, label = None, "ground truth"
-    if isinstance(ground_truth, KeypointGroundTruth):
-        default_image_ids, label = ground_truth.image_ids, ground_truth.source or label
-        dataset = ground_truth.coco
-    elif isinstance(ground_truth, dict):
-        dataset = ground_truth
-    else:
-        label = str(ground_truth)
-        dataset = load_json(Path(ground_truth))
-        if not isinstance(dataset, dict):
-            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
-    if isinstance(results, (str, os.PathLike)):
-        results = read_pose_results(results)
-    results = list(results)
-    dataset = _complete_ground_truth(dataset, label)
+    dataset, results, label, _, default_image_ids = _inputs(ground_truth, results)
     count = _keypoint_count(dataset, results)
     if count != len(COCO_KEYPOINT_SIGMAS):
         raise VcmError(f"{label}: body-keypoint AP needs COCO's 17 keypoints per person, "
@@ -188,6 +159,28 @@ def evaluate_body_keypoints(
     cut_results = [replace(pose, keypoints=pose.keypoints[FACE_KEYPOINTS:]) for pose in results]
     return evaluate_keypoints(cut, cut_results, sigmas=COCO_KEYPOINT_SIGMAS[FACE_KEYPOINTS:],
                               image_ids=image_ids if image_ids is not None else default_image_ids)
+
+
+def _inputs(ground_truth, results) -> tuple[dict, list[PersonPose], str, object, object]:
+    """The checked ground-truth dataset (:func:`_complete_ground_truth`), the results as a
+    list, the ground truth's label for messages, and its own sigmas and image ids (``None``
+    unless it is a :class:`KeypointGroundTruth`)."""
+    default_sigmas, default_image_ids, label = None, None, "ground truth"
+    if isinstance(ground_truth, KeypointGroundTruth):
+        default_sigmas, default_image_ids = ground_truth.sigmas, ground_truth.image_ids
+        label = ground_truth.source or label
+        dataset = ground_truth.coco
+    elif isinstance(ground_truth, dict):
+        dataset = ground_truth
+    else:
+        label = str(ground_truth)
+        dataset = load_json(Path(ground_truth))
+        if not isinstance(dataset, dict):
+            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
+    if isinstance(results, (str, os.PathLike)):
+        results = read_pose_results(results)
+    return (_complete_ground_truth(dataset, label), list(results), label, default_sigmas,
+            default_image_ids)
 
 
 def object_keypoint_similarity(
