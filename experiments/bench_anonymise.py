@@ -26,6 +26,12 @@ labelled; each image a one-frame video, ground-truth boxes as detections) and PE
 written under ``--work`` (default: a temporary folder). Prints markdown tables and, with
 ``--json``, every number. Prints numbers; it is not a test.
 
+Measured 2026-12-06 (docs/anonymise.md has the tables; 2 shared cores, load 8-17, 17 min):
+only ``fill`` hides every face MediaPipe finds on the plain COCO foreground (0 of 8-9 at QP
+22, 32, 42); pixelate (8 blocks) leaves a detectable face-shaped blob in 44-62 % of them,
+blur in 12-50 %. Any anonymisation costs BlazePose most of its people (3-6 poses against
+8-10), since its person detector works from the face.
+
     nice -n 10 .venv/bin/python experiments/bench_anonymise.py
     .venv/bin/python experiments/bench_anonymise.py --frames 10 --qps 32 --options plain pixelate
 """

@@ -305,3 +305,15 @@ def test_a_real_face_is_anonymised_in_the_coded_foreground(tmp_path):
     assert np.abs(decoded["fill"][0][interior].astype(int) - FILL_VALUE).max() <= 3
     assert (within_block_variance(luma(decoded["pixelate"]), rectangle, side)
             < within_block_variance(luma(decoded["plain"]), rectangle, side) / 10)
+
+
+@pytest.mark.parametrize("command", [["live"], ["stream", "--loopback"]])
+def test_the_live_edge_takes_and_checks_the_option(tmp_path, small_clip, mirror, command):
+    clip, _ = small_clip
+    result = CliRunner().invoke(app, [*command, str(clip), "-o", str(tmp_path / "results.jsonl"),
+                                      "--root", str(tmp_path / "sessions"), "--no-progress",
+                                      "--foreground-option", "anonymise=smudge"])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "anonymise must be one of none, blur, pixelate, fill" in errors[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.mkv"]
