@@ -153,3 +153,53 @@ def test_image_ids_restrict_evaluation():
 def test_evaluation_prints_nothing(coco_mini, capsys):
     evaluate_keypoints(coco_mini, fed_back(coco_mini))
     assert capsys.readouterr().out == ""
+
+
+# -- body keypoints only (issue 22: anonymised faces) --------------------------------------------
+
+
+def test_body_ap_leaves_the_face_keypoints_out():
+    from vcm.metrics.pose import evaluate_body_keypoints
+
+    ground_truth = one_person_ground_truth()
+    keypoints = np.array(ground_truth["annotations"][0]["keypoints"], dtype=float).reshape(17, 3)
+    # Face keypoints (0..4) 1000 px off, body exact: OKS over all 17 is 12/17 = 0.706 (the
+    # face terms are exp(-huge) = 0), a match at thresholds 0.50..0.70 (5 of 10): AP 0.5.
+    # Over the body keypoints only, OKS is 1: AP 1.
+    moved = keypoints.copy()
+    moved[:5, 0] += 1000
+    prediction = [PersonPose(1, moved, 0.9)]
+    assert evaluate_keypoints(ground_truth, prediction)["AP"] == pytest.approx(0.5)
+    assert evaluate_body_keypoints(ground_truth, prediction)["AP"] == pytest.approx(1.0)
+    # A body keypoint off instead: that one counts in both.
+    moved = keypoints.copy()
+    moved[5:, 0] += 1000
+    assert evaluate_body_keypoints(ground_truth, [PersonPose(1, moved, 0.9)])["AP"] == 0.0
+
+
+def test_body_ap_ignores_people_labelled_only_on_the_face():
+    from vcm.metrics.pose import evaluate_body_keypoints
+
+    body = np.column_stack([np.arange(17.0) * 5, np.arange(17.0) * 9, np.full(17, 2)])
+    face_only = body.copy() + [300, 0, 0]
+    face_only[5:, 2] = 0
+    people = [PersonPose(1, body, box=[0, 0, 100, 150]),
+              PersonPose(1, face_only, box=[300, 0, 400, 150])]
+    ground_truth = ground_truth_coco(people, image_ids=[1], keypoint_names=[""] * 17)
+    prediction = [PersonPose(1, body, 0.8)]
+    # All keypoints: the second person is missed, AP 51/101 (test_one_of_two_people_found).
+    assert evaluate_keypoints(ground_truth, prediction)["AP"] == pytest.approx(51 / 101)
+    # Body only: the second person has no labelled keypoint left, so pycocotools ignores it.
+    assert evaluate_body_keypoints(ground_truth, prediction)["AP"] == pytest.approx(1.0)
+
+
+def test_body_ap_of_the_ground_truth_fed_back_is_one_and_needs_coco_keypoints(coco_mini):
+    from vcm.metrics.pose import evaluate_body_keypoints
+
+    metrics = evaluate_body_keypoints(coco_mini, fed_back(coco_mini))
+    assert metrics["AP"] == pytest.approx(1.0) and metrics["AR"] == pytest.approx(1.0)
+    assert evaluate_body_keypoints(coco_mini, fed_back(coco_mini, shift=8.0))["AP"] < 1.0
+    fourteen = {"images": [{"id": 1, "width": 9, "height": 9}],
+                "annotations": [{"image_id": 1, "keypoints": [1, 1, 2] * 14, "bbox": [0, 0, 9, 9]}]}
+    with pytest.raises(VcmError, match="needs COCO's 17 keypoints"):
+        evaluate_body_keypoints(fourteen, [])

@@ -403,7 +403,9 @@ def foreground(
         typer.Option("--option", "-p", help="Foreground variant option key=value, repeatable: "
                      "margin (fraction of the box), margin_px, hold (frames), align (pixels), "
                      "feather (pixels), fill (black|grey|blur|downscale), fill_scale, "
-                     "mask (none|selfie|pose: keep segmented person pixels), mask_grow (pixels)."),
+                     "mask (none|selfie|pose: keep segmented person pixels), mask_grow (pixels), "
+                     "anonymise (none|blur|pixelate|fill: faces in the boxes), anonymise_blocks, "
+                     "anonymise_margin, anonymise_head (docs/anonymise.md)."),
     ] = None,
     keep_every: Annotated[int, typer.Option(
         min=1, max=1000, help="Write only frames 1, 1+K, 1+2K, ... at the frame rate divided "
@@ -1147,6 +1149,11 @@ def serve(
             dashboard.stop()
 
 
+EdgeForeground = Annotated[Optional[list[str]], typer.Option(
+    help="Foreground variant option key=value, repeatable (as `vcm foreground -p`; e.g. "
+    "anonymise=pixelate: no face leaves the edge).")]
+
+
 @app.command("stream")
 @handles_errors
 def stream(
@@ -1159,8 +1166,7 @@ def stream(
     detector: Annotated[str, typer.Option(help="Detector name.")] = "yolo-fastest",
     detector_option: DetectorOptions = None,
     detect_score: Annotated[float, typer.Option(min=0, max=1, help="Detector score threshold.")] = 0.6,
-    foreground_option: Annotated[Optional[list[str]], typer.Option(
-        help="Foreground variant option key=value (as `vcm foreground -p`).")] = None,
+    foreground_option: EdgeForeground = None,
     codec: Annotated[str, typer.Option(help="vvenc (H.266) or x265 (H.265).")] = "vvenc",
     qp: QP = 32,
     preset: Annotated[Optional[str], typer.Option(help="Encoder preset [vvenc: faster, x265: ultrafast].")] = None,
@@ -1214,6 +1220,7 @@ def live(
     pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    foreground_option: EdgeForeground = None,
     progress: LiveStatus = True,
     http: LiveDashboard = None,
 ) -> None:
@@ -1230,7 +1237,8 @@ def live(
             source, address=None, tasks=tasks, root=root,
             detector=build_named("detector", detector, None,
                                  **({"sequence": source} if detector == "oracle" else {})),
-            detect_score=0.6, foreground={}, codec=codec, qp=qp, preset=None, intra_period=32,
+            detect_score=0.6, foreground=parse_options(foreground_option, "foreground"),
+            codec=codec, qp=qp, preset=None, intra_period=32,
             realtime=realtime, max_frames=max_frames, token=None, results_path=output,
             status=_status_line if progress else None, watchers=[dashboard] if dashboard else (),
         )

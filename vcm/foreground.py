@@ -50,7 +50,9 @@ class ForegroundResult:
     segmenter of the ``mask`` variant (0 without it) and in total (reading, segmenting,
     rendering and lossless writing); ``segmenter`` describes the mask's segmenter (model,
     file checksums, parameters), ``None`` without one; ``boxes_without_mask`` counts the boxes
-    in which it found no person (each kept whole)."""
+    in which it found no person (each kept whole). With ``anonymise``, ``anonymise_seconds``
+    is the face search and anonymising, ``anonymiser`` the face finder's description and
+    its counts (:meth:`vcm.pipeline.AnonymiseStage.counts`); ``None`` without it."""
 
     frames: int
     render_seconds: float
@@ -58,6 +60,8 @@ class ForegroundResult:
     segment_seconds: float = 0.0
     segmenter: dict | None = None
     boxes_without_mask: int = 0
+    anonymise_seconds: float = 0.0
+    anonymiser: dict | None = None
 
 
 def build_mask_segmenter(options: ForegroundOptions):
@@ -97,8 +101,8 @@ def write_foreground_video(
     from vcm.spatial import check_downscale, downscale_frame, reduced_size
     from vcm.temporal import check_keep_every, coded_frame_rate, is_coded
 
-    from vcm.pipeline import (PersonPixelsStage, StageTimes, foreground_stages, run_frames,
-                              video_frames)
+    from vcm.pipeline import (AnonymiseStage, PersonPixelsStage, StageTimes, foreground_stages,
+                              run_frames, video_frames)
 
     keep_every = check_keep_every(keep_every)
     downscale = check_downscale(downscale)
@@ -108,6 +112,7 @@ def write_foreground_video(
     info = source.info
     stages = foreground_stages(options, min_score=min_score)
     masking = next((stage for stage in stages if isinstance(stage, PersonPixelsStage)), None)
+    anonymising = next((stage for stage in stages if isinstance(stage, AnonymiseStage)), None)
     times = StageTimes()
     frames = run_frames(video_frames(source, detections, detections_label=str(detections_file),
                                      description="foreground", progress=progress),
@@ -128,6 +133,14 @@ def write_foreground_video(
     render_seconds = times.seconds.get(stages[-1].name, 0.0)
     segment_seconds = times.seconds.get(masking.name, 0.0) if masking is not None else 0.0
     without_mask = masking.boxes_without_mask if masking is not None else 0
+    anonymiser = None
+    if anonymising is not None:
+        anonymiser = {**anonymising.finder.describe(), **anonymising.counts()}
+        LOG.info("anonymise %s: %d boxes searched, %d with a face (%d faces), %d without "
+                 "(head region: %s), %.3f s", options.anonymise, anonymising.boxes,
+                 anonymising.boxes_with_face, anonymising.faces, anonymising.boxes_head,
+                 f"top {options.anonymise_head:g}" if options.anonymise_head else "none",
+                 times.seconds.get(anonymising.name, 0.0))
     LOG.info(
         "foreground: %d frames, %d boxes (scores >= %g of them kept), variant %s, render %.3f s, "
         "segment %.3f s (%d boxes without a mask, kept whole), total %.3f s -> %s",
@@ -137,4 +150,6 @@ def write_foreground_video(
     written = len(range(1, info.frames + 1, keep_every))
     return ForegroundResult(written, render_seconds, total_seconds, segment_seconds,
                             masking.segmenter.describe() if masking is not None else None,
-                            without_mask)
+                            without_mask,
+                            times.seconds.get(anonymising.name, 0.0) if anonymising else 0.0,
+                            anonymiser)

@@ -20,6 +20,13 @@ The variants here change that in measured ways (docs/variants.md, "Foreground va
   a MediaPipe segmentation model finds in each box (run by :mod:`vcm.foreground` on the
   original frames), grown by ``mask_grow`` pixels (0 by default: growing cost more bytes
   than it saved on PETS09, docs/variants.md, "Foreground variants") to keep more of the edges.
+* ``anonymise``: ``none`` (the default) or how the faces MediaPipe finds in each box of the
+  original frame are made unrecognisable before the foreground is composed: ``blur``,
+  ``pixelate`` or ``fill``, with ``anonymise_blocks`` (the detail left: blocks across the
+  face region's long side, or its blur's sigma as a fraction of it), ``anonymise_margin``
+  (face boxes grown by this fraction of their size on each side) and ``anonymise_head``
+  (where a box shows no face, its top fraction is anonymised; 0: none). See
+  :mod:`vcm.anonymise` and docs/anonymise.md.
 
 With ``mask``, the kept region of a frame is worked out in this order (:func:`person_region`,
 :func:`held_regions`, :func:`align_region`):
@@ -57,6 +64,12 @@ from vcm.errors import VcmError, shown
 
 FILLS = ("black", "grey", "blur", "downscale")
 
+ANONYMISE = ("none", "blur", "pixelate", "fill")
+"""``none``: faces as they are; otherwise what a face region shows (:mod:`vcm.anonymise`)."""
+
+ANONYMISE_DETAILS = ("anonymise_blocks", "anonymise_margin", "anonymise_head")
+"""The options that mean something only with ``anonymise`` other than ``none``."""
+
 MASKS = ("none", "selfie", "pose")
 """``none``: whole boxes; otherwise the MediaPipe segmentation model that finds the person pixels."""
 
@@ -74,6 +87,10 @@ class ForegroundOptions:
     fill_scale: int = 8
     mask: str = "none"
     mask_grow: int = 0
+    anonymise: str = "none"
+    anonymise_blocks: int = 8
+    anonymise_margin: float = 0.25
+    anonymise_head: float = 0.2
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -93,6 +110,13 @@ class ForegroundOptions:
             (_whole(self.fill_scale) and 1 <= self.fill_scale <= 256, "fill_scale must be an integer in 1..256"),
             (self.mask in MASKS, f"mask must be one of {', '.join(MASKS)}"),
             (_whole(self.mask_grow) and 0 <= self.mask_grow <= 256, "mask_grow must be an integer in 0..256 pixels"),
+            (self.anonymise in ANONYMISE, f"anonymise must be one of {', '.join(ANONYMISE)}"),
+            (_whole(self.anonymise_blocks) and 2 <= self.anonymise_blocks <= 64,
+             "anonymise_blocks must be an integer in 2..64"),
+            (math.isfinite(self.anonymise_margin) and 0 <= self.anonymise_margin <= 2,
+             "anonymise_margin must be in 0..2"),
+            (math.isfinite(self.anonymise_head) and 0 <= self.anonymise_head <= 1,
+             "anonymise_head must be in 0..1 (a share of the box's height)"),
         ]
         for ok, problem in checks:
             if not ok:
@@ -102,7 +126,9 @@ class ForegroundOptions:
     def is_paper(self) -> bool:
         """True for the paper's foreground: boxes as they are, black elsewhere."""
         return replace(self, fill_scale=ForegroundOptions.fill_scale,
-                       mask_grow=ForegroundOptions.mask_grow) == ForegroundOptions()
+                       mask_grow=ForegroundOptions.mask_grow,
+                       **{name: getattr(ForegroundOptions, name) for name in ANONYMISE_DETAILS}
+                       ) == ForegroundOptions()
 
     @classmethod
     def from_options(cls, options: dict | None, *, source: str = "foreground") -> ForegroundOptions:
@@ -116,8 +142,14 @@ class ForegroundOptions:
         return cls(**options)
 
     def describe(self) -> dict:
-        """The options as a plain dict, for run records and the manifest."""
-        return asdict(self)
+        """The options as a plain dict, for run records and the manifest; without the
+        ``anonymise`` options when it is ``none``, so that the records of every foreground
+        without it read as they did before the option existed."""
+        described = asdict(self)
+        if self.anonymise == "none":
+            for name in ("anonymise", *ANONYMISE_DETAILS):
+                del described[name]
+        return described
 
 
 _KINDS = {"float": (int, float), "int": int, "str": str}

@@ -20,6 +20,7 @@ summary reads it as NaN.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 from vcm.detformats import DETECTION_FORMATS
@@ -224,8 +225,9 @@ def foreground_label(run_record: dict) -> str:
     options = (run_record.get("parameters") or {}).get("variant") or {}
     if not isinstance(options, dict):
         raise VcmError(f"malformed foreground run record (variant is {shown(options)})")
-    paper = ForegroundOptions().describe()
-    # The renderer's field order, not the record's (run records sort their keys).
+    # Every option, the anonymise ones too (describe() leaves those out when they are off),
+    # in the renderer's field order, not the record's (run records sort their keys).
+    paper = asdict(ForegroundOptions())
     changed = [f"{key}={options[key]}" for key in paper
                if key in options and options[key] != paper[key]]
     # fill_scale means nothing with a black or grey fill, mask_grow nothing without a mask.

@@ -13,6 +13,7 @@ import copy
 import io
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -64,22 +65,7 @@ def evaluate_keypoints(
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    default_sigmas, default_image_ids, label = None, None, "ground truth"
-    if isinstance(ground_truth, KeypointGroundTruth):
-        default_sigmas, default_image_ids = ground_truth.sigmas, ground_truth.image_ids
-        label = ground_truth.source or label
-        dataset = ground_truth.coco
-    elif isinstance(ground_truth, dict):
-        dataset = ground_truth
-    else:
-        label = str(ground_truth)
-        dataset = load_json(Path(ground_truth))
-        if not isinstance(dataset, dict):
-            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
-    if isinstance(results, (str, os.PathLike)):
-        results = read_pose_results(results)
-    results = list(results)
-    dataset = _complete_ground_truth(dataset, label)
+    dataset, results, label, default_sigmas, default_image_ids = _inputs(ground_truth, results)
     keypoint_count = _keypoint_count(dataset, results)
     sigmas_given = sigmas if sigmas is not None else default_sigmas
     sigmas = np.asarray(
@@ -133,6 +119,68 @@ def evaluate_keypoints(
         name: (math.nan if value < 0 else float(value))
         for name, value in zip(KEYPOINT_METRICS, evaluation.stats)
     }
+
+
+FACE_KEYPOINTS = 5
+"""COCO's first five keypoints (nose, eyes, ears) are the face's; 5..16 are the body's."""
+
+
+def evaluate_body_keypoints(
+    ground_truth: KeypointGroundTruth | dict | str | Path,
+    results: Iterable[PersonPose] | str | Path,
+    *,
+    image_ids: Iterable[int] | None = None,
+) -> dict[str, float]:
+    """COCO keypoint AP and AR as :func:`evaluate_keypoints`, over the 12 body keypoints
+    only (COCO's 5..16, shoulders to ankles): what a pose estimator keeps where the faces
+    were anonymised. It is pycocotools run on the ground truth and ``results`` cut to those
+    keypoints, with their sigmas (:data:`COCO_KEYPOINT_SIGMAS` ``[5:]``): each person's
+    ``num_keypoints`` counted again on its body keypoints (a person with only face keypoints
+    labelled is then one pycocotools ignores), its ``area`` kept; a result's box and area
+    are those of its body keypoints' extent, as pycocotools' ``loadRes`` gives them. Needs
+    COCO's 17-keypoint layout."""
+    dataset, results, label, _, default_image_ids = _inputs(ground_truth, results)
+    count = _keypoint_count(dataset, results)
+    if count != len(COCO_KEYPOINT_SIGMAS):
+        raise VcmError(f"{label}: body-keypoint AP needs COCO's 17 keypoints per person, "
+                       f"got {count}")
+    _check_results(results, {image["id"] for image in dataset["images"]}, count, label)
+    body = FACE_KEYPOINTS * 3
+    annotations = []
+    for annotation in dataset["annotations"]:
+        keypoints = list(annotation["keypoints"][body:])
+        annotations.append({**annotation, "keypoints": keypoints,
+                            "num_keypoints": sum(flag > 0 for flag in keypoints[2::3])})
+    categories = [{key: value for key, value in category.items() if key != "skeleton"}
+                  | ({"keypoints": category["keypoints"][FACE_KEYPOINTS:]}
+                     if category.get("keypoints") else {})
+                  for category in dataset["categories"]]
+    cut = {**dataset, "annotations": annotations, "categories": categories}
+    cut_results = [replace(pose, keypoints=pose.keypoints[FACE_KEYPOINTS:]) for pose in results]
+    return evaluate_keypoints(cut, cut_results, sigmas=COCO_KEYPOINT_SIGMAS[FACE_KEYPOINTS:],
+                              image_ids=image_ids if image_ids is not None else default_image_ids)
+
+
+def _inputs(ground_truth, results) -> tuple[dict, list[PersonPose], str, object, object]:
+    """The checked ground-truth dataset (:func:`_complete_ground_truth`), the results as a
+    list, the ground truth's label for messages, and its own sigmas and image ids (``None``
+    unless it is a :class:`KeypointGroundTruth`)."""
+    default_sigmas, default_image_ids, label = None, None, "ground truth"
+    if isinstance(ground_truth, KeypointGroundTruth):
+        default_sigmas, default_image_ids = ground_truth.sigmas, ground_truth.image_ids
+        label = ground_truth.source or label
+        dataset = ground_truth.coco
+    elif isinstance(ground_truth, dict):
+        dataset = ground_truth
+    else:
+        label = str(ground_truth)
+        dataset = load_json(Path(ground_truth))
+        if not isinstance(dataset, dict):
+            raise VcmError(f"{label}: expected a COCO keypoint JSON object")
+    if isinstance(results, (str, os.PathLike)):
+        results = read_pose_results(results)
+    return (_complete_ground_truth(dataset, label), list(results), label, default_sigmas,
+            default_image_ids)
 
 
 def object_keypoint_similarity(

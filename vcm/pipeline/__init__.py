@@ -11,6 +11,7 @@ See docs/api.md.
 from vcm.pipeline.driver import Pipeline, StageTimes, detection_frames, run_frames, video_frames
 from vcm.pipeline.frames import Frame, FrameComponent, Stage
 from vcm.pipeline.stages import (
+    AnonymiseStage,
     BoxTaskStage,
     DetectStage,
     ForegroundStage,
@@ -23,6 +24,7 @@ from vcm.pipeline.stages import (
 )
 
 __all__ = [
+    "AnonymiseStage",
     "BoxTaskStage",
     "DetectStage",
     "ForegroundStage",

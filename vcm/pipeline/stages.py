@@ -280,6 +280,62 @@ class PersonPixelsStage(Stage):
         return {"stage": self.name, "segmenter": self.segmenter.describe()}
 
 
+class AnonymiseStage(Stage):
+    """Faces made unrecognisable in the *original* frame before :class:`ForegroundStage`
+    composes it (the variant's ``anonymise``, :mod:`vcm.anonymise`): ``finder`` searches the
+    frame's boxes scoring at least ``min_score``, grown by the variant's margins and clipped
+    (:func:`vcm.masking.segmentation_boxes`, the kept boxes); each face found, grown by
+    ``anonymise_margin``, is blurred, pixelated or filled; a box with no face has its top
+    ``anonymise_head`` anonymised instead. The result becomes the frame's ``image``.
+
+    Record: int64 (M, 4) ``c0, r0, c1, r1`` (end exclusive), the rectangles anonymised.
+    Counts ``boxes``, ``boxes_with_face``, ``faces`` and ``boxes_head`` (no face found: the
+    head region was anonymised, or nothing with ``anonymise_head`` 0). ``finder`` has
+    ``faces(frame_bgr, boxes)`` (:class:`vcm.anonymise.FaceFinder`).
+    """
+
+    def __init__(self, finder, options: ForegroundOptions, *, min_score: float = 0.0,
+                 name: str = "anonymise"):
+        self.finder = finder
+        self.options = options
+        self.min_score = float(min_score)
+        self.name = name
+        self.boxes = self.boxes_with_face = self.faces = self.boxes_head = 0
+
+    def process_batch(self, frames: Sequence[Frame]) -> list[Frame]:
+        from vcm.anonymise import anonymise_image, face_rectangles
+
+        finished = []
+        for frame in frames:
+            height, width = frame.image.shape[:2]
+            boxes = segmentation_boxes(kept_boxes(frame, self.min_score).boxes, width, height,
+                                       self.options)
+            faces = self.finder.faces(frame.image, boxes)
+            found = sum(len(box_faces) > 0 for box_faces in faces)
+            self.boxes += len(boxes)
+            self.boxes_with_face += found
+            self.boxes_head += len(boxes) - found
+            self.faces += sum(len(box_faces) for box_faces in faces)
+            rectangles = face_rectangles(faces, boxes, width, height,
+                                         margin=self.options.anonymise_margin,
+                                         head=self.options.anonymise_head)
+            image = anonymise_image(frame.image, rectangles, self.options.anonymise,
+                                    self.options.anonymise_blocks)
+            finished.append(frame.with_record(self.name, rectangles, image=image))
+        return finished
+
+    def counts(self) -> dict:
+        """``boxes`` searched, ``boxes_with_face``, ``faces`` found, ``boxes_head``."""
+        return {"boxes": self.boxes, "boxes_with_face": self.boxes_with_face,
+                "faces": self.faces, "boxes_head": self.boxes_head}
+
+    def close(self) -> None:
+        close_backend(self.finder)
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "finder": self.finder.describe()}
+
+
 class ForegroundStage(Stage):
     """The foreground of each frame (:mod:`vcm.masking`): the pixels of its boxes scoring at
     least ``min_score``, the variant's fill elsewhere; the foreground becomes the frame's
@@ -341,16 +397,24 @@ def _size(frame: Frame) -> tuple[int, int]:
 
 
 def foreground_stages(options: ForegroundOptions | None = None, *, min_score: float = 0.0,
-                      segmenter=None) -> list[Stage]:
+                      segmenter=None, face_finder=None) -> list[Stage]:
     """The stages that render a foreground variant: :class:`ForegroundStage`, after a
     :class:`PersonPixelsStage` with ``segmenter`` (default: MediaPipe's ``options.mask``
-    model, :func:`vcm.foreground.build_mask_segmenter`) for a ``mask`` variant."""
+    model, :func:`vcm.foreground.build_mask_segmenter`) for a ``mask`` variant, and after an
+    :class:`AnonymiseStage` with ``face_finder`` (default :class:`vcm.anonymise.FaceFinder`)
+    for an ``anonymise`` variant (the segmenter sees the faces; the foreground does not)."""
     options = options if options is not None else ForegroundOptions()
-    if options.mask == "none":
-        return [ForegroundStage(options, min_score=min_score)]
-    if segmenter is None:
-        from vcm.foreground import build_mask_segmenter
+    stages: list[Stage] = []
+    if options.mask != "none":
+        if segmenter is None:
+            from vcm.foreground import build_mask_segmenter
 
-        segmenter = build_mask_segmenter(options)
-    return [PersonPixelsStage(segmenter, options, min_score=min_score),
-            ForegroundStage(options, min_score=min_score)]
+            segmenter = build_mask_segmenter(options)
+        stages.append(PersonPixelsStage(segmenter, options, min_score=min_score))
+    if options.anonymise != "none":
+        if face_finder is None:
+            from vcm.anonymise import FaceFinder
+
+            face_finder = FaceFinder()
+        stages.append(AnonymiseStage(face_finder, options, min_score=min_score))
+    return [*stages, ForegroundStage(options, min_score=min_score)]

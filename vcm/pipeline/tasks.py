@@ -313,6 +313,9 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
         seconds["segment"] = result.segment_seconds
         recorded["segmenter"] = result.segmenter
         recorded["boxes_without_mask"] = result.boxes_without_mask
+    if result.anonymiser is not None:
+        seconds["anonymise"] = result.anonymise_seconds
+        recorded["anonymiser"] = result.anonymiser
     if keep_every != 1:
         recorded["keep_every"] = keep_every
     if downscale != 1:
