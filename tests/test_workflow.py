@@ -103,7 +103,8 @@ def test_report_tables_plots_and_manifest(sweep):
     assert manifest["results"] == "results/ci"
     assert manifest["multitask_pipelines"] == {
         "multitask": {"variant": "", "score": 0.6, "foreground": {}, "keep_every": 1,
-                      "carry": "interpolate", "downscale": 1, "embed": False}}
+                      "carry": "interpolate", "downscale": 1, "downscale_regions": 1,
+                      "embed": False}}
     assert len(manifest["config_sha256"]) == 64
     assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
