@@ -4,8 +4,8 @@ A change that should not change any result (moving pipeline logic between module
 must leave every artifact of a sweep the same bytes: bitstreams, detection files,
 foregrounds and decoded videos, poses, tracks, masks, BPP and evaluation records, and the
 synthesized sequence. Run records (``*.run.json``), codec sidecars (``<file>.json`` beside
-``<file>``), point records, the summary, tables, plots, the manifest and logs hold seconds
-or paths, so they are left out.
+``<file>``), point records, the summary, tables, plots, the manifest and logs (the report's
+``report.log`` among them) hold seconds or paths, so they are left out.
 
     # run the CI sweep (configs/ci.yaml) in WORKDIR, then write its manifest
     python experiments/sweep_fingerprint.py WORKDIR --run --write tests/data/ci_sweep.sha256
@@ -28,8 +28,8 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
-LEFT_OUT_NAMES = {"point.json", "summary.csv", "manifest.json", ".snakemake_timestamp",
-                  ".vcm-output"}
+LEFT_OUT_NAMES = {"point.json", "summary.csv", "manifest.json", "report.log",
+                  ".snakemake_timestamp", ".vcm-output"}
 LEFT_OUT_FOLDERS = {"logs", "tables", "plots", ".snakemake"}
 
 

@@ -26,6 +26,7 @@ def test_artifacts_leave_out_records_sidecars_and_logs(tmp_path):
     write(tmp_path / "results" / "ci" / "logs" / "pose" / "tiny.log")
     write(tmp_path / "results" / "ci" / "tables" / "vvenc" / "table7_time.csv")
     write(tmp_path / "results" / "ci" / "summary.csv")
+    write(tmp_path / "results" / "ci" / "report.log")
     write(tmp_path / "data" / "synthetic" / "tiny" / "img1" / "000001.png")
     sums = sweep_fingerprint.fingerprint(tmp_path)
     prefix = "results/ci/multitask/tiny/vvenc/qp22/"

@@ -18,7 +18,8 @@ from vcm.experiment.points import foreground_label
 from vcm.experiment.variants import paper_anchor, pipeline_facts, score_study_table, variants_table
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-CODED_AS_IS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
+CODED_AS_IS = {"keep_every": 1, "carry": "interpolate", "downscale": 1,
+               "downscale_regions": 1, "embed": False}
 
 
 def ci_config(**changes) -> dict:
@@ -83,6 +84,12 @@ def test_the_score_study_adds_a_pipeline_per_other_score():
     ({"variants": {"score0.4": {"foreground": {"fill": "grey"}}}, "score_study": [0.4]},
      "variants/score0.4: the name of score_study's 0.4 point"),
     ({"variants": {"wide": {"foreground": {"margin": 3}}}}, "variants/wide/foreground"),
+    ({"variants": {"r": {"foreground": {"fill": "blur"}, "downscale_regions": 2}}},
+     "variants/r: downscale_regions needs fill black or grey"),
+    ({"variants": {"r": {"foreground": {"feather": 4}, "downscale_regions": 2}}},
+     "variants/r: downscale_regions needs feather 0"),
+    ({"variants": {"r": {"downscale": 2, "downscale_regions": 2}}},
+     "variants/r: downscale_regions and downscale scale the same pixels"),
 ])
 def test_variants_the_sweep_cannot_run_are_named(changes, message):
     problems = variant_problems(ci_config(**changes))
@@ -94,6 +101,7 @@ def test_variants_the_sweep_cannot_run_are_named(changes, message):
     ({"variants": {"x": {"colour": 1}}}, "variants/x"),
     ({"variants": {"x": {"keep_every": 0}}}, "variants/x/keep_every"),
     ({"variants": {"x": {"carry": "nearest"}}}, "variants/x/carry"),
+    ({"variants": {"x": {"downscale_regions": 17}}}, "variants/x/downscale_regions"),
     ({"variants": {"x": {"embed": {"confidence_bits": 17}}}}, "variants/x/embed"),
     ({"variants": {"x": {"embed": {"colour": 1}}}}, "variants/x/embed"),
     ({"variants": {"../x": {}}}, "variants"),
@@ -134,6 +142,9 @@ def test_foreground_label_names_what_differs_from_the_paper():
     assert foreground_label(paper_every_other) == "keep_every=2"
     paper_every_other["parameters"]["downscale"] = 4
     assert foreground_label(paper_every_other) == "keep_every=2,downscale=4"
+    regions = record(fill="grey")
+    regions["parameters"]["downscale_regions"] = 2
+    assert foreground_label(regions) == "fill=grey,downscale_regions=2"
 
 
 # --- tables -------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def test_report_tables_plots_and_manifest(sweep):
     assert manifest["results"] == "results/ci"
     assert manifest["multitask_pipelines"] == {
         "multitask": {"variant": "", "score": 0.6, "foreground": {}, "keep_every": 1,
-                      "carry": "interpolate", "downscale": 1, "embed": False}}
+                      "carry": "interpolate", "downscale": 1, "downscale_regions": 1,
+                      "embed": False}}
     assert len(manifest["config_sha256"]) == 64
     assert {"hog", "blazepose", "mediapipe"} <= set(manifest["backends"])
     for table in ("table4_bpp", "table5_pose", "table5b_segm", "table6_mota", "table7_time",
@@ -428,16 +429,19 @@ variants:
   k4: {keep_every: 4, carry: interpolate}
   sei: {embed: true}
   half: {downscale: 2}
+  regions: {foreground: {fill: grey}, downscale_regions: 2}
 """
 
 
 def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
     # Issue 23: a variant coding every 4th frame (poses and masks carried along the tracks),
-    # one carrying its detections in the bitstream (SEI) and one coding the foreground at
-    # half size run as pipelines of the sweep.
+    # one carrying its detections in the bitstream (SEI), one coding the foreground at
+    # half size and one with only its kept rectangles at half size run as pipelines of the
+    # sweep.
     from vcm.bitstream import quantise_detections
     from vcm.keypoints import read_pose_results
     from vcm.masks import read_mask_results
+    from vcm.runrecord import read_run_record
     from vcm.tracks import read_tracks_txt
     from vcm.video import open_video
 
@@ -446,10 +450,16 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
         rows = list(csv.DictReader(handle))
     labels = {row["pipeline"]: row["foreground"] for row in rows}
     assert labels == {"multitask": "paper", "multitask-k4": "keep_every=4",
-                      "multitask-sei": "paper", "multitask-half": "downscale=2", "single": ""}
+                      "multitask-sei": "paper", "multitask-half": "downscale=2",
+                      "multitask-regions": "fill=grey,downscale_regions=2", "single": ""}
     # The half-size foreground is coded at 160x120; its tasks read it at 320x240.
     half = open_video(results / "multitask-half/walk/vvenc/qp22/decoded.mkv").info
     assert (half.width, half.height) == (160, 120)
+    # The region-scaled one keeps the frame's size; its poses read the restored frames.
+    regions = open_video(results / "multitask-regions/walk/vvenc/qp22/decoded.mkv").info
+    assert (regions.width, regions.height, regions.frames) == (320, 240, 9)
+    assert read_run_record(results / "multitask-regions/walk/vvenc/qp22/pose.json")[
+        "parameters"]["downscale_regions"] == 2
     # Frames 1, 5 and 9 of 9 are coded; the tasks are evaluated on every frame.
     assert open_video(results / "multitask-k4/walk/foreground.mkv").info.frames == 3
     assert open_video(results / "multitask-k4/walk/vvenc/qp22/decoded.mkv").info.frames == 3
@@ -478,4 +488,4 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
             frame.boxes.tolist() for frame in expected.frames]
     variants = pd.read_csv(results / "tables" / "vvenc" / "variants.csv", comment="#", index_col=0)
     assert list(variants.index) == ["multitask walk", "multitask-half walk", "multitask-k4 walk",
-                                    "multitask-sei walk"]
+                                    "multitask-regions walk", "multitask-sei walk"]

@@ -387,6 +387,10 @@ def list_detectors(progress: NoProgress = True) -> None:
 Downscale = Annotated[int, typer.Option(
     min=1, max=16, help="The foreground at 1/F of each side (spatial resampling): `vcm "
     "foreground` writes it so, `vcm pose|segment` restore it to the detections' size.")]
+DownscaleRegions = Annotated[int, typer.Option(
+    min=1, max=16, help="Only the kept rectangles at 1/F of each side, each in its top-left "
+    "corner (fill black or grey): `vcm foreground` writes it so, `vcm pose|segment` restore "
+    "each rectangle, worked out from the boxes scoring at least --score and the -p options.")]
 
 
 @app.command("foreground")
@@ -411,6 +415,7 @@ def foreground(
         min=1, max=1000, help="Write only frames 1, 1+K, 1+2K, ... at the frame rate divided "
         "by K (temporal resampling; `vcm pose --keep-every K --tracks` fills in the rest).")] = 1,
     downscale: Downscale = 1,
+    downscale_regions: DownscaleRegions = 1,
     log: LogFile = None,
     progress: Progress = True,
 ) -> None:
@@ -421,7 +426,7 @@ def foreground(
     variant = ForegroundOptions.from_options(parse_options(option, "foreground"))
     result = foreground_task(video, detections, output, score=score, variant=variant,
                              log_path=log, progress=progress, keep_every=keep_every,
-                             downscale=downscale)
+                             downscale=downscale, downscale_regions=downscale_regions)
     typer.echo(f"wrote {output}: {result.frames} frames", err=True)
 
 
@@ -703,6 +708,7 @@ def pose(
         "places in the box interpolated between the coded frames before and after).")
     ] = CarryMode.interpolate,
     downscale: Downscale = 1,
+    downscale_regions: DownscaleRegions = 1,
     progress: Progress = True,
 ) -> None:
     """Top-down pose estimation with boxes from the detection file (no detector of its own)."""
@@ -712,7 +718,8 @@ def pose(
     result = box_task("pose", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
                       progress=progress, keep_every=keep_every, tracks=tracks,
-                      carry=carry.value, downscale=downscale)
+                      carry=carry.value, downscale=downscale,
+                      downscale_regions=downscale_regions)
     print_crops(result.crops)
     print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} poses in {result.seconds['pose']:.2f} s", err=True)
@@ -731,6 +738,7 @@ def segment(
     keep_every: KeepEvery = 1,
     tracks: CarryTracks = None,
     downscale: Downscale = 1,
+    downscale_regions: DownscaleRegions = 1,
     progress: Progress = True,
 ) -> None:
     """Person masks prompted by the boxes of the detections file (no detector of its own)."""
@@ -740,7 +748,7 @@ def segment(
     result = box_task("segment", video, detections, output, backend, score=score,
                       foreground_options=parse_options(foreground_option, "foreground"),
                       progress=progress, keep_every=keep_every, tracks=tracks,
-                      downscale=downscale)
+                      downscale=downscale, downscale_regions=downscale_regions)
     print_crops(result.crops)
     print_carried(result.details)
     typer.echo(f"wrote {output}: {result.count} masks in {result.seconds['segment']:.2f} s",

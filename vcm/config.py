@@ -501,19 +501,22 @@ def score_label(score: float) -> str:
     return f"{float(score):g}"
 
 
-CODING_DEFAULTS = {"keep_every": 1, "carry": "interpolate", "downscale": 1, "embed": False}
+CODING_DEFAULTS = {"keep_every": 1, "carry": "interpolate", "downscale": 1,
+                   "downscale_regions": 1, "embed": False}
 """A variant's coding keys and their defaults (the config's own ``multitask``): code every
 ``keep_every``-th foreground frame and ``carry`` poses and masks along the tracks to the
 others (:mod:`vcm.temporal`); code the foreground at 1/``downscale`` of each side
-(:mod:`vcm.spatial`); ``embed`` the detections in the bitstream as annotated-regions
-SEI (BPP then counts the bitstream alone): ``true``, or ``vcm encode --embed-option`` s
-(``{confidence_bits: 6, labels: false}``)."""
+(:mod:`vcm.spatial`), or only its kept rectangles, each in place, at
+1/``downscale_regions`` (:func:`vcm.spatial.shrink_regions`); ``embed`` the detections in
+the bitstream as annotated-regions SEI (BPP then counts the bitstream alone): ``true``, or
+``vcm encode --embed-option`` s (``{confidence_bits: 6, labels: false}``)."""
 
 
 def multitask_variants(config: dict) -> dict[str, dict]:
     """Every multitask pipeline of ``config``, in order: ``{pipeline: {"score": float,
     "foreground": {option: value}, "variant": name, "keep_every": int, "carry": str,
-    "downscale": int, "embed": bool or dict}}`` (the last four as :data:`CODING_DEFAULTS`
+    "downscale": int, "downscale_regions": int, "embed": bool or dict}}`` (the last five as
+    :data:`CODING_DEFAULTS`
     unless a variant gives them).
 
     ``multitask`` has the config's ``detector`` score and ``foreground``; each entry of
@@ -582,7 +585,15 @@ def variant_problems(config: dict) -> list[str]:
             problems.append(f"variants/{variant['variant']}: embed needs keep_every 1 (the "
                             "SEI messages carry the boxes of the coded frames only)")
         try:
-            ForegroundOptions.from_options(variant["foreground"], source=where)
+            options = ForegroundOptions.from_options(variant["foreground"], source=where)
         except VcmError as error:
             problems.append(str(error) if str(error).startswith(where) else f"{where}: {error}")
+            continue
+        try:
+            from vcm.spatial import check_downscale, check_region_scaling
+
+            check_downscale(variant["downscale"])
+            check_region_scaling(variant["downscale_regions"], options, variant["downscale"])
+        except VcmError as error:
+            problems.append(f"variants/{variant['variant']}: {error}")
     return problems

@@ -83,6 +83,7 @@ def write_foreground_video(
     progress: bool = True,
     keep_every: int = 1,
     downscale: int = 1,
+    downscale_regions: int = 1,
 ) -> ForegroundResult:
     """Write the foreground of ``video`` given ``detections_file`` (any detection format) to
     ``output`` (FFV1 in mkv): the batch driver of :func:`vcm.pipeline.foreground_stages`.
@@ -96,9 +97,13 @@ def write_foreground_video(
     :mod:`vcm.temporal`); the stages still see every frame (a ``hold`` window unites the
     boxes of all its frames). ``frames`` of the result counts the frames written. With
     ``downscale`` F above 1 each frame is written at 1/F of each side
-    (:func:`vcm.spatial.reduced_size`; spatial resampling, :mod:`vcm.spatial`).
+    (:func:`vcm.spatial.reduced_size`; spatial resampling, :mod:`vcm.spatial`). With
+    ``downscale_regions`` F above 1 the frame keeps its size and only its kept rectangles
+    are shrunk, each in place (:func:`vcm.spatial.shrink_regions`; fill black or grey).
     """
-    from vcm.spatial import check_downscale, downscale_frame, reduced_size
+    from vcm.boxtasks import boxes_scoring_at_least
+    from vcm.spatial import (REGION_FILLS, check_downscale, check_region_scaling,
+                             downscale_frame, reduced_size, region_rectangles, shrink_regions)
     from vcm.temporal import check_keep_every, coded_frame_rate, is_coded
 
     from vcm.pipeline import (AnonymiseStage, PersonPixelsStage, StageTimes, foreground_stages,
@@ -106,10 +111,21 @@ def write_foreground_video(
 
     keep_every = check_keep_every(keep_every)
     downscale = check_downscale(downscale)
+    downscale_regions = check_region_scaling(downscale_regions, options, downscale)
     start = time.perf_counter()
     source = open_video(video)
     detections = read_detections(detections_file)
     info = source.info
+    if downscale_regions != 1:
+        rectangles = region_rectangles(
+            [frame.boxes for frame in boxes_scoring_at_least(detections, min_score).frames],
+            info.width, info.height, options)
+
+    def coded_image(frame) -> np.ndarray:
+        if downscale_regions != 1:
+            return shrink_regions(frame.image, rectangles[frame.number - 1], downscale_regions,
+                                  REGION_FILLS[options.fill])
+        return downscale_frame(frame.image, downscale)
     stages = foreground_stages(options, min_score=min_score)
     masking = next((stage for stage in stages if isinstance(stage, PersonPixelsStage)), None)
     anonymising = next((stage for stage in stages if isinstance(stage, AnonymiseStage)), None)
@@ -120,8 +136,7 @@ def write_foreground_video(
     try:
         with atomic_output(output) as temporary:
             write_lossless_video(
-                (downscale_frame(frame.image, downscale) for frame in frames
-                 if is_coded(frame.number, keep_every)),
+                (coded_image(frame) for frame in frames if is_coded(frame.number, keep_every)),
                 temporary, **dict(zip(("width", "height"),
                                       reduced_size(info.width, info.height, downscale))),
                 fps=coded_frame_rate(info.fps, keep_every), log_path=log_path,

@@ -217,8 +217,9 @@ def foreground_label(run_record: dict) -> str:
     """The foreground variant of a ``vcm foreground`` run record as one short text: ``paper``
     for the paper's (boxes, black), else its options that differ from the paper's as
     ``key=value`` joined by commas, in the renderer's order (e.g. ``margin=0.25,fill=grey``),
-    then ``keep_every=<k>`` for a foreground of every k-th frame and ``downscale=<F>`` for
-    one at 1/F of each side (e.g. ``keep_every=4`` for the paper's boxes at a quarter of
+    then ``keep_every=<k>`` for a foreground of every k-th frame, ``downscale=<F>`` for
+    one at 1/F of each side and ``downscale_regions=<F>`` for one whose kept rectangles
+    alone are (e.g. ``keep_every=4`` for the paper's boxes at a quarter of
     the frames)."""
     from vcm.masking import ForegroundOptions
 
@@ -235,7 +236,7 @@ def foreground_label(run_record: dict) -> str:
         changed = [item for item in changed if not item.startswith("fill_scale=")]
     if options.get("mask", "none") == "none":
         changed = [item for item in changed if not item.startswith("mask_grow=")]
-    for key in ("keep_every", "downscale"):
+    for key in ("keep_every", "downscale", "downscale_regions"):
         value = (run_record.get("parameters") or {}).get(key, 1)
         if value != 1:
             changed.append(f"{key}={value}")

@@ -155,7 +155,8 @@ def run_tracking(detections: DetectionSequence, tracker, fps: float, output: Pat
 def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
              score: float = 0.0, foreground_options: dict[str, Any] | None = None,
              progress: bool = True, keep_every: int = 1, tracks: Path | None = None,
-             carry: str = "interpolate", downscale: int = 1) -> TaskResult:
+             carry: str = "interpolate", downscale: int = 1,
+             downscale_regions: int = 1) -> TaskResult:
     """``vcm pose`` and ``vcm segment``: :func:`run_box_task` on the boxes of the detection
     file scoring at least ``score``; the run record holds the crop-fill report of the
     foreground variant ``foreground_options``.
@@ -167,7 +168,10 @@ def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
     (:func:`vcm.temporal.carry_poses` with ``carry``; masks always move with their box).
     With ``downscale`` F above 1 the video is at 1/F of each side (``vcm foreground
     --downscale``): its frames are restored to the detections' size first
-    (:class:`vcm.spatial.RestoredSource`)."""
+    (:class:`vcm.spatial.RestoredSource`). With ``downscale_regions`` F above 1 (``vcm
+    foreground --downscale-regions``) each kept rectangle, worked out from the boxes scoring
+    at least ``score`` and the variant, is restored in place first
+    (:class:`vcm.spatial.RegionRestoredSource`)."""
     role = _box_task_steps(task)[2]
     source, boxes, variant = box_task_inputs(video, detections, score, foreground_options)
     resampled = {}
@@ -176,6 +180,14 @@ def box_task(task: str, video: Path, detections: Path, output: Path, backend, *,
 
         source = RestoredSource(source, boxes.width, boxes.height, check_downscale(downscale))
         resampled["downscale"] = downscale
+    if downscale_regions != 1:
+        from vcm.spatial import RegionRestoredSource, check_region_scaling
+        from vcm.temporal import check_keep_every
+
+        factor = check_region_scaling(downscale_regions, variant, downscale)
+        source = RegionRestoredSource(source, boxes, variant, factor,
+                                      check_keep_every(keep_every))
+        resampled["downscale_regions"] = factor
     if keep_every != 1 or tracks is not None:
         resampled.update(keep_every=keep_every, tracks=tracks,
                         carry=carry if tracks is not None else None)
@@ -294,10 +306,11 @@ def detect_task(video: Path, output: Path, detector, *, score: float, detection_
 def foreground_task(video: Path, detections: Path, output: Path, *, score: float = 0.0,
                     variant: ForegroundOptions | None = None, log_path: Path | None = None,
                     progress: bool = True, keep_every: int = 1,
-                    downscale: int = 1) -> TaskResult:
+                    downscale: int = 1, downscale_regions: int = 1) -> TaskResult:
     """``vcm foreground``: the foreground video of the variant (the paper's by default),
     every ``keep_every``-th frame of it (:mod:`vcm.temporal`) at 1/``downscale`` of each
-    side (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps
+    side or with only its kept rectangles shrunk 1/``downscale_regions`` times
+    (:mod:`vcm.spatial`; the run record has each only above 1); the run record keeps
     the mask segmenter's seconds apart from rendering (issue 13)."""
     from vcm.foreground import write_foreground_video
 
@@ -306,7 +319,8 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
             variant=variant.describe())
     result = write_foreground_video(video, detections, output, min_score=score,
                                     options=variant, log_path=log_path, progress=progress,
-                                    keep_every=keep_every, downscale=downscale)
+                                    keep_every=keep_every, downscale=downscale,
+                                    downscale_regions=downscale_regions)
     seconds = {"render": result.render_seconds, "foreground": result.total_seconds}
     recorded = {}
     if result.segmenter is not None:
@@ -320,6 +334,8 @@ def foreground_task(video: Path, detections: Path, output: Path, *, score: float
         recorded["keep_every"] = keep_every
     if downscale != 1:
         recorded["downscale"] = downscale
+    if downscale_regions != 1:
+        recorded["downscale_regions"] = downscale_regions
     runrecord.write_run_record(output, "foreground", seconds, video=video, detections=detections,
                      frames=result.frames, variant=variant.describe(), **recorded)
     return TaskResult(output, result.frames, seconds, frames=result.frames, details=recorded)

@@ -120,10 +120,10 @@ DETECTIONS_AT_SCORE = R("detections/{sequence}/score{score}/detections" + DETECT
 
 
 def resampling_flags(wildcards):
-    """`vcm foreground|pose|segment --keep-every K --downscale F` of a resampled variant (only
-    the ones it sets; none for the others)."""
+    """`vcm foreground|pose|segment --keep-every K --downscale F --downscale-regions F` of a
+    resampled variant (only the ones it sets; none for the others)."""
     variant = VARIANTS[wildcards.pipeline]
-    return [word for key in ("keep_every", "downscale") if variant[key] != 1
+    return [word for key in ("keep_every", "downscale", "downscale_regions") if variant[key] != 1
             for word in (f"--{key.replace('_', '-')}", str(variant[key]))]
 
 

@@ -49,11 +49,15 @@ rule foreground:
         # The pipeline's foreground variant (docs/variants.md); {}: the paper's.
         variant=lambda wildcards: option_flags(VARIANTS[wildcards.pipeline]["foreground"]),
         resampling=resampling_flags,
+        # The receiver works out the shrunk rectangles from the boxes scoring at least the
+        # pipeline's score (`vcm pose --score`): the foreground must keep the same boxes.
+        score=lambda wildcards: ["--score", score_label(VARIANTS[wildcards.pipeline]["score"])]
+        if VARIANTS[wildcards.pipeline]["downscale_regions"] != 1 else [],
     log:
         LOG("foreground/{pipeline}/{sequence}"),
     shell:
         "vcm foreground {input.video:q} {input.detections:q} {params.variant:q} "
-        "{params.resampling:q} -o {output.video:q} --no-progress > {log:q} 2>&1"
+        "{params.resampling:q} {params.score:q} -o {output.video:q} --no-progress > {log:q} 2>&1"
 
 
 def embedded_detections(wildcards):
