@@ -621,6 +621,12 @@ def _body_joints(phase: float, build: float) -> dict[str, np.ndarray]:
             f"{side}_wrist": wrist,
             f"{side}_fingers": wrist + _swing(0.08 * down, forearm),
         }
+    return _with_head_on_floor(joints)
+
+
+def _with_head_on_floor(joints: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``joints`` (limbs, body units) with the head and face points added, all lifted so
+    that the lower foot's sole rests on the floor."""
     head = _lean(np.array([0.0, 0.936, 0.012]))
     joints |= {
         "head": head,
@@ -1015,20 +1021,7 @@ def _motion_joints(motion: str, cycles: float, build: float) -> dict[str, np.nda
             f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist,
             f"{side}_fingers": wrist + 0.08 * lower,
         }
-    head = _lean(np.array([0.0, 0.936, 0.012]))
-    joints |= {
-        "head": head,
-        "neck_base": _lean(np.array([0.0, 0.83, 0.0])),
-        "neck_top": _lean(np.array([0.0, 0.885, 0.008])),
-        "nose": head + np.array([0.0, -0.02, 0.056]),
-        "mouth": head + np.array([0.0, -0.04, 0.047]),
-    }
-    for side, lateral in (("left", 1.0), ("right", -1.0)):
-        joints[f"{side}_eye"] = head + np.array([lateral * 0.021, 0.002, 0.047])
-        joints[f"{side}_ear"] = head + np.array([lateral * 0.05, -0.004, -0.006])
-    sole = min(joints[f"{side}_{end}"][1] for side in ("left", "right") for end in ("heel", "toe"))
-    lift = np.array([0.0, _SHOE_RADIUS - sole, 0.0])
-    return {name: point + lift for name, point in joints.items()}
+    return _with_head_on_floor(joints)
 
 
 def motion_cycles(performer: Performer, time: float) -> float:

@@ -91,6 +91,8 @@ class KnnMotion:
     def update(self, state: TrackMotion, keypoints: np.ndarray) -> TrackMotion:
         """Move ``state`` on by one frame of the track's (17, 3) keypoints (``x, y``
         pixels, confidence); its ``label``, ``score`` and ``reps`` are then this frame's."""
+        if np.shape(keypoints) != (17, 3):
+            raise ValueError(f"motion needs the 17 COCO keypoints, got shape {np.shape(keypoints)}")
         state.features.append(frame_features(keypoints, self.features))
         state.reps = state.counters.update(body_signals(keypoints))
         state.seen += 1

@@ -75,7 +75,7 @@ def pipeline_frames(clip: Path, **settings) -> ClipPoses:
     stages = multitask_stages(fps=source.info.fps, **settings)
     try:
         frames = [frame.with_record("pose", frame.records.get("pose", []), image=None)
-                  for frame in run_frames(video_frames(source), stages)]
+                  for frame in run_frames(video_frames(source, progress=False), stages)]
     finally:
         for stage in stages:
             stage.close()

@@ -63,7 +63,9 @@ def frame_features(keypoints: np.ndarray, features: str = "bones") -> np.ndarray
         for start, end in BONES:
             vector = points[end] - points[start]
             length = math.hypot(*vector)
-            values += list(vector / length) if length > 0 else [math.nan, math.nan]
+            # |x|: a person turned to the left and one turned to the right look the same.
+            values += [abs(vector[0]) / length, vector[1] / length] if length > 0 \
+                else [math.nan, math.nan]
         return np.array(values)
     if features == "positions":
         torso = math.hypot(*(points["shoulder_centre"] - points["hip_centre"]))

@@ -108,7 +108,8 @@ class Gallery:
             raise ValueError(f"{len(self.labels)} labels for windows of shape {windows.shape}")
         object.__setattr__(self, "windows", windows)
         object.__setattr__(self, "labels", tuple(self.labels))
-        self._statistics = window_statistics(windows) if len(windows) else np.zeros((0, 0))
+        object.__setattr__(self, "_statistics", window_statistics(windows) if len(windows)
+                           else np.zeros((0, 0)))
 
     def distances(self, window: np.ndarray) -> np.ndarray:
         """Distances (N,) of a resampled (steps, C) window to every gallery window."""

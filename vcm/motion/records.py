@@ -1,10 +1,10 @@
 """The motion records file ``vcm motion`` writes: JSON lines, one per frame.
 
 Each line is ``{"frame": N, "motion": [{"track": id, "label": "squat", "score": 0.8,
-"reps": 3}, ...]}`` (frames 1-based, every frame of the video in order, ``motion`` as
-:class:`vcm.motion.MotionStage` records it: one entry per tracked person with a pose, by
-track id; ``score`` the share of the k nearest gallery windows that voted for the label;
-``reps`` repetitions since the track began).
+"reps": 3}, ...]}``: frames 1-based, in order, every frame of the tracks file and any other
+frame with a pose; ``motion`` as :class:`vcm.motion.MotionStage` records it, one entry per
+tracked person with a pose, by track id (``score``: the share of the k nearest gallery
+windows that voted for the label; ``reps``: repetitions since the track began).
 """
 
 from __future__ import annotations
