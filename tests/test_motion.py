@@ -410,3 +410,47 @@ def test_motion_evaluate_needs_a_model_or_leave_one_out(tmp_path):
     result = CliRunner().invoke(app, ["motion", "evaluate", str(labels), "--no-progress"])
     assert result.exit_code == 1
     assert "give either --model MODEL or --leave-one-out" in result.output
+
+
+# ------------------------------------------------------------------------------ live
+
+
+def test_live_tasks_refuse_motion_without_pose_and_track():
+    from vcm.live.server import Tasks
+
+    with pytest.raises(VcmError, match="motion needs pose and track"):
+        Tasks(pose="blazepose", track=None, motion="knn")
+    with pytest.raises(VcmError, match="motion needs pose and track"):
+        Tasks(pose=None, track="iou", motion="knn")
+
+
+def test_live_motion_runs_after_tracking_and_reaches_the_frame_message():
+    from vcm.live.server import Tasks, frame_message
+
+    tasks = Tasks(pose="blazepose", track="iou", motion="knn")
+    stages = tasks.track_stages(10.0)
+    assert [stage.name for stage in stages] == ["track", "motion"]
+    assert "motion" in tasks.names() and tasks.describe()["motion"] == "knn"
+    box = np.array([10, 10, 60, 110.0])
+    for number in (1, 2, 3):  # the tracker confirms a track in its second frame
+        frame = Frame(number, None, box[None], np.array([0.9]),
+                      records={"pose": [PersonPose(number, stick_figure(), 0.9, box)]})
+        for stage in stages:
+            (frame,) = stage.process(frame)
+    track_id = int(frame.records["track"].ids[0])
+    message = frame_message(frame, analysed=True, times={}, received=0.0, size=10)
+    assert message["motion"] == [{"track": track_id, "label": "unknown", "score": 0.0,
+                                  "reps": 0}]
+    # A frame whose pose was skipped under lag gets no motion, and no error.
+    skipped = Frame(4, None, box[None], np.array([0.9]))
+    for stage in stages:
+        (skipped,) = stage.process(skipped)
+    assert skipped.records["motion"] == []
+
+
+def test_serve_refuses_motion_without_tracking(tmp_path):
+    result = CliRunner().invoke(app, ["serve", "--root", str(tmp_path / "sessions"), "--port", "0",
+                                      "--pose", "none", "--motion", "knn"])
+    assert result.exit_code == 1
+    assert result.output == ("error: motion needs pose and track: give a pose estimator and a "
+                             "tracker\n")

@@ -1221,9 +1221,10 @@ LiveToken = Annotated[Optional[str], typer.Option(
 
 
 def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option, track_option,
-               score: float):
+               score: float, motion: str = "none", motion_option=None):
     """The server's :class:`vcm.live.server.Tasks` from the CLI's names (``none``: off)."""
     from vcm.live.server import Tasks
+    from vcm.motion import MOTION_RECOGNIZERS
     from vcm.pose import POSE_ESTIMATORS
     from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
@@ -1231,7 +1232,8 @@ def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option,
     chosen = {}
     for kind, registry, name, pairs in (("pose", POSE_ESTIMATORS, pose, pose_option),
                                         ("segment", SEGMENTERS, segment, segment_option),
-                                        ("track", TRACKERS, track, track_option)):
+                                        ("track", TRACKERS, track, track_option),
+                                        ("motion", MOTION_RECOGNIZERS, motion, motion_option)):
         if name == "none":
             chosen[kind], chosen[f"{kind}_options"] = None, {}
             continue
@@ -1242,6 +1244,10 @@ def live_tasks(pose: str, segment: str, track: str, pose_option, segment_option,
     return Tasks(**chosen, score=score)
 
 
+LiveMotion = Annotated[str, typer.Option(
+    help="Motion recognizer (`knn`; needs pose and track), or none (docs/motion.md).")]
+LiveMotionOptions = Annotated[Optional[list[str]], typer.Option(
+    help="Motion recognizer option key=value (knn: model=GALLERY.json, k, history_seconds).")]
 LiveStatus = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="One-line status on stderr: fps, kbps, latency, dropped.")]
 
@@ -1259,6 +1265,8 @@ def serve(
     pose_option: Annotated[Optional[list[str]], typer.Option(help="Pose option key=value.")] = None,
     segment_option: Annotated[Optional[list[str]], typer.Option(help="Segmenter option key=value.")] = None,
     track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
+    motion: LiveMotion = "none",
+    motion_option: LiveMotionOptions = None,
     score: BoxScore = 0.0,
     max_sessions: Annotated[int, typer.Option(min=1, max=64, help="Streams at once.")] = 4,
     max_lag: Annotated[Optional[int], typer.Option(
@@ -1269,7 +1277,8 @@ def serve(
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.server import AnalysisServer
 
-    tasks = live_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
+    tasks = live_tasks(pose, segment, track, pose_option, segment_option, track_option, score,
+                       motion, motion_option)
     server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
                             max_sessions=max_sessions, max_lag=max_lag).start()
     bound_host, bound_port = server.address
@@ -1344,12 +1353,14 @@ def live(
     pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    motion: LiveMotion = "none",
+    motion_option: LiveMotionOptions = None,
     progress: LiveStatus = True,
 ) -> None:
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
     from vcm.live import run_edge
 
-    tasks = live_tasks(pose, segment, track, None, None, None, 0.0)
+    tasks = live_tasks(pose, segment, track, None, None, None, 0.0, motion, motion_option)
     report = run_edge(
         source, address=None, tasks=tasks, root=root,
         detector=build_named("detector", detector, None,

@@ -159,15 +159,19 @@ class MotionStage(Stage):
     Record: list of ``{"track": id, "label": str, "score": share of the k votes in [0, 1],
     "reps": repetitions since the track began}``, one per track with a pose in the frame,
     by track id. A track unseen for ``forget_seconds`` is forgotten (its id, should it
-    return, starts again at 0 repetitions). Needs no pixels.
+    return, starts again at 0 repetitions). Needs no pixels. A frame without a ``pose``
+    record is an error, or, with ``require_pose`` false (a live server that skips pose under
+    lag), a frame with no motion.
     """
 
     def __init__(self, recognizer: KnnMotion, *, fps: float, pose_record: str = "pose",
-                 track_record: str = "track", forget_seconds: float = 5.0, name: str = "motion"):
+                 track_record: str = "track", forget_seconds: float = 5.0,
+                 require_pose: bool = True, name: str = "motion"):
         self.recognizer = recognizer
         self.fps = float(fps)
         self.pose_record, self.track_record = pose_record, track_record
         self.forget_frames = max(1, round(forget_seconds * self.fps))
+        self.require_pose = require_pose
         self.name = name
         self.tracks: dict[int, TrackMotion] = {}
 
@@ -175,6 +179,9 @@ class MotionStage(Stage):
         return [frame.with_record(self.name, self.motion_of(frame)) for frame in frames]
 
     def motion_of(self, frame: Frame) -> list[dict]:
+        """The frame's record (see the class); the tracks' states move on by the frame."""
+        if not self.require_pose and self.pose_record not in frame.records:
+            return []
         for record in (self.pose_record, self.track_record):
             if record not in frame.records:
                 raise ValueError(f"frame {frame.number}: motion needs the {record!r} record")

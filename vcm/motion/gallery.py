@@ -46,22 +46,20 @@ def resample_window(frames: np.ndarray, steps: int = STEPS) -> np.ndarray:
     (NaN) take the last known value before them (the first known one at the start, 0 when a
     feature is never known), then the time axis is linearly interpolated."""
     frames = np.array(frames, dtype=np.float64, ndmin=2)
-    for column in range(frames.shape[1]):
-        values = frames[:, column]
-        known = ~np.isnan(values)
-        if not known.any():
-            values[:] = 0.0
-            continue
-        index = np.where(known, np.arange(len(values)), -1)
-        np.maximum.accumulate(index, out=index)
-        first = int(np.flatnonzero(known)[0])
-        index[index < 0] = first
-        frames[:, column] = values[index]
-    if len(frames) == 1:
-        return np.repeat(frames, steps, axis=0)
-    times = np.linspace(0, len(frames) - 1, steps)
-    return np.stack([np.interp(times, np.arange(len(frames)), frames[:, column])
-                     for column in range(frames.shape[1])], axis=1)
+    known = ~np.isnan(frames)
+    rows = np.arange(len(frames))[:, None]
+    index = np.where(known, rows, -1)
+    np.maximum.accumulate(index, axis=0, out=index)
+    first = np.argmax(known, axis=0)
+    index = np.where(index < 0, first[None, :], index)
+    filled = np.take_along_axis(frames, index, axis=0)
+    filled[:, ~known.any(axis=0)] = 0.0
+    if len(filled) == 1:
+        return np.repeat(filled, steps, axis=0)
+    times = np.linspace(0, len(filled) - 1, steps)
+    low = np.minimum(times.astype(int), len(filled) - 2)
+    weight = (times - low)[:, None]
+    return filled[low] * (1 - weight) + filled[low + 1] * weight
 
 
 def window_statistics(windows: np.ndarray) -> np.ndarray:
@@ -69,17 +67,24 @@ def window_statistics(windows: np.ndarray) -> np.ndarray:
     return np.concatenate([windows.mean(axis=1), windows.std(axis=1)], axis=1)
 
 
+def dtw_distances(window: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Dynamic time warping distances (N,) between a (steps, C) window and (N, steps, C)
+    others: each the cheapest monotone alignment's sum of per-step Euclidean costs, over the
+    number of steps."""
+    cost = np.linalg.norm(window[None, :, None, :] - others[:, None, :, :], axis=3)
+    steps, other_steps = cost.shape[1:]
+    total = np.full((len(others), steps + 1, other_steps + 1), np.inf)
+    total[:, 0, 0] = 0.0
+    for i in range(1, steps + 1):
+        for j in range(1, other_steps + 1):
+            total[:, i, j] = cost[:, i - 1, j - 1] + np.minimum(
+                np.minimum(total[:, i - 1, j], total[:, i, j - 1]), total[:, i - 1, j - 1])
+    return total[:, -1, -1] / steps
+
+
 def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Dynamic time warping distance between two (steps, C) windows: the cheapest monotone
-    alignment's sum of per-step Euclidean costs, over the number of steps."""
-    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
-    total = np.full((len(a) + 1, len(b) + 1), np.inf)
-    total[0, 0] = 0.0
-    for i in range(1, len(a) + 1):
-        row, previous = total[i], total[i - 1]
-        for j in range(1, len(b) + 1):
-            row[j] = cost[i - 1, j - 1] + min(previous[j], row[j - 1], previous[j - 1])
-    return float(total[-1, -1] / len(a))
+    """:func:`dtw_distances` of two (steps, C) windows."""
+    return float(dtw_distances(a, b[None])[0])
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class Gallery:
         if self.distance == "plain":
             return np.linalg.norm((self.windows - window).reshape(len(self.windows), -1),
                                   axis=1) / math.sqrt(window.shape[0])
-        return np.array([dtw_distance(window, other) for other in self.windows])
+        return dtw_distances(window, self.windows)
 
     def classify(self, window: np.ndarray, *, leave_out: np.ndarray | None = None
                  ) -> tuple[str, float]:
