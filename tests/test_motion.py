@@ -135,8 +135,10 @@ def test_a_synthetic_squat_sequence_of_three_is_counted_exactly():
 def test_knn_motion_counts_without_a_gallery_and_says_unknown():
     motion = KnnMotion()
     state = motion.new_track(fps=10)
-    for t in range(45):
-        motion.update(state, stick_figure(arm_elevation=1.4 * (1 - math.cos(2 * math.pi * t / 15))))
+    # 3 arm raises of 15 frames, then half a second (its smoothing) with the arms down.
+    for t in range(45 + 5):
+        angle = 1.4 * (1 - math.cos(2 * math.pi * t / 15)) if t < 45 else 0.0
+        motion.update(state, stick_figure(arm_elevation=angle))
     assert (state.label, state.score, state.reps) == ("unknown", 0.0, 3)
 
 
@@ -333,14 +335,15 @@ def test_the_stage_writes_each_tracks_motion_and_forgets_lost_tracks():
     stage = MotionStage(KnnMotion(), fps=10, forget_seconds=0.5)
     box = np.array([0, 0, 50, 100.0])
     records = []
-    for number in range(1, 31):
-        angle = 1.4 * (1 - math.cos(2 * math.pi * (number - 1) / 10))
+    # Two arm raises of 10 frames, arms down for frames 21-25, the track gone from frame 26.
+    for number in range(1, 33):
+        angle = 1.4 * (1 - math.cos(2 * math.pi * (number - 1) / 10)) if number <= 20 else 0.0
         pose = PersonPose(number, stick_figure(arm_elevation=angle), box=box)
-        tracks = FrameTracks(number, [7], [box], [1.0]) if number <= 21 else FrameTracks(number)
+        tracks = FrameTracks(number, [7], [box], [1.0]) if number <= 25 else FrameTracks(number)
         frame = Frame(number, None, records={"pose": [pose], "track": tracks})
         records.append(stage.process(frame)[0].records["motion"])
-    assert records[20] == [{"track": 7, "label": "unknown", "score": 0.0, "reps": 2}]
-    assert records[21] == []
+    assert records[24] == [{"track": 7, "label": "unknown", "score": 0.0, "reps": 2}]
+    assert records[25] == []
     assert 7 not in stage.tracks  # unseen for more than 5 frames
 
 
@@ -359,8 +362,8 @@ def test_motion_run_writes_json_lines_from_pose_and_track_files(tmp_path):
 
     box = np.array([10, 10, 60, 110.0])
     poses, frames = [], []
-    for number in range(1, 31):
-        angle = 1.4 * (1 - math.cos(2 * math.pi * (number - 1) / 10))
+    for number in range(1, 36):  # 3 arm raises of 10 frames, then 5 frames at rest
+        angle = 1.4 * (1 - math.cos(2 * math.pi * (number - 1) / 10)) if number <= 30 else 0.0
         poses.append(PersonPose(number, stick_figure(arm_elevation=angle), 0.9, box))
         frames.append(FrameTracks(number, [3], [box], [0.9]))
     write_pose_results(poses, tmp_path / "pose.json")
@@ -370,7 +373,7 @@ def test_motion_run_writes_json_lines_from_pose_and_track_files(tmp_path):
                                       str(tmp_path / "motion.jsonl"), "--fps", "10"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (tmp_path / "motion.jsonl").read_text().splitlines()]
-    assert [line["frame"] for line in lines] == list(range(1, 31))
+    assert [line["frame"] for line in lines] == list(range(1, 36))
     assert lines[-1]["motion"] == [{"track": 3, "label": "unknown", "score": 0.0, "reps": 3}]
 
 

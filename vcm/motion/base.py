@@ -54,6 +54,7 @@ class KnnMotion:
         gallery: a :class:`Gallery` given directly (code and tests), instead of ``model``.
         k: neighbours that vote (default: the gallery's).
         history_seconds: seconds of a signal kept for its range (repetition counting).
+        smooth_seconds: seconds of a signal averaged before counting (keypoint noise).
     """
 
     name = "knn"
@@ -63,10 +64,13 @@ class KnnMotion:
         "k": Option(int, low=1, high=1000, optional=True, help="neighbours that vote"),
         "history_seconds": Option(float, above=0, high=600,
                                   help="seconds of a body signal kept for its range"),
+        "smooth_seconds": Option(float, low=0, high=10,
+                                 help="seconds of a body signal averaged before counting"),
     }
 
     def __init__(self, model: str | os.PathLike | None = None, *, gallery: Gallery | None = None,
-                 k: int | None = None, history_seconds: float = 6.0):
+                 k: int | None = None, history_seconds: float = 6.0,
+                 smooth_seconds: float = 0.5):
         self.model = str(model) if model is not None else None
         if gallery is None and model is not None:
             gallery = read_gallery(model)
@@ -76,6 +80,7 @@ class KnnMotion:
                                    distance=gallery.distance,
                                    window_seconds=gallery.window_seconds, k=k)
         self.history_seconds = float(history_seconds)
+        self.smooth_seconds = float(smooth_seconds)
         self.features = gallery.features if gallery is not None else "bones"
         self.window_seconds = gallery.window_seconds if gallery is not None else 2.0
 
@@ -86,7 +91,8 @@ class KnnMotion:
     def new_track(self, fps: float) -> TrackMotion:
         """The state of a track before its first frame, in a video at ``fps``."""
         return TrackMotion(deque(maxlen=self.window_frames(fps)),
-                           SignalCounters(history=max(2, round(self.history_seconds * fps))))
+                           SignalCounters(history=max(2, round(self.history_seconds * fps)),
+                                          smooth=max(1, round(self.smooth_seconds * fps))))
 
     def update(self, state: TrackMotion, keypoints: np.ndarray) -> TrackMotion:
         """Move ``state`` on by one frame of the track's (17, 3) keypoints (``x, y``
@@ -104,7 +110,8 @@ class KnnMotion:
 
     def describe(self) -> dict:
         described = {"recognizer": self.name, "model": self.model,
-                     "history_seconds": self.history_seconds}
+                     "history_seconds": self.history_seconds,
+                     "smooth_seconds": self.smooth_seconds}
         if self.gallery is not None:
             described |= {"features": self.gallery.features, "distance": self.gallery.distance,
                           "window_seconds": self.gallery.window_seconds, "k": self.gallery.k,

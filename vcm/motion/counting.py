@@ -60,11 +60,14 @@ class RepCounter:
 
 
 class SignalCounters:
-    """One :class:`RepCounter` per signal of :data:`SIGNALS`; the count reported is that of
-    the signal whose range is the largest share of its nominal range."""
+    """One :class:`RepCounter` per signal of :data:`SIGNALS`, fed the mean of the last
+    ``smooth`` frames' values (keypoint noise would otherwise widen the range and cross the
+    thresholds); the count reported is that of the signal whose range is the largest share
+    of its nominal range."""
 
-    def __init__(self, *, history: int, min_share: float = 0.25, low: float = 0.35,
-                 high: float = 0.65):
+    def __init__(self, *, history: int, smooth: int = 1, min_share: float = 0.25,
+                 low: float = 0.35, high: float = 0.65):
+        self.recent: deque[np.ndarray] = deque(maxlen=max(1, int(smooth)))
         self.nominal = np.array(list(SIGNALS.values()))
         self.counters = [RepCounter(history=history, min_range=min_share * nominal, low=low,
                                     high=high) for nominal in self.nominal]
@@ -72,7 +75,13 @@ class SignalCounters:
     def update(self, signals: np.ndarray) -> int:
         """Add one frame's signals (:func:`vcm.motion.features.body_signals`); the count of
         the dominant signal so far."""
-        for counter, value in zip(self.counters, signals, strict=True):
+        self.recent.append(np.asarray(signals, dtype=np.float64))
+        stacked = np.stack(self.recent)
+        known = ~np.isnan(stacked)
+        sums = np.where(known, stacked, 0.0).sum(axis=0)
+        counts = known.sum(axis=0)
+        smoothed = np.divide(sums, counts, out=np.full(len(sums), np.nan), where=counts > 0)
+        for counter, value in zip(self.counters, smoothed, strict=True):
             counter.update(float(value))
         shares = [counter.range / nominal for counter, nominal in zip(self.counters, self.nominal)]
         return self.counters[int(np.argmax(shares))].count
