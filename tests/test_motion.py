@@ -457,3 +457,40 @@ def test_serve_refuses_motion_without_tracking(tmp_path):
     assert result.exit_code == 1
     assert result.output == ("error: motion needs pose and track: give a pose estimator and a "
                              "tracker\n")
+
+
+def test_a_pose_file_of_another_layout_is_refused_in_one_line(tmp_path):
+    from vcm.keypoints import write_pose_results
+    from vcm.tracks import TrackSequence, write_tracks_txt
+
+    box = np.array([10, 10, 60, 110.0])
+    write_pose_results([PersonPose(1, np.ones((14, 3)), 0.9, box)], tmp_path / "pose.json")
+    write_tracks_txt(TrackSequence([FrameTracks(1, [1], [box], [0.9])]), tmp_path / "tracks.txt")
+    result = CliRunner().invoke(app, ["motion", "run", str(tmp_path / "pose.json"),
+                                      str(tmp_path / "tracks.txt"), "-o", str(tmp_path / "m.jsonl")])
+    assert result.exit_code == 1
+    assert result.output == (f"error: {tmp_path / 'pose.json'}: result entry 0: motion needs the "
+                             "17 COCO keypoints, got 14\n")
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_a_labels_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "labels.csv"
+    import os
+
+    os.mkfifo(fifo)
+    with pytest.raises(VcmError, match="not a regular file"):
+        read_labels(fifo)
+
+
+def test_data_motions_writes_clips_and_labels(tmp_path):
+    result = CliRunner().invoke(app, ["data", "motions", str(tmp_path / "m"), "--clips", "1",
+                                      "--width", "64", "--height", "64", "--fps", "4",
+                                      "--min-reps", "2", "--max-reps", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = read_labels(tmp_path / "m" / "labels.csv")
+    assert [(row.clip.name, row.label, row.reps) for row in rows] == [
+        ("squat-1", "squat", 2), ("jumping_jack-1", "jumping_jack", 2),
+        ("arm_raise-1", "arm_raise", 2), ("walk_in_place-1", "walk_in_place", 2),
+        ("standing-1", "standing", 0)]
+    assert all((row.clip / "gt" / "keypoints.json").is_file() for row in rows)
