@@ -129,7 +129,8 @@ def fit_gallery(rows: list[LabelRow], clips: dict[Path, ClipPoses], *, features:
             labels.append(row.label)
             windows.append(window)
     if not windows:
-        raise VcmError("no labelled stretch is as long as one window "
+        where = f"no clip but {leave_out} has" if leave_out is not None else "no clip has"
+        raise VcmError(f"{where} a labelled stretch as long as one window "
                        f"({window_seconds:g} s) with a tracked pose in every frame")
     return Gallery(tuple(labels), np.stack(windows), features=features, distance=distance,
                    window_seconds=window_seconds, k=k)
