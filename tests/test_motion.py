@@ -494,3 +494,36 @@ def test_data_motions_writes_clips_and_labels(tmp_path):
         ("arm_raise-1", "arm_raise", 2), ("walk_in_place-1", "walk_in_place", 2),
         ("standing-1", "standing", 0)]
     assert all((row.clip / "gt" / "keypoints.json").is_file() for row in rows)
+
+
+def test_a_live_loopback_session_answers_each_frame_with_its_motion(tmp_path):
+    from vcm.detectors import DETECTORS
+    from vcm.live.edge import Edge, open_source
+    from vcm.live.server import AnalysisServer, Tasks
+    from vcm.pipeline import DetectStage, foreground_stages
+    from vcm.synth import synthesize_motions
+
+    synthesize_motions(tmp_path / "clips", motions=("squat",), clips_per_motion=1,
+                       width=192, height=160, fps=10, reps=(2, 2))
+    clip = tmp_path / "clips" / "squat-1"
+    server = AnalysisServer(tmp_path / "sessions",
+                            tasks=Tasks(pose="blazepose", track="iou", motion="knn")).start()
+    try:
+        stages = [DetectStage(DETECTORS.build("oracle", sequence=clip), score=0.5),
+                  *foreground_stages()]
+        edge = Edge(open_source(str(clip)), server.address, stages,
+                    results_path=tmp_path / "results.jsonl", codec="x265", qp=27)
+        report = edge.run()
+    finally:
+        server.stop(timeout=60)
+    assert report.server_end["reason"] == "complete"
+    messages = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(messages) == report.results > 0
+    assert all(isinstance(message["motion"], list) for message in messages)
+    # Each motion entry is a track of its frame, and the person is tracked and posed.
+    for message in messages:
+        tracked = {track[0] for track in message["tracks"]}
+        assert {entry["track"] for entry in message["motion"]} <= tracked
+    assert sum(len(message["motion"]) for message in messages) > len(messages) // 2
+    # The two squats the clip holds, counted on the decoded x265 pictures' poses.
+    assert [entry["reps"] for entry in messages[-1]["motion"]] == [2]
