@@ -84,7 +84,8 @@ PATH_PARAMETERS: dict[str, str] = {
     "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
     "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
     "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER, "root": WORK_FOLDER,
-    "directory": WORK_FOLDER, "gallery": GALLERY,
+    "directory": WORK_FOLDER, "gallery": GALLERY, "poses": INPUT, "labels": INPUT,
+    "model": INPUT,
 }
 """The role of every path parameter of every command, by parameter name (a test checks that
 each command's path parameters are here); :data:`PATH_PARAMETER_EXCEPTIONS` overrides it for
@@ -262,6 +263,28 @@ def data_synth(
     synthesize_sequence(output, frames=frames, width=width, height=height, fps=fps,
                         people=people, seed=seed, progress=progress)
     typer.echo(f"wrote {output}", err=True)
+
+
+@data_app.command("motions")
+@handles_errors
+def data_motions(
+    output: Annotated[Path, typer.Argument(help="Folder to create: one MOTChallenge clip per "
+                                           "motion and number, and labels.csv.")],
+    clips: Annotated[int, typer.Option(min=1, max=100, help="Clips per motion.")] = 2,
+    min_reps: Annotated[int, typer.Option(min=1, max=100, help="Fewest repetitions.")] = 2,
+    max_reps: Annotated[int, typer.Option(min=1, max=100, help="Most repetitions.")] = 4,
+    width: Annotated[int, typer.Option(min=64, help="Frame width in pixels.")] = 320,
+    height: Annotated[int, typer.Option(min=64, help="Frame height in pixels.")] = 240,
+    fps: Annotated[float, typer.Option(min=1, max=240, help="Frame rate in frames per second.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
+    progress: Progress = True,
+) -> None:
+    """Write synthetic clips of people performing motions, with exact truth and labels.csv."""
+    from vcm.synth import synthesize_motions
+
+    rows = synthesize_motions(output, clips_per_motion=clips, reps=(min_reps, max_reps),
+                              width=width, height=height, fps=fps, seed=seed, progress=progress)
+    typer.echo(f"wrote {output}: {len(rows)} clips and {output / 'labels.csv'}", err=True)
 
 
 @data_app.command("hieve-pose")
@@ -1090,6 +1113,135 @@ def check_config(
     typer.echo(f"{config}: ok")
 
 
+# ------------------------------------------------------------------------------ motion (issue 21)
+
+motion_app = typer.Typer(help="Motion recognition and repetition counting from poses and tracks "
+                         "(docs/motion.md).", no_args_is_help=True)
+app.add_typer(motion_app, name="motion")
+
+MotionOptions = Annotated[Optional[list[str]], typer.Option(
+    "--option", "-p", help="Recognizer option key=value, repeatable (knn: k, history_seconds).")]
+PoseSource = Annotated[str, typer.Option(
+    "--poses", help="Where each clip's poses and tracks come from: truth (the clip's "
+    "gt/keypoints.json and gt/gt.txt) or pipeline (detector, pose estimator, tracker below).")]
+ClipDetector = Annotated[str, typer.Option(help="With --poses pipeline: detector.")]
+ClipEstimator = Annotated[str, typer.Option(help="With --poses pipeline: pose estimator.")]
+ClipTracker = Annotated[str, typer.Option(help="With --poses pipeline: tracker.")]
+WindowSeconds = Annotated[float, typer.Option(min=0.1, max=60, help="Window length in seconds.")]
+Distance = Annotated[str, typer.Option(help="Window distance: stats, plain or dtw.")]
+Features = Annotated[str, typer.Option(help="Per-frame features: bones or positions.")]
+Neighbours = Annotated[int, typer.Option("--k", min=1, max=1000, help="Neighbours that vote.")]
+
+
+def _pipeline_settings(source: str, detector: str, estimator: str, tracker: str) -> dict:
+    from vcm.motion.evaluate import POSE_SOURCES
+
+    if source not in POSE_SOURCES:
+        raise VcmError(f"--poses must be one of {', '.join(POSE_SOURCES)}, got {source!r}")
+    if source == "truth":
+        return {}
+    return {"detector": detector, "estimator": estimator, "tracker": tracker}
+
+
+def _window_choices(features: str, distance: str) -> None:
+    from vcm.motion.features import FEATURE_SETS
+    from vcm.motion.gallery import DISTANCES
+
+    if features not in FEATURE_SETS:
+        raise VcmError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+    if distance not in DISTANCES:
+        raise VcmError(f"--distance must be one of {', '.join(DISTANCES)}, got {distance!r}")
+
+
+@motion_app.command("run")
+@handles_errors
+def motion_run(
+    poses: Annotated[Path, typer.Argument(help="COCO keypoint results JSON (`vcm pose`).")],
+    tracks: Annotated[Path, typer.Argument(help="MOTChallenge tracks txt (`vcm track`).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Motion records, JSON lines.")],
+    model: Annotated[Optional[Path], typer.Option(
+        help="Gallery from `vcm motion fit` (without one: labels unknown, repetitions counted).")
+    ] = None,
+    recognizer: Annotated[str, typer.Option(help="Motion recognizer name.")] = "knn",
+    option: MotionOptions = None,
+    fps: Annotated[Optional[float], typer.Option(
+        min=0.001, help="Frame rate [default: --like's, else 30].")] = None,
+    like: Annotated[Optional[Path], typer.Option(help="The video (for its frame rate).")] = None,
+    progress: NoProgress = True,
+) -> None:
+    """Motion label, score and repetition count of every track, frame by frame."""
+    from vcm.motion import MOTION_RECOGNIZERS
+    from vcm.motion.run import motion_file
+
+    options = parse_options(option, "motion recognizer")
+    if model is not None:
+        options["model"] = model
+    backend = build_backend(MOTION_RECOGNIZERS, recognizer, options)
+    result = motion_file(poses, tracks, output, backend, fps=fps, like=like)
+    typer.echo(f"wrote {output}: {result.frames} frames, {result.tracks} tracks in "
+               f"{result.seconds:.3f} s", err=True)
+
+
+@motion_app.command("fit")
+@handles_errors
+def motion_fit(
+    labels: Annotated[Path, typer.Argument(help="Labels CSV: clip,label,start_frame,end_frame,reps.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Gallery (model) JSON to write.")],
+    poses: PoseSource = "truth",
+    detector: ClipDetector = "yolo-fastest",
+    estimator: ClipEstimator = "blazepose",
+    tracker: ClipTracker = "iou",
+    window_seconds: WindowSeconds = 2.0,
+    distance: Distance = "stats",
+    features: Features = "bones",
+    k: Neighbours = 5,
+    progress: Progress = True,
+) -> None:
+    """Fit a gallery of labelled motion windows from the clips a labels CSV describes."""
+    from vcm.motion.run import fit_file
+
+    _window_choices(features, distance)
+    gallery = fit_file(labels, output, source=poses, progress=progress, features=features,
+                       distance=distance, window_seconds=window_seconds, k=k,
+                       **_pipeline_settings(poses, detector, estimator, tracker))
+    typer.echo(f"wrote {output}: {len(gallery.labels)} windows of "
+               f"{len(set(gallery.labels))} labels", err=True)
+
+
+@motion_app.command("evaluate")
+@handles_errors
+def motion_evaluate(
+    labels: Annotated[Path, typer.Argument(help="Labels CSV: clip,label,start_frame,end_frame,reps.")],
+    model: Annotated[Optional[Path], typer.Option(help="Gallery from `vcm motion fit`.")] = None,
+    leave_one_out: Annotated[bool, typer.Option(
+        help="No model: classify each clip with a gallery of the other clips.")] = False,
+    poses: PoseSource = "truth",
+    detector: ClipDetector = "yolo-fastest",
+    estimator: ClipEstimator = "blazepose",
+    tracker: ClipTracker = "iou",
+    window_seconds: WindowSeconds = 2.0,
+    distance: Distance = "stats",
+    features: Features = "bones",
+    k: Neighbours = 5,
+    output: JsonOutput = None,
+    progress: Progress = True,
+) -> None:
+    """Run the chain on every clip of a labels CSV; print per-clip and per-track accuracy,
+    macro-F1, repetition-count MAE and the share within one repetition."""
+    from vcm.motion.evaluate import format_table
+    from vcm.motion.run import evaluate_file
+
+    _window_choices(features, distance)
+    scores = evaluate_file(labels, model=model, leave_one_out=leave_one_out, source=poses,
+                           progress=progress, features=features, distance=distance,
+                           window_seconds=window_seconds, k=k,
+                           **_pipeline_settings(poses, detector, estimator, tracker))
+    typer.echo(format_table(scores))
+    if output is not None:
+        print_json({"summary": scores.summary(), "rows": scores.rows, "tracks": scores.tracks},
+                   output)
+
+
 # ------------------------------------------------------------------------------ live (issue 18)
 
 LiveToken = Annotated[Optional[str], typer.Option(
@@ -1098,13 +1250,14 @@ LiveToken = Annotated[Optional[str], typer.Option(
 
 
 def cli_tasks(pose: str, segment: str, track: str, pose_option=None, segment_option=None,
-              track_option=None, score: float = 0.0):
+              track_option=None, score: float = 0.0, motion: str = "none", motion_option=None):
     """The server's tasks from the CLI's names and ``key=value`` options."""
     from vcm.live import live_tasks
 
     return live_tasks(pose, segment, track, pose_options=parse_options(pose_option, "pose"),
                       segment_options=parse_options(segment_option, "segment"),
-                      track_options=parse_options(track_option, "track"), score=score)
+                      track_options=parse_options(track_option, "track"), score=score,
+                      motion=motion, motion_options=parse_options(motion_option, "motion"))
 
 
 LiveDashboard = Annotated[Optional[str], typer.Option(
@@ -1112,6 +1265,10 @@ LiveDashboard = Annotated[Optional[str], typer.Option(
     "stream) here; loopback unless the server has a token (docs/live.md).")]
 
 
+LiveMotion = Annotated[str, typer.Option(
+    help="Motion recognizer (`knn`; needs pose and track), or none (docs/motion.md).")]
+LiveMotionOptions = Annotated[Optional[list[str]], typer.Option(
+    help="Motion recognizer option key=value (knn: model=GALLERY.json, k, history_seconds).")]
 LiveStatus = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="One-line status on stderr: fps, kbps, latency, dropped.")]
 
@@ -1129,6 +1286,8 @@ def serve(
     pose_option: Annotated[Optional[list[str]], typer.Option(help="Pose option key=value.")] = None,
     segment_option: Annotated[Optional[list[str]], typer.Option(help="Segmenter option key=value.")] = None,
     track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
+    motion: LiveMotion = "none",
+    motion_option: LiveMotionOptions = None,
     score: BoxScore = 0.0,
     max_sessions: Annotated[int, typer.Option(min=1, max=64, help="Streams at once.")] = 4,
     max_lag: Annotated[Optional[int], typer.Option(
@@ -1141,7 +1300,8 @@ def serve(
     from vcm.live.dashboard import start_dashboard
     from vcm.live.server import AnalysisServer
 
-    tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score)
+    tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score,
+                      motion, motion_option)
     dashboard = start_dashboard(http, token)
     try:
         server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
@@ -1229,6 +1389,8 @@ def live(
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
     foreground_option: EdgeForeground = None,
+    motion: LiveMotion = "none",
+    motion_option: LiveMotionOptions = None,
     progress: LiveStatus = True,
     http: LiveDashboard = None,
 ) -> None:
@@ -1236,7 +1398,7 @@ def live(
     from vcm.live import run_edge
     from vcm.live.dashboard import start_dashboard
 
-    tasks = cli_tasks(pose, segment, track)
+    tasks = cli_tasks(pose, segment, track, motion=motion, motion_option=motion_option)
     dashboard = start_dashboard(http)
     if dashboard:
         typer.echo(f"dashboard on {dashboard.url()} while the stream runs", err=True)

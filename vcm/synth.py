@@ -246,27 +246,38 @@ def synthesize_sequence(
         raise VcmError(f"people must be at least 1, got {people}")
     scene = plan_scene(width=width, height=height, fps=fps, people=people, seed=seed)
     with atomic_output(output, folder=True) as folder:
-        info = SequenceInfo(
-            root=folder, name=output.name, image_dir="img1", fps=fps, length=frames,
-            width=width, height=height, image_ext=".png",
-        )
-        (folder / info.image_dir).mkdir(parents=True)
-        (folder / "gt").mkdir()
-        truth: dict[int, list[PersonTruth]] = {}
-        for frame in tqdm(range(1, frames + 1), desc="synth", unit="frame", disable=not progress):
-            image, truth[frame] = render_frame(scene, frame)
-            write_png(info.image_path(frame), image)
-        (folder / "gt" / "gt.txt").write_text(gt_text(truth), encoding="utf-8")
-        (folder / "gt" / "keypoints.json").write_text(
-            json.dumps(coco_keypoints(truth, info, seed), separators=(",", ":")),
-            encoding="utf-8",
-        )
-        (folder / "gt" / "instances.json").write_text(
-            json.dumps(coco_instances(truth, info, seed), separators=(",", ":")),
-            encoding="utf-8",
-        )
-        write_seqinfo(info, folder / "seqinfo.ini")
+        info = _write_truth_sequence(folder, output.name, lambda frame: render_frame(scene, frame),
+                                     frames=frames, width=width, height=height, fps=fps,
+                                     seed=seed, progress=progress)
     return replace(info, root=output)
+
+
+def _write_truth_sequence(folder: Path, name: str, render, *, frames: int, width: int,
+                          height: int, fps: float, seed: int, progress: bool,
+                          description: str = "vcm synthetic walking people") -> SequenceInfo:
+    """Write frames 1..``frames`` that ``render(frame) -> (image, truths)`` draws, and
+    their truth, as a MOTChallenge sequence in the existing empty ``folder``."""
+    info = SequenceInfo(
+        root=folder, name=name, image_dir="img1", fps=fps, length=frames,
+        width=width, height=height, image_ext=".png",
+    )
+    (folder / info.image_dir).mkdir(parents=True)
+    (folder / "gt").mkdir()
+    truth: dict[int, list[PersonTruth]] = {}
+    for frame in tqdm(range(1, frames + 1), desc="synth", unit="frame", disable=not progress):
+        image, truth[frame] = render(frame)
+        write_png(info.image_path(frame), image)
+    (folder / "gt" / "gt.txt").write_text(gt_text(truth), encoding="utf-8")
+    (folder / "gt" / "keypoints.json").write_text(
+        json.dumps(coco_keypoints(truth, info, seed, description), separators=(",", ":")),
+        encoding="utf-8",
+    )
+    (folder / "gt" / "instances.json").write_text(
+        json.dumps(coco_instances(truth, info, seed), separators=(",", ":")),
+        encoding="utf-8",
+    )
+    write_seqinfo(info, folder / "seqinfo.ini")
+    return info
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -328,13 +339,21 @@ def render_frame(scene: SyntheticScene, frame: int) -> tuple[np.ndarray, list[Pe
     """Draw the 1-based ``frame``: a BGR uint8 image and the truth of each person in it,
     sorted by track id."""
     time = (frame - 1) / scene.fps
-    image = scene.background.copy()
     figures = [_pose(walker, time, scene) for walker in scene.walkers]
+    return _render_figures(scene.background,
+                           [figure for figure in figures if figure is not None])
+
+
+def _render_figures(background: np.ndarray, figures: list[_Figure]
+                    ) -> tuple[np.ndarray, list[PersonTruth]]:
+    """Draw posed ``figures`` over a copy of ``background``; the image and each person's
+    truth, sorted by track id."""
+    height, width = background.shape[:2]
+    image = background.copy()
     # Painter's order: people farther from the camera (feet higher up) first.
-    figures = sorted((figure for figure in figures if figure is not None),
-                     key=lambda figure: (figure.feet_row, figure.walker.track_id))
+    figures = sorted(figures, key=lambda figure: (figure.feet_row, figure.walker.track_id))
     _draw_shadows(image, figures)
-    owner = np.zeros((scene.height, scene.width), np.int16)
+    owner = np.zeros((height, width), np.int16)
     drawn = []
     for index, figure in enumerate(figures, start=1):
         labels, origin = _draw_figure(image, figure)
@@ -375,7 +394,8 @@ def coco_images(truth: dict[int, list[PersonTruth]], info: SequenceInfo) -> list
     ]
 
 
-def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed: int) -> dict:
+def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed: int,
+                   description: str = "vcm synthetic walking people") -> dict:
     """COCO keypoint annotations of the sequence: one image per frame (``id`` = frame)."""
     images, annotations = coco_images(truth, info), []
     for frame in sorted(truth):
@@ -395,7 +415,7 @@ def coco_keypoints(truth: dict[int, list[PersonTruth]], info: SequenceInfo, seed
                 "iscrowd": 0,
             })
     return {
-        "info": {"description": "vcm synthetic walking people", "seed": seed},
+        "info": {"description": description, "seed": seed},
         "images": images,
         "annotations": annotations,
         "categories": [{
@@ -601,6 +621,12 @@ def _body_joints(phase: float, build: float) -> dict[str, np.ndarray]:
             f"{side}_wrist": wrist,
             f"{side}_fingers": wrist + _swing(0.08 * down, forearm),
         }
+    return _with_head_on_floor(joints)
+
+
+def _with_head_on_floor(joints: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``joints`` (limbs, body units) with the head and face points added, all lifted so
+    that the lower foot's sole rests on the floor."""
     head = _lean(np.array([0.0, 0.936, 0.012]))
     joints |= {
         "head": head,
@@ -896,3 +922,204 @@ def _person_truth(figure: _Figure, labels: np.ndarray, origin: tuple[int, int], 
         keypoints[number] = (column + 0.5, row + 0.5, 2 if seen else 1)
     return PersonTruth(figure.walker.track_id, box, visibility, keypoints, area,
                        encode_mask(visible))
+
+
+# ------------------------------------------------------------------ people performing motions
+
+MOTIONS = ("squat", "jumping_jack", "arm_raise", "walk_in_place", "standing")
+"""The motions :func:`synthesize_motions` renders. One repetition is one full cycle: down and
+up (squat), open and closed (jumping jack), up and down (arm raise), a left and a right knee
+lift (walking in place); standing has none (it sways a little)."""
+
+# Seconds per repetition (a range to draw from) of each motion.
+_MOTION_PERIODS = {"squat": (2.0, 2.6), "jumping_jack": (1.2, 1.6), "arm_raise": (1.8, 2.4),
+                   "walk_in_place": (1.0, 1.4), "standing": (2.5, 3.5)}
+# Seconds of standing still before the first and after the last repetition.
+_REST = 0.5
+
+
+@dataclass(frozen=True)
+class Performer:
+    """One person performing a motion in place. Lengths are pixels, times seconds.
+
+    ``walker`` gives the look (and ``track_id``, ``build``); ``centre`` and ``feet_row`` the
+    place; ``yaw`` how far the person is turned from the camera (radians, positive towards
+    the image's right); the motion starts after ``start`` seconds and lasts ``reps`` cycles of
+    ``period`` seconds.
+    """
+
+    walker: Walker
+    motion: str
+    centre: float
+    feet_row: float
+    size: float
+    yaw: float
+    start: float
+    period: float
+    reps: int
+
+
+def _rotate_out(vector: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate a body vector in the frontal plane; positive ``angle`` turns down towards the
+    body's left (use ``lateral * angle`` to turn a limb away from the body)."""
+    cos, sin = math.cos(angle), math.sin(angle)
+    x, y, z = vector
+    return np.array([x * cos - y * sin, x * sin + y * cos, z])
+
+
+def _motion_angles(motion: str, cycles: float) -> dict[str, dict[str, float]]:
+    """Per side, the limb angles (radians) of ``motion`` after ``cycles`` repetitions:
+    ``thigh`` (forward), ``thigh_out``, ``knee`` (flexion), ``arm`` (forward), ``arm_out``,
+    ``elbow`` (flexion)."""
+    turn = 2 * math.pi * cycles
+    amount = (1 - math.cos(turn)) / 2  # 0 at rest, 1 at the middle of a repetition
+    angles = {}
+    for side, lateral in (("left", 1.0), ("right", -1.0)):
+        pose = {"thigh": 0.0, "thigh_out": math.radians(3), "knee": math.radians(4),
+                "arm": 0.0, "arm_out": math.radians(6), "elbow": math.radians(10)}
+        if motion == "squat":
+            pose |= {"thigh": math.radians(95) * amount, "knee": math.radians(115) * amount,
+                     "arm": math.radians(80) * amount}
+        elif motion == "jumping_jack":
+            pose |= {"arm_out": math.radians(6 + 150 * amount),
+                     "thigh_out": math.radians(3 + 17 * amount)}
+        elif motion == "arm_raise":
+            pose |= {"arm": math.radians(170) * amount}
+        elif motion == "walk_in_place":
+            lift = max(0.0, lateral * math.sin(turn))
+            pose |= {"thigh": math.radians(65) * lift, "knee": math.radians(110) * lift,
+                     "arm": -lateral * math.radians(25) * math.sin(turn),
+                     "elbow": math.radians(35)}
+        elif motion == "standing":
+            pose |= {"arm": math.radians(3) * math.sin(turn)}
+        else:
+            raise VcmError(f"unknown motion {motion!r}; choose one of {', '.join(MOTIONS)}")
+        angles[side] = pose
+    return angles
+
+
+def _motion_joints(motion: str, cycles: float, build: float) -> dict[str, np.ndarray]:
+    """Joints and face points of ``motion`` after ``cycles`` repetitions, in body units as
+    :func:`_body_joints` gives them; the lower foot's sole rests on the floor."""
+    joints: dict[str, np.ndarray] = {}
+    down = np.array([0.0, -1.0, 0.0])
+    for side, lateral in (("left", 1.0), ("right", -1.0)):
+        pose = _motion_angles(motion, cycles)[side]
+        hip = np.array([lateral * 0.06, _HIP_HEIGHT, 0.0])
+        knee = hip + 0.245 * _rotate_out(_swing(down, pose["thigh"]), lateral * pose["thigh_out"])
+        ankle = knee + 0.245 * _rotate_out(_swing(down, pose["thigh"] - pose["knee"]),
+                                           lateral * pose["thigh_out"])
+        shoulder = _lean(np.array([lateral * 0.112 * build, 0.812, 0.0]))
+        upper = _rotate_out(_swing(down, pose["arm"]), lateral * pose["arm_out"])
+        lower = _rotate_out(_swing(down, pose["arm"] + pose["elbow"]), lateral * pose["arm_out"])
+        elbow = shoulder + 0.175 * upper
+        wrist = elbow + 0.15 * lower
+        joints |= {
+            f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle,
+            f"{side}_heel": ankle + np.array([0.0, -0.03, -0.035]),
+            f"{side}_toe": ankle + np.array([0.0, -0.03, 0.12]),
+            f"{side}_shoulder": shoulder, f"{side}_elbow": elbow, f"{side}_wrist": wrist,
+            f"{side}_fingers": wrist + 0.08 * lower,
+        }
+    return _with_head_on_floor(joints)
+
+
+def motion_cycles(performer: Performer, time: float) -> float:
+    """Repetitions ``performer`` has done at ``time`` seconds (fractional; standing sways on)."""
+    cycles = (time - performer.start) / performer.period
+    if performer.motion == "standing":
+        return max(cycles, 0.0)
+    return min(max(cycles, 0.0), float(performer.reps))
+
+
+def performer_figure(performer: Performer, time: float) -> _Figure:
+    """``performer`` posed at ``time`` seconds."""
+    joints = _motion_joints(performer.motion, motion_cycles(performer, time),
+                            performer.walker.build)
+    yaw = performer.yaw
+    rotation = np.array([
+        [math.cos(yaw), 0.0, math.sin(yaw)],
+        [0.0, 1.0, 0.0],
+        [-math.sin(yaw), 0.0, math.cos(yaw)],
+    ])
+    figure = _Figure(performer.walker, performer.feet_row, performer.size, yaw,
+                     performer.centre, rotation, joints, points={})
+    return replace(figure, points={name: figure.project(point) for name, point in joints.items()})
+
+
+def plan_performer(rng: np.random.Generator, motion: str, *, width: int, height: int,
+                   reps: int, track_id: int = 1) -> Performer:
+    """A person of random look, place, turn and pace performing ``reps`` of ``motion``
+    (standing: none) in a ``width`` x ``height`` frame, about 0.7 of its height tall."""
+    size = rng.uniform(0.62, 0.72) * height
+    feet_row = rng.uniform(0.9, 0.95) * height
+    walker = Walker(
+        track_id=track_id, size=size, x_start=0.0, direction=1, speed=0.0,
+        feet_row_at_left=feet_row, feet_row_slope=0.0, yaw=0.0, gait_phase=0.0, stride=1.0,
+        build=rng.uniform(0.92, 1.1), skin=_pick(rng, _SKIN_TONES), hair=_pick(rng, _HAIR_COLOURS),
+        hair_volume=rng.uniform(0.0, 1.0), shirt=_pick(rng, _SHIRT_COLOURS),
+        long_sleeves=bool(rng.uniform() < 0.5), trousers=_pick(rng, _TROUSER_COLOURS),
+        shoes=_pick(rng, _SHOE_COLOURS),
+    )
+    low, high = _MOTION_PERIODS[motion]
+    return Performer(
+        walker=walker, motion=motion, centre=width * rng.uniform(0.4, 0.6), feet_row=feet_row,
+        size=size, yaw=math.radians(rng.uniform(30, 50)) * (1 if rng.uniform() < 0.5 else -1),
+        start=_REST, period=rng.uniform(low, high), reps=0 if motion == "standing" else reps,
+    )
+
+
+def synthesize_motions(
+    output: str | Path,
+    *,
+    motions: tuple[str, ...] = MOTIONS,
+    clips_per_motion: int = 2,
+    reps: tuple[int, int] = (2, 4),
+    width: int = 320,
+    height: int = 240,
+    fps: float = 10.0,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[tuple[str, str, int, int, int | None]]:
+    """Write clips of one person performing each motion, with exact truth and labels.
+
+    ``output`` becomes a folder (replaced only if vcm wrote it, complete or not at all) of
+    MOTChallenge sequences ``MOTION-N`` (as :func:`synthesize_sequence` writes them, people
+    drawn the same way; ``gt/keypoints.json`` has ``track_id`` 1) and ``labels.csv``
+    (:mod:`vcm.motion.labels`: one row per clip, the whole clip, ``reps`` the repetitions
+    done). Each clip rests :data:`_REST` s, performs ``reps[0]`` to ``reps[1]`` repetitions
+    (drawn), rests again. Returns the label rows.
+    """
+    from vcm.motion.labels import write_labels
+
+    output = Path(output)
+    unknown = [motion for motion in motions if motion not in MOTIONS]
+    if unknown:
+        raise VcmError(f"unknown motion {unknown[0]!r}; choose from {', '.join(MOTIONS)}")
+    if clips_per_motion < 1 or not 1 <= reps[0] <= reps[1] <= 100:
+        raise VcmError("need at least one clip per motion and 1 <= reps low <= high <= 100")
+    if width < 64 or height < 64 or not 1 <= fps <= 240:
+        raise VcmError("the frame must be at least 64x64 pixels and fps from 1 to 240")
+    rng = np.random.default_rng(seed)
+    rows = []
+    with atomic_output(output, folder=True) as folder:
+        for motion in motions:
+            for number in range(1, clips_per_motion + 1):
+                background = _render_background(rng, width, height)
+                performer = plan_performer(rng, motion, width=width, height=height,
+                                           reps=int(rng.integers(reps[0], reps[1] + 1)))
+                seconds = 2 * _REST + performer.period * max(performer.reps, 2)
+                frames = math.ceil(seconds * fps) + 1
+                name = f"{motion}-{number}"
+                clip = folder / name
+                clip.mkdir(parents=True)
+                _write_truth_sequence(
+                    clip, name,
+                    lambda frame, performer=performer, background=background: _render_figures(
+                        background, [performer_figure(performer, (frame - 1) / fps)]),
+                    frames=frames, width=width, height=height, fps=fps, seed=seed,
+                    progress=progress, description=f"vcm synthetic motion: {motion}")
+                rows.append((name, motion, 1, frames,
+                             performer.reps if motion != "standing" else 0))
+        write_labels(rows, folder / "labels.csv")
+    return rows

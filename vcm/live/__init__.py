@@ -17,11 +17,12 @@ STATUS_SECONDS = 0.5
 
 def live_tasks(pose: str, segment: str, track: str, *, pose_options: dict | None = None,
                segment_options: dict | None = None, track_options: dict | None = None,
-               score: float = 0.0):
+               score: float = 0.0, motion: str = "none", motion_options: dict | None = None):
     """A server's :class:`~vcm.live.server.Tasks` from registry names (``none``: the task is
     off) and each backend's keyword options; an unknown name or an option the backend does not
     take is a :class:`~vcm.errors.VcmError` now, before any session starts."""
     from vcm.live.server import Tasks
+    from vcm.motion import MOTION_RECOGNIZERS
     from vcm.pose import POSE_ESTIMATORS
     from vcm.segmenters import SEGMENTERS
     from vcm.trackers import TRACKERS
@@ -29,7 +30,8 @@ def live_tasks(pose: str, segment: str, track: str, *, pose_options: dict | None
     chosen: dict = {}
     for kind, registry, name, options in (("pose", POSE_ESTIMATORS, pose, pose_options),
                                           ("segment", SEGMENTERS, segment, segment_options),
-                                          ("track", TRACKERS, track, track_options)):
+                                          ("track", TRACKERS, track, track_options),
+                                          ("motion", MOTION_RECOGNIZERS, motion, motion_options)):
         if name == "none":
             chosen[kind], chosen[f"{kind}_options"] = None, {}
             continue

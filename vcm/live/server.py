@@ -72,8 +72,9 @@ class Tasks:
     """The tasks a server runs on every frame, by registry name (``None``: not run).
 
     Attributes:
-        pose, segment, track: backend names (pose estimator, segmenter, tracker).
-        pose_options, segment_options, track_options: their keyword arguments.
+        pose, segment, track, motion: backend names (pose estimator, segmenter, tracker,
+            motion recognizer; motion needs pose and track).
+        pose_options, segment_options, track_options, motion_options: their keyword arguments.
         score: boxes scoring below this are left out of pose and segmentation (the batch
             commands' ``--score``).
     """
@@ -85,6 +86,12 @@ class Tasks:
     segment_options: dict = field(default_factory=dict)
     track_options: dict = field(default_factory=dict)
     score: float = 0.0
+    motion: str | None = None
+    motion_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.motion and not (self.pose and self.track):
+            raise VcmError("motion needs pose and track: give a pose estimator and a tracker")
 
     def pixel_stages(self) -> list:
         """Fresh pose and segment stages (one set per session: no state is shared)."""
@@ -105,16 +112,25 @@ class Tasks:
 
         if not self.track:
             return []
-        return [TrackStage(TRACKERS.build(self.track, **self.track_options), fps=fps)]
+        stages = [TrackStage(TRACKERS.build(self.track, **self.track_options), fps=fps)]
+        if self.motion:
+            from vcm.motion import MOTION_RECOGNIZERS, MotionStage
+
+            # A frame skipped under lag has no poses: it gets no motion, the counts go on.
+            stages.append(MotionStage(MOTION_RECOGNIZERS.build(self.motion, **self.motion_options),
+                                      fps=fps, require_pose=False))
+        return stages
 
     def names(self) -> list[str]:
         return [name for name, backend in (("pose", self.pose), ("segment", self.segment),
-                                           ("track", self.track)) if backend]
+                                           ("track", self.track), ("motion", self.motion))
+                if backend]
 
     def describe(self) -> dict:
         return {"pose": self.pose, "pose_options": self.pose_options,
                 "segment": self.segment, "segment_options": self.segment_options,
-                "track": self.track, "track_options": self.track_options, "score": self.score}
+                "track": self.track, "track_options": self.track_options, "score": self.score,
+                "motion": self.motion, "motion_options": self.motion_options}
 
 
 def is_loopback(host: str) -> bool:
@@ -508,6 +524,8 @@ def frame_message(frame: Frame, *, analysed: bool, times: dict, received: float,
         tracks = frame.records["track"]
         message["tracks"] = [[int(track_id), *map(float, box)]
                              for track_id, box in zip(tracks.ids, tracks.boxes)]
+    if "motion" in frame.records:
+        message["motion"] = frame.records["motion"]
     message["times"] = times
     message["clock"] = {"received": received}
     return message
