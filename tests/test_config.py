@@ -40,7 +40,7 @@ def _broken(tmp_path, change):
         (lambda c: c.update(qps=[22, 99]), "qps/1: 99 is greater than the maximum of 63"),
         (lambda c: c["detector"].update(score=1.5), "detector/score: 1.5 is greater than the maximum of 1"),
         (lambda c: c["detector"].update(name="ssd"), "detector/name: unknown detector 'ssd'"),
-        (lambda c: c["single_task"]["track"].update(name="jde"), "single_task/track/name: unknown detector 'jde'"),
+        (lambda c: c["single_task"]["track"].update(name="fairmot"), "single_task/track/name: unknown detector 'fairmot'"),
         (lambda c: c["codecs"].update(vtm2={}), "codecs/vtm2: unknown codec 'vtm2'"),
         (lambda c: c.pop("pose"), "'pose' is a required property"),
         (lambda c: c["segment"].update(segmenter="sam2"), "segment/segmenter: unknown segmenter 'sam2'"),
