@@ -1010,7 +1010,8 @@ def point(
     output: Annotated[Path, typer.Option("--output", "-o", help="Point record JSON to write.")],
     sequence: Annotated[str, typer.Option(help="Sequence name.")],
     pipeline: Annotated[str, typer.Option(
-        help="multitask, multitask-<variant> (a sweep's variant) or single.")],
+        help="multitask, multitask-<variant> (a sweep's variant), single, or "
+        "multitask+<name> / single+<name> (a sweep's tracker variant).")],
     codec: Annotated[str, typer.Option(help="Codec name.")],
     qp: Annotated[int, typer.Option(help="Quantization parameter.")],
     bpp: Annotated[Path, typer.Option(help="`vcm bpp` record.")],
@@ -1055,8 +1056,10 @@ def point(
     from vcm.fileio import atomic_output
     from vcm.experiment.points import build_point, load_record
 
-    if not re.fullmatch(r"single|multitask(-[A-Za-z0-9][A-Za-z0-9_.-]*)?", pipeline):
-        raise VcmError(f"pipeline must be multitask, multitask-<variant> or single, got {pipeline!r}")
+    if not re.fullmatch(r"single|multitask(-[A-Za-z0-9][A-Za-z0-9_.-]*)?"
+                        r"|(single|multitask)\+[A-Za-z0-9][A-Za-z0-9_.-]*", pipeline):
+        raise VcmError(f"pipeline must be multitask, multitask-<variant>, single or "
+                       f"<multitask|single>+<tracker variant>, got {pipeline!r}")
     record = build_point(
         sequence=sequence, pipeline=pipeline, codec=codec, qp=qp,
         bpp=load_record(bpp, "BPP record"),
