@@ -1298,18 +1298,24 @@ def serve(
         "frames waiting (counted); default: analyse every frame.")] = None,
     progress: NoProgress = True,
     http: LiveDashboard = None,
+    gallery: Annotated[Optional[Path], typer.Option(
+        help="With appearance (--track-option appearance=histogram): SQLite file of known "
+        "identities, read when each session starts and updated when it ends (docs/reid.md).")
+    ] = None,
 ) -> None:
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.dashboard import start_dashboard
+    from vcm.live.gallery import LiveGallery
     from vcm.live.server import AnalysisServer
 
     tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score,
                       motion, motion_option)
+    known = LiveGallery(gallery) if gallery is not None else None
     dashboard = start_dashboard(http, token)
     try:
         server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
                                 max_sessions=max_sessions, max_lag=max_lag,
-                                watchers=[dashboard] if dashboard else ()).start()
+                                watchers=[dashboard] if dashboard else (), gallery=known).start()
         bound_host, bound_port = server.address
         typer.echo(f"listening on {bound_host}:{bound_port}; sessions in {root}", err=True)
         if dashboard:
