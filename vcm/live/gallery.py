@@ -8,10 +8,10 @@ One server, several sessions: each session reads the gallery when it starts
 file one after another. Sessions in a row see each other's identities. Two sessions that
 overlap both start from the file as it was when each started: an identity both knew keeps its
 id (the later session's embedding is stored last); a new identity of the later one whose id
-the earlier one has already stored for another person is stored under the next free id
-instead (the next id neither the file nor the session uses; its session's tracks keep the id they were sent with; the session's record says
-which ids were stored under which, ``gallery.renumbered``), so no session's identity
-overwrites another's.
+the earlier one has already stored for another person is stored under the next id neither
+the file nor the session uses (its session's tracks keep the id they were sent with; the
+session's record says which ids were stored under which, ``gallery.renumbered``), so no
+session's identity overwrites another's.
 """
 
 from __future__ import annotations
