@@ -13,7 +13,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml",
-                                  "own-video.yaml"])
+                                  "own-video.yaml", "reid.yaml"])
 def test_shipped_configs_are_valid(name, request, tmp_path, monkeypatch):
     if name in ("lite.yaml", "pets.yaml"):
         request.getfixturevalue("mirror")  # yolo-fastest's weights, PETS09-S3MF1
