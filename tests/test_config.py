@@ -13,7 +13,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.mark.parametrize("name", ["default.yaml", "ci.yaml", "lite.yaml", "pets.yaml",
-                                  "own-video.yaml"])
+                                  "own-video.yaml", "reid.yaml"])
 def test_shipped_configs_are_valid(name, request, tmp_path, monkeypatch):
     if name in ("lite.yaml", "pets.yaml"):
         request.getfixturevalue("mirror")  # yolo-fastest's weights, PETS09-S3MF1
@@ -343,7 +343,7 @@ def test_no_schema_pattern_takes_a_trailing_newline():
     from vcm.config import SCHEMA_PATH
 
     patterns = list(schema_patterns(yaml.safe_load(SCHEMA_PATH.read_text())))
-    assert len(patterns) == 4
+    assert len(patterns) == 5  # sequence and dataset names, variant and tracker names, results
     for pattern in patterns:
         assert re.search(pattern, "name1")  # jsonschema's "pattern" is re.search
         assert not re.search(pattern, "name1\n"), pattern

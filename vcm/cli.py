@@ -1010,7 +1010,8 @@ def point(
     output: Annotated[Path, typer.Option("--output", "-o", help="Point record JSON to write.")],
     sequence: Annotated[str, typer.Option(help="Sequence name.")],
     pipeline: Annotated[str, typer.Option(
-        help="multitask, multitask-<variant> (a sweep's variant) or single.")],
+        help="multitask, multitask-<variant> (a sweep's variant), single, or "
+        "multitask+<name> / single+<name> (a sweep's tracker variant).")],
     codec: Annotated[str, typer.Option(help="Codec name.")],
     qp: Annotated[int, typer.Option(help="Quantization parameter.")],
     bpp: Annotated[Path, typer.Option(help="`vcm bpp` record.")],
@@ -1055,8 +1056,10 @@ def point(
     from vcm.fileio import atomic_output
     from vcm.experiment.points import build_point, load_record
 
-    if not re.fullmatch(r"single|multitask(-[A-Za-z0-9][A-Za-z0-9_.-]*)?", pipeline):
-        raise VcmError(f"pipeline must be multitask, multitask-<variant> or single, got {pipeline!r}")
+    if not re.fullmatch(r"single|multitask(-[A-Za-z0-9][A-Za-z0-9_.-]*)?"
+                        r"|(single|multitask)\+[A-Za-z0-9][A-Za-z0-9_.-]*", pipeline):
+        raise VcmError(f"pipeline must be multitask, multitask-<variant>, single or "
+                       f"<multitask|single>+<tracker variant>, got {pipeline!r}")
     record = build_point(
         sequence=sequence, pipeline=pipeline, codec=codec, qp=qp,
         bpp=load_record(bpp, "BPP record"),
@@ -1295,18 +1298,24 @@ def serve(
         "frames waiting (counted); default: analyse every frame.")] = None,
     progress: NoProgress = True,
     http: LiveDashboard = None,
+    gallery: Annotated[Optional[Path], typer.Option(
+        help="With appearance (--track-option appearance=histogram): SQLite file of known "
+        "identities, read when each session starts and updated when it ends (docs/reid.md).")
+    ] = None,
 ) -> None:
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.dashboard import start_dashboard
+    from vcm.live.gallery import LiveGallery
     from vcm.live.server import AnalysisServer
 
     tasks = cli_tasks(pose, segment, track, pose_option, segment_option, track_option, score,
                       motion, motion_option)
+    known = LiveGallery(gallery) if gallery is not None else None
     dashboard = start_dashboard(http, token)
     try:
         server = AnalysisServer(root, host=host, port=port, token=token, tasks=tasks,
                                 max_sessions=max_sessions, max_lag=max_lag,
-                                watchers=[dashboard] if dashboard else ()).start()
+                                watchers=[dashboard] if dashboard else (), gallery=known).start()
         bound_host, bound_port = server.address
         typer.echo(f"listening on {bound_host}:{bound_port}; sessions in {root}", err=True)
         if dashboard:

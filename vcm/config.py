@@ -413,6 +413,13 @@ def backend_option_problems(config: dict) -> list[str]:
                      if (problem := qp_problem(CODECS.get(codec).qp_range, qp))]
     if (config["track"].get("options") or {}).get("appearance") is not None:
         problems += appearance_problems(config)
+    for name, entry in (config.get("trackers") or {}).items():
+        if entry["tracker"] not in TRACKERS.names():
+            problems.append(f"trackers/{name}/tracker: unknown tracker {entry['tracker']!r}; "
+                            f"known: {', '.join(TRACKERS.names())}")
+            continue
+        problems += [f"trackers/{name}/options: {problem}" for problem in
+                     TRACKERS.option_problems(entry["tracker"], entry.get("options"))]
     return problems
 
 
@@ -484,6 +491,28 @@ variant (``variants:``, ``score_study:``) is another multitask pipeline, ``multi
 
 SINGLE = "single"
 """The single-task baselines' pipeline."""
+
+
+TRACKER_SEPARATOR = "+"
+"""Between a base pipeline and a tracker variant's name: ``multitask+reid``, ``single+reid``
+(``+`` is no variant name's character, so these never clash with ``multitask-<name>``)."""
+
+
+def tracker_pipelines(config: dict) -> dict[str, dict]:
+    """The pipelines of the config's ``trackers:`` section, in order: for each ``name``,
+    ``multitask+<name>`` (the tracker on the config's own multitask points: their shared
+    detections, and with appearance their decoded foreground) and ``single+<name>`` (on the
+    single-task baselines: their own detections, and with appearance their decoded original).
+    ``{pipeline: {"base": "multitask" or "single", "name": name, "tracker": str,
+    "options": {option: value}}}``; each shares its base's bits, pose and segmentation and
+    differs only in tracks."""
+    pipelines = {}
+    for name, entry in (config.get("trackers") or {}).items():
+        for base in (MULTITASK, SINGLE):
+            pipelines[f"{base}{TRACKER_SEPARATOR}{name}"] = {
+                "base": base, "name": name, "tracker": entry["tracker"],
+                "options": dict(entry.get("options") or {})}
+    return pipelines
 
 
 def results_root(config: dict, config_file: str | Path | None) -> str:

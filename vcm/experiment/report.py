@@ -137,6 +137,7 @@ def write_variant_tables(summary: pd.DataFrame, folder: Path, *, codec: str, hea
             "on a small part of either curve.",
             header=header,
         )
+    written += write_tracker_table(rows, folder, codec=codec, header=header)
     study = score_study_table(summary, codec=codec)
     if not study.empty:
         written += write_table(
@@ -147,6 +148,28 @@ def write_variant_tables(summary: pd.DataFrame, folder: Path, *, codec: str, hea
             header=header,
         )
     return written
+
+
+def write_tracker_table(rows: pd.DataFrame, folder: Path, *, codec: str, header: str) -> list[Path]:
+    """``trackers`` for ``codec`` in ``folder`` when the sweep ran tracker variants
+    (``trackers:``, pipelines ``multitask+<name>`` and ``single+<name>``); nothing otherwise."""
+    from vcm.experiment.tables import write_table
+    from vcm.experiment.trackers import is_tracker_pipeline, trackers_table
+
+    if not any(is_tracker_pipeline(name) for name in rows["pipeline"].unique()):
+        return []
+    qps = sorted(rows["qp"].astype(int).unique())
+    return write_table(
+        trackers_table(rows, codec=codec), folder, "trackers",
+        caption=f"Trackers ({codec}): every tracking pipeline (multitask+<name> and "
+        "single+<name>: the points of multitask and single tracked with the config's "
+        f"`trackers:` entry <name>) at QP {qps[0]} and {qps[-1]}: MOTA, IDF1, HOTA, AssA "
+        "(0..1) and identity switches (a count); on multitask rows BD-rate (%) and BD-quality "
+        "of MOTA, IDF1 and HOTA against the single-task pipeline with the same tracker "
+        "(BD-rate exists only where the multitask curve changes with QP, as it does with "
+        "appearance).",
+        header=header,
+    )
 
 
 def write_summary(results: Path, output: Path, only: list[Path] | None = None) -> pd.DataFrame:

@@ -36,14 +36,15 @@ STUDY_METRICS = ("bpp", "pose_ap", "segm_ap", "mota", "idf1", "hota")
 
 
 def multitask_pipelines(rows: pd.DataFrame) -> list[str]:
-    """The multitask pipelines of ``rows`` in table order (``multitask`` first)."""
-    return [name for name in pipelines_of(rows) if name != SINGLE]
+    """The multitask pipelines of ``rows`` in table order (``multitask`` first); tracker
+    variants (``multitask+<name>``: the same points tracked otherwise) are not among them."""
+    return [name for name in pipelines_of(rows) if name != SINGLE and "+" not in name]
 
 
 def pipeline_facts(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per multitask pipeline: its ``variant``, ``foreground`` and ``score`` (the
     first value its points record; a pipeline's points all record the same)."""
-    rows = rows[rows["pipeline"] != SINGLE]
+    rows = rows[rows["pipeline"].isin(multitask_pipelines(rows))]
     columns = [column for column in ("variant", "foreground", "score") if column in rows.columns]
     facts = rows.groupby("pipeline", sort=False)[columns].first()
     return facts.reindex(multitask_pipelines(rows))

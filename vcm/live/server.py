@@ -305,7 +305,15 @@ class Session:
         self.outgoing: queue.Queue = queue.Queue(server.queue_results)
         self.times = StageTimes()
         self.pixels = Pipeline(server.tasks.pixel_stages(), times=self.times)
-        self.tracking = Pipeline(server.tasks.track_stages(hello.fps), times=self.times)
+        track = server.tasks.track_stages(hello.fps)
+        # With a gallery, the tracker starts from the identities known when the session starts
+        # (vcm.live.gallery: stored again when it ends).
+        self.gallery_lease = None
+        if server.gallery is not None and track:
+            known, self.gallery_lease = server.gallery.check_out(track[0].embedder)
+            track[0] = TrackStage(track[0].tracker, fps=hello.fps, gallery=known)
+        self.track_stage = track[0] if track else None
+        self.tracking = Pipeline(track, times=self.times)
         self.decoder = LiveDecoder(codec, width=hello.width, height=hello.height,
                                    max_pending=server.queue_frames)
         self.detections: list = []
@@ -491,12 +499,27 @@ class Session:
         # Frames the analysis never reached are not in the task files; the stream and its
         # detections still hold them (session.json: frames vs frames_analysed).
         frames = self.finished
+        if self.gallery_lease is not None:
+            counts["gallery"] = self._store_identities()
         embedded = None
         if self.extractor is not None:
             embedded = {**self.extractor.record(), "detections": "live"}
         self.recording.close(reason=self.reason, seconds=seconds, counts=counts,
                              detections=self.detections[: len(frames)], frames=frames,
                              embedded=embedded)
+
+
+    def _store_identities(self) -> dict:
+        """Store the session's identities in the server's gallery; what happened, for
+        session.json (a gallery that cannot be written is said there and in the log)."""
+        ids, embeddings = self.track_stage.identities()
+        try:
+            renumbered = self.server.gallery.check_in(ids, embeddings, self.gallery_lease)
+        except VcmError as error:
+            LOG.warning("session %s: gallery not stored: %s", self.recording.folder.name, error)
+            return {"stored": 0, "error": str(error)}
+        return {"stored": len(ids),
+                "renumbered": {str(old): new for old, new in renumbered.items()}}
 
 
 def vcmd_frame(frame: FrameDetections, width: int, height: int) -> FrameDetections:
@@ -546,12 +569,14 @@ class AnalysisServer:
         idle_seconds: a session without a byte from its edge this long is ended.
         watchers: objects told of each session's start, frames and end (see
             :meth:`Session._tell`; the dashboard, :mod:`vcm.live.dashboard`).
+        gallery: a :class:`vcm.live.gallery.LiveGallery` the sessions' tracker with
+            appearance starts from and stores its identities in (``None``: none).
     """
 
     def __init__(self, root: str | Path, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, tasks: Tasks | None = None, max_sessions: int = 4,
                  queue_frames: int = 16, queue_results: int = 64, max_lag: int | None = None,
-                 idle_seconds: float = IDLE_SECONDS, watchers=()) -> None:
+                 idle_seconds: float = IDLE_SECONDS, watchers=(), gallery=None) -> None:
         if not is_loopback(host) and not token:
             raise VcmError(f"{host}: listening on an address other than loopback needs a token "
                            "(--token or VCM_LIVE_TOKEN)")
@@ -559,6 +584,16 @@ class AnalysisServer:
         self.host, self.port = host, port
         self.token = token
         self.tasks = tasks if tasks is not None else Tasks()
+        if gallery is not None and not (self.tasks.track
+                                        and self.tasks.track_options.get("appearance")):
+            raise VcmError(f"{gallery.path}: --gallery is for tracking with appearance; set "
+                           "the tracker option appearance (e.g. --track-option appearance=histogram)")
+        if gallery is not None:
+            from vcm.trackers import TRACKERS
+
+            # Refused now, with one line, rather than at each session's start.
+            gallery.check_out(TRACKERS.build(self.tasks.track, **self.tasks.track_options).embedder)
+        self.gallery = gallery
         self.max_sessions = max_sessions
         self.queue_frames = queue_frames
         self.queue_results = queue_results

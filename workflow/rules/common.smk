@@ -5,7 +5,7 @@ from pathlib import Path
 
 from vcm.codecs import CODECS
 from vcm.config import (MULTITASK, SINGLE, ground_truth, multitask_variants, results_root,
-                        score_label, sequence_path)
+                        score_label, sequence_path, tracker_pipelines)
 from vcm.detformats import DEFAULT_FORMAT, get_format
 
 
@@ -32,8 +32,12 @@ def LOG(path):
 # The multitask pipelines: `multitask` (the config's detector score and foreground) and one
 # `multitask-<name>` per variant or score_study point; then the single-task baselines.
 VARIANTS = multitask_variants(config)
-PIPELINES = [*VARIANTS, SINGLE]
+# Tracker variants (`trackers:`): multitask+<name> and single+<name>, which track the points
+# of multitask and single once more and share everything else with them.
+TRACKER_PIPELINES = tracker_pipelines(config)
+PIPELINES = [*VARIANTS, SINGLE, *TRACKER_PIPELINES]
 MULTITASK_PIPELINE = r"multitask(?:-[A-Za-z0-9][A-Za-z0-9_.-]*)?"
+TRACKER_PIPELINE = r"(?:multitask|single)\+[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 # Segmentation is the optional third task: a config with a `segment` section runs it.
 SEGMENTATION = "segment" in config
@@ -171,6 +175,6 @@ wildcard_constraints:
     codec=r"[A-Za-z0-9_-]+",
     qp=r"\d+",
     extension=r"[a-z0-9]+",
-    pipeline=MULTITASK_PIPELINE + "|single",
+    pipeline=MULTITASK_PIPELINE + "|single|" + TRACKER_PIPELINE,
     task=r"pose|track|segment",
     score=r"[0-9.e-]+",

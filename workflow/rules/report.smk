@@ -2,10 +2,36 @@
 # manifest, the paper's tables and the plots.
 
 
+def base_point(wildcards):
+    """The point whose bits, pose and segmentation a tracker variant's point shares (its base
+    pipeline's at the same sequence, codec and QP); any other point itself."""
+    if wildcards.pipeline not in TRACKER_PIPELINES:
+        return wildcards
+    from types import SimpleNamespace
+
+    return SimpleNamespace(pipeline=TRACKER_PIPELINES[wildcards.pipeline]["base"],
+                           sequence=wildcards.sequence, codec=wildcards.codec, qp=wildcards.qp)
+
+
+def tracker_variant_tracks(wildcards, inputs):
+    """A tracker variant's point: its base's inputs with the tracks' run and evaluation its own."""
+    if wildcards.pipeline not in TRACKER_PIPELINES:
+        return inputs
+    folder = point_folder(wildcards)
+    if "track_eval" in inputs:
+        inputs["runs"] = [f"{folder}/tracks.txt.run.json" if path.endswith("/tracks.txt.run.json")
+                          else path for path in inputs["runs"]]
+        inputs["track_eval"] = f"{folder}/track_eval.json"
+    return inputs
+
+
 def point_inputs(wildcards):
     """Everything a point's record reads, by pipeline: the paper's two tasks, and the third
-    (segmentation) when the config runs it and the sequence has its ground truth."""
-    inputs = two_task_point_inputs(wildcards)
+    (segmentation) when the config runs it and the sequence has its ground truth; a tracker
+    variant's point reads its base's with its own tracks."""
+    own = wildcards
+    wildcards = base_point(wildcards)
+    inputs = tracker_variant_tracks(own, two_task_point_inputs(wildcards))
     # `segm_gt: null`: segmentation neither runs nor is evaluated for the sequence.
     if SEGMENTATION and has_ground_truth(wildcards.sequence, "segm"):
         folder = point_folder(wildcards)
@@ -76,9 +102,10 @@ def evaluation_flags(input):
 def variant_flags(wildcards, input):
     """`vcm point` words naming a multitask pipeline's variant: its name, the shared
     detector's score and the foreground's run record (its options and seconds)."""
-    if wildcards.pipeline == SINGLE:
+    pipeline = base_point(wildcards).pipeline
+    if pipeline == SINGLE:
         return []
-    variant = VARIANTS[wildcards.pipeline]
+    variant = VARIANTS[pipeline]
     # No empty argv word for the config's own pipeline (`:q` would drop it).
     name = ["--variant", variant["variant"]] if variant["variant"] else []
     return [*name, "--score", score_label(variant["score"]), "--foreground-run", input.foreground_run]

@@ -176,3 +176,54 @@ rule evaluate_track_single:
         LOG("evaluate_track/single/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
+
+
+# Tracker variants (`trackers:`) track each point of their base pipeline once more: the
+# boxes it tracks (multitask: the shared detections; single: its own), and with appearance
+# the pixels it decoded. Per point even without appearance, so each point has its tracks.
+def tracker_variant_inputs(wildcards):
+    variant = TRACKER_PIPELINES[wildcards.pipeline]
+    folder = R(f"{variant['base']}/{wildcards.sequence}/{wildcards.codec}/qp{wildcards.qp}")
+    if variant["base"] == SINGLE:
+        detections = f"{folder}/track_detections.zip"
+    else:
+        detections = DETECTIONS_AT_SCORE.format(
+            sequence=wildcards.sequence, score=score_label(VARIANTS[MULTITASK]["score"]))
+    appearance = variant["options"].get("appearance") is not None
+    return {"detections": detections, "video": sequence_input(wildcards),
+            "pixels": [f"{folder}/decoded.mkv"] if appearance else []}
+
+
+rule track_tracker_variant:
+    input:
+        unpack(tracker_variant_inputs),
+    output:
+        tracks=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt"),
+        run=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt.run.json"),
+    wildcard_constraints:
+        pipeline=TRACKER_PIPELINE,
+    params:
+        tracker=lambda wildcards: TRACKER_PIPELINES[wildcards.pipeline]["tracker"],
+        options=lambda wildcards: option_flags(TRACKER_PIPELINES[wildcards.pipeline]["options"]),
+        pixels=lambda wildcards, input: repeated("--video", input.pixels),
+    log:
+        LOG("track/{pipeline}/{sequence}/{codec}/qp{qp}"),
+    shell:
+        "vcm track {input.detections:q} --tracker {params.tracker:q} {params.options:q} "
+        "--like {input.video:q} {params.pixels:q} -o {output.tracks:q} > {log:q} 2>&1"
+
+
+rule evaluate_track_tracker_variant:
+    input:
+        tracks=R("{pipeline}/{sequence}/{codec}/qp{qp}/tracks.txt"),
+        sequence=sequence_input,
+    output:
+        R("{pipeline}/{sequence}/{codec}/qp{qp}/track_eval.json"),
+    wildcard_constraints:
+        pipeline=TRACKER_PIPELINE,
+    params:
+        gt=track_ground_truth,
+    log:
+        LOG("evaluate_track/{pipeline}/{sequence}/{codec}/qp{qp}"),
+    shell:
+        "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"

@@ -1,0 +1,153 @@
+"""A live server's gallery (`vcm serve --gallery`): a restarted session of the same scene keeps
+the same ids; overlapping sessions do not overwrite each other's identities; tracking with
+appearance in a live session. Loopback, OS-chosen ports, a 12-frame synthetic clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vcm.cli import app
+from vcm.detectors import DETECTORS
+from vcm.errors import VcmError
+from vcm.live.edge import Edge, open_source
+from vcm.live.gallery import LiveGallery
+from vcm.live.server import AnalysisServer, Tasks
+from vcm.pipeline import DetectStage, foreground_stages
+from vcm.synth import synthesize_sequence
+from vcm.trackers.gallery import read_gallery
+from vcm.tracks import read_tracks_txt
+
+FRAMES = 12
+SECONDS = 60
+APPEARANCE = Tasks(pose=None, segment=None, track="iou",
+                   track_options={"appearance": "histogram"})
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("live") / "synth"
+    # 320x240: at 160x96 the second person is some 18x50 pixels, too few for its colour
+    # histogram to re-identify it across sessions (it gets a new id in the second one).
+    synthesize_sequence(folder, frames=FRAMES, width=320, height=240, fps=10.0, people=2)
+    return folder
+
+
+def stream_once(sequence: Path, server: AnalysisServer, results: Path):
+    stages = [DetectStage(DETECTORS.build("oracle", sequence=sequence), score=0.5),
+              *foreground_stages()]
+    return Edge(open_source(str(sequence)), server.address, stages, results_path=results).run()
+
+
+def ids_by_box(tracks_txt: Path) -> dict:
+    """{(frame, rounded box): id} of a MOTChallenge tracks file."""
+    tracks = read_tracks_txt(tracks_txt)
+    return {(number, *np.round(box).astype(int).tolist()): int(identity)
+            for number, frame in enumerate(tracks.frames, start=1)
+            for identity, box in zip(frame.ids, frame.boxes)}
+
+
+def test_a_restarted_session_of_the_same_scene_keeps_the_same_ids(sequence, tmp_path):
+    gallery = tmp_path / "gallery.sqlite"
+    server = AnalysisServer(tmp_path / "sessions", tasks=APPEARANCE,
+                            gallery=LiveGallery(gallery)).start()
+    try:
+        first = stream_once(sequence, server, tmp_path / "first.jsonl")
+        second = stream_once(sequence, server, tmp_path / "second.jsonl")
+    finally:
+        server.stop(timeout=SECONDS)
+    assert first.results == FRAMES and second.results == FRAMES
+    folders = server.sessions
+    assert len(folders) == 2
+    before, after = (ids_by_box(folder / "tracks.txt") for folder in folders)
+    assert set(before.values()) == {1, 2}
+    # The second session starts knowing 1 and 2: a person it did not re-identify would get 3.
+    common = before.keys() & after.keys()
+    assert len(common) >= FRAMES  # both people, most frames
+    assert {key: after[key] for key in common} == {key: before[key] for key in common}
+    assert set(after.values()) == {1, 2}
+    ids, embeddings = read_gallery(gallery, histogram_embedder().describe())
+    assert ids.tolist() == [1, 2] and embeddings.shape[0] == 2
+    assert session_state(folders[1])["gallery"] == {"stored": 2, "renumbered": {}}
+
+
+def session_state(folder: Path) -> dict:
+    import json
+
+    return json.loads((folder / "session.json").read_text())
+
+
+def histogram_embedder():
+    from vcm.trackers import TRACKERS
+
+    return TRACKERS.build("iou", appearance="histogram").embedder
+
+
+def test_overlapping_sessions_store_new_identities_under_distinct_ids(tmp_path):
+    embedder = histogram_embedder()
+    gallery = LiveGallery(tmp_path / "gallery.sqlite")
+    known, first = gallery.check_out(embedder)
+    _, second = gallery.check_out(embedder)
+    assert len(known[0]) == 0 and first.known_max == 0 and second.known_max == 0
+    dimension = embedder.dimension
+    a, b, c = (np.eye(dimension, dtype=np.float32)[index] for index in range(3))
+    # Both sessions saw a new person they called 1; the first stores it; the second's 1 is
+    # taken by then, so it is stored under the next id free of both (3), and its 2 as 2.
+    assert gallery.check_in(np.array([1]), a[None], first) == {}
+    assert gallery.check_in(np.array([1, 2]), np.stack([b, c]), second) == {1: 3}
+    ids, embeddings = read_gallery(gallery.path, embedder.describe())
+    assert ids.tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(embeddings, np.stack([a, c, b]))
+    # A later session that knew 1..3 updates 2 in place and adds 4.
+    _, third = gallery.check_out(embedder)
+    assert third.known_max == 3
+    assert gallery.check_in(np.array([2, 4]), np.stack([a, b]), third) == {}
+    ids, embeddings = read_gallery(gallery.path, embedder.describe())
+    assert ids.tolist() == [1, 2, 3, 4]
+    np.testing.assert_array_equal(embeddings[1], a)
+
+
+def test_tracking_with_appearance_in_a_live_session_equals_vcm_track_on_its_recording(
+        sequence, tmp_path):
+    server = AnalysisServer(tmp_path / "sessions", tasks=APPEARANCE).start()
+    try:
+        report = stream_once(sequence, server, tmp_path / "results.jsonl")
+    finally:
+        server.stop(timeout=SECONDS)
+    assert report.results == FRAMES and report.server_end["reason"] == "complete"
+    (folder,) = server.sessions
+    runner = CliRunner()
+    stream = next(folder.glob("stream.26?"))
+    for arguments in (["decode", stream, "-o", tmp_path / "decoded.mkv"],
+                      ["track", folder / "detections.vcmd", "-o", tmp_path / "tracks.txt",
+                       "--fps", "10", "-p", "appearance=histogram",
+                       "--video", tmp_path / "decoded.mkv"]):
+        result = runner.invoke(app, [str(argument) for argument in arguments])
+        assert result.exit_code == 0, result.output
+    assert (folder / "tracks.txt").read_bytes() == (tmp_path / "tracks.txt").read_bytes()
+    assert set(ids_by_box(folder / "tracks.txt").values()) == {1, 2}
+
+
+def test_a_gallery_without_appearance_is_refused_and_not_created(tmp_path):
+    gallery = tmp_path / "gallery.sqlite"
+    with pytest.raises(VcmError, match="--gallery is for tracking with appearance"):
+        AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, track="iou"),
+                       gallery=LiveGallery(gallery))
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--pose", "none",
+                                      "--root", str(tmp_path / "sessions"),
+                                      "--gallery", str(gallery)])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output
+    assert not gallery.exists()
+
+
+def test_a_file_that_is_not_a_gallery_is_refused_at_start(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n")
+    with pytest.raises(VcmError, match="not a vcm gallery"):
+        AnalysisServer(tmp_path / "sessions", tasks=APPEARANCE, gallery=LiveGallery(other))
+    assert other.read_text() == "not a database\n"
