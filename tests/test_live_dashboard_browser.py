@@ -85,6 +85,25 @@ def wait_for(condition, what: str):
     raise AssertionError(f"the page did not show {what} in {SECONDS} s")
 
 
+def gated_stream(sequence: Path, server: AnalysisServer, gate: threading.Event, results: Path,
+                 **options) -> tuple[threading.Thread, list]:
+    """A thread (not started) that streams ``sequence`` to ``server`` by x265, holding frame
+    :data:`GATE_FRAME` back until ``gate`` is set, and the list its edge's report goes to."""
+
+    def gated(frames):
+        for index, image in enumerate(frames, start=1):
+            if index == GATE_FRAME:
+                gate.wait(SECONDS)
+            yield image
+
+    source = open_source(str(sequence))
+    source = dataclasses.replace(source, frames=gated(source.frames))
+    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
+                results_path=results, **options)
+    reports = []
+    return threading.Thread(target=lambda: reports.append(edge.run()), daemon=True), reports
+
+
 def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path, browser):
     from selenium.webdriver.common.by import By
 
@@ -96,19 +115,7 @@ def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path,
     server = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box"),
                             watchers=[dashboard]).start()
     gate = threading.Event()
-
-    def gated(frames):
-        for index, image in enumerate(frames, start=1):
-            if index == GATE_FRAME:
-                gate.wait(SECONDS)
-            yield image
-
-    source = open_source(str(sequence))
-    source = dataclasses.replace(source, frames=gated(source.frames))
-    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
-                results_path=tmp_path / "results.jsonl")
-    reports = []
-    streaming = threading.Thread(target=lambda: reports.append(edge.run()), daemon=True)
+    streaming, reports = gated_stream(sequence, server, gate, tmp_path / "results.jsonl")
     try:
         browser.get(dashboard.url())
         wait_for(lambda: text("#connection") == "connected", "connected")
@@ -206,19 +213,7 @@ def test_a_live_motion_session_shows_the_squat_and_its_track_in_chromium(tmp_pat
     server = AnalysisServer(tmp_path / "sessions", watchers=[dashboard], tasks=Tasks(
         pose="blazepose", track="iou", motion="knn", motion_options={"model": str(model)})).start()
     gate = threading.Event()
-
-    def gated(frames):
-        for index, image in enumerate(frames, start=1):
-            if index == GATE_FRAME:
-                gate.wait(SECONDS)
-            yield image
-
-    source = open_source(str(clip))
-    source = dataclasses.replace(source, frames=gated(source.frames))
-    edge = Edge(source, server.address, edge_stages(clip), codec="x265", qp=27,
-                results_path=tmp_path / "results.jsonl")
-    reports = []
-    streaming = threading.Thread(target=lambda: reports.append(edge.run()), daemon=True)
+    streaming, reports = gated_stream(clip, server, gate, tmp_path / "results.jsonl", qp=27)
     try:
         browser.get(dashboard.url())
         wait_for(lambda: text("#connection") == "connected", "connected")
