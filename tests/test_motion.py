@@ -527,3 +527,14 @@ def test_a_live_loopback_session_answers_each_frame_with_its_motion(tmp_path):
     assert sum(len(message["motion"]) for message in messages) > len(messages) // 2
     # The two squats the clip holds, counted on the decoded x265 pictures' poses.
     assert [entry["reps"] for entry in messages[-1]["motion"]] == [2]
+    # The session's motion.jsonl is what `vcm motion run` writes on its poses and tracks,
+    # byte for byte, and holds what the server answered, frame by frame.
+    (folder,) = server.sessions
+    batch = tmp_path / "motion.jsonl"
+    result = CliRunner().invoke(app, ["motion", "run", str(folder / "poses.json"),
+                                      str(folder / "tracks.txt"), "-o", str(batch), "--fps", "10"])
+    assert result.exit_code == 0, result.output
+    assert (folder / "motion.jsonl").read_bytes() == batch.read_bytes()
+    recorded = [json.loads(line) for line in batch.read_text().splitlines()]
+    assert [(line["frame"], line["motion"]) for line in recorded] == \
+        [(message["frame"], message["motion"]) for message in messages]
