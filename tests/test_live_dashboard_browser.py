@@ -85,6 +85,25 @@ def wait_for(condition, what: str):
     raise AssertionError(f"the page did not show {what} in {SECONDS} s")
 
 
+def gated_stream(sequence: Path, server: AnalysisServer, gate: threading.Event, results: Path,
+                 **options) -> tuple[threading.Thread, list]:
+    """A thread (not started) that streams ``sequence`` to ``server`` by x265, holding frame
+    :data:`GATE_FRAME` back until ``gate`` is set, and the list its edge's report goes to."""
+
+    def gated(frames):
+        for index, image in enumerate(frames, start=1):
+            if index == GATE_FRAME:
+                gate.wait(SECONDS)
+            yield image
+
+    source = open_source(str(sequence))
+    source = dataclasses.replace(source, frames=gated(source.frames))
+    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
+                results_path=results, **options)
+    reports = []
+    return threading.Thread(target=lambda: reports.append(edge.run()), daemon=True), reports
+
+
 def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path, browser):
     from selenium.webdriver.common.by import By
 
@@ -96,19 +115,7 @@ def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path,
     server = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box"),
                             watchers=[dashboard]).start()
     gate = threading.Event()
-
-    def gated(frames):
-        for index, image in enumerate(frames, start=1):
-            if index == GATE_FRAME:
-                gate.wait(SECONDS)
-            yield image
-
-    source = open_source(str(sequence))
-    source = dataclasses.replace(source, frames=gated(source.frames))
-    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
-                results_path=tmp_path / "results.jsonl")
-    reports = []
-    streaming = threading.Thread(target=lambda: reports.append(edge.run()), daemon=True)
+    streaming, reports = gated_stream(sequence, server, gate, tmp_path / "results.jsonl")
     try:
         browser.get(dashboard.url())
         wait_for(lambda: text("#connection") == "connected", "connected")
@@ -175,3 +182,68 @@ def test_the_page_shows_motion_labels_and_counts_when_the_results_have_them(brow
         dashboard.stop()
     assert table == [["track", "motion", "score", "reps"], ["#4", "squat", "0.91", "3"],
                      ["#9", "-", "-", "-"]]
+
+
+def test_a_live_motion_session_shows_the_squat_and_its_track_in_chromium(tmp_path, browser):
+    """A loopback session on a synthetic squat clip (x265, BlazePose on the decoded pictures,
+    IoU tracks, the k-NN motion task with a gallery fitted on the other synthetic clips' truth
+    poses): the page's frame counter advances, and its table ends on the clip's one track,
+    labelled ``squat`` with the session's count. The screenshot is kept."""
+    from selenium.webdriver.common.by import By
+
+    from vcm.motion.evaluate import clip_frames, fit_gallery
+    from vcm.motion.gallery import write_gallery
+    from vcm.motion.labels import read_labels
+    from vcm.synth import synthesize_motions
+
+    def text(selector: str) -> str | None:
+        found = browser.find_elements(By.CSS_SELECTOR, selector)
+        return found[0].text if found else None
+
+    clips = tmp_path / "clips"
+    synthesize_motions(clips, motions=("squat", "jumping_jack", "arm_raise"), clips_per_motion=2,
+                       width=192, height=160, fps=10, reps=(2, 2))
+    others = [row for row in read_labels(clips / "labels.csv") if row.clip.name != "squat-1"]
+    assert len(others) == 5  # the gallery never sees the clip the session streams
+    model = tmp_path / "gallery.json"
+    write_gallery(fit_gallery(others, {row.clip: clip_frames(row.clip) for row in others}), model)
+    clip = clips / "squat-1"
+
+    dashboard = Dashboard().start()
+    server = AnalysisServer(tmp_path / "sessions", watchers=[dashboard], tasks=Tasks(
+        pose="blazepose", track="iou", motion="knn", motion_options={"model": str(model)})).start()
+    gate = threading.Event()
+    streaming, reports = gated_stream(clip, server, gate, tmp_path / "results.jsonl", qp=27)
+    try:
+        browser.get(dashboard.url())
+        wait_for(lambda: text("#connection") == "connected", "connected")
+        streaming.start()
+        first = int(wait_for(lambda: (text("[data-stream] b.frame") or "-").strip("-"),
+                             "a frame number"))
+        assert 1 <= first < GATE_FRAME
+        gate.set()
+        wait_for(lambda: (text("[data-stream] .state") or "").startswith("ended"), "the end")
+        streaming.join(SECONDS)
+        last_shown = int(text("[data-stream] b.frame"))
+        table = track_table(browser)
+        screenshot = artifact_folder(tmp_path) / "dashboard-motion.png"
+        assert browser.save_screenshot(str(screenshot))
+        print(f"dashboard screenshot: {screenshot}")
+        problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    finally:
+        gate.set()
+        server.stop(timeout=SECONDS)
+        dashboard.stop()
+    assert reports and reports[0].server_end["reason"] == "complete"
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    last = results[-1]
+    assert last_shown == last["frame"] == reports[0].results > first
+    # The clip's one person: tracked, posed, recognised as squatting; the page shows the
+    # server's last answer for it, count included.
+    assert len(last["motion"]) == 1
+    entry = last["motion"][0]
+    assert (entry["label"], entry["reps"]) == ("squat", 2)  # the clip's 2 squats
+    assert table == [["track", "motion", "score", "reps"],
+                     [f"#{entry['track']}", "squat", f"{entry['score']:.2f}", str(entry["reps"])]]
+    assert problems == []
+    assert screenshot.stat().st_size > 1000

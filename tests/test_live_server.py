@@ -468,6 +468,21 @@ def test_a_killed_session_is_rebuilt_as_the_batch_commands_give_it(sequence, tmp
     assert again.exit_code == 1 and "only an interrupted session is rebuilt" in again.output
 
 
+def test_a_killed_motion_session_is_rebuilt_with_its_motion_records(sequence, tmp_path):
+    units = coded_units(sequence)
+    folder = killed_session(units, tmp_path / "sessions", "--pose", "blazepose",
+                            "--track", "iou", "--motion", "knn")
+    assert not (folder / "motion.jsonl").exists()
+    result = CliRunner().invoke(app, ["session", "rebuild", str(folder)])
+    assert result.exit_code == 0, result.output
+    # motion.jsonl is what `vcm motion run` writes on the rebuilt poses and tracks.
+    invoke("motion", "run", folder / "poses.json", folder / "tracks.txt", "-o",
+           tmp_path / "motion.jsonl", "--fps", FPS)
+    assert (folder / "motion.jsonl").read_bytes() == (tmp_path / "motion.jsonl").read_bytes()
+    lines = [json.loads(line) for line in (folder / "motion.jsonl").read_text().splitlines()]
+    assert [line["frame"] for line in lines] == [1, 2, 3, 4, 5, 6]
+
+
 def test_rebuilding_what_is_no_session_says_so_in_one_line(tmp_path):
     result = CliRunner().invoke(app, ["session", "rebuild", str(tmp_path)])
     assert result.exit_code == 1 and result.output.count("\n") == 1

@@ -527,3 +527,76 @@ def test_a_live_loopback_session_answers_each_frame_with_its_motion(tmp_path):
     assert sum(len(message["motion"]) for message in messages) > len(messages) // 2
     # The two squats the clip holds, counted on the decoded x265 pictures' poses.
     assert [entry["reps"] for entry in messages[-1]["motion"]] == [2]
+    # The session's motion.jsonl is what `vcm motion run` writes on its poses and tracks,
+    # byte for byte, and holds what the server answered, frame by frame.
+    (folder,) = server.sessions
+    batch = tmp_path / "motion.jsonl"
+    result = CliRunner().invoke(app, ["motion", "run", str(folder / "poses.json"),
+                                      str(folder / "tracks.txt"), "-o", str(batch), "--fps", "10"])
+    assert result.exit_code == 0, result.output
+    assert (folder / "motion.jsonl").read_bytes() == batch.read_bytes()
+    recorded = [json.loads(line) for line in batch.read_text().splitlines()]
+    assert [(line["frame"], line["motion"]) for line in recorded] == \
+        [(message["frame"], message["motion"]) for message in messages]
+
+
+def write_records(path: Path, frames: dict[int, list[tuple]]) -> None:
+    path.write_text("".join(json.dumps({"frame": number, "motion": [
+        {"track": track, "label": label, "score": 1.0, "reps": reps}
+        for track, label, reps in entries]}) + "\n" for number, entries in frames.items()))
+
+
+def test_evaluate_motion_scores_a_records_file_worked_by_hand(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "labels.csv").write_text("clip,label,start_frame,end_frame,reps\n"
+                                         "a,squat,1,4,2\na,standing,5,6,\nb,squat,1,9,1\n")
+    write_records(tmp_path / "motion.jsonl", {
+        1: [(1, "squat", 0), (2, "unknown", 0)], 2: [(1, "squat", 1), (2, "unknown", 0)],
+        3: [(1, "arm_raise", 1)], 4: [(1, "squat", 3)], 5: [(1, "standing", 3)],
+        6: [(1, "squat", 3)]})
+    result = CliRunner().invoke(app, ["evaluate", "motion", str(tmp_path / "motion.jsonl"),
+                                      "--labels", str(tmp_path / "labels.csv"),
+                                      "--clip", "a", "-o", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "e.json").read_text())
+    # Row 1 (frames 1-4): track 1 votes squat 3 to 1 and counts 3 - 0; track 2 says unknown.
+    # Row 2 (frames 5-6): track 1 ties standing 1, squat 1 (the first by name wins: squat)
+    # and counts 3 - 3 = 0; the row has no reps. Clip b is not these records' clip.
+    assert [(row["label"], row["predicted"], row["reps"], row["predicted_reps"], row["tracks"])
+            for row in scores["rows"]] == [("squat", "squat", 2, 3, 2),
+                                           ("standing", "squat", None, 0, 1)]
+    # Per row: 1 of 2 right; F1 squat 2/3, standing 0; one count, off by 1.
+    assert scores["clip"] == pytest.approx({"count": 2, "accuracy": 0.5, "macro_f1": 1 / 3,
+                                            "reps_mae": 1.0, "reps_within_one": 1.0, "counted": 1})
+    # Per track: (squat, squat, 2 vs 3), (squat, unknown, 2 vs 0), (standing, squat, none).
+    assert scores["track"] == pytest.approx({"count": 3, "accuracy": 1 / 3, "macro_f1": 0.25,
+                                             "reps_mae": 1.5, "reps_within_one": 0.5,
+                                             "counted": 2})
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"frame": 1, "motion": []}\n{"frame": 1, "motion": []}', ":2: not a motion record (frame 1 "),
+    ('{"frame": 1, "motion": [{"track": 1, "label": "x", "score": 2, "reps": 0}]}',
+     ":1: not a motion record (track 1: not a label, a score in [0, 1] and reps)"),
+    ('{"frame": 1}', ":1: not a motion record (missing 'motion')"),
+    ("not json", ":1: not a motion record"),
+])
+def test_evaluate_motion_refuses_a_bad_records_line_in_one_line(tmp_path, line, problem):
+    (tmp_path / "labels.csv").write_text("clip,label,start_frame,end_frame,reps\na,squat,1,4,2\n")
+    (tmp_path / "motion.jsonl").write_text(line + "\n")
+    result = CliRunner().invoke(app, ["evaluate", "motion", str(tmp_path / "motion.jsonl"),
+                                      "--labels", str(tmp_path / "labels.csv"),
+                                      "--clip", "a", "-o", str(tmp_path / "e.json")])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {tmp_path / 'motion.jsonl'}{problem}")
+    assert len(result.output.splitlines()) == 1 and not (tmp_path / "e.json").exists()
+
+
+def test_evaluate_motion_needs_a_labelled_row_of_the_clip(tmp_path):
+    (tmp_path / "labels.csv").write_text("clip,label,start_frame,end_frame,reps\na,squat,1,4,2\n")
+    write_records(tmp_path / "motion.jsonl", {1: []})
+    result = CliRunner().invoke(app, ["evaluate", "motion", str(tmp_path / "motion.jsonl"),
+                                      "--labels", str(tmp_path / "labels.csv"),
+                                      "--clip", "b"])
+    assert result.exit_code == 1
+    assert result.output == f"error: {tmp_path / 'labels.csv'}: no row labels clip b\n"

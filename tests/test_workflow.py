@@ -489,3 +489,27 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
     variants = pd.read_csv(results / "tables" / "vvenc" / "variants.csv", comment="#", index_col=0)
     assert list(variants.index) == ["multitask walk", "multitask-half walk", "multitask-k4 walk",
                                     "multitask-regions walk", "multitask-sei walk"]
+
+
+def test_the_motion_config_plans_pose_and_tracks_of_every_clip_and_qp(tmp_path):
+    """configs/motion.yaml on the clips `vcm data motions data/motions --clips 1` writes (as its
+    comment says): the sweep plans the poses and tracks experiments/motion_by_qp.py scores,
+    multitask and single-task, for the 5 clips at 3 QPs."""
+    from vcm.synth import synthesize_motions
+
+    synthesize_motions(tmp_path / "data" / "motions", clips_per_motion=1)
+    bin_dir = Path(sys.executable).parent
+    plan = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(REPOSITORY / "configs" / "motion.yaml"),
+         "--dry-run", "--quiet", "rules"],
+        capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    planned = {line.split()[0]: int(line.split()[1])
+               for line in (plan.stdout + plan.stderr).splitlines()
+               if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert (planned["pose_multitask"], planned["pose_single"]) == (15, 15)
+    # Multitask tracks come from the original's boxes: once per clip; single-task per point.
+    assert (planned["track_multitask"], planned["track_single"]) == (5, 15)
+    assert "segment_multitask" not in planned

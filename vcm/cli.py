@@ -1004,6 +1004,23 @@ def evaluate_track(
     print_json(evaluate_tracking(ground_truth, read_tracks_txt(tracks), iou_threshold=iou), output)
 
 
+@evaluate_app.command("motion")
+@handles_errors
+def evaluate_motion_records(
+    results: Annotated[Path, typer.Argument(help="Motion records JSON lines (`vcm motion run`).")],
+    labels: Annotated[Path, typer.Option(help="Labels CSV (clip,label,start_frame,end_frame,reps).")],
+    clip: Annotated[str, typer.Option(help="The clip the records are of, as the labels' clip "
+                                      "column names it.")],
+    output: JsonOutput = None,
+    progress: NoProgress = True,
+) -> None:
+    """Print motion accuracy, macro-F1, repetition count MAE and share within one (per clip
+    row and per track; docs/motion.md) of one clip's motion records as JSON."""
+    from vcm.motion.run import evaluate_records
+
+    print_json(evaluate_records(results, labels, clip), output)
+
+
 @app.command("point")
 @handles_errors
 def point(

@@ -6,9 +6,10 @@ access units up to the last ``frames.jsonl`` line's ``end`` (and maybe part of t
 and the answers sent; the files written at a session's end are missing. The rebuild cuts the
 stream at that ``end``, writes its ``vcm encode`` sidecar, then runs the batch commands'
 functions on it (:func:`vcm.codecs.decode_video`, :func:`vcm.bitstream.extract_detections`,
-:func:`vcm.pipeline.tasks.box_task`, :func:`vcm.pipeline.tasks.track_task`) with the session's
-tasks, so its files are those ``vcm decode``, ``vcm detections extract``, ``vcm pose``,
-``vcm segment`` and ``vcm track`` write on the recorded stream, byte for byte.
+:func:`vcm.pipeline.tasks.box_task`, :func:`vcm.pipeline.tasks.track_task`,
+:func:`vcm.motion.run.motion_file`) with the session's tasks, so its files are those
+``vcm decode``, ``vcm detections extract``, ``vcm pose``, ``vcm segment``, ``vcm track`` and
+``vcm motion run`` write on the recorded stream, byte for byte.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def rebuild_session(folder: Path, *, progress: bool = False) -> RebuildResult:
     from vcm.detformats import format_for_output
     from vcm.fileio import atomic_output
     from vcm.live.coding import SYNTAX
-    from vcm.live.server import Tasks, write_stream_sidecar
+    from vcm.live.server import Tasks, write_session_motion, write_stream_sidecar
     from vcm.pipeline.tasks import box_task, track_task
     from vcm.pose import POSE_ESTIMATORS
     from vcm.segmenters import SEGMENTERS
@@ -121,6 +122,9 @@ def rebuild_session(folder: Path, *, progress: bool = False) -> RebuildResult:
                    TRACKERS.build(tasks.track, **tasks.track_options),
                    tracker_name=tasks.track, options=tasks.track_options, fps=hello.fps)
         result.written.append("tracks.txt")
+    if tasks.motion:
+        write_session_motion(folder, tasks, hello.fps)
+        result.written.append("motion.jsonl")
     state = {**settings, "state": "ended", "frames": frames, "bytes": end,
              "reason": f"rebuilt: the server stopped after frame {frames}",
              "rebuilt_cut_bytes": cut}

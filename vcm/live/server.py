@@ -155,7 +155,9 @@ class Recording:
     * ``results.jsonl``: every ``frame`` message sent, as sent;
     * at the end: ``stream.26x.json`` (the ``vcm encode`` sidecar), ``detections.vcmd``,
       ``poses.json``, ``masks.json``, ``tracks.txt`` (as ``vcm detections extract``,
-      ``vcm pose``, ``vcm segment``, ``vcm track`` write them) and ``session.json.run.json``.
+      ``vcm pose``, ``vcm segment``, ``vcm track`` write them), ``motion.jsonl`` (as ``vcm
+      motion run`` writes it on those poses and tracks at the stream's frame rate) and
+      ``session.json.run.json``.
     """
 
     def __init__(self, root: Path, hello: Hello, codec, tasks: Tasks) -> None:
@@ -236,6 +238,19 @@ class Recording:
 
             write_tracks_txt(TrackSequence([frame.records["track"] for frame in frames]),
                              self.folder / "tracks.txt")
+        if self.tasks.motion:
+            write_session_motion(self.folder, self.tasks, self.hello.fps)
+
+
+def write_session_motion(folder: Path, tasks: Tasks, fps: float) -> None:
+    """Write ``motion.jsonl`` in a session's ``folder`` from its ``poses.json`` and
+    ``tracks.txt``, as ``vcm motion run poses.json tracks.txt --fps FPS`` (with the session's
+    recognizer options) writes it: the batch file, whatever frames the live server skipped."""
+    from vcm.motion import MOTION_RECOGNIZERS
+    from vcm.motion.run import motion_file
+
+    motion_file(folder / "poses.json", folder / "tracks.txt", folder / "motion.jsonl",
+                MOTION_RECOGNIZERS.build(tasks.motion, **tasks.motion_options), fps=fps)
 
 
 def write_stream_sidecar(stream_path: Path, hello: Hello, codec, *, frames: int, size: int,

@@ -261,6 +261,15 @@ def evaluate_motion(rows: list[LabelRow], clips: dict[Path, ClipPoses], *,
     return scores
 
 
+def score_records(rows: list[LabelRow], motion: dict[int, dict[int, dict]]) -> MotionScores:
+    """Score the motion records of one clip (``{frame: {track: entry}}``, as
+    :func:`vcm.motion.records.read_motion_records` gives them) on its labelled ``rows``."""
+    scores = MotionScores()
+    for row in rows:
+        score_row(row, motion, scores)
+    return scores
+
+
 def format_table(scores: MotionScores) -> str:
     """The per-row table and the summary as aligned text."""
     lines = [f"{'clip':<32} {'line':>4} {'label':<14} {'predicted':<14} {'tracks':>6} "

@@ -22,3 +22,46 @@ def write_motion_records(frames: list[tuple[int, list[dict]]], path: str | Path)
             for number, motion in frames:
                 handle.write(json.dumps({"frame": number, "motion": motion},
                                         separators=(",", ":")) + "\n")
+
+
+MAX_RECORDS_BYTES = 1 << 30
+"""Largest motion records file read (a 1-hour 30 fps video of 10 people is ~80 MiB)."""
+
+
+def read_motion_records(path: str | Path) -> dict[int, dict[int, dict]]:
+    """The records file at ``path`` as ``{frame: {track: entry}}`` (what
+    :func:`vcm.motion.evaluate.score_row` scores). A missing or oversized file, a line that is
+    not a record (frames must grow, tracks be unique within a frame, ``label`` a string,
+    ``score`` a number in [0, 1], ``reps`` a whole number >= 0) is a :class:`VcmError`
+    naming ``path`` and the line."""
+    from vcm.errors import VcmError
+    from vcm.fileio import read_input_bytes
+
+    path = Path(path)
+    data = read_input_bytes(path, max_bytes=MAX_RECORDS_BYTES, what="motion records file")
+    frames: dict[int, dict[int, dict]] = {}
+    last = 0
+    for line, text in enumerate(data.split(b"\n"), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+            number = record["frame"]
+            if type(number) is not int or number <= last:
+                raise ValueError(f"frame {number!r} does not follow frame {last}")
+            entries = {}
+            for entry in record["motion"]:
+                track, label, score, reps = (entry["track"], entry["label"], entry["score"],
+                                             entry["reps"])
+                if type(track) is not int or track in entries:
+                    raise ValueError(f"track {track!r} is not a new whole number")
+                if not isinstance(label, str) or type(reps) is not int or reps < 0 \
+                        or type(score) not in (int, float) or not 0 <= score <= 1:
+                    raise ValueError(f"track {track}: not a label, a score in [0, 1] and reps")
+                entries[track] = {"track": track, "label": label, "score": score, "reps": reps}
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            problem = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise VcmError(f"{path}:{line}: not a motion record ({problem})") from None
+        frames[number] = entries
+        last = number
+    return frames

@@ -106,3 +106,27 @@ def evaluate_file(labels: Path, *, model: Path | None = None, leave_one_out: boo
     return evaluate_motion(rows, clips, recognizer=recognizer, leave_one_out=leave_one_out,
                            features=features, distance=distance, window_seconds=window_seconds,
                            k=k)
+
+
+def evaluate_records(records: Path, labels: Path, clip: str) -> dict:
+    """``vcm evaluate motion``: the rows of ``labels`` whose clip column names ``clip`` (the
+    same path relative to the labels file) scored on the motion records file ``records``, as
+    ``{"clip": {...}, "track": {...}, "rows": [...]}`` (:meth:`MotionScores.summary`, one
+    level a key; ``null`` where nothing was scored)."""
+    import math
+
+    from vcm.motion.evaluate import score_records
+    from vcm.motion.records import read_motion_records
+
+    target = (Path(labels).parent / clip).resolve()
+    rows = [row for row in read_labels(labels) if row.clip.resolve() == target]
+    if not rows:
+        raise VcmError(f"{labels}: no row labels clip {clip}")
+    scores = score_records(rows, read_motion_records(records))
+
+    def finite(value):
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    summary = {level: {key: finite(value) for key, value in numbers.items()}
+               for level, numbers in scores.summary().items()}
+    return {**summary, "rows": [{**row, "clip": Path(row["clip"]).name} for row in scores.rows]}
