@@ -491,25 +491,77 @@ def test_temporal_and_embedded_detection_variants_in_the_sweep(tmp_path):
                                     "multitask-regions walk", "multitask-sei walk"]
 
 
-def test_the_motion_config_plans_pose_and_tracks_of_every_clip_and_qp(tmp_path):
-    """configs/motion.yaml on the clips `vcm data motions data/motions --clips 1` writes (as its
-    comment says): the sweep plans the poses and tracks experiments/motion_by_qp.py scores,
-    multitask and single-task, for the 5 clips at 3 QPs."""
+def test_the_motion_config_plans_the_motion_task_of_every_point(tmp_path):
+    """configs/motion.yaml on the clips and gallery its comment says to write: the sweep plans
+    poses and tracks, multitask and single-task, for the 5 clips at 3 QPs, and on each of
+    those 30 points `vcm motion run` on the point's poses and its pipeline's tracks (multitask:
+    the sequence's, single-task: the point's) with the gallery, then `vcm evaluate motion` of
+    the clip on the labels, whose scores the point reads (`--motion-eval`)."""
+    from vcm.motion.run import fit_file
     from vcm.synth import synthesize_motions
 
     synthesize_motions(tmp_path / "data" / "motions", clips_per_motion=1)
+    synthesize_motions(tmp_path / "data" / "motions-gallery", clips_per_motion=1, seed=1)
+    fit_file(tmp_path / "data" / "motions-gallery" / "labels.csv",
+             tmp_path / "data" / "motions-gallery.json", progress=False)
     bin_dir = Path(sys.executable).parent
     plan = subprocess.run(
         [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
          "--directory", str(tmp_path), "--configfile", str(REPOSITORY / "configs" / "motion.yaml"),
-         "--dry-run", "--quiet", "rules"],
+         "--dry-run", "--printshellcmds"],
         capture_output=True, text=True,
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
     assert plan.returncode == 0, plan.stderr[-2000:]
-    planned = {line.split()[0]: int(line.split()[1])
-               for line in (plan.stdout + plan.stderr).splitlines()
+    output = plan.stdout + plan.stderr
+    planned = {line.split()[0]: int(line.split()[1]) for line in output.splitlines()
                if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert (planned["pose_multitask"], planned["pose_single"]) == (15, 15)
     # Multitask tracks come from the original's boxes: once per clip; single-task per point.
     assert (planned["track_multitask"], planned["track_single"]) == (5, 15)
     assert "segment_multitask" not in planned
+    assert (planned["motion"], planned["evaluate_motion"], planned["point"]) == (30, 30, 30)
+    commands = [line.split("Shell command: ", 1)[1] for line in output.splitlines()
+                if line.startswith("Shell command: ")]
+    runs = {command.split()[3] for command in commands if command.startswith("vcm motion run ")}
+    point = "results/motion/{}/squat-1/vvenc/qp37"
+    multitask = (f"vcm motion run {point.format('multitask')}/pose.json "
+                 "results/motion/multitask/squat-1/tracks.txt --recognizer knn  --model "
+                 f"data/motions-gallery.json --like data/motions/squat-1 -o "
+                 f"{point.format('multitask')}/motion.jsonl")
+    single = (f"vcm motion run {point.format('single')}/pose.json {point.format('single')}/tracks.txt "
+              "--recognizer knn  --model data/motions-gallery.json --like data/motions/squat-1 "
+              f"-o {point.format('single')}/motion.jsonl")
+    assert any(command.startswith(multitask + " ") for command in commands)
+    assert any(command.startswith(single + " ") for command in commands)
+    assert len(runs) == 30
+    evaluate = (f"vcm evaluate motion {point.format('single')}/motion.jsonl --labels "
+                f"data/motions/labels.csv --clip squat-1 -o {point.format('single')}/motion_eval.json")
+    assert any(command.startswith(evaluate + " ") for command in commands)
+    records = [command for command in commands if command.startswith("vcm point ")]
+    assert all(f"--motion-eval results/motion/{command.split('--pipeline ')[1].split()[0]}/"
+               f"{command.split('--sequence ')[1].split()[0]}/vvenc/qp"
+               f"{command.split('--qp ')[1].split()[0]}/motion_eval.json" in command
+               for command in records) and len(records) == 30
+
+
+def test_a_config_without_motion_plans_no_motion_job(tmp_path):
+    """configs/motion.yaml without its `motion` section: no motion job, no `--motion-eval`."""
+    import yaml
+
+    from vcm.synth import synthesize_motions
+
+    synthesize_motions(tmp_path / "data" / "motions", clips_per_motion=1)
+    config = yaml.safe_load((REPOSITORY / "configs" / "motion.yaml").read_text())
+    del config["motion"]
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(config))
+    bin_dir = Path(sys.executable).parent
+    plan = subprocess.run(
+        [str(bin_dir / "snakemake"), "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "plain.yaml"),
+         "--dry-run", "--printshellcmds"],
+        capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    output = plan.stdout + plan.stderr
+    assert "vcm point " in output
+    assert "vcm motion run" not in output and "--motion-eval" not in output

@@ -81,7 +81,7 @@ PATH_PARAMETERS: dict[str, str] = {
     "video": INPUT, "detections": INPUT, "embed": INPUT, "bitstream": BITSTREAM, "like": INPUT,
     "files": INPUT, "source": INPUT, "file": INPUT, "folder": INPUT, "results": INPUT,
     "tracks": INPUT, "gt": INPUT, "config": INPUT, "point": INPUT, "bpp": INPUT,
-    "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "run": INPUT,
+    "pose_eval": INPUT, "track_eval": INPUT, "segm_eval": INPUT, "motion_eval": INPUT, "run": INPUT,
     "segment_detect_run": INPUT, "codec_record": INPUT, "foreground_run": INPUT,
     "output": OUTPUT, "log": APPENDED, "workdir": WORK_FOLDER, "root": WORK_FOLDER,
     "directory": WORK_FOLDER, "gallery": GALLERY, "poses": INPUT, "labels": INPUT,
@@ -1041,6 +1041,9 @@ def point(
     segm_eval: Annotated[
         Optional[Path], typer.Option(help="`vcm evaluate segm` output.")
     ] = None,
+    motion_eval: Annotated[
+        Optional[Path], typer.Option(help="`vcm evaluate motion` output.")
+    ] = None,
     run: Annotated[
         Optional[list[Path]], typer.Option(help="Run records (*.run.json), repeatable.")
     ] = None,
@@ -1083,6 +1086,7 @@ def point(
         pose_evaluation=load_record(pose_eval, "pose evaluation") if pose_eval else None,
         track_evaluation=load_record(track_eval, "tracking evaluation") if track_eval else None,
         segm_evaluation=load_record(segm_eval, "segmentation evaluation") if segm_eval else None,
+        motion_evaluation=load_record(motion_eval, "motion evaluation") if motion_eval else None,
         run_records=[load_record(path, "run record") for path in run or []],
         segment_detect_records=[load_record(path, "run record")
                                 for path in segment_detect_run or []],

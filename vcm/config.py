@@ -326,7 +326,7 @@ def check_runnable(config: dict, *, source: str = "config") -> None:
     """Raise one :class:`VcmError` listing everything that stops ``config`` from running
     here (:func:`backend_problems`, then :func:`sequence_problems`), so a sweep fails before
     any job runs, with every missing piece and what installs or makes it in one message."""
-    problems = backend_problems(config) + sequence_problems(config)
+    problems = backend_problems(config) + sequence_problems(config) + motion_problems(config)
     if problems:
         raise VcmError(f"{source}: cannot run here:\n" + "\n".join(
             f"- {problem}" for problem in problems))
@@ -420,6 +420,54 @@ def backend_option_problems(config: dict) -> list[str]:
             continue
         problems += [f"trackers/{name}/options: {problem}" for problem in
                      TRACKERS.option_problems(entry["tracker"], entry.get("options"))]
+    if "motion" in config:
+        from vcm.motion import MOTION_RECOGNIZERS
+
+        recognizer = config["motion"]["recognizer"]
+        if recognizer not in MOTION_RECOGNIZERS.names():
+            problems.append(f"motion/recognizer: unknown motion recognizer {recognizer!r}; "
+                            f"known: {', '.join(MOTION_RECOGNIZERS.names())}")
+        else:
+            problems += [f"motion/options: {problem}" for problem in MOTION_RECOGNIZERS.option_problems(
+                recognizer, config["motion"].get("options"))]
+    return problems
+
+
+def motion_clip(config: dict, sequence: str) -> str:
+    """The labels' ``clip`` of ``sequence`` (``vcm evaluate motion --clip``): its folder
+    relative to the folder of the config's ``motion: motion_gt`` labels CSV."""
+    labels = Path(config["motion"]["motion_gt"])
+    path = sequence_path(sequence, config["sequences"][sequence])
+    return Path(os.path.relpath(Path(path).resolve(), labels.resolve().parent)).as_posix()
+
+
+def motion_problems(config: dict) -> list[str]:
+    """One line for each thing the ``motion`` section needs that is not here: the gallery
+    (``options: model``), the labels CSV (``motion_gt``), and a row of that CSV for every
+    sequence (its clip column names the sequence's folder, relative to the CSV)."""
+    from vcm.motion.labels import read_labels
+
+    motion = config.get("motion")
+    if motion is None:
+        return []
+    problems = []
+    model = (motion.get("options") or {}).get("model")
+    if model is not None and not Path(model).is_file():
+        problems.append(f"motion/options/model: {model}: no such file (make one: vcm motion fit "
+                        "LABELS -o GALLERY.json)")
+    labels = motion.get("motion_gt")
+    if labels is None:
+        return problems
+    if not Path(labels).is_file():
+        return problems + [f"motion/motion_gt: {labels}: no such file (none: `motion_gt: null`)"]
+    try:
+        clips = {row.clip.resolve() for row in read_labels(Path(labels))}
+    except VcmError as error:
+        return problems + [f"motion/motion_gt: {error}"]
+    for sequence in config["sequences"]:
+        if (Path(labels).parent / motion_clip(config, sequence)).resolve() not in clips:
+            problems.append(f"motion/motion_gt: {labels}: no row labels sequence {sequence} "
+                            f"(clip {motion_clip(config, sequence)})")
     return problems
 
 

@@ -53,9 +53,14 @@ task times, as codec time is) and, of those, the seconds the person segmenter of
 variant took. Single-task points and records written before these existed read as ``""``,
 NaN, ``""``, 0, 0."""
 
+MOTION_COLUMNS = ["motion_accuracy", "motion_macro_f1", "motion_count_mae"]
+"""The motion task's scores of a point (``vcm evaluate motion``'s per-clip ``accuracy`` and
+``macro_f1``, 0..1, and ``reps_mae``, repetitions): NaN without a ``motion`` section, without
+its ``motion_gt``, in records written before it existed, or where nothing was scored."""
+
 SUMMARY_COLUMNS = [
     "sequence", "pipeline", "codec", "qp", "bpp", "bytes", "pose_ap", "mota", "idf1", "hota",
-    "assa", "id_switches", "segm_ap", "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
+    "assa", "id_switches", "segm_ap", *MOTION_COLUMNS, "detect_s", "pose_s", "track_s", "segment_s", "segment_detect_s", "encode_s",
     "decode_s", "total_s", "total_two_tasks_s", "original_bpp", "frames", "width", "height",
     *DETECTION_COLUMNS, *VARIANT_COLUMNS,
 ]
@@ -138,6 +143,7 @@ def build_point(
     pose_evaluation: dict | None = None,
     track_evaluation: dict | None = None,
     segm_evaluation: dict | None = None,
+    motion_evaluation: dict | None = None,
     run_records: list[dict] = (),
     segment_detect_records: list[dict] = (),
     codec_records: list[dict] = (),
@@ -162,6 +168,9 @@ def build_point(
 
     ``variant``, ``score`` and ``foreground_record`` (the run record of ``vcm foreground``)
     say which multitask pipeline this is (:data:`VARIANT_COLUMNS`).
+
+    ``motion_evaluation`` is ``vcm evaluate motion``'s record of the point (its ``clip``
+    scores give :data:`MOTION_COLUMNS`).
     """
     try:
         values = {
@@ -182,6 +191,11 @@ def build_point(
     values["id_switches"] = _optional_metric(track_evaluation, "num_switches",
                                              "tracking evaluation")
     values["segm_ap"] = _metric(segm_evaluation, "AP", "segmentation evaluation")
+    clip_scores = (motion_evaluation or {}).get("clip")
+    if motion_evaluation is not None and not isinstance(clip_scores, dict):
+        raise VcmError("malformed motion evaluation (no clip scores)")
+    for column, key in zip(MOTION_COLUMNS, ("accuracy", "macro_f1", "reps_mae")):
+        values[column] = _optional_metric(clip_scores, key, "motion evaluation")
     runs = list(run_records) + list(segment_detect_records)
     for step in ("detect", "pose", "track", "segment"):
         values[f"{step}_s"] = _seconds(runs, step)
@@ -291,6 +305,8 @@ def summary_row(point: dict, *, source: Path) -> dict:
         row.setdefault("score", math.nan)
         row.setdefault("foreground_s", 0.0)
         row.setdefault("mask_s", 0.0)
+        for column in MOTION_COLUMNS:
+            row.setdefault(column, math.nan)
         return {column: row[column] for column in SUMMARY_COLUMNS}
     except (KeyError, TypeError, IndexError) as error:
         raise VcmError(f"{source}: malformed point record (missing {error})") from None

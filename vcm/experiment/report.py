@@ -81,8 +81,8 @@ def write_report(
         tables = folder / "tables" / codec
         written += write_tables(summary, tables, header=header, codec=codec)
         # BD-IDF1 and BD-HOTA too: with appearance, multitask identities depend on the QP.
-        for metric in ("pose_ap", "mota", "idf1", "hota", "segm_ap"):
-            if not has_values(summary[summary["codec"] == codec], metric):
+        for metric in ("pose_ap", "mota", "idf1", "hota", "segm_ap", "motion_accuracy"):
+            if metric not in summary.columns or not has_values(summary[summary["codec"] == codec], metric):
                 continue  # no sequence has this task's ground truth (or no segmentation ran)
             written += write_table(
                 bd_table(summary, metric, codec=codec), tables, f"bd_{metric}",
@@ -105,6 +105,7 @@ def write_report(
                 header=header,
             )
         written += write_variant_tables(summary, tables, codec=codec, header=header)
+        written += write_motion_table(summary, tables, codec=codec, header=header)
         sequences = sorted(summary.loc[summary["codec"] == codec, "sequence"].unique())
         written += write_table(
             paper_comparison(summary, codec=codec), tables, "paper_comparison",
@@ -168,6 +169,25 @@ def write_tracker_table(rows: pd.DataFrame, folder: Path, *, codec: str, header:
         "of MOTA, IDF1 and HOTA against the single-task pipeline with the same tracker "
         "(BD-rate exists only where the multitask curve changes with QP, as it does with "
         "appearance).",
+        header=header,
+    )
+
+
+def write_motion_table(summary: pd.DataFrame, folder: Path, *, codec: str, header: str) -> list[Path]:
+    """``motion`` for ``codec`` in ``folder`` when the sweep scored the motion task
+    (``motion:`` with ``motion_gt``); nothing otherwise."""
+    from vcm.experiment.motion import motion_table
+    from vcm.experiment.tables import write_table
+
+    table = motion_table(summary, codec=codec)
+    if table.empty:
+        return []
+    return write_table(
+        table, folder, "motion",
+        caption=f"Motion recognition by QP ({codec}; docs/motion.md), multitask against "
+        "single-task: BPP, per-clip accuracy and macro-F1 (0..1) and repetition count MAE, "
+        "each the mean over the sequences scored; last row: BD-rate (%) of accuracy against "
+        "single-task (n/a where the curves allow none; per sequence in bd_motion_accuracy).",
         header=header,
     )
 

@@ -4,8 +4,8 @@
 from pathlib import Path
 
 from vcm.codecs import CODECS
-from vcm.config import (MULTITASK, SINGLE, ground_truth, multitask_variants, results_root,
-                        score_label, sequence_path, tracker_pipelines)
+from vcm.config import (MULTITASK, SINGLE, ground_truth, motion_clip, multitask_variants,
+                        results_root, score_label, sequence_path, tracker_pipelines)
 from vcm.detformats import DEFAULT_FORMAT, get_format
 
 
@@ -41,6 +41,12 @@ TRACKER_PIPELINE = r"(?:multitask|single)\+[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 # Segmentation is the optional third task: a config with a `segment` section runs it.
 SEGMENTATION = "segment" in config
+
+# Motion recognition (docs/motion.md) is the optional fourth task: a config with a `motion`
+# section runs it on every multitask and single-task point's poses and tracks, and scores it
+# when `motion_gt` names a labels CSV.
+MOTION = config.get("motion")
+MOTION_LABELS = (MOTION or {}).get("motion_gt")
 
 # Tracking with appearance (`track: options: appearance: NAME`) embeds the pixels each point
 # decoded, so it runs per point (multitask: on the decoded foreground; single-task: on the

@@ -39,7 +39,20 @@ def point_inputs(wildcards):
         inputs["runs"].append(f"{folder}/masks.json.run.json")
         if wildcards.pipeline == "single":
             inputs["segment_detect_runs"] = [f"{folder}/segment_detections.zip.run.json"]
+    # Motion reads the point's own tracks: tracker variants' points (which share their base's
+    # poses) have none of their own.
+    if MOTION and own.pipeline not in TRACKER_PIPELINES:
+        folder = point_folder(wildcards)
+        inputs["motion"] = (f"{folder}/motion_eval.json" if MOTION_LABELS
+                            else f"{folder}/motion.jsonl")
     return inputs
+
+
+def motion_flags(input):
+    """`vcm point --motion-eval FILE` of a point whose motion was scored; none otherwise."""
+    if "motion" not in input.keys() or not str(input.motion).endswith("_eval.json"):
+        return []
+    return ["--motion-eval", input.motion]
 
 
 def segmentation_flags(input):
@@ -125,13 +138,14 @@ rule point:
         codec_records=lambda wildcards, input: repeated("--codec-record", input.codec_records),
         segmentation=lambda wildcards, input: segmentation_flags(input),
         variant=lambda wildcards, input: variant_flags(wildcards, input),
+        motion=lambda wildcards, input: motion_flags(input),
     log:
         LOG("point/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm point --sequence {wildcards.sequence:q} --pipeline {wildcards.pipeline:q} "
         "--codec {wildcards.codec:q} --qp {wildcards.qp:q} --bpp {input.bpp:q} "
         "{params.evaluations:q} {params.runs:q} {params.segmentation:q} {params.codec_records:q} "
-        "{params.detections:q} {params.variant:q} -o {output:q} > {log:q} 2>&1"
+        "{params.detections:q} {params.variant:q} {params.motion:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule summary:

@@ -227,3 +227,54 @@ rule evaluate_track_tracker_variant:
         LOG("evaluate_track/{pipeline}/{sequence}/{codec}/qp{qp}"),
     shell:
         "vcm evaluate track {input.tracks:q} --gt {params.gt:q} -o {output:q} 2> {log:q}"
+
+
+# Motion (`motion:`): labels and repetition counts of every track from the point's poses and
+# the tracks of its pipeline (multitask: the sequence's, or the point's with appearance;
+# single-task: the point's own), then their scores on the labels CSV when there is one.
+if MOTION:
+
+    def motion_inputs(wildcards):
+        folder = point_folder(wildcards)
+        if wildcards.pipeline == SINGLE:
+            tracks = f"{folder}/tracks.txt"
+        else:
+            tracks = multitask_track_folder(wildcards.pipeline, wildcards.sequence,
+                                            wildcards.codec, wildcards.qp) + "/tracks.txt"
+        model = (MOTION.get("options") or {}).get("model")
+        return {"poses": f"{folder}/pose.json", "tracks": tracks,
+                "video": sequence_input(wildcards), "model": [model] if model else []}
+
+    rule motion:
+        input:
+            unpack(motion_inputs),
+        output:
+            R("{pipeline}/{sequence}/{codec}/qp{qp}/motion.jsonl"),
+        wildcard_constraints:
+            pipeline=MULTITASK_PIPELINE + "|single",
+        params:
+            recognizer=MOTION["recognizer"],
+            options=option_flags({key: value for key, value in (MOTION.get("options") or {}).items()
+                                  if key != "model"}),
+            model=lambda wildcards, input: repeated("--model", input.model),
+        log:
+            LOG("motion/{pipeline}/{sequence}/{codec}/qp{qp}"),
+        shell:
+            "vcm motion run {input.poses:q} {input.tracks:q} --recognizer {params.recognizer:q} "
+            "{params.options:q} {params.model:q} --like {input.video:q} -o {output:q} > {log:q} 2>&1"
+
+    rule evaluate_motion:
+        input:
+            records=R("{pipeline}/{sequence}/{codec}/qp{qp}/motion.jsonl"),
+            labels=MOTION_LABELS or [],
+        output:
+            R("{pipeline}/{sequence}/{codec}/qp{qp}/motion_eval.json"),
+        wildcard_constraints:
+            pipeline=MULTITASK_PIPELINE + "|single",
+        params:
+            clip=lambda wildcards: motion_clip(config, wildcards.sequence),
+        log:
+            LOG("evaluate_motion/{pipeline}/{sequence}/{codec}/qp{qp}"),
+        shell:
+            "vcm evaluate motion {input.records:q} --labels {input.labels:q} --clip {params.clip:q} "
+            "-o {output:q} 2> {log:q}"
