@@ -157,6 +157,18 @@ def test_mask_ap_figures_appear_when_the_summary_has_mask_ap():
     assert average["single"].get_ydata().tolist() == approx([0.4, 0.2375])
     assert [axes.get_title() for axes in made["change_vs_qp"].axes] == [
         "pose mAP (COCO keypoint AP)", "MOTA", "person mask AP (COCO mask AP)"]
+def test_motion_accuracy_figures_appear_when_the_summary_has_motion_scores():
+    summary = hand_made_summary()
+    summary["motion_accuracy"] = float("nan")  # a sweep without a motion section
+    assert not {"motion_accuracy_vs_qp", "motion_accuracy_vs_bpp"} & set(figures(summary))
+    summary["motion_accuracy"] = summary["pose_ap"] / 2
+    made = figures(summary)
+    assert {"motion_accuracy_vs_qp", "motion_accuracy_vs_bpp"} <= set(made)
+    average = _lines(made["motion_accuracy_vs_qp"].axes[2])
+    assert average["single"].get_ydata().tolist() == approx([0.4, 0.2375])
+    assert made["motion_accuracy_vs_qp"].axes[0].get_ylabel() == "motion accuracy (per clip)"
+
+
 def test_metric_without_values_skips_its_figures_and_a_sequence_without_it_its_panel():
     # Issue 10: no sequence has tracking ground truth, and b has no pose ground truth.
     summary = hand_made_summary()

@@ -45,7 +45,7 @@ PAPER_LEGEND = "HiEve real video, published points"
 """What the paper's points are, in their legend label: other footage than ours."""
 METRIC_LABELS = {"pose_ap": "pose mAP (COCO keypoint AP)", "mota": "MOTA",
                  "segm_ap": "person mask AP (COCO mask AP)", "bpp": "bits per pixel",
-                 "idf1": "IDF1", "hota": "HOTA"}
+                 "idf1": "IDF1", "hota": "HOTA", "motion_accuracy": "motion accuracy (per clip)"}
 FLAT_STUDY_METRICS = ("mota", "idf1", "hota")
 """Metrics of the score study that a multitask pipeline has once per sequence (any QP)."""
 
@@ -88,7 +88,8 @@ def figures(
 ) -> dict[str, Figure]:
     """Every figure of ``summary`` by file stem: ``bpp_vs_qp``, ``fig5_pose_ap_vs_qp``,
     ``pose_ap_vs_bpp``, ``fig6_mota_vs_qp``, ``mota_vs_bpp``, ``segm_ap_vs_qp``,
-    ``segm_ap_vs_bpp``, ``bpp_reduction_vs_qp`` and ``change_vs_qp``; a figure whose column is
+    ``segm_ap_vs_bpp``, ``motion_accuracy_vs_qp``, ``motion_accuracy_vs_bpp``,
+    ``bpp_reduction_vs_qp`` and ``change_vs_qp``; a figure whose column is
     absent from the summary, or has no value (no sequence has that task's ground truth, or the
     sweep did not run segmentation), is left out; a sequence without values of a metric has no
     panel in its figures.
@@ -99,7 +100,8 @@ def figures(
     label = codec_label or str(rows["codec"].iloc[0])
     result = {"bpp_vs_qp": figure_metric_vs_qp(rows, "bpp", codec_label=label)}
     for name, metric in (("fig5_pose_ap_vs_qp", "pose_ap"), ("fig6_mota_vs_qp", "mota"),
-                         ("segm_ap_vs_qp", "segm_ap")):
+                         ("segm_ap_vs_qp", "segm_ap"),
+                         ("motion_accuracy_vs_qp", "motion_accuracy")):
         if has_values(rows, metric):
             result[name] = figure_metric_vs_qp(rows, metric, codec_label=label)
             result[f"{metric}_vs_bpp"] = figure_rate_accuracy(rows, metric, codec_label=label)
