@@ -256,14 +256,28 @@ def capacity_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its waited-for children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # fields[11:15] are utime, stime, cutime, cstime (proc(5), fields 14-17), in clock ticks
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
     coders = coder_seconds(source, codec, qp)
+    width, height = (int(re.search(rf"{key}=(\d+)", (source / "seqinfo.ini").read_text())
+                         .group(1)) for key in ("imWidth", "imHeight"))
+    alone = stage_cpu_seconds(source, (width, height), codec, qp, 40)["cpu_seconds"]
     root = work / f"sessions-{codec}-{qp}"
     source_fps = float(re.search(r"frameRate=([\d.]+)",
                                  (source / "seqinfo.ini").read_text()).group(1))
     server, port = start_server(root)
     try:
+        server_before, edge_before = process_cpu_seconds(server.pid), child_cpu_seconds()
         single = report_of(stream(source, port, codec, qp, work / "throughput.jsonl", frames))
+        # the edge and its encoder are waited for; the server's decoder is, at the session's end
+        edge_cpu = child_cpu_seconds() - edge_before
+        server_cpu = process_cpu_seconds(server.pid) - server_before
         # Paced below what the pipeline sustains, so that latency is not queueing.
         paced_fps = min(source_fps, 0.8 * single["throughput_fps"])
         paced = report_of(stream(source, port, codec, qp, work / "latency.jsonl", frames,
@@ -277,11 +291,16 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
         server.terminate()
         server.wait(timeout=60)
     medians = single["latency"]["stage_median"]
+    # wall service time of each stage: what one frame holds that stage for
     service = {"detect": medians["detect"], "render": medians["render"],
                "encode": coders["encode"], "decode": coders["decode"],
                "pose": medians.get("pose", 0.0), "track": medians.get("track", 0.0)}
     cores = os.cpu_count() or 1
-    bound = min(1 / max(service.values()), cores / sum(service.values()))
+    # The slowest stage limits with its wall time; the cores limit with the CPU time each
+    # stage takes per frame (all its threads and child processes), measured alone.
+    bound = min(1 / max(service.values()), cores / sum(alone.values()))
+    run_seconds = single["results"] / single["throughput_fps"]
+    pipeline_cpu = (edge_cpu + server_cpu) / single["results"]
     latency = paced["latency"]
     stage_sum = sum(latency["stage_median"].get(name, 0.0) for name in EDGE_STAGES)
     frame_interval = 1 / paced_fps
@@ -289,7 +308,14 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
         "footage": source.name, "codec": codec, "qp": qp, "cores": cores,
         "frames": single["results"], "kbps": single["kbps"],
         "throughput_fps": single["throughput_fps"], "service_seconds": service,
-        "bound_fps": bound, "throughput_ratio": single["throughput_fps"] / bound,
+        "cpu_seconds": alone, "bound_fps": bound,
+        "throughput_ratio": single["throughput_fps"] / bound,
+        # what the run itself took: CPU seconds per result (edge, server, their coders) and
+        # the share of the machine's cores it held while it ran
+        "run_cpu_seconds": {"edge": edge_cpu / single["results"],
+                            "server": server_cpu / single["results"],
+                            "total": pipeline_cpu},
+        "run_core_share": (edge_cpu + server_cpu) / (run_seconds * cores),
         "latency": latency, "stage_median_sum": stage_sum, "frame_interval": frame_interval,
         "p95_over_sum_in_intervals": (latency["p95"] - stage_sum) / frame_interval,
         "paced_fps": paced_fps, "paced_dropped": paced["dropped_capture"], "paced_results": paced["results"],
@@ -304,16 +330,20 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | paced fps | p50 / p95 / max ms | "
+    lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | stage CPU ms / run CPU ms per frame "
+             "(run's core share) | paced fps | p50 / p95 / max ms | "
              "p95 - stage sum (frame intervals) | streams: min fps / (single / n) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         latency = result["latency"]
         streams = result.get("streams")
         lines.append(
             f"| {result['footage']} | {result['codec']} | {result['qp']} | {result['kbps']:.0f} | "
             f"{result['throughput_fps']:.2f} ({result['bound_fps']:.2f}, "
-            f"{result['throughput_ratio']:.0%}) | {result['paced_fps']:.2f} | "
+            f"{result['throughput_ratio']:.0%}) | "
+            f"{sum(result['cpu_seconds'].values()) * 1e3:.0f} / "
+            f"{result['run_cpu_seconds']['total'] * 1e3:.0f} ({result['run_core_share']:.0%}) | "
+            f"{result['paced_fps']:.2f} | "
             f"{latency['p50'] * 1e3:.0f} / "
             f"{latency['p95'] * 1e3:.0f} / {latency['max'] * 1e3:.0f} | "
             f"{result['p95_over_sum_in_intervals']:+.1f} | "
