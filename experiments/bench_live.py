@@ -5,10 +5,14 @@ For each footage, codec and QP it runs the real commands as separate processes, 
 foreground, low-delay coding), and reads the edge's JSON report:
 
 * a *throughput* run: the file as fast as the pipeline takes it; frames per second of
-  results, compared with the bound ``min(1 / slowest stage, cores / sum of stages)``, where a
-  stage's time is its compute time per frame: detect, render, pose and track as measured in
-  the run, encode and decode as the coder alone takes per frame (timed here, on the same
-  rendered frames, before the run);
+  results over the whole run (and, beside it, from the first result to the last), compared
+  with the bound ``min(1 / slowest stage, cores / sum of stages)``: the slowest stage by its
+  wall service time per frame (detect, render, pose and track as measured in the run, encode
+  and decode as the coder alone takes on the same rendered frames, timed here before the
+  run), the sum by each stage's CPU time per frame (all its threads and coder processes,
+  measured alone as ``--capacity`` does at the footage's own size); and the CPU the run
+  itself took per frame (edge and server processes with their coders) and its share of the
+  cores;
 * a *latency* run: the file paced (``--realtime --fps``) at its frame rate or at 80% of the
   throughput run's rate if that is lower (else latency would be queueing); capture-to-result
   latency p50 / p95 / max and the median of each stage, and p95 compared with the sum of the
@@ -256,14 +260,28 @@ def capacity_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its waited-for children so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # fields[11:15] are utime, stime, cutime, cstime (proc(5), fields 14-17), in clock ticks
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
     coders = coder_seconds(source, codec, qp)
+    width, height = (int(re.search(rf"{key}=(\d+)", (source / "seqinfo.ini").read_text())
+                         .group(1)) for key in ("imWidth", "imHeight"))
+    alone = stage_cpu_seconds(source, (width, height), codec, qp, 40)["cpu_seconds"]
     root = work / f"sessions-{codec}-{qp}"
     source_fps = float(re.search(r"frameRate=([\d.]+)",
                                  (source / "seqinfo.ini").read_text()).group(1))
     server, port = start_server(root)
     try:
+        server_before, edge_before = process_cpu_seconds(server.pid), child_cpu_seconds()
         single = report_of(stream(source, port, codec, qp, work / "throughput.jsonl", frames))
+        # the edge and its encoder are waited for; the server's decoder is, at the session's end
+        edge_cpu = child_cpu_seconds() - edge_before
+        server_cpu = process_cpu_seconds(server.pid) - server_before
         # Paced below what the pipeline sustains, so that latency is not queueing.
         paced_fps = min(source_fps, 0.8 * single["throughput_fps"])
         paced = report_of(stream(source, port, codec, qp, work / "latency.jsonl", frames,
@@ -277,19 +295,37 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
         server.terminate()
         server.wait(timeout=60)
     medians = single["latency"]["stage_median"]
+    # wall service time of each stage: what one frame holds that stage for
     service = {"detect": medians["detect"], "render": medians["render"],
                "encode": coders["encode"], "decode": coders["decode"],
                "pose": medians.get("pose", 0.0), "track": medians.get("track", 0.0)}
     cores = os.cpu_count() or 1
-    bound = min(1 / max(service.values()), cores / sum(service.values()))
+    # The slowest stage limits with its wall time; the cores limit with the CPU time each
+    # stage takes per frame (all its threads and child processes), measured alone.
+    bound = min(1 / max(service.values()), cores / sum(alone.values()))
+    run_seconds = single["results"] / single["throughput_fps"]
+    pipeline_cpu = (edge_cpu + server_cpu) / single["results"]
     latency = paced["latency"]
     stage_sum = sum(latency["stage_median"].get(name, 0.0) for name in EDGE_STAGES)
     frame_interval = 1 / paced_fps
     result = {
         "footage": source.name, "codec": codec, "qp": qp, "cores": cores,
         "frames": single["results"], "kbps": single["kbps"],
-        "throughput_fps": single["throughput_fps"], "service_seconds": service,
-        "bound_fps": bound, "throughput_ratio": single["throughput_fps"] / bound,
+        "throughput_fps": single["throughput_fps"], "steady_fps": single["steady_fps"],
+        "service_seconds": service, "cpu_seconds": alone, "bound_fps": bound,
+        "throughput_ratio": single["throughput_fps"] / bound,
+        # The bound is a rate once the pipeline is full; the whole run's rate counts the start
+        # (model loading, the coders' lag) and so is low on a short run. The rate from the
+        # first result to the last leaves the start out but is high when the frames in flight
+        # (VVenC's 8-frame GOP, the coders' lag) are many beside the run's: work done before
+        # the first result is not in its span. Both are printed; the first is the target's.
+        "steady_ratio": single["steady_fps"] / bound,
+        # what the run itself took: CPU seconds per result (edge, server, their coders) and
+        # the share of the machine's cores it held while it ran
+        "run_cpu_seconds": {"edge": edge_cpu / single["results"],
+                            "server": server_cpu / single["results"],
+                            "total": pipeline_cpu},
+        "run_core_share": (edge_cpu + server_cpu) / (run_seconds * cores),
         "latency": latency, "stage_median_sum": stage_sum, "frame_interval": frame_interval,
         "p95_over_sum_in_intervals": (latency["p95"] - stage_sum) / frame_interval,
         "paced_fps": paced_fps, "paced_dropped": paced["dropped_capture"], "paced_results": paced["results"],
@@ -304,16 +340,21 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | paced fps | p50 / p95 / max ms | "
+    lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | steady fps (ratio) | "
+             "stage CPU ms / run CPU ms per frame (run's core share) | paced fps | p50 / p95 / max ms | "
              "p95 - stage sum (frame intervals) | streams: min fps / (single / n) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         latency = result["latency"]
         streams = result.get("streams")
         lines.append(
             f"| {result['footage']} | {result['codec']} | {result['qp']} | {result['kbps']:.0f} | "
             f"{result['throughput_fps']:.2f} ({result['bound_fps']:.2f}, "
-            f"{result['throughput_ratio']:.0%}) | {result['paced_fps']:.2f} | "
+            f"{result['throughput_ratio']:.0%}) | {result['steady_fps']:.2f} "
+            f"({result['steady_ratio']:.0%}) | "
+            f"{sum(result['cpu_seconds'].values()) * 1e3:.0f} / "
+            f"{result['run_cpu_seconds']['total'] * 1e3:.0f} ({result['run_core_share']:.0%}) | "
+            f"{result['paced_fps']:.2f} | "
             f"{latency['p50'] * 1e3:.0f} / "
             f"{latency['p95'] * 1e3:.0f} / {latency['max'] * 1e3:.0f} | "
             f"{result['p95_over_sum_in_intervals']:+.1f} | "

@@ -213,3 +213,14 @@ def test_read_line_stops_at_its_limit():
         assert read_line(second, buffer, 50) == b"short\n"
         with pytest.raises(ProtocolError, match="longer than 50"):
             read_line(second, buffer, 50)
+
+
+def test_steady_throughput_spans_first_to_last_result():
+    from vcm.live.edge import EdgeReport
+
+    # 5 results, the first at t = 10 s and the last at t = 12 s: 4 intervals in 2 s
+    report = EdgeReport(results=5, seconds=8.0, first_result=10.0, last_result=12.0)
+    assert report.steady_throughput == pytest.approx(2.0)
+    assert report.throughput == pytest.approx(5 / 8.0)
+    assert report.to_dict()["steady_fps"] == 2.0
+    assert EdgeReport(results=1, first_result=10.0, last_result=10.0).steady_throughput == 0.0

@@ -124,6 +124,8 @@ class EdgeReport:
             dropped because the edge was behind (paced or live sources only).
         bytes_sent: stream bytes (SEIs included).
         seconds: wall-clock from the first capture to the last result.
+        first_result, last_result: ``time.monotonic()`` when the first and the last result
+            came (``None`` before one did); their span gives :attr:`steady_throughput`.
         timings: per frame (results received).
         server_end: the last session's ``end`` message (``frames_skipped``,
             ``results_dropped``).
@@ -145,6 +147,8 @@ class EdgeReport:
     reconnects: int = 0
     frames_lost: int = 0
     started: float | None = None
+    first_result: float | None = None
+    last_result: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -153,6 +157,15 @@ class EdgeReport:
         if not seconds and self.started is not None:
             seconds = time.monotonic() - self.started
         return self.results / seconds if seconds > 0 else 0.0
+
+    @property
+    def steady_throughput(self) -> float:
+        """Results per second from the first result to the last: the rate once the pipeline
+        is full, without its start (model loading, the coders' lag) that :attr:`throughput`
+        counts; 0 with fewer than two results."""
+        if self.results < 2 or self.last_result is None or self.last_result <= self.first_result:
+            return 0.0
+        return (self.results - 1) / (self.last_result - self.first_result)
 
     @property
     def kbps(self) -> float:
@@ -182,6 +195,7 @@ class EdgeReport:
             "frames_sent": self.frames_sent, "dropped_capture": self.dropped_capture,
             "results": self.results, "bytes_sent": self.bytes_sent,
             "seconds": round(self.seconds, 4), "throughput_fps": round(self.throughput, 3),
+            "steady_fps": round(self.steady_throughput, 3),
             "kbps": round(self.kbps, 3), "latency": self.latency_summary(),
             "server": self.server_end,
         }
@@ -469,7 +483,11 @@ class Edge:
                     return
                 if message["type"] != "frame":
                     continue
-                timing = _timing(session.info, message, time.monotonic())
+                arrived = time.monotonic()
+                timing = _timing(session.info, message, arrived)
+                if self.report.first_result is None:
+                    self.report.first_result = arrived
+                self.report.last_result = arrived
                 self.report.results += 1
                 self.report.timings.append(timing)
                 if output is not None:
