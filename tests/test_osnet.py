@@ -183,7 +183,7 @@ def test_describe_names_weights_and_preprocessing(embedder):
 def test_the_iou_tracker_takes_osnet_as_its_appearance_embedder():
     """Registered in vcm.appearance: the tracker builds it by name, embeds 512 values per box
     and keeps person B (never hidden) on one id through the occlusion scene."""
-    from tests.test_appearance import occlusion_scene, track_ids
+    from test_appearance import occlusion_scene, track_ids
     from vcm.trackers import TRACKERS
 
     tracker = TRACKERS.build("iou", appearance="osnet",
