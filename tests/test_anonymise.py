@@ -13,10 +13,10 @@ from vcm.anonymise import (
     face_rectangles,
     grown_faces,
     head_box,
-    merged_boxes,
     pixelate,
     upper_window,
 )
+from vcm.boxes import merged_boxes
 from vcm.cli import app
 from vcm.detections import DetectionSequence, FrameDetections
 from vcm.detformats import write_detections

@@ -45,6 +45,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from vcm.boxes import merged_boxes
 from vcm.errors import VcmError
 from vcm.masking import ANONYMISE
 
@@ -79,28 +80,6 @@ def grown_faces(faces: np.ndarray, margin: float) -> np.ndarray:
     faces[:, :2] -= grow
     faces[:, 2:] += grow
     return faces
-
-
-def merged_boxes(boxes: np.ndarray) -> np.ndarray:
-    """``boxes`` (K, 4) ``x1, y1, x2, y2`` with every group of overlapping ones (sharing
-    area, directly or through others) replaced by the box around the group, in order of
-    each group's first box: two searches that find the same face give one region."""
-    merged = [box for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)]
-    changed = True
-    while changed:
-        changed = False
-        for first in range(len(merged)):
-            for second in range(first + 1, len(merged)):
-                a, b = merged[first], merged[second]
-                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
-                    merged[first] = np.concatenate([np.minimum(a[:2], b[:2]),
-                                                    np.maximum(a[2:], b[2:])])
-                    del merged[second]
-                    changed = True
-                    break
-            if changed:
-                break
-    return np.asarray(merged, dtype=np.float64).reshape(-1, 4)
 
 
 def head_box(box: np.ndarray, fraction: float) -> np.ndarray:

@@ -36,3 +36,27 @@ def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     intersection = np.maximum(overlap_width, 0) * np.maximum(overlap_height, 0)
     union = box_areas(boxes_a)[:, None] + box_areas(boxes_b)[None, :] - intersection
     return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+def merged_boxes(boxes: np.ndarray) -> np.ndarray:
+    """``boxes`` (K, 4) ``x1, y1, x2, y2`` with every group of overlapping ones (sharing
+    area, directly or through others) replaced by the box around the group, in order of
+    each group's first box (float64, (M, 4)): two searches that find the same face give one
+    region (:mod:`vcm.anonymise`); regions scaled in place never share a pixel
+    (:mod:`vcm.spatial`)."""
+    merged = [box for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4)]
+    changed = True
+    while changed:
+        changed = False
+        for first in range(len(merged)):
+            for second in range(first + 1, len(merged)):
+                a, b = merged[first], merged[second]
+                if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]):
+                    merged[first] = np.concatenate([np.minimum(a[:2], b[:2]),
+                                                    np.maximum(a[2:], b[2:])])
+                    del merged[second]
+                    changed = True
+                    break
+            if changed:
+                break
+    return np.asarray(merged, dtype=np.float64).reshape(-1, 4)

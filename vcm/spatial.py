@@ -30,6 +30,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from vcm.boxes import merged_boxes
 from vcm.detections import DetectionSequence
 from vcm.errors import VcmError
 from vcm.masking import ForegroundOptions, held_boxes, kept_rectangles
@@ -107,21 +108,7 @@ def disjoint_rectangles(rectangles: np.ndarray) -> np.ndarray:
     """Integer rectangles ``(c0, r0, c1, r1)`` (end exclusive), (N, 4), with every two that
     share a pixel replaced by the rectangle around both until none do; sorted by ``r0, c0,
     r1, c1`` (int64, (M, 4))."""
-    merged = [tuple(int(value) for value in row) for row in np.asarray(rectangles).reshape(-1, 4)]
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                if max(a[0], b[0]) < min(a[2], b[2]) and max(a[1], b[1]) < min(a[3], b[3]):
-                    merged[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
-                                 max(a[3], b[3]))
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
+    merged = [tuple(int(value) for value in row) for row in merged_boxes(rectangles)]
     merged.sort(key=lambda row: (row[1], row[0], row[3], row[2]))
     return np.array(merged, dtype=np.int64).reshape(-1, 4)
 
