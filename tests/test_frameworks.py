@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from vcm import frameworks
+from vcm.anonymise import FaceFinder
 from vcm.detectors import build_detector
 from vcm.errors import VcmError
 from vcm.pose import build_pose_estimator
+from vcm.segmenters import SEGMENTERS
 
 
 def test_module_available_finds_installed_modules_and_dotted_names():
@@ -57,3 +61,16 @@ def test_a_backend_without_its_framework_says_how_to_install_it(monkeypatch, bui
     monkeypatch.setattr(frameworks, "module_available", lambda module: module not in missing)
     with pytest.raises(VcmError, match=message):
         build()
+
+
+@pytest.mark.parametrize("build, user", [
+    (lambda: build_pose_estimator("blazepose"), "pose estimator blazepose"),
+    (lambda: SEGMENTERS.build("mediapipe"), "segmenter mediapipe"),
+    (lambda: FaceFinder(), "anonymise"),
+])
+def test_a_mediapipe_backend_without_mediapipe_says_which_needs_it(monkeypatch, build, user):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # `import mediapipe` raises ImportError
+    with pytest.raises(VcmError) as error:
+        build()
+    assert str(error.value).startswith(f"{user} needs mediapipe (")
+    assert "\n" not in str(error.value)

@@ -39,14 +39,13 @@ Rectangles are ``c0, r0, c1, r1`` whole pixels (end exclusive) inside the frame;
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 
 from vcm.boxes import merged_boxes
-from vcm.errors import VcmError
+from vcm.frameworks import import_mediapipe
 from vcm.masking import ANONYMISE
 
 FILL_VALUE = 128
@@ -168,20 +167,12 @@ class FaceFinder:
     name = "mediapipe-face"
 
     def __init__(self, *, min_confidence: float = MIN_CONFIDENCE) -> None:
-        from vcm.logs import quiet_native_stderr
-
         if not 0.0 < min_confidence < 1.0:
             raise ValueError(f"min_confidence must be in (0, 1), got {min_confidence}")
         self.min_confidence = float(min_confidence)
-        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
-        try:
-            import mediapipe
-        except ImportError as error:
-            raise VcmError(f"anonymise needs mediapipe ({error})") from None
-        self._mediapipe_version = mediapipe.__version__
-        modules = Path(mediapipe.__file__).parent / "modules" / "face_detection"
-        self.files = [modules / "face_detection_short_range.tflite",
-                      modules / "face_detection_full_range_sparse.tflite"]
+        mediapipe, self._mediapipe_version, modules = import_mediapipe("anonymise")
+        self.files = [modules / "face_detection" / "face_detection_short_range.tflite",
+                      modules / "face_detection" / "face_detection_full_range_sparse.tflite"]
         detection = mediapipe.solutions.face_detection
         self._short = detection.FaceDetection(model_selection=0,
                                               min_detection_confidence=self.min_confidence)

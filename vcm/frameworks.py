@@ -14,9 +14,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from vcm.errors import VcmError
+from vcm.logs import quiet_native_stderr
 
 INSTALL_HINTS = {
     "torch": "make install-torch",
@@ -117,6 +119,27 @@ def require(backend: str, modules: Iterable[str]) -> None:
     broken = broken_requirements(modules)
     if broken:
         raise VcmError(broken_message(backend, broken))
+
+
+class MediaPipe(NamedTuple):
+    """The imported ``mediapipe`` package, its version (for run records) and the folder of
+    the models its wheel bundles (``modules/``)."""
+
+    package: Any
+    version: str
+    modules: Path
+
+
+def import_mediapipe(user: str) -> MediaPipe:
+    """Import MediaPipe for ``user`` (the backend, as said in errors), its native log lines
+    kept off the console from now on (:func:`vcm.logs.quiet_native_stderr`). Without it, a
+    :class:`VcmError` "``user`` needs mediapipe (why)"."""
+    quiet_native_stderr()
+    try:
+        import mediapipe
+    except ImportError as error:
+        raise VcmError(f"{user} needs mediapipe ({error})") from None
+    return MediaPipe(mediapipe, mediapipe.__version__, Path(mediapipe.__file__).parent / "modules")
 
 
 def select_device(device: str) -> Any:

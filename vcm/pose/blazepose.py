@@ -15,14 +15,13 @@ output to a heatmap confidence, but it is not calibrated the same way as HRNet's
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vcm.boxes import clip_boxes
 from vcm.errors import VcmError
-from vcm.logs import quiet_native_stderr
+from vcm.frameworks import import_mediapipe
 from vcm.keypoints import COCO_KEYPOINT_NAMES
 from vcm.pose.base import POSE_ESTIMATORS, BatchByFrame, crop_windows, extract_crop
 from vcm.registry import Option
@@ -136,13 +135,8 @@ class BlazePoseEstimator(BatchByFrame):
         self.aspect = float(aspect)
         self.min_detection_confidence = float(min_detection_confidence)
         self.model_complexity = int(model_complexity)
-        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
-        try:
-            import mediapipe
-        except ImportError as error:
-            raise VcmError(f"pose estimator blazepose needs mediapipe ({error})") from None
-        self._mediapipe_version = mediapipe.__version__
-        modules = Path(mediapipe.__file__).parent / "modules"
+        mediapipe, self._mediapipe_version, modules = import_mediapipe(
+            "pose estimator blazepose")
         self.files = {
             "detector": modules / "pose_detection" / "pose_detection.tflite",
             "landmarks": modules / "pose_landmark" / LANDMARK_MODELS[self.model_complexity],

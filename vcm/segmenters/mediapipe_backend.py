@@ -17,14 +17,11 @@ with ``restrict="box"``, inside the box), then pasted into a frame-sized mask.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from vcm.boxes import clip_boxes
-from vcm.errors import VcmError
-from vcm.logs import quiet_native_stderr
+from vcm.frameworks import import_mediapipe
 from vcm.masks import box_pixel_mask, encode_mask, paste_window_mask
 from vcm.pose.base import crop_windows, extract_crop
 from vcm.registry import Option
@@ -96,13 +93,7 @@ class MediaPipeSegmenter(SegmentByFrame):
         self.padding = float(padding)
         self.restrict = restrict
         self.min_detection_confidence = float(min_detection_confidence)
-        quiet_native_stderr()  # MediaPipe's C++ log lines (vcm.logs)
-        try:
-            import mediapipe
-        except ImportError as error:
-            raise VcmError(f"segmenter mediapipe needs mediapipe ({error})") from None
-        self._mediapipe_version = mediapipe.__version__
-        modules = Path(mediapipe.__file__).parent / "modules"
+        mediapipe, self._mediapipe_version, modules = import_mediapipe("segmenter mediapipe")
         if model == "selfie":
             self.files = [modules / "selfie_segmentation" / "selfie_segmentation.tflite"]
             # model_selection 0: the general model on 256x256 inputs, which square crops fit;
