@@ -25,7 +25,7 @@ from vcm.motion.evaluate import (
     macro_f1,
     score_row,
 )
-from vcm.motion.features import body_signals, frame_features
+from vcm.motion.features import body_signals, feature_size, frame_features
 from vcm.motion.gallery import dtw_distance, resample_window, write_gallery
 from vcm.pipeline.frames import Frame
 from vcm.tracks import FrameTracks
@@ -538,6 +538,38 @@ def test_a_live_loopback_session_answers_each_frame_with_its_motion(tmp_path):
     recorded = [json.loads(line) for line in batch.read_text().splitlines()]
     assert [(line["frame"], line["motion"]) for line in recorded] == \
         [(message["frame"], message["motion"]) for message in messages]
+
+
+def test_a_live_session_records_a_motion_model_given_as_a_path(tmp_path):
+    """A library caller may pass the model as a ``Path`` (the CLI passes text): session.json
+    and its run record hold it as text, and the session runs to its end."""
+    from vcm.detectors import DETECTORS
+    from vcm.live.edge import Edge, open_source
+    from vcm.live.server import AnalysisServer, Tasks
+    from vcm.pipeline import DetectStage, foreground_stages
+    from vcm.synth import synthesize_motions
+
+    synthesize_motions(tmp_path / "clips", motions=("squat",), clips_per_motion=1,
+                       width=96, height=96, fps=10, reps=(1, 1))
+    clip = tmp_path / "clips" / "squat-1"
+    model = tmp_path / "model.json"
+    write_gallery(Gallery((), np.zeros((0, 16, feature_size("bones")))), model)  # empty
+    tasks = Tasks(pose="blazepose", track="iou", motion="knn", motion_options={"model": model})
+    server = AnalysisServer(tmp_path / "sessions", tasks=tasks).start()
+    try:
+        stages = [DetectStage(DETECTORS.build("oracle", sequence=clip), score=0.5),
+                  *foreground_stages()]
+        report = Edge(open_source(str(clip)), server.address, stages, codec="x265", qp=27,
+                      max_frames=3).run()
+    finally:
+        server.stop(timeout=60)
+    assert report.server_end["reason"] == "complete"
+    (folder,) = server.sessions
+    session = json.loads((folder / "session.json").read_text())
+    assert session["state"] == "ended" and session["frames"] == 3
+    assert session["tasks"]["motion_options"] == {"model": str(model)}
+    record = json.loads((folder / "session.json.run.json").read_text())
+    assert record["parameters"]["tasks"]["motion_options"] == {"model": str(model)}
 
 
 def write_records(path: Path, frames: dict[int, list[tuple]]) -> None:

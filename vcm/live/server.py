@@ -28,6 +28,7 @@ import datetime
 import ipaddress
 import json
 import logging
+import os
 import queue
 import socket
 import threading
@@ -67,6 +68,9 @@ DECODE_SECONDS = 60.0
 """How long the analyser waits for the decoder's next frame before it gives up."""
 
 
+OPTION_FIELDS = ("pose_options", "segment_options", "track_options", "motion_options")
+
+
 @dataclass(frozen=True)
 class Tasks:
     """The tasks a server runs on every frame, by registry name (``None``: not run).
@@ -74,7 +78,8 @@ class Tasks:
     Attributes:
         pose, segment, track, motion: backend names (pose estimator, segmenter, tracker,
             motion recognizer; motion needs pose and track).
-        pose_options, segment_options, track_options, motion_options: their keyword arguments.
+        pose_options, segment_options, track_options, motion_options: their keyword arguments
+            (a path-like value is kept as text: session.json records them).
         score: boxes scoring below this are left out of pose and segmentation (the batch
             commands' ``--score``).
     """
@@ -90,6 +95,10 @@ class Tasks:
     motion_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in OPTION_FIELDS:
+            object.__setattr__(self, name, {
+                key: os.fspath(value) if isinstance(value, os.PathLike) else value
+                for key, value in getattr(self, name).items()})
         if self.motion and not (self.pose and self.track):
             raise VcmError("motion needs pose and track: give a pose estimator and a tracker")
 
