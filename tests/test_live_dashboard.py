@@ -28,7 +28,8 @@ from vcm.live.edge import Edge, open_source
 from vcm.live.protocol import Hello
 from vcm.live.server import AnalysisServer, Tasks
 
-from test_live_server import FPS, FRAMES, HEIGHT, SECONDS, WIDTH, edge_stages, sequence  # noqa: F401
+from live_runs import SECONDS, vcm_process
+from test_live_server import FPS, FRAMES, HEIGHT, WIDTH, edge_stages, sequence  # noqa: F401
 
 
 # ------------------------------------------------------------------ a minimal WebSocket client
@@ -400,13 +401,9 @@ def test_a_stalled_viewer_drops_updates_and_counts_them_while_the_others_go_on()
 def test_vcm_serve_http_serves_the_page_until_stopped(tmp_path):
     import re
     import signal
-    import subprocess
-    import sys
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vcm", "serve", "--root", str(tmp_path / "sessions"), "--port", "0",
-         "--pose", "none", "--http", "0"], stderr=subprocess.PIPE, text=True)
-    try:
+    with vcm_process("serve", "--root", str(tmp_path / "sessions"), "--port", "0",
+                     "--pose", "none", "--http", "0") as process:
         assert re.match(r"listening on 127\.0\.0\.1:\d+", process.stderr.readline())
         found = re.match(r"dashboard on http://127\.0\.0\.1:(\d+)/$", process.stderr.readline())
         assert found
@@ -414,11 +411,6 @@ def test_vcm_serve_http_serves_the_page_until_stopped(tmp_path):
         assert status == 200 and b"vcm live" in page
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=SECONDS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=SECONDS)
-        process.stderr.close()
 
 
 def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):

@@ -11,29 +11,24 @@ to pytest's temporary folder; its path is printed (``pytest -s`` shows it).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from vcm.live.dashboard import Dashboard
-from vcm.live.edge import Edge, open_source
-from vcm.live.server import AnalysisServer, Tasks
+from vcm.live.server import Tasks
 
 from conftest import require, require_module
-from test_live_server import FRAMES, SECONDS, edge_stages, sequence  # noqa: F401
+from live_runs import SECONDS, page_text, wait_for, watched_session
+from test_live_server import FRAMES, edge_stages, sequence  # noqa: F401
 
 HOW_CHROMIUM = "apt-get install chromium chromium-driver (Debian's packages; .ci/run does it)"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--window-size=1000,760")
-GATE_FRAME = 6
-"""The edge holds this frame back until the page has shown a frame before it."""
 
 
 def found_program(name: str) -> Path | None:
@@ -75,72 +70,32 @@ def track_table(browser) -> list[list[str]]:
         ".map(row => Array.from(row.children).map(cell => cell.textContent))")
 
 
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"the page did not show {what} in {SECONDS} s")
+def save_screenshot(browser, tmp_path: Path, name: str) -> Path:
+    """The page's screenshot, saved as ``name`` in the artifact folder; its path is printed."""
+    screenshot = artifact_folder(tmp_path) / name
+    assert browser.save_screenshot(str(screenshot))
+    print(f"dashboard screenshot: {screenshot}")
+    return screenshot
 
 
-def gated_stream(sequence: Path, server: AnalysisServer, gate: threading.Event, results: Path,
-                 **options) -> tuple[threading.Thread, list]:
-    """A thread (not started) that streams ``sequence`` to ``server`` by x265, holding frame
-    :data:`GATE_FRAME` back until ``gate`` is set, and the list its edge's report goes to."""
-
-    def gated(frames):
-        for index, image in enumerate(frames, start=1):
-            if index == GATE_FRAME:
-                gate.wait(SECONDS)
-            yield image
-
-    source = open_source(str(sequence))
-    source = dataclasses.replace(source, frames=gated(source.frames))
-    edge = Edge(source, server.address, edge_stages(sequence), codec="x265",
-                results_path=results, **options)
-    reports = []
-    return threading.Thread(target=lambda: reports.append(edge.run()), daemon=True), reports
+def page_errors(browser) -> list[dict]:
+    """The page's log entries of level SEVERE (a script error, a blocked request)."""
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def test_the_dashboard_page_shows_a_live_session_in_chromium(sequence, tmp_path, browser):
     from selenium.webdriver.common.by import By
 
-    def text(selector: str) -> str | None:
-        found = browser.find_elements(By.CSS_SELECTOR, selector)
-        return found[0].text if found else None
-
-    dashboard = Dashboard().start()
-    server = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box"),
-                            watchers=[dashboard]).start()
-    gate = threading.Event()
-    streaming, reports = gated_stream(sequence, server, gate, tmp_path / "results.jsonl")
-    try:
-        browser.get(dashboard.url())
-        wait_for(lambda: text("#connection") == "connected", "connected")
-        streaming.start()
-        # While the edge holds frame 6 back, the page shows one of the frames before it.
-        first = int(wait_for(lambda: (text("[data-stream] b.frame") or "-").strip("-"),
-                             "a frame number"))
-        assert 1 <= first < GATE_FRAME
-        gate.set()
-        wait_for(lambda: (text("[data-stream] .state") or "").startswith("ended"), "the end")
-        streaming.join(SECONDS)
-        assert text("[data-stream] b.frame") == str(FRAMES)
-        assert text("[data-stream] .state") == "ended: complete"
-        screenshot = artifact_folder(tmp_path) / "dashboard.png"
-        assert browser.save_screenshot(str(screenshot))
-        print(f"dashboard screenshot: {screenshot}")
+    with watched_session(browser, sequence, edge_stages(sequence),
+                         Tasks(pose=None, segment="box"), tmp_path) as (_, reports):
+        assert page_text(browser, "[data-stream] b.frame") == str(FRAMES)
+        assert page_text(browser, "[data-stream] .state") == "ended: complete"
+        screenshot = save_screenshot(browser, tmp_path, "dashboard.png")
         heading, *rows = track_table(browser)
         picture = browser.find_element(By.CSS_SELECTOR, "[data-stream] img")
         shown = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].complete]",
                                        picture)
-        problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    finally:
-        gate.set()
-        server.stop(timeout=SECONDS)
-        dashboard.stop()
+        problems = page_errors(browser)
     assert reports and reports[0].results == FRAMES
     # The page's table shows the tracks of the last frame the edge got, in its order.
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
@@ -189,16 +144,10 @@ def test_a_live_motion_session_shows_the_squat_and_its_track_in_chromium(tmp_pat
     IoU tracks, the k-NN motion task with a gallery fitted on the other synthetic clips' truth
     poses): the page's frame counter advances, and its table ends on the clip's one track,
     labelled ``squat`` with the session's count. The screenshot is kept."""
-    from selenium.webdriver.common.by import By
-
     from vcm.motion.evaluate import clip_frames, fit_gallery
     from vcm.motion.gallery import write_gallery
     from vcm.motion.labels import read_labels
     from vcm.synth import synthesize_motions
-
-    def text(selector: str) -> str | None:
-        found = browser.find_elements(By.CSS_SELECTOR, selector)
-        return found[0].text if found else None
 
     clips = tmp_path / "clips"
     synthesize_motions(clips, motions=("squat", "jumping_jack", "arm_raise"), clips_per_motion=2,
@@ -209,31 +158,14 @@ def test_a_live_motion_session_shows_the_squat_and_its_track_in_chromium(tmp_pat
     write_gallery(fit_gallery(others, {row.clip: clip_frames(row.clip) for row in others}), model)
     clip = clips / "squat-1"
 
-    dashboard = Dashboard().start()
-    server = AnalysisServer(tmp_path / "sessions", watchers=[dashboard], tasks=Tasks(
-        pose="blazepose", track="iou", motion="knn", motion_options={"model": str(model)})).start()
-    gate = threading.Event()
-    streaming, reports = gated_stream(clip, server, gate, tmp_path / "results.jsonl", qp=27)
-    try:
-        browser.get(dashboard.url())
-        wait_for(lambda: text("#connection") == "connected", "connected")
-        streaming.start()
-        first = int(wait_for(lambda: (text("[data-stream] b.frame") or "-").strip("-"),
-                             "a frame number"))
-        assert 1 <= first < GATE_FRAME
-        gate.set()
-        wait_for(lambda: (text("[data-stream] .state") or "").startswith("ended"), "the end")
-        streaming.join(SECONDS)
-        last_shown = int(text("[data-stream] b.frame"))
+    tasks = Tasks(pose="blazepose", track="iou", motion="knn",
+                  motion_options={"model": str(model)})
+    with watched_session(browser, clip, edge_stages(clip), tasks, tmp_path,
+                         qp=27) as (first, reports):
+        last_shown = int(page_text(browser, "[data-stream] b.frame"))
         table = track_table(browser)
-        screenshot = artifact_folder(tmp_path) / "dashboard-motion.png"
-        assert browser.save_screenshot(str(screenshot))
-        print(f"dashboard screenshot: {screenshot}")
-        problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    finally:
-        gate.set()
-        server.stop(timeout=SECONDS)
-        dashboard.stop()
+        screenshot = save_screenshot(browser, tmp_path, "dashboard-motion.png")
+        problems = page_errors(browser)
     assert reports and reports[0].server_end["reason"] == "complete"
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     last = results[-1]

@@ -14,8 +14,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -35,9 +33,10 @@ from vcm.live.server import AnalysisServer, Tasks
 from vcm.pipeline import DetectStage, Frame, foreground_stages
 from vcm.synth import synthesize_sequence
 
+from live_runs import SECONDS, vcm_process
+
 FRAMES = 12
 WIDTH, HEIGHT, FPS = 160, 96, 10.0
-SECONDS = 60
 
 
 @pytest.fixture(scope="module")
@@ -404,11 +403,7 @@ def test_results_an_edge_cannot_take_in_time_are_dropped_and_counted(sequence, t
 def killed_session(units: list[bytes], root: Path, *tasks: str) -> Path:
     """The folder of a session whose `vcm serve` process was killed (SIGKILL) once it had
     answered 4 frames, with 6 whole AUs and part of the 7th sent."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vcm", "serve", "--root", str(root), "--port", "0", *tasks],
-        stderr=subprocess.PIPE, text=True,
-    )
-    try:
+    with vcm_process("serve", "--root", str(root), "--port", "0", *tasks) as process:
         line = process.stderr.readline()
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
         with socket.create_connection(("127.0.0.1", port), timeout=SECONDS) as connection:
@@ -421,11 +416,6 @@ def killed_session(units: list[bytes], root: Path, *tasks: str) -> Path:
                 assert parse_message(read_line(connection, buffer, 1 << 20))["type"] == "frame"
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=SECONDS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=SECONDS)
-        process.stderr.close()
     (folder,) = root.iterdir()
     return folder
 
