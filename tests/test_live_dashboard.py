@@ -427,6 +427,39 @@ def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):
     assert json.loads(result.stdout)["results"] == 4
 
 
+def test_vcm_stream_loopback_http_serves_the_page_while_the_stream_runs(sequence, tmp_path):
+    import re
+
+    output = tmp_path / "results.jsonl"
+    # Paced at 5 fps, the 12 frames take over 2 s: the page is asked for while they stream.
+    with vcm_process("stream", str(sequence), "--loopback", "-o", str(output), "--root",
+                     str(tmp_path / "sessions"), "--detector", "oracle", "--codec", "x265",
+                     "--pose", "none", "--realtime", "--fps", "5", "--no-progress",
+                     "--http", "127.0.0.1:0") as process:
+        found = re.match(r"dashboard on http://127\.0\.0\.1:(\d+)/ while the stream runs$",
+                         process.stderr.readline())
+        assert found
+        status, headers, page = get(("127.0.0.1", int(found.group(1))), "/")
+        assert process.poll() is None  # asked while the stream ran
+        assert process.wait(timeout=SECONDS) == 0, process.stderr.read()
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b"<title>vcm live</title>" in page
+    assert len(output.read_text().splitlines()) == FRAMES
+
+
+def test_vcm_stream_http_needs_loopback(tmp_path):
+    from typer.testing import CliRunner
+
+    from vcm.cli import app
+
+    result = CliRunner().invoke(app, ["stream", "clip.mkv", "--to", "127.0.0.1:9", "-o",
+                                      str(tmp_path / "results.jsonl"), "--http", "0"])
+    assert result.exit_code == 1
+    assert result.output == ("error: stream: --http needs --loopback (the dashboard of a server "
+                             "elsewhere is `vcm serve --http`)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_render_writes_the_motion_label_and_count_beside_the_track_id():
     image = np.zeros((100, 200, 3), np.uint8)
     plain = {"tracks": [[1, 20, 50, 60, 90]]}

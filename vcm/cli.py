@@ -1383,22 +1383,48 @@ def stream(
     segment: Annotated[str, typer.Option(help="With --loopback: segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="With --loopback: tracker, or none.")] = "iou",
     progress: LiveStatus = True,
+    http: Annotated[Optional[str], typer.Option(
+        "--http", metavar="[HOST:]PORT", help="With --loopback: also serve the live dashboard "
+        "here while the stream runs; loopback unless --token is given (docs/live.md).")] = None,
 ) -> None:
     """Edge: detect, render the foreground, encode with the boxes in an SEI, send; write results."""
-    from vcm.live import run_edge
-
     if (to is None) == (not loopback):
         raise VcmError("stream: give either --to HOST:PORT or --loopback")
+    if http is not None and not loopback:
+        raise VcmError("stream: --http needs --loopback (the dashboard of a server elsewhere "
+                       "is `vcm serve --http`)")
     tasks = cli_tasks(pose, segment, track) if loopback else None
-    report = run_edge(
-        source, address=_host_port(to) if to else None, tasks=tasks, root=root,
-        detector=build_named("detector", detector, detector_option,
-                             **({"sequence": source} if detector == "oracle" else {})),
-        detect_score=detect_score, foreground=parse_options(foreground_option, "foreground"),
-        codec=codec, qp=qp, preset=preset, intra_period=intra_period, realtime=realtime,
-        max_frames=max_frames, token=token, results_path=output, fps=fps, reconnects=reconnect,
-        status=_status_line if progress else None,
-    )
+    _stream_and_print(
+        source, output, address=_host_port(to) if to else None, tasks=tasks, root=root,
+        detector=detector, detector_option=detector_option, detect_score=detect_score,
+        foreground_option=foreground_option, codec=codec, qp=qp, preset=preset,
+        intra_period=intra_period, realtime=realtime, max_frames=max_frames, token=token,
+        fps=fps, reconnects=reconnect, progress=progress, http=http)
+
+
+def _stream_and_print(source: str, output: Path, *, detector: str, detector_option,
+                      foreground_option, progress: bool, http: str | None,
+                      **settings) -> None:
+    """`vcm stream` and `vcm live`: run the edge (:func:`vcm.live.run_edge` with
+    ``settings``), with the dashboard of the server in this process on ``http``, then print
+    its report."""
+    from vcm.live import run_edge
+    from vcm.live.dashboard import start_dashboard
+
+    dashboard = start_dashboard(http, settings.get("token"))
+    if dashboard:
+        typer.echo(f"dashboard on {dashboard.url()} while the stream runs", err=True)
+    try:
+        report = run_edge(
+            source, results_path=output,
+            detector=build_named("detector", detector, detector_option,
+                                 **({"sequence": source} if detector == "oracle" else {})),
+            foreground=parse_options(foreground_option, "foreground"),
+            status=_status_line if progress else None, watchers=[dashboard] if dashboard else (),
+            **settings)
+    finally:
+        if dashboard:
+            dashboard.stop()
     if progress:
         typer.echo("", err=True)
     print_json(report.to_dict())
@@ -1425,29 +1451,12 @@ def live(
     http: LiveDashboard = None,
 ) -> None:
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
-    from vcm.live import run_edge
-    from vcm.live.dashboard import start_dashboard
-
     tasks = cli_tasks(pose, segment, track, motion=motion, motion_option=motion_option)
-    dashboard = start_dashboard(http)
-    if dashboard:
-        typer.echo(f"dashboard on {dashboard.url()} while the stream runs", err=True)
-    try:
-        report = run_edge(
-            source, address=None, tasks=tasks, root=root,
-            detector=build_named("detector", detector, None,
-                                 **({"sequence": source} if detector == "oracle" else {})),
-            detect_score=0.6, foreground=parse_options(foreground_option, "foreground"),
-            codec=codec, qp=qp, preset=None, intra_period=32,
-            realtime=realtime, max_frames=max_frames, token=None, results_path=output,
-            status=_status_line if progress else None, watchers=[dashboard] if dashboard else (),
-        )
-    finally:
-        if dashboard:
-            dashboard.stop()
-    if progress:
-        typer.echo("", err=True)
-    print_json(report.to_dict())
+    _stream_and_print(
+        source, output, address=None, tasks=tasks, root=root, detector=detector,
+        detector_option=None, detect_score=0.6, foreground_option=foreground_option,
+        codec=codec, qp=qp, preset=None, intra_period=32, realtime=realtime,
+        max_frames=max_frames, token=None, progress=progress, http=http)
 
 
 session_app = typer.Typer(help="Recorded live sessions (`vcm serve --root`).",
