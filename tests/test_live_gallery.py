@@ -1,9 +1,10 @@
-"""A live server's gallery (`vcm serve --gallery`): a restarted session of the same scene keeps
-the same ids; overlapping sessions do not overwrite each other's identities; tracking with
+"""A live server's gallery (`vcm serve --gallery`, `vcm live --gallery`): a restarted session of
+the same scene keeps the same ids; overlapping sessions do not overwrite each other's identities; tracking with
 appearance in a live session. Loopback, OS-chosen ports, a 12-frame synthetic clip."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,9 @@ from vcm.synth import synthesize_sequence
 from vcm.trackers.gallery import read_gallery
 from vcm.tracks import read_tracks_txt
 
+from live_runs import SECONDS, vcm_process
+
 FRAMES = 12
-SECONDS = 60
 APPEARANCE = Tasks(pose=None, segment=None, track="iou",
                    track_options={"appearance": "histogram"})
 
@@ -151,3 +153,70 @@ def test_a_file_that_is_not_a_gallery_is_refused_at_start(tmp_path):
     with pytest.raises(VcmError, match="not a vcm gallery"):
         AnalysisServer(tmp_path / "sessions", tasks=APPEARANCE, gallery=LiveGallery(other))
     assert other.read_text() == "not a database\n"
+
+
+def test_vcm_live_keeps_the_gallery_a_server_with_one_keeps(sequence, tmp_path):
+    """`vcm live --gallery` stores what `vcm serve --gallery` stores for the same stream from
+    `vcm stream`, and its next run of the same scene starts from it (the same ids)."""
+    import json
+    import re
+    import signal
+
+    common = ["--detector", "oracle", "--codec", "x265", "--no-progress"]
+    appearance = ["--pose", "none", "--track-option", "appearance=histogram"]
+    served = tmp_path / "served.sqlite"
+    with vcm_process("serve", "--root", str(tmp_path / "served"), "--port", "0", *appearance,
+                     "--gallery", str(served)) as process:
+        port = re.match(r"listening on 127\.0\.0\.1:(\d+)", process.stderr.readline()).group(1)
+        result = CliRunner().invoke(app, ["stream", str(sequence), "--to", f"127.0.0.1:{port}",
+                                          "-o", str(tmp_path / "streamed.jsonl"), *common])
+        assert result.exit_code == 0, result.output
+        # The session stores its identities as it ends, which the edge does not wait for.
+        wait_until(lambda: [folder for folder in (tmp_path / "served").iterdir()
+                            if session_state(folder)["state"] == "ended"])
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=SECONDS)
+
+    gallery = tmp_path / "live.sqlite"
+    for run in ("first", "second"):
+        result = CliRunner().invoke(app, ["live", str(sequence), "-o", str(tmp_path / f"{run}.jsonl"),
+                                          "--root", str(tmp_path / run), *common, *appearance,
+                                          "--gallery", str(gallery)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["results"] == FRAMES
+        if run == "first":
+            description = histogram_embedder().describe()
+            (ids, embeddings), (expected_ids, expected) = (read_gallery(path, description)
+                                                           for path in (gallery, served))
+            assert ids.tolist() == expected_ids.tolist() == [1, 2]
+            np.testing.assert_array_equal(embeddings, expected)
+    (first,), (second,) = (list((tmp_path / run).iterdir()) for run in ("first", "second"))
+    assert session_state(second)["gallery"] == {"stored": 2, "renumbered": {}}
+    before, after = ids_by_box(first / "tracks.txt"), ids_by_box(second / "tracks.txt")
+    common = before.keys() & after.keys()
+    assert len(common) >= FRAMES
+    assert {key: after[key] for key in common} == {key: before[key] for key in common}
+    assert set(after.values()) == {1, 2}
+
+
+def wait_until(condition) -> None:
+    deadline = time.monotonic() + SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("problem, arguments", [
+    ("is also an input", ["--track-option", "appearance=histogram", "--gallery", "{output}"]),
+    ("--gallery is for tracking with appearance", ["--gallery", "{gallery}"]),
+])
+def test_vcm_live_refuses_a_gallery_as_serve_does(sequence, tmp_path, problem, arguments):
+    output, gallery = tmp_path / "results.jsonl", tmp_path / "gallery.sqlite"
+    arguments = [argument.format(output=output, gallery=gallery) for argument in arguments]
+    result = CliRunner().invoke(app, ["live", str(sequence), "-o", str(output), "--root",
+                                      str(tmp_path / "sessions"), "--detector", "oracle",
+                                      "--pose", "none", "--no-progress", *arguments])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0]
+    assert list(tmp_path.iterdir()) == []

@@ -1295,6 +1295,9 @@ LiveMotionOptions = Annotated[Optional[list[str]], typer.Option(
     help="Motion recognizer option key=value (knn: model=GALLERY.json, k, history_seconds).")]
 LiveStatus = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="One-line status on stderr: fps, kbps, latency, dropped.")]
+LiveGalleryFile = Annotated[Optional[Path], typer.Option(
+    help="With appearance (--track-option appearance=histogram): SQLite file of known "
+    "identities, read when each session starts and updated when it ends (docs/reid.md).")]
 
 
 @app.command("serve")
@@ -1319,10 +1322,7 @@ def serve(
         "frames waiting (counted); default: analyse every frame.")] = None,
     progress: NoProgress = True,
     http: LiveDashboard = None,
-    gallery: Annotated[Optional[Path], typer.Option(
-        help="With appearance (--track-option appearance=histogram): SQLite file of known "
-        "identities, read when each session starts and updated when it ends (docs/reid.md).")
-    ] = None,
+    gallery: LiveGalleryFile = None,
 ) -> None:
     """Analysis server: receive live streams (`vcm stream`), answer each frame, record sessions."""
     from vcm.live.dashboard import start_dashboard
@@ -1404,12 +1404,13 @@ def stream(
 
 def _stream_and_print(source: str, output: Path, *, detector: str, detector_option,
                       foreground_option, progress: bool, http: str | None,
-                      **settings) -> None:
+                      gallery: Path | None = None, **settings) -> None:
     """`vcm stream` and `vcm live`: run the edge (:func:`vcm.live.run_edge` with
-    ``settings``), with the dashboard of the server in this process on ``http``, then print
-    its report."""
+    ``settings``), with the dashboard on ``http`` and the identities in ``gallery`` (both of
+    the server in this process), then print its report."""
     from vcm.live import run_edge
     from vcm.live.dashboard import start_dashboard
+    from vcm.live.gallery import LiveGallery
 
     dashboard = start_dashboard(http, settings.get("token"))
     if dashboard:
@@ -1421,7 +1422,7 @@ def _stream_and_print(source: str, output: Path, *, detector: str, detector_opti
                                  **({"sequence": source} if detector == "oracle" else {})),
             foreground=parse_options(foreground_option, "foreground"),
             status=_status_line if progress else None, watchers=[dashboard] if dashboard else (),
-            **settings)
+            gallery=LiveGallery(gallery) if gallery is not None else None, **settings)
     finally:
         if dashboard:
             dashboard.stop()
@@ -1444,19 +1445,22 @@ def live(
     pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
     segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
     track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
     foreground_option: EdgeForeground = None,
     motion: LiveMotion = "none",
     motion_option: LiveMotionOptions = None,
     progress: LiveStatus = True,
     http: LiveDashboard = None,
+    gallery: LiveGalleryFile = None,
 ) -> None:
     """Both ends on this machine, for measurement: `vcm stream --loopback` with its defaults."""
-    tasks = cli_tasks(pose, segment, track, motion=motion, motion_option=motion_option)
+    tasks = cli_tasks(pose, segment, track, track_option=track_option, motion=motion,
+                      motion_option=motion_option)
     _stream_and_print(
         source, output, address=None, tasks=tasks, root=root, detector=detector,
         detector_option=None, detect_score=0.6, foreground_option=foreground_option,
         codec=codec, qp=qp, preset=None, intra_period=32, realtime=realtime,
-        max_frames=max_frames, token=None, progress=progress, http=http)
+        max_frames=max_frames, token=None, progress=progress, http=http, gallery=gallery)
 
 
 session_app = typer.Typer(help="Recorded live sessions (`vcm serve --root`).",

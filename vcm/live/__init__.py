@@ -47,12 +47,13 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
              realtime: bool, max_frames: int | None, token: str | None,
              results_path: Path | None, tasks=None, root: Path = Path("sessions"),
              fps: float | None = None, reconnects: int = 0, status: Callable | None = None,
-             watchers=()):
+             watchers=(), gallery=None):
     """Stream ``source`` to ``address``, or (``address`` ``None``) to a server started in this
     process on 127.0.0.1 that runs ``tasks`` and records in ``root``; ``fps`` overrides the
     source's frame rate (a file is paced at it with ``realtime``); ``watchers`` watch that
-    server's sessions (the dashboard, :mod:`vcm.live.dashboard`). Return the
-    :class:`~vcm.live.edge.EdgeReport`."""
+    server's sessions (the dashboard, :mod:`vcm.live.dashboard`) and its tracker with
+    appearance keeps its identities in ``gallery`` (a :class:`~vcm.live.gallery.LiveGallery`).
+    Return the :class:`~vcm.live.edge.EdgeReport`."""
     from vcm.live.edge import Edge, open_source
     from vcm.live.server import AnalysisServer
     from vcm.masking import ForegroundOptions
@@ -64,7 +65,7 @@ def run_edge(source: str, *, address: tuple[str, int] | None, detector, detect_s
               *foreground_stages(variant, min_score=detect_score)]
     server = None
     if address is None:
-        server = AnalysisServer(root, tasks=tasks, watchers=watchers).start()
+        server = AnalysisServer(root, tasks=tasks, watchers=watchers, gallery=gallery).start()
         address = server.address
     last = [0.0]
 
