@@ -1,6 +1,7 @@
 """A live server's gallery (`vcm serve --gallery`, `vcm live --gallery`): a restarted session of
-the same scene keeps the same ids; overlapping sessions do not overwrite each other's identities; tracking with
-appearance in a live session. Loopback, OS-chosen ports, a 12-frame synthetic clip."""
+the same scene keeps the same ids; overlapping sessions do not overwrite each other's
+identities; tracking with appearance in a live session. Loopback, OS-chosen ports, a 12-frame
+synthetic clip."""
 
 from __future__ import annotations
 
@@ -179,9 +180,9 @@ def test_vcm_live_keeps_the_gallery_a_server_with_one_keeps(sequence, tmp_path):
 
     gallery = tmp_path / "live.sqlite"
     for run in ("first", "second"):
-        result = CliRunner().invoke(app, ["live", str(sequence), "-o", str(tmp_path / f"{run}.jsonl"),
-                                          "--root", str(tmp_path / run), *common, *appearance,
-                                          "--gallery", str(gallery)])
+        result = CliRunner().invoke(app, [
+            "live", str(sequence), "-o", str(tmp_path / f"{run}.jsonl"), "--root",
+            str(tmp_path / run), *common, *appearance, "--gallery", str(gallery)])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["results"] == FRAMES
         if run == "first":
