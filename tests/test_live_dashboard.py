@@ -427,7 +427,9 @@ def test_vcm_live_http_shows_the_session_while_it_runs(sequence, tmp_path):
     assert json.loads(result.stdout)["results"] == 4
 
 
-def test_vcm_stream_loopback_http_serves_the_page_while_the_stream_runs(sequence, tmp_path):
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_vcm_stream_loopback_http_serves_the_page_while_the_stream_runs(sequence, tmp_path,
+                                                                        token):
     import re
 
     output = tmp_path / "results.jsonl"
@@ -435,15 +437,19 @@ def test_vcm_stream_loopback_http_serves_the_page_while_the_stream_runs(sequence
     with vcm_process("stream", str(sequence), "--loopback", "-o", str(output), "--root",
                      str(tmp_path / "sessions"), "--detector", "oracle", "--codec", "x265",
                      "--pose", "none", "--realtime", "--fps", "5", "--no-progress",
-                     "--http", "127.0.0.1:0") as process:
+                     "--http", "127.0.0.1:0", *(["--token", token] if token else [])) as process:
         found = re.match(r"dashboard on http://127\.0\.0\.1:(\d+)/ while the stream runs$",
                          process.stderr.readline())
         assert found
-        status, headers, page = get(("127.0.0.1", int(found.group(1))), "/")
+        address = ("127.0.0.1", int(found.group(1)))
+        status, headers, page = get(address, f"/?token={token}" if token else "/")
+        # As `vcm serve --http`: with a token, the page needs it.
+        refused = get(address, "/")[0] if token else None
         assert process.poll() is None  # asked while the stream ran
         assert process.wait(timeout=SECONDS) == 0, process.stderr.read()
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"<title>vcm live</title>" in page
+    assert refused == (403 if token else None)
     assert len(output.read_text().splitlines()) == FRAMES
 
 
