@@ -207,6 +207,54 @@ def test_a_framework_that_fails_to_import_is_named(monkeypatch, tmp_path):
     ]
 
 
+def _reid_with_network_embedders(tmp_path):
+    """configs/reid.yaml with appearance ``osnet`` in ``track`` and ``jde`` in a ``trackers:``
+    entry, both with random weights (no model file needed): only torch is left to check."""
+    config = yaml.safe_load((CONFIGS / "reid.yaml").read_text())
+    config["track"]["options"] = {"appearance": "osnet",
+                                  "appearance_options": {"weights": "random"}}
+    config["trackers"]["appearance"]["options"].update(
+        appearance="jde", appearance_options={"weights": "random"})
+    path = tmp_path / "reid-networks.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_an_appearance_embedder_without_its_framework_is_named(monkeypatch, tmp_path):
+    # osnet and jde build torch networks; without torch the sweep used to start and fail at
+    # its first tracking job with appearance.
+    path = _reid_with_network_embedders(tmp_path)
+    _pretend_missing(monkeypatch, {"torch"})
+    with pytest.raises(VcmError) as error:
+        load_config(path)
+    assert str(error.value).splitlines() == [
+        f"{path}: cannot run here:",
+        "- not installed: torch (for track/options/appearance osnet, "
+        "trackers/appearance/options/appearance jde); install: make install-torch",
+    ]
+    result = CliRunner().invoke(app, ["config", str(path)])
+    assert (result.exit_code, result.output) == (1, f"error: {error.value}\n")
+    _pretend_missing(monkeypatch, set())  # torch there: the same config passes
+    monkeypatch.setattr(frameworks, "import_problem", lambda module: None)
+    assert load_config(path)["track"]["options"]["appearance"] == "osnet"
+
+
+def test_an_appearance_embedders_weights_are_looked_for(monkeypatch, tmp_path):
+    path = _reid_with_network_embedders(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    del config["track"]["options"]["appearance_options"]  # osnet's default: MSMT17 weights
+    path.write_text(yaml.safe_dump(config))
+    _pretend_missing(monkeypatch, set())
+    monkeypatch.setattr(frameworks, "import_problem", lambda module: None)
+    monkeypatch.setenv("VCM_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("VCM_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(VcmError) as error:
+        load_config(path)
+    [line] = str(error.value).splitlines()[1:]
+    assert line.startswith("- track/options/appearance osnet: model file torchreid/osnet_x1_0_")
+    assert line.endswith("fetch: vcm models fetch torchreid")
+
+
 def test_partial_ground_truth(tmp_path, monkeypatch, mirror):
     # Issue 10: PETS09 has tracking ground truth but no pose ground truth. Without
     # `pose_gt: null` the config check names the missing default file (before, the sweep

@@ -38,6 +38,10 @@ def test_each_tracker_entry_is_a_multitask_and_a_single_pipeline():
     ({"tracker": "nosuch"}, "trackers/x/tracker: unknown tracker 'nosuch'"),
     ({"tracker": "iou", "options": {"mode": "byte"}}, "trackers/x/options: unknown option 'mode'"),
     ({"tracker": "iou", "options": {"reid_distance": 3}}, "trackers/x/options: "),
+    ({"tracker": "iou", "options": {"appearance": "nosuch"}},
+     "trackers/x/options/appearance: unknown appearance embedder 'nosuch'"),
+    ({"tracker": "iou", "options": {"appearance": "histogram", "appearance_options": {"bins": 1}}},
+     "trackers/x/options/appearance_options: "),
 ])
 def test_a_tracker_entry_the_sweep_cannot_run_is_refused(entry, message):
     config = load_config(REID_CONFIG)

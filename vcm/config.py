@@ -210,14 +210,29 @@ def named_backends(config: dict) -> list[tuple[str, object, str, str, dict]]:
     if "segment" in config:
         backends.append(("segmenter", SEGMENTERS, config["segment"]["segmenter"],
                          "segment/segmenter", config["segment"].get("options") or {}))
-    return backends
+    return backends + appearance_embedders(config)
+
+
+def appearance_embedders(config: dict) -> list[tuple[str, object, str, str, dict]]:
+    """The appearance embedders the config's trackers name (option ``appearance`` of
+    ``track`` and of each ``trackers:`` entry), as :func:`named_backends` lists backends, so
+    that an embedder's framework (``osnet`` and ``jde`` need torch) and model files are
+    checked before the sweep starts, not when its first tracking job builds the tracker."""
+    from vcm.appearance import EMBEDDERS
+
+    trackers = [("track", config["track"]), *[
+        (f"trackers/{name}", entry) for name, entry in (config.get("trackers") or {}).items()]]
+    return [("appearance embedder", EMBEDDERS, options["appearance"],
+             f"{where}/options/appearance", options.get("appearance_options") or {})
+            for where, entry in trackers
+            if (options := entry.get("options") or {}).get("appearance") is not None]
 
 
 def backend_problems(config: dict) -> list[str]:
     """One line for each thing that stops the config's backends from running here: a
-    detector, pose estimator, tracker or codec that is not registered, a backend whose
-    framework is not installed or fails to import (its ``requirements``), a codec whose
-    programs are missing or whose options are wrong, and the model files of
+    detector, pose estimator, tracker, appearance embedder or codec that is not registered, a
+    backend whose framework is not installed or fails to import (its ``requirements``), a
+    codec whose programs are missing or whose options are wrong, and the model files of
     :func:`missing_model_files`. Each line names the config key and says what to install or fetch."""
     from vcm.codecs import CODECS
     from vcm.codecs.base import build_codec
@@ -420,6 +435,10 @@ def backend_option_problems(config: dict) -> list[str]:
             continue
         problems += [f"trackers/{name}/options: {problem}" for problem in
                      TRACKERS.option_problems(entry["tracker"], entry.get("options"))]
+    for _, registry, name, where, options in appearance_embedders(config):
+        if name in registry.names():
+            problems += [f"{where}_options: {problem}"
+                         for problem in registry.option_problems(name, options)]
     if "motion" in config:
         from vcm.motion import MOTION_RECOGNIZERS
 
