@@ -632,3 +632,67 @@ def test_evaluate_motion_needs_a_labelled_row_of_the_clip(tmp_path):
                                       "--clip", "b"])
     assert result.exit_code == 1
     assert result.output == f"error: {tmp_path / 'labels.csv'}: no row labels clip b\n"
+
+
+# ------------------------------------------------------------------------------ pipeline poses
+
+
+def invoke(*arguments: object) -> str:
+    """Run ``vcm ARGUMENTS`` in-process; its output, after asserting it succeeded."""
+    result = CliRunner().invoke(app, [str(argument) for argument in arguments])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_motion_evaluate_on_pipeline_poses_scores_what_the_commands_give(tmp_path, monkeypatch):
+    """``--poses pipeline`` runs detector, foreground, pose estimator and tracker on each
+    clip's pixels; what it scores equals `vcm motion run` on the poses and tracks the
+    batch commands write for that clip, scored by `vcm evaluate motion`."""
+    from vcm.synth import synthesize_motions
+
+    from conftest import mirror_dir, require_mirror
+
+    require_mirror("models", "yolo-fastest")  # the pipeline's default detector
+    monkeypatch.setenv("VCM_MIRROR", str(mirror_dir()))
+    monkeypatch.setenv("VCM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VCM_OFFLINE", "1")
+    clips = tmp_path / "clips"
+    # One person each; knees for squats, arms for arm raises: two motions far apart.
+    rows = synthesize_motions(clips, motions=("squat", "arm_raise"), clips_per_motion=1,
+                              reps=(2, 3), width=128, height=128, fps=8, seed=4)
+    labels = clips / "labels.csv"
+    pipeline = ["--poses", "pipeline", "--detector", "yolo-fastest", "--estimator", "blazepose",
+                "--tracker", "iou", "--no-progress"]
+    gallery = tmp_path / "gallery.json"
+    invoke("motion", "fit", labels, "-o", gallery, *pipeline)
+    scores = tmp_path / "scores.json"
+    invoke("motion", "evaluate", labels, "--model", gallery, *pipeline, "-o", scores)
+    evaluated = json.loads(scores.read_text())
+    for name, *_ in rows:
+        clip, work = clips / name, tmp_path / name
+        work.mkdir()
+        detections = work / "detections.zip"
+        invoke("detect", clip, "-o", detections, "--detector", "yolo-fastest", "--no-progress")
+        invoke("foreground", clip, detections, "-o", work / "foreground.mkv", "--no-progress")
+        invoke("pose", work / "foreground.mkv", detections, "-o", work / "pose.json",
+               "--no-progress")
+        invoke("track", detections, "-o", work / "tracks.txt", "--like", clip)
+        invoke("motion", "run", work / "pose.json", work / "tracks.txt",
+               "-o", work / "motion.jsonl", "--model", gallery, "--like", clip)
+        invoke("evaluate", "motion", work / "motion.jsonl", "--labels", labels,
+               "--clip", name, "-o", work / "eval.json")
+        commands = json.loads((work / "eval.json").read_text())
+        assert commands["rows"] == [{**row, "clip": name} for row in evaluated["rows"]
+                                    if Path(row["clip"]).name == name]
+        tracks = [track for track in evaluated["tracks"] if Path(track["clip"]).name == name]
+        assert commands["track"]["count"] == len(tracks)
+        assert commands["track"]["accuracy"] == sum(
+            track["predicted"] == track["label"] for track in tracks) / len(tracks)
+    # Each clip draws one person: one track. The gallery holds the windows of these very
+    # pipeline poses, so each window's nearest ones are its own clip's: the clip's motion.
+    # Counting needs no gallery: the drawn repetitions, to within one (the estimator's
+    # keypoints are not exact).
+    assert [(row["label"], row["predicted"], row["tracks"]) for row in evaluated["rows"]] == [
+        (label, label, 1) for _, label, *_ in rows]
+    assert evaluated["summary"]["clip"]["accuracy"] == 1.0
+    assert evaluated["summary"]["clip"]["reps_within_one"] == 1.0
