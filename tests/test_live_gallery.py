@@ -1,7 +1,8 @@
-"""A live server's gallery (`vcm serve --gallery`, `vcm live --gallery`): a restarted session of
-the same scene keeps the same ids; overlapping sessions do not overwrite each other's
-identities; tracking with appearance in a live session. Loopback, OS-chosen ports, a 12-frame
-synthetic clip."""
+"""A live server's gallery (`vcm serve --gallery`, `vcm live --gallery`, `vcm stream --loopback
+--gallery`): a restarted session of the same scene keeps the same ids; overlapping sessions do
+not overwrite each other's identities; tracking with appearance in a live session; `vcm stream
+--loopback` takes the tasks of `vcm live`. Loopback, OS-chosen ports, synthetic clips of 12 and
+57 frames."""
 
 from __future__ import annotations
 
@@ -207,17 +208,69 @@ def wait_until(condition) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("command", [["live"], ["stream", "--loopback"]])
 @pytest.mark.parametrize("problem, arguments", [
     ("is also an input", ["--track-option", "appearance=histogram", "--gallery", "{output}"]),
     ("--gallery is for tracking with appearance", ["--gallery", "{gallery}"]),
 ])
-def test_vcm_live_refuses_a_gallery_as_serve_does(sequence, tmp_path, problem, arguments):
+def test_vcm_live_refuses_a_gallery_as_serve_does(sequence, tmp_path, problem, arguments,
+                                                  command):
     output, gallery = tmp_path / "results.jsonl", tmp_path / "gallery.sqlite"
     arguments = [argument.format(output=output, gallery=gallery) for argument in arguments]
-    result = CliRunner().invoke(app, ["live", str(sequence), "-o", str(output), "--root",
+    result = CliRunner().invoke(app, [*command, str(sequence), "-o", str(output), "--root",
                                       str(tmp_path / "sessions"), "--detector", "oracle",
                                       "--pose", "none", "--no-progress", *arguments])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_vcm_stream_loopback_takes_the_tasks_of_vcm_live_and_answers_the_same(tmp_path):
+    """`vcm live` is `vcm stream --loopback` with its defaults: given the same tasks (motion
+    with a model, tracking with appearance, a gallery), both answer every frame alike and
+    store the same identities."""
+    import json
+
+    from vcm.synth import synthesize_motions
+
+    # One person raising the arms twice, large enough for BlazePose (192x160, 57 frames).
+    synthesize_motions(tmp_path / "clips", motions=("arm_raise",), clips_per_motion=1,
+                       width=192, height=160, fps=10, reps=(2, 2), seed=1)
+    clip, model = tmp_path / "clips" / "arm_raise-1", tmp_path / "model.json"
+    result = CliRunner().invoke(app, ["motion", "fit", str(tmp_path / "clips" / "labels.csv"),
+                                      "-o", str(model), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    tasks = ["--detector", "oracle", "--codec", "x265", "--no-progress", "--motion", "knn",
+             "--motion-option", f"model={model}", "--track-option", "appearance=histogram"]
+    answers, galleries = {}, {}
+    for name, command in (("live", ["live"]), ("stream", ["stream", "--loopback"])):
+        galleries[name] = tmp_path / f"{name}.sqlite"
+        result = CliRunner().invoke(app, [
+            *command, str(clip), "-o", str(tmp_path / f"{name}.jsonl"), "--root",
+            str(tmp_path / name), *tasks, "--gallery", str(galleries[name])])
+        assert result.exit_code == 0, result.output
+        # Every field but the measured times and clocks.
+        answers[name] = [{key: value for key, value in json.loads(line).items()
+                          if key not in ("times", "clock", "timing")}
+                         for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    assert answers["stream"] == answers["live"]
+    assert [message["frame"] for message in answers["live"]] == list(range(1, 58))
+    # The model knows one motion, and the clip draws two repetitions of it.
+    assert answers["live"][-1]["motion"] == [{"track": 1, "label": "arm_raise", "score": 1.0,
+                                              "reps": 2}]
+    description = histogram_embedder().describe()
+    (ids, embeddings), (stream_ids, stream_embeddings) = (
+        read_gallery(galleries[name], description) for name in ("live", "stream"))
+    assert ids.tolist() == stream_ids.tolist() == [1]
+    np.testing.assert_array_equal(embeddings, stream_embeddings)
+
+
+def test_vcm_stream_to_a_server_refuses_the_servers_task_options(tmp_path):
+    result = CliRunner().invoke(app, ["stream", "clip.mkv", "--to", "127.0.0.1:9", "-o",
+                                      str(tmp_path / "results.jsonl"), "--motion", "knn",
+                                      "--gallery", str(tmp_path / "gallery.sqlite")])
+    assert result.exit_code == 1
+    assert result.output == ("error: stream: --motion, --gallery need --loopback (a server "
+                             "elsewhere takes them itself: `vcm serve`)\n")
     assert list(tmp_path.iterdir()) == []

@@ -1289,6 +1289,10 @@ LiveDashboard = Annotated[Optional[str], typer.Option(
     "stream) here; loopback unless the server has a token (docs/live.md).")]
 
 
+LivePose = Annotated[str, typer.Option(help="Pose estimator, or none.")]
+LiveSegment = Annotated[str, typer.Option(help="Segmenter, or none.")]
+LiveTrack = Annotated[str, typer.Option(help="Tracker, or none.")]
+LiveTrackOptions = Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")]
 LiveMotion = Annotated[str, typer.Option(
     help="Motion recognizer (`knn`; needs pose and track), or none (docs/motion.md).")]
 LiveMotionOptions = Annotated[Optional[list[str]], typer.Option(
@@ -1307,12 +1311,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (anything but loopback needs --token).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one, printed).")] = 7878,
     token: LiveToken = None,
-    pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
-    segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
-    track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
+    pose: LivePose = "blazepose",
+    segment: LiveSegment = "none",
+    track: LiveTrack = "iou",
     pose_option: Annotated[Optional[list[str]], typer.Option(help="Pose option key=value.")] = None,
     segment_option: Annotated[Optional[list[str]], typer.Option(help="Segmenter option key=value.")] = None,
-    track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
+    track_option: LiveTrackOptions = None,
     motion: LiveMotion = "none",
     motion_option: LiveMotionOptions = None,
     score: BoxScore = 0.0,
@@ -1379,27 +1383,41 @@ def stream(
         min=0, max=1000, help="New connections (each a new coded sequence) after a failed one.")] = 0,
     token: LiveToken = None,
     root: Annotated[Path, typer.Option(help="With --loopback: where the session is recorded.")] = Path("sessions"),
-    pose: Annotated[str, typer.Option(help="With --loopback: pose estimator, or none.")] = "blazepose",
-    segment: Annotated[str, typer.Option(help="With --loopback: segmenter, or none.")] = "none",
-    track: Annotated[str, typer.Option(help="With --loopback: tracker, or none.")] = "iou",
+    pose: LivePose = "blazepose",
+    segment: LiveSegment = "none",
+    track: LiveTrack = "iou",
+    track_option: LiveTrackOptions = None,
+    motion: LiveMotion = "none",
+    motion_option: LiveMotionOptions = None,
     progress: LiveStatus = True,
     http: Annotated[Optional[str], typer.Option(
         "--http", metavar="[HOST:]PORT", help="With --loopback: also serve the live dashboard "
         "here while the stream runs; loopback unless --token is given (docs/live.md).")] = None,
+    gallery: LiveGalleryFile = None,
 ) -> None:
-    """Edge: detect, render the foreground, encode with the boxes in an SEI, send; write results."""
+    """Edge: detect, render the foreground, encode with the boxes in an SEI, send; write results.
+
+    With --loopback, also the server (in this process, with the task options of `vcm live`)."""
     if (to is None) == (not loopback):
         raise VcmError("stream: give either --to HOST:PORT or --loopback")
     if http is not None and not loopback:
         raise VcmError("stream: --http needs --loopback (the dashboard of a server elsewhere "
                        "is `vcm serve --http`)")
-    tasks = cli_tasks(pose, segment, track) if loopback else None
+    server_options = [name for name, value in (
+        ("--track-option", track_option), ("--motion", None if motion == "none" else motion),
+        ("--motion-option", motion_option), ("--gallery", gallery)) if value is not None]
+    if server_options and not loopback:
+        raise VcmError(f"stream: {', '.join(server_options)} "
+                       f"{'needs' if len(server_options) == 1 else 'need'} --loopback (a "
+                       "server elsewhere takes them itself: `vcm serve`)")
+    tasks = cli_tasks(pose, segment, track, track_option=track_option, motion=motion,
+                      motion_option=motion_option) if loopback else None
     _stream_and_print(
         source, output, address=_host_port(to) if to else None, tasks=tasks, root=root,
         detector=detector, detector_option=detector_option, detect_score=detect_score,
         foreground_option=foreground_option, codec=codec, qp=qp, preset=preset,
         intra_period=intra_period, realtime=realtime, max_frames=max_frames, token=token,
-        fps=fps, reconnects=reconnect, progress=progress, http=http)
+        fps=fps, reconnects=reconnect, progress=progress, http=http, gallery=gallery)
 
 
 def _stream_and_print(source: str, output: Path, *, detector: str, detector_option,
@@ -1442,10 +1460,10 @@ def live(
     qp: QP = 32,
     realtime: Annotated[bool, typer.Option(help="Pace a file at its frame rate.")] = False,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
-    pose: Annotated[str, typer.Option(help="Pose estimator, or none.")] = "blazepose",
-    segment: Annotated[str, typer.Option(help="Segmenter, or none.")] = "none",
-    track: Annotated[str, typer.Option(help="Tracker, or none.")] = "iou",
-    track_option: Annotated[Optional[list[str]], typer.Option(help="Tracker option key=value.")] = None,
+    pose: LivePose = "blazepose",
+    segment: LiveSegment = "none",
+    track: LiveTrack = "iou",
+    track_option: LiveTrackOptions = None,
     foreground_option: EdgeForeground = None,
     motion: LiveMotion = "none",
     motion_option: LiveMotionOptions = None,
