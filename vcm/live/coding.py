@@ -72,10 +72,10 @@ def encoder_argv(codec: Codec, *, width: int, height: int, fps: float, qp: int,
     (argv,) = codec.encode_argv(width=width, height=height, fps=fps, frames=0, qp=qp,
                                 output=Path(output), workdir=Path("."))
     # ffmpeg otherwise holds output in its I/O buffer until it is full. And it probes its
-    # input before it codes anything: with a frame rate that is not a whole number (a paced
-    # --fps, a 29.97 camera) it reads up to the default probe size, 5 MB (8 frames of
-    # 640x360), so the first access unit came out 8 frame intervals late. A raw input has
-    # nothing to probe: its size, format and rate are given.
+    # input before it codes anything: at some frame rates (4.9248 or 3.5152, as a paced
+    # --fps gives; not 25, 29.97, 12.5 or 6.16) it read up to its default probe size, 5 MB
+    # (8 frames of 640x360), so the first access units came out up to 8 frame intervals
+    # late. A raw input has nothing to probe: its size, format and rate are given.
     first = argv.index("-f")
     return [argv[0], "-loglevel", "error", *argv[1:first], "-probesize", "32",
             "-analyzeduration", "0", *argv[first:-3], "-flush_packets", "1", *argv[-3:]]
