@@ -321,6 +321,7 @@ class ThreadSampler:
 
 
 def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
+    load_before = os.getloadavg()[0]
     coders = coder_seconds(source, codec, qp)
     width, height = (int(re.search(rf"{key}=(\d+)", (source / "seqinfo.ini").read_text())
                          .group(1)) for key in ("imWidth", "imHeight"))
@@ -392,6 +393,8 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
         "p95_over_sum_in_intervals": (latency["p95"] - stage_sum) / frame_interval,
         "paced_fps": paced_fps, "paced_dropped": paced["dropped_capture"], "paced_results": paced["results"],
         "server": {"single": single["server"], "paced": paced["server"]},
+        # the machine's 1-minute load average when the configuration started and ended
+        "load": [load_before, os.getloadavg()[0]],
     }
     if multi:
         each = [report["throughput_fps"] for report in multi]
@@ -404,8 +407,8 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
 def table(results: list[dict]) -> str:
     lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | steady fps (ratio) | "
              "stage CPU ms / run CPU ms per frame (run's core share) | paced fps | p50 / p95 / max ms | "
-             "p95 - stage sum (frame intervals) | streams: min fps / (single / n) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "p95 - stage sum (frame intervals) | streams: min fps / (single / n) | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         latency = result["latency"]
         streams = result.get("streams")
@@ -420,7 +423,8 @@ def table(results: list[dict]) -> str:
             f"{latency['p50'] * 1e3:.0f} / "
             f"{latency['p95'] * 1e3:.0f} / {latency['max'] * 1e3:.0f} | "
             f"{result['p95_over_sum_in_intervals']:+.1f} | "
-            + (f"{min(streams['ratio_to_quarter']):.0%} |" if streams else "- |"))
+            + (f"{min(streams['ratio_to_quarter']):.0%} |" if streams else "- |")
+            + " {:.1f}-{:.1f} |".format(*result["load"]))
     lines += ["", "| footage | codec | QP | " + " | ".join(EDGE_STAGES) + " |",
               "|---|---|---|" + "---|" * len(EDGE_STAGES)]
     for result in results:
