@@ -446,10 +446,16 @@ def main() -> None:
                         help="instead of the live runs: the CPU cost per frame of each stage "
                         "with the footage resized to WxH (repeatable), and the streams a core "
                         "serves at the footage's frame rate")
+    parser.add_argument("--keep", type=Path, metavar="FOLDER",
+                        help="work in FOLDER (created; must not exist) and keep it: the last "
+                        "configuration's per-frame results (throughput.jsonl, latency.jsonl) "
+                        "and the server's sessions")
     arguments = parser.parse_args()
     results = []
+    if arguments.keep is not None:
+        arguments.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
-        work = Path(folder)
+        work = arguments.keep or Path(folder)
         for name in arguments.footage or ["pets", "synth"]:
             source = footage(name, work)
             for codec in arguments.codec or ["vvenc"]:
