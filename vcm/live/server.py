@@ -663,9 +663,9 @@ class AnalysisServer:
         return self._listener.getsockname()[:2]
 
     def start(self) -> AnalysisServer:
-        """Build the first session's pixel stages (see :meth:`pixel_stages`; a backend that
-        cannot be built is refused here, with its error), bind, listen and accept in a
-        background thread."""
+        """Bind; build the first session's pixel stages (see :meth:`pixel_stages`: a backend
+        that cannot be built fails here, with its error); listen and accept in a background
+        thread."""
         self.root.mkdir(parents=True, exist_ok=True)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
