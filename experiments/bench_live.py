@@ -11,8 +11,9 @@ foreground, low-delay coding), and reads the edge's JSON report:
   and decode as the coder alone takes on the same rendered frames, timed here before the
   run), the sum by each stage's CPU time per frame (all its threads and coder processes,
   measured alone as ``--capacity`` does at the footage's own size); and the CPU the run
-  itself took per frame (edge and server processes with their coders) and its share of the
-  cores;
+  itself took per frame (edge and server processes with their coders), its share of the
+  cores, and that CPU by thread and coder process (``thread_cpu_seconds``, from ``/proc``:
+  the live threads name themselves);
 * a *latency* run: the file paced (``--realtime --fps``) at its frame rate or at 80% of the
   throughput run's rate if that is lower (else latency would be queueing); capture-to-result
   latency p50 / p95 / max and the median of each stage, and p95 compared with the sum of the

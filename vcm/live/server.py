@@ -19,7 +19,8 @@ closed). Each session has three threads and bounded queues between them:
   dropped and counted (``results_dropped``), never silently.
 
 A session's folder under ``root`` is named by the server (``<UTC time>-<number>``); nothing
-a client sends names a path. See :class:`Recording` for its files.
+a client sends names a path. See :class:`Recording` for its files. Each session's pose and
+segment stages are its own, built before it connects (:meth:`AnalysisServer.pixel_stages`).
 """
 
 from __future__ import annotations
