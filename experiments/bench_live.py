@@ -11,8 +11,9 @@ foreground, low-delay coding), and reads the edge's JSON report:
   and decode as the coder alone takes on the same rendered frames, timed here before the
   run), the sum by each stage's CPU time per frame (all its threads and coder processes,
   measured alone as ``--capacity`` does at the footage's own size); and the CPU the run
-  itself took per frame (edge and server processes with their coders) and its share of the
-  cores;
+  itself took per frame (edge and server processes with their coders), its share of the
+  cores, and that CPU by thread and coder process (``thread_cpu_seconds``, from ``/proc``:
+  the live threads name themselves);
 * a *latency* run: the file paced (``--realtime --fps``) at its frame rate or at 80% of the
   throughput run's rate if that is lower (else latency would be queueing); capture-to-result
   latency p50 / p95 / max and the median of each stage, and p95 compared with the sum of the
@@ -267,7 +268,61 @@ def process_cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+class ThreadSampler:
+    """CPU seconds of every thread of processes ``roots`` and of their descendants (the
+    coders), read from ``/proc`` every ``interval`` s while running (a thread's last reading
+    is kept, so threads that end are counted), by label: ``edge:`` or ``server:``, then the
+    thread's name (the live threads name themselves, :mod:`vcm.live.threads`; a coder's
+    threads are summed under its process name)."""
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.2) -> None:
+        import threading
+
+        self.roots = roots
+        self.interval = interval
+        self.seen: dict[tuple[int, int], tuple[str, float]] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _tasks(self, pid: int, label: str) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        try:
+            process = Path(f"/proc/{pid}/comm").read_text().strip()
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            return
+        for task in tasks:
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                name = (task / "comm").read_text().strip()
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            # a coder (not a Python process) is counted as one, whatever its threads
+            key = f"{label}:{name if process.startswith('python') else process}"
+            self.seen[(pid, int(task.name))] = (key, (int(fields[11]) + int(fields[12])) / tick)
+            for child in children:
+                self._tasks(int(child), label)
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            for label, pid in self.roots.items():
+                self._tasks(pid, label)
+            self.done.wait(self.interval)
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds by label."""
+        self.done.set()
+        self.thread.join()
+        totals: dict[str, float] = {}
+        for key, seconds in self.seen.values():
+            totals[key] = totals.get(key, 0.0) + seconds
+        return totals
+
+
 def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, work: Path) -> dict:
+    load_before = os.getloadavg()[0]
     coders = coder_seconds(source, codec, qp)
     width, height = (int(re.search(rf"{key}=(\d+)", (source / "seqinfo.ini").read_text())
                          .group(1)) for key in ("imWidth", "imHeight"))
@@ -278,7 +333,13 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
     server, port = start_server(root)
     try:
         server_before, edge_before = process_cpu_seconds(server.pid), child_cpu_seconds()
-        single = report_of(stream(source, port, codec, qp, work / "throughput.jsonl", frames))
+        server_threads_before = ThreadSampler({"server": server.pid}).stop()
+        edge = stream(source, port, codec, qp, work / "throughput.jsonl", frames)
+        sampler = ThreadSampler({"server": server.pid, "edge": edge.pid})
+        single = report_of(edge)
+        threads = sampler.stop()
+        threads = {key: seconds - server_threads_before.get(key, 0.0)
+                   for key, seconds in threads.items()}
         # the edge and its encoder are waited for; the server's decoder is, at the session's end
         edge_cpu = child_cpu_seconds() - edge_before
         server_cpu = process_cpu_seconds(server.pid) - server_before
@@ -326,10 +387,15 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
                             "server": server_cpu / single["results"],
                             "total": pipeline_cpu},
         "run_core_share": (edge_cpu + server_cpu) / (run_seconds * cores),
+        # the same CPU by thread (and coder process), seconds per result
+        "thread_cpu_seconds": {key: seconds / single["results"]
+                               for key, seconds in sorted(threads.items()) if seconds > 0},
         "latency": latency, "stage_median_sum": stage_sum, "frame_interval": frame_interval,
         "p95_over_sum_in_intervals": (latency["p95"] - stage_sum) / frame_interval,
         "paced_fps": paced_fps, "paced_dropped": paced["dropped_capture"], "paced_results": paced["results"],
         "server": {"single": single["server"], "paced": paced["server"]},
+        # the machine's 1-minute load average when the configuration started and ended
+        "load": [load_before, os.getloadavg()[0]],
     }
     if multi:
         each = [report["throughput_fps"] for report in multi]
@@ -342,8 +408,8 @@ def run_config(source: Path, codec: str, qp: int, streams: int, frames: int, wor
 def table(results: list[dict]) -> str:
     lines = ["| footage | codec | QP | kbps | fps (bound, ratio) | steady fps (ratio) | "
              "stage CPU ms / run CPU ms per frame (run's core share) | paced fps | p50 / p95 / max ms | "
-             "p95 - stage sum (frame intervals) | streams: min fps / (single / n) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "p95 - stage sum (frame intervals) | streams: min fps / (single / n) | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         latency = result["latency"]
         streams = result.get("streams")
@@ -358,7 +424,8 @@ def table(results: list[dict]) -> str:
             f"{latency['p50'] * 1e3:.0f} / "
             f"{latency['p95'] * 1e3:.0f} / {latency['max'] * 1e3:.0f} | "
             f"{result['p95_over_sum_in_intervals']:+.1f} | "
-            + (f"{min(streams['ratio_to_quarter']):.0%} |" if streams else "- |"))
+            + (f"{min(streams['ratio_to_quarter']):.0%} |" if streams else "- |")
+            + " {:.1f}-{:.1f} |".format(*result["load"]))
     lines += ["", "| footage | codec | QP | " + " | ".join(EDGE_STAGES) + " |",
               "|---|---|---|" + "---|" * len(EDGE_STAGES)]
     for result in results:
@@ -380,10 +447,16 @@ def main() -> None:
                         help="instead of the live runs: the CPU cost per frame of each stage "
                         "with the footage resized to WxH (repeatable), and the streams a core "
                         "serves at the footage's frame rate")
+    parser.add_argument("--keep", type=Path, metavar="FOLDER",
+                        help="work in FOLDER (created; must not exist) and keep it: the last "
+                        "configuration's per-frame results (throughput.jsonl, latency.jsonl) "
+                        "and the server's sessions")
     arguments = parser.parse_args()
     results = []
+    if arguments.keep is not None:
+        arguments.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
-        work = Path(folder)
+        work = arguments.keep or Path(folder)
         for name in arguments.footage or ["pets", "synth"]:
             source = footage(name, work)
             for codec in arguments.codec or ["vvenc"]:

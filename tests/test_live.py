@@ -76,6 +76,24 @@ def test_low_delay_encoders_give_one_access_unit_per_frame_in_output_order(coded
     assert [picture.decode_index for picture in stream.output_order()] == list(range(FRAMES))
 
 
+FRACTIONAL_FPS = 3.5152  # a paced rate, as bench_live.py's latency runs ask
+
+
+def test_x265_codes_the_first_frame_before_more_come_at_a_fractional_frame_rate():
+    # At this rate ffmpeg probed its raw input (up to 5 MB, here 108 frames) before coding
+    # anything; low delay means the first frame's AU comes out before the second goes in.
+    encoder = LiveEncoder(live_codec("x265"), width=WIDTH, height=HEIGHT, fps=FRACTIONAL_FPS,
+                          qp=32)
+    try:
+        encoder.encode(next(iter(moving_square_frames(WIDTH, HEIGHT, 1))))
+        unit = encoder.next_access_unit(timeout=30)
+        assert [nal.type for nal in split_nal_units(unit, "hevc")][0] == AUD_TYPE["hevc"]
+        encoder.finish()
+        assert encoder.next_access_unit(timeout=30) is None
+    finally:
+        encoder.close()
+
+
 def test_splitter_cuts_the_same_units_from_pieces_of_any_size(coded):
     syntax, units = coded
     data = b"".join(units)

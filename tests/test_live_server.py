@@ -234,6 +234,21 @@ def test_live_tasks_are_built_from_registry_names_and_checked_before_any_session
         live_tasks("blazepose", "none", "iou", track_options={"no_such_option": 1})
 
 
+def test_each_session_gets_pixel_stages_of_its_own_built_before_it_connects(tmp_path):
+    # Built when the server starts (a backend that cannot be built fails there), then one
+    # set prepared ahead for each next session: never shared.
+    with pytest.raises(VcmError, match="no_such_option"):
+        AnalysisServer(tmp_path / "bad", tasks=Tasks(
+            pose=None, segment="box", segment_options={"no_such_option": 1})).start()
+    server = AnalysisServer(tmp_path / "sessions", tasks=Tasks(pose=None, segment="box")).start()
+    try:
+        first, second = server.pixel_stages(), server.pixel_stages()
+        assert [type(stage).__name__ for stage in first + second] == ["SegmentStage"] * 2
+        assert first[0].segmenter is not second[0].segmenter
+    finally:
+        server.stop()
+
+
 def test_listening_beyond_loopback_needs_a_token(tmp_path):
     with pytest.raises(VcmError, match="needs a token"):
         AnalysisServer(tmp_path, host="0.0.0.0")

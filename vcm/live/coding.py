@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import queue
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from vcm.bitstream.bits import BitstreamError
 from vcm.codecs.base import Codec, build_codec, decoder_output_filter
 from vcm.errors import VcmError
 from vcm.ffmpeg import ffmpeg_executable
+from vcm.live.threads import spawn
 
 LIVE_CODECS = ("vvenc", "x265")
 SYNTAX = {"vvenc": "vvc", "x265": "hevc"}
@@ -71,8 +71,14 @@ def encoder_argv(codec: Codec, *, width: int, height: int, fps: float, qp: int,
     ``pipe:N`` for file descriptor ``N``) packet by packet."""
     (argv,) = codec.encode_argv(width=width, height=height, fps=fps, frames=0, qp=qp,
                                 output=Path(output), workdir=Path("."))
-    # ffmpeg otherwise holds output in its I/O buffer until it is full.
-    return [argv[0], "-loglevel", "error", *argv[1:-3], "-flush_packets", "1", *argv[-3:]]
+    # ffmpeg otherwise holds output in its I/O buffer until it is full. And it probes its
+    # input before it codes anything: at some frame rates (4.9248 or 3.5152, as a paced
+    # --fps gives; not 25, 29.97, 12.5 or 6.16) it read up to its default probe size, 5 MB
+    # (8 frames of 640x360), so the first access units came out up to 8 frame intervals
+    # late. A raw input has nothing to probe: its size, format and rate are given.
+    first = argv.index("-f")
+    return [argv[0], "-loglevel", "error", *argv[1:first], "-probesize", "32",
+            "-analyzeduration", "0", *argv[first:-3], "-flush_packets", "1", *argv[-3:]]
 
 
 def decoder_argv(codec: Codec, *, width: int, height: int) -> list[str]:
@@ -105,8 +111,7 @@ class _Child:
         except OSError as error:
             raise VcmError(f"{what}: cannot start {argv[0]} ({error.strerror})") from None
         self.errors = b""
-        self.error_reader = threading.Thread(target=self._read_errors, daemon=True)
-        self.error_reader.start()
+        self.error_reader = spawn("coder-stderr", self._read_errors)
 
     def _read_errors(self) -> None:
         data = self.process.stderr.read()
@@ -169,8 +174,7 @@ class LiveEncoder:
         finally:
             os.close(write_end)
         self.failure: str | None = None
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.reader = spawn("encoder-read", self._read)
 
     def _read(self) -> None:
         splitter = AccessUnitSplitter(self.syntax)
@@ -235,8 +239,7 @@ class LiveDecoder:
         self.frames: queue.Queue = queue.Queue(max_pending)
         self.child = _Child(self.argv, f"{codec.name} decoder")
         self.units_fed = 0
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.reader = spawn("decoder-read", self._read)
 
     def _read(self) -> None:
         stdout = self.child.process.stdout

@@ -41,6 +41,7 @@ from vcm.bitstream.access_units import AccessUnitEmbedder
 from vcm.errors import VcmError
 from vcm.live.coding import SYNTAX, LiveEncoder, live_codec
 from vcm.live.protocol import MAX_LINE_BYTES, Hello, ProtocolError, parse_message, read_line
+from vcm.live.threads import spawn
 from vcm.pipeline import Frame, Pipeline, StageTimes
 
 LIVE_PREFIXES = ("rtsp://", "rtmp://", "tcp://", "udp://", "http://", "https://", "srt://", "/dev/video")
@@ -284,9 +285,8 @@ class Edge:
         A session whose connection fails is followed by a new one (a new encoder, so a new
         IDR), at most ``reconnects`` times; the frames it had sent without an answer are
         counted as ``frames_lost``."""
-        capture = threading.Thread(target=self._capture, daemon=True)
         self.report.started = time.monotonic()
-        capture.start()
+        capture = spawn("edge-capture", self._capture)
         try:
             while True:
                 try:
@@ -340,10 +340,8 @@ class Edge:
                 AccessUnitEmbedder(SYNTAX[self.codec.name], self.source.width,
                                    self.source.height, name=_name(self.address)),
                 sent_before=self.report.frames_sent, results_before=self.report.results)
-            threads = [threading.Thread(target=self._send, args=(session,), daemon=True),
-                       threading.Thread(target=self._receive, args=(session,), daemon=True)]
-            for thread in threads:
-                thread.start()
+            threads = [spawn("edge-send", self._send, session),
+                       spawn("edge-results", self._receive, session)]
             ended = False
             try:
                 ended = self._process(session)

@@ -19,7 +19,8 @@ closed). Each session has three threads and bounded queues between them:
   dropped and counted (``results_dropped``), never silently.
 
 A session's folder under ``root`` is named by the server (``<UTC time>-<number>``); nothing
-a client sends names a path. See :class:`Recording` for its files.
+a client sends names a path. See :class:`Recording` for its files. Each session's pose and
+segment stages are its own, built before it connects (:meth:`AnalysisServer.pixel_stages`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from vcm.live.protocol import (
     read_line,
     token_matches,
 )
+from vcm.live.threads import name_this_thread, spawn
 from vcm.pipeline import Frame, Pipeline, PoseStage, SegmentStage, StageTimes, TrackStage
 
 LOG = logging.getLogger(__name__)
@@ -328,7 +330,7 @@ class Session:
         self.pending: queue.Queue = queue.Queue(server.queue_frames)
         self.outgoing: queue.Queue = queue.Queue(server.queue_results)
         self.times = StageTimes()
-        self.pixels = Pipeline(server.tasks.pixel_stages(), times=self.times)
+        self.pixels = Pipeline(server.pixel_stages(), times=self.times)
         track = server.tasks.track_stages(hello.fps)
         # With a gallery, the tracker starts from the identities known when the session starts
         # (vcm.live.gallery: stored again when it ends).
@@ -349,10 +351,9 @@ class Session:
         self.extractor: AccessUnitExtractor | None = None
 
     def run(self, buffer: bytearray) -> None:
-        analyser = threading.Thread(target=self._analyse, daemon=True)
-        sender = threading.Thread(target=self._send, daemon=True)
-        analyser.start()
-        sender.start()
+        name_this_thread("srv-receive")
+        analyser = spawn("srv-analyse", self._analyse)
+        sender = spawn("srv-send", self._send)
         self._tell("started")
         try:
             self._receive(buffer)
@@ -632,6 +633,37 @@ class AnalysisServer:
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
+        self._spare: list | None = None
+        self._spare_lock = threading.Lock()
+
+    def pixel_stages(self) -> list:
+        """A new session's pose and segment stages: the set prepared in advance if it is
+        ready (and another is then prepared in the background), else a new set.
+
+        Built when a session starts, the first set costs the backends' imports (0.6 s for
+        MediaPipe) and each set its models' loading, all before the session's first frame;
+        prepared in advance, a camera's first result comes that much sooner. No state is
+        shared: each set serves one session only."""
+        with self._spare_lock:
+            stages, self._spare = self._spare, None
+        if stages is None:
+            return self.tasks.pixel_stages()
+        spawn("srv-prepare", self._prepare)
+        return stages
+
+    def _prepare(self) -> None:
+        """Build a spare set of pixel stages (closed at once if the server is stopping or
+        already holds one)."""
+        try:
+            stages = self.tasks.pixel_stages()
+        except Exception:  # noqa: BLE001 - a session builds its own and reports the error
+            LOG.exception("preparing the pose and segment stages")
+            return
+        with self._spare_lock:
+            if self._spare is None and not self.stopping.is_set():
+                self._spare, stages = stages, []
+        for stage in stages:
+            stage.close()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -641,7 +673,9 @@ class AnalysisServer:
         return self._listener.getsockname()[:2]
 
     def start(self) -> AnalysisServer:
-        """Bind, listen and accept in a background thread."""
+        """Bind; build the first session's pixel stages (see :meth:`pixel_stages`: a backend
+        that cannot be built fails here, with its error); listen and accept in a background
+        thread."""
         self.root.mkdir(parents=True, exist_ok=True)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -651,6 +685,13 @@ class AnalysisServer:
         except OSError as error:
             listener.close()
             raise VcmError(f"{self.host}:{self.port}: cannot listen ({error.strerror})") from None
+        try:
+            spare = self.tasks.pixel_stages()
+        except BaseException:
+            listener.close()
+            raise
+        with self._spare_lock:
+            self._spare = spare
         listener.listen(16)
         listener.settimeout(0.2)
         self._listener = listener
@@ -744,6 +785,10 @@ class AnalysisServer:
         if self._acceptor is not None:
             self._acceptor.join(timeout)
         self.wait_idle(timeout)
+        with self._spare_lock:
+            stages, self._spare = self._spare or [], None
+        for stage in stages:
+            stage.close()
 
     def serve_forever(self) -> None:
         """Run until interrupted (Ctrl-C or SIGTERM), then stop."""
