@@ -261,11 +261,17 @@ def capacity_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def stat_cpu_seconds(stat: Path, *, children: bool) -> float:
+    """CPU seconds (user + system) in a ``/proc`` ``stat`` file (a process's or a thread's),
+    with its waited-for children's if ``children``."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    # fields[11:15] are utime, stime, cutime, cstime (proc(5), fields 14-17), in clock ticks
+    return sum(int(value) for value in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) of process ``pid`` and its waited-for children so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # fields[11:15] are utime, stime, cutime, cstime (proc(5), fields 14-17), in clock ticks
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat"), children=True)
 
 
 class ThreadSampler:
@@ -286,7 +292,6 @@ class ThreadSampler:
         self.thread.start()
 
     def _tasks(self, pid: int, label: str) -> None:
-        tick = os.sysconf("SC_CLK_TCK")
         try:
             process = Path(f"/proc/{pid}/comm").read_text().strip()
             tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -294,27 +299,31 @@ class ThreadSampler:
             return
         for task in tasks:
             try:
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                seconds = stat_cpu_seconds(task / "stat", children=False)
                 name = (task / "comm").read_text().strip()
                 children = (task / "children").read_text().split()
             except OSError:
                 continue
             # a coder (not a Python process) is counted as one, whatever its threads
             key = f"{label}:{name if process.startswith('python') else process}"
-            self.seen[(pid, int(task.name))] = (key, (int(fields[11]) + int(fields[12])) / tick)
+            self.seen[(pid, int(task.name))] = (key, seconds)
             for child in children:
                 self._tasks(int(child), label)
 
+    def _sample(self) -> None:
+        for label, pid in self.roots.items():
+            self._tasks(pid, label)
+
     def _run(self) -> None:
-        while not self.done.is_set():
-            for label, pid in self.roots.items():
-                self._tasks(pid, label)
-            self.done.wait(self.interval)
+        while not self.done.wait(self.interval):
+            self._sample()
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds by label."""
+        """CPU seconds by label, read once more now (so a sampler stopped at once still has
+        its reading)."""
         self.done.set()
         self.thread.join()
+        self._sample()
         totals: dict[str, float] = {}
         for key, seconds in self.seen.values():
             totals[key] = totals.get(key, 0.0) + seconds
